@@ -1,0 +1,49 @@
+# feedbot's developer workflow. `make run` and `make test` work on a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+CONFIG ?= config/feedbot.toml
+
+.PHONY: help deps run test lint fmt bench check build clean constraints container-test docs
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+deps: $(STAMP) ## Create .venv and install the pinned dependencies
+
+run: $(STAMP) ## Start the daemon on seeds/ with config/feedbot.toml
+	$(VENV)/bin/feedbot --config $(CONFIG) run
+
+test: $(STAMP) lint ## Lint, type-check and run the whole test suite
+	$(PY) -m pytest -q
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
+	$(VENV)/bin/ruff check feedbot tests bench
+	$(VENV)/bin/ruff format --check feedbot tests bench
+	$(VENV)/bin/mypy
+
+fmt: $(STAMP) ## Format and autofix
+	$(VENV)/bin/ruff format feedbot tests bench
+	$(VENV)/bin/ruff check --fix feedbot tests bench
+
+bench: $(STAMP) ## Run the benchmarks and print a table
+	$(PY) -m bench
+
+check: $(STAMP) ## Check every article in the index
+	$(VENV)/bin/feedbot --config $(CONFIG) check
+
+build: $(STAMP) ## Write the static site to site/
+	$(VENV)/bin/feedbot --config $(CONFIG) build --out site
+
+constraints: ## Re-pin constraints.txt from the current .venv (after changing pyproject.toml)
+	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^feedbot' > constraints.txt
+
+clean: ## Remove the venv, caches and local data
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis var site

@@ -1,0 +1,1 @@
+"""feedbot benchmarks: `make bench` or `python -m bench [NAME ...] [--quick]`."""

@@ -1,0 +1,230 @@
+"""The one settings model: a TOML file plus ``FEEDBOT_<SECTION>__<KEY>`` overrides.
+
+Every key has a default and a description (``Field(description=...)``); the
+configuration reference in ``docs/configuration.md`` is generated from this
+module and a test fails when the two drift apart.
+
+Precedence, highest first: environment variables, the TOML file, the defaults.
+Relative paths are taken relative to the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from feedbot.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "FeedSettings",
+    "HttpSettings",
+    "IndexSettings",
+    "LogSettings",
+    "Settings",
+    "StorageSettings",
+    "TelegramSettings",
+    "load_settings",
+]
+
+DEFAULT_CONFIG_PATH = Path("config/feedbot.toml")
+MiB = 1024 * 1024
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IndexSettings(_Section):
+    """The seeds index: the folder of article files."""
+
+    path: Path = Field(Path("seeds"), description="Folder of article files (`NNN_id.txt`).")
+    max_file_bytes: int = Field(
+        MiB, gt=0, description="Article files larger than this are reported as bad and skipped."
+    )
+    scan_interval: float = Field(
+        60.0, gt=0, description="Seconds between full re-scans of the index (a safety net)."
+    )
+    watch: bool = Field(True, description="Watch the folder for changes for sub-second pickup.")
+    settle_ms: int = Field(
+        500,
+        ge=0,
+        description="A file whose size or mtime changed within this many milliseconds is "
+        "still being written and is picked up on a later pass.",
+    )
+
+
+class FeedSettings(_Section):
+    """What the feeds and pages say about the publication."""
+
+    base_url: str = Field(
+        "http://127.0.0.1:8080/",
+        description="Absolute URL the site is reached at; every absolute link starts with it.",
+    )
+    id_authority: str = Field(
+        "feedbot.example,2026",
+        description="Tag URI authority (RFC 4151, `domain,date`) for feed and entry ids. "
+        "Never derived from `base_url`, so moving the site keeps ids stable.",
+    )
+    title: str = Field("feedbot", description="Feed and site title.")
+    subtitle: str = Field(
+        "Articles from the feedbot index", description="Feed subtitle and site tagline."
+    )
+    author_name: str = Field("feedbot", description="Author put on the feed and on every entry.")
+    author_email: str | None = Field(None, description="Author e-mail, if any.")
+    language: str = Field(
+        "en", description="Language of the publication (ISO 639-1), used for `xml:lang`."
+    )
+    max_entries: int = Field(
+        50, gt=0, description="Entries in the main feed document; older ones go to archives."
+    )
+    websub_hub: str | None = Field(
+        None, description="WebSub hub URL; when set, feeds link to it and every publish pings it."
+    )
+
+
+class HttpSettings(_Section):
+    """The built-in web server."""
+
+    host: str = Field("127.0.0.1", description="Address to listen on (`0.0.0.0` in a container).")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port to listen on.")
+    cache_max_age: int = Field(
+        300, ge=0, description="`Cache-Control: max-age` in seconds for feeds and pages."
+    )
+
+
+class StorageSettings(_Section):
+    """The database."""
+
+    path: Path = Field(Path("var/feedbot.sqlite3"), description="SQLite database file.")
+
+
+class LogSettings(_Section):
+    """Logging to stderr."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level that is logged."
+    )
+    format: Literal["text", "json"] = Field("text", description="`text` or one JSON object a line.")
+
+
+class TelegramSettings(_Section):
+    """The Telegram bot. With no token the bot is off and the feed side still runs."""
+
+    token: SecretStr | None = Field(
+        None, description="Bot token from @BotFather; set it with FEEDBOT_TELEGRAM__TOKEN."
+    )
+    api_base_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API base URL; point it at a local Bot API server or a test double.",
+    )
+    mode: Literal["polling", "webhook"] = Field(
+        "polling", description="How updates arrive: long polling or a webhook on our server."
+    )
+    webhook_url: str | None = Field(
+        None, description="Public URL Telegram posts updates to (webhook mode)."
+    )
+    webhook_path: str = Field(
+        "/telegram/webhook", description="Path on our server that receives webhook updates."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Secret Telegram sends in `X-Telegram-Bot-Api-Secret-Token`."
+    )
+    channels: list[str] = Field(
+        default_factory=list,
+        description="Chat ids or @usernames that receive every new article.",
+    )
+    admins: list[int] = Field(
+        default_factory=list, description="Telegram user ids allowed to use admin commands."
+    )
+    default_language: Literal["en", "it"] = Field(
+        "en", description="Language for chats whose language is not known."
+    )
+    global_rate: float = Field(30.0, gt=0, description="Messages per second overall.")
+    chat_rate: float = Field(1.0, gt=0, description="Messages per second to one private chat.")
+    group_rate_per_minute: int = Field(
+        20, gt=0, description="Messages per minute to one group or channel."
+    )
+    paid_broadcast: bool = Field(
+        False, description="Use `allow_paid_broadcast` and the paid global rate."
+    )
+    paid_global_rate: float = Field(
+        1000.0, gt=0, description="Messages per second overall with `paid_broadcast`."
+    )
+    max_attempts: int = Field(
+        5, gt=0, description="Attempts per delivery on network errors and 5xx before it fails."
+    )
+
+
+class Settings(BaseSettings):
+    """All of feedbot's settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="FEEDBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        nested_model_default_partial_update=True,
+    )
+
+    index: IndexSettings = IndexSettings()
+    feed: FeedSettings = FeedSettings()
+    http: HttpSettings = HttpSettings()
+    storage: StorageSettings = StorageSettings()
+    log: LogSettings = LogSettings()
+    telegram: TelegramSettings = TelegramSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment first, then what load_settings() read from the TOML file.
+        return (env_settings, init_settings)
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        problems.append(f"{key}: {item['msg']}")
+    return "; ".join(problems)
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read settings from ``path`` (or ``$FEEDBOT_CONFIG``, or the default file).
+
+    The default file may be missing (defaults apply); a file named explicitly
+    must exist. Environment overrides are read from ``os.environ``. Raises
+    `ConfigError` naming the wrong key.
+    """
+    explicit = path is not None or "FEEDBOT_CONFIG" in os.environ
+    config_path = path or Path(os.environ.get("FEEDBOT_CONFIG") or DEFAULT_CONFIG_PATH)
+    data: dict[str, Any] = {}
+    try:
+        with config_path.open("rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError(f"{config_path}: config file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{config_path}: {e}") from e
+    except OSError as e:
+        raise ConfigError(f"{config_path}: cannot read: {e.strerror}") from e
+    try:
+        return Settings(**data)
+    except ValidationError as e:
+        raise ConfigError(f"{config_path}: {_describe(e)}") from None
