@@ -1,0 +1,247 @@
+"""The rendered site: path → bytes with ETag, gzip and Last-Modified, cached per source version.
+
+`Site` asks an `EntrySource` for entries and renders what is asked for. The main
+feeds and the first index page are rendered eagerly whenever the source's
+version changes; article pages, older index pages and archive documents are
+rendered on demand and kept in a bounded LRU, so memory stays small however
+many articles there are. Paths are plain strings without a leading slash.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import unquote
+
+from feedbot.article import Entry
+from feedbot.config import Settings
+from feedbot.feeds import (
+    EMPTY_FEED_UPDATED,
+    MEDIA_TYPES,
+    FeedDoc,
+    FeedFormat,
+    archive_count,
+    archive_range,
+    article_path,
+    feed_path,
+    render_atom,
+    render_json,
+    render_rss,
+)
+from feedbot.pages import PER_PAGE, index_page_count, index_path, render_article, render_index
+
+__all__ = [
+    "CONTENT_TYPES",
+    "EntrySource",
+    "MemorySource",
+    "Resource",
+    "Site",
+    "make_resource",
+]
+
+CONTENT_TYPES: dict[str, str] = {
+    "atom": MEDIA_TYPES["atom"] + "; charset=utf-8",
+    "rss": MEDIA_TYPES["rss"] + "; charset=utf-8",
+    "json": MEDIA_TYPES["json"],
+    "html": "text/html; charset=utf-8",
+}
+_RENDER = {"atom": render_atom, "rss": render_rss, "json": render_json}
+_FORMATS: tuple[FeedFormat, ...] = ("atom", "rss", "json")
+_FEED = re.compile(r"feed\.(atom|rss|json)")
+_ARCHIVE = re.compile(r"archive/([1-9][0-9]{0,8})\.(atom|rss|json)")
+_PAGE = re.compile(r"page/([1-9][0-9]{0,8})\.html")
+_ARTICLE = re.compile(r"articles/([A-Za-z0-9_.~%-]{1,200})\.html")
+_BATCH = 500  # entries read at a time when listing every article
+
+
+class EntrySource(Protocol):
+    """Where the site's entries come from (memory for builds, the store for the daemon)."""
+
+    def version(self) -> object:
+        """A value that compares unequal after any entry is added, changed or removed."""
+        ...
+
+    def count(self) -> int:
+        """How many entries there are."""
+        ...
+
+    def newest(self, offset: int, limit: int) -> Sequence[Entry]:
+        """Entries ordered by date, seq and id, all descending."""
+        ...
+
+    def get(self, article_id: str) -> Entry | None:
+        """The entry of one article, or None."""
+        ...
+
+
+def _order_key(entry: Entry) -> tuple[datetime, int, str]:
+    article = entry.article
+    return (article.date.value, article.seq, article.id)
+
+
+class MemorySource:
+    """An `EntrySource` over a fixed list of entries."""
+
+    def __init__(self, entries: Sequence[Entry]) -> None:
+        self._entries = sorted(entries, key=_order_key, reverse=True)
+        self._by_id = {e.article.id: e for e in self._entries}
+        self._version = hashlib.sha256(
+            repr([(e.article, e.updated) for e in self._entries]).encode()
+        ).hexdigest()
+
+    def version(self) -> object:
+        return self._version
+
+    def count(self) -> int:
+        return len(self._entries)
+
+    def newest(self, offset: int, limit: int) -> Sequence[Entry]:
+        return self._entries[offset : offset + limit]
+
+    def get(self, article_id: str) -> Entry | None:
+        return self._by_id.get(article_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One rendered document, ready to serve."""
+
+    body: bytes
+    gzipped: bytes
+    content_type: str
+    etag: str  # strong ETag of ``body``, quoted
+    last_modified: datetime  # newest `updated` among the entries shown
+
+
+def make_resource(body: bytes, content_type: str, entries: Sequence[Entry]) -> Resource:
+    """A `Resource` for ``body``: hashed and compressed once, here."""
+    newest = max((e.updated.astimezone(UTC) for e in entries), default=EMPTY_FEED_UPDATED)
+    return Resource(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=9, mtime=0),
+        content_type=content_type,
+        etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        last_modified=newest.replace(microsecond=0),
+    )
+
+
+class Site:
+    """Every document of the site, rendered from ``source`` and cached per version."""
+
+    def __init__(
+        self,
+        source: EntrySource,
+        settings: Settings,
+        *,
+        cache_size: int = 256,
+        cache_bytes: int = 32 * 1024 * 1024,
+    ) -> None:
+        self._source = source
+        self._feed = settings.feed
+        self._cache_size = cache_size  # most lazily rendered documents kept ...
+        self._cache_bytes = cache_bytes  # ... and most bytes (body + gzip) they may hold
+        self._lazy_bytes = 0
+        self._version: object = object()  # equal to nothing: the first get() renders
+        self._eager: dict[str, Resource] = {}
+        self._lazy: OrderedDict[str, Resource | None] = OrderedDict()
+        self._total = 0
+
+    @property
+    def source(self) -> EntrySource:
+        """The entry source the site renders."""
+        return self._source
+
+    def _refresh(self) -> None:
+        """Re-render the main documents when the source changed since the last call."""
+        version = self._source.version()
+        if version == self._version:
+            return
+        total = self._source.count()
+        per_page = self._feed.max_entries
+        newest = self._source.newest(0, max(per_page, PER_PAGE))
+        archives = archive_count(total, per_page)
+        main = FeedDoc(newest[:per_page], None, archives)
+        eager = {}
+        for fmt in _FORMATS:
+            body = _RENDER[fmt](main, self._feed)
+            eager[feed_path(fmt)] = make_resource(body, CONTENT_TYPES[fmt], main.entries)
+        first = newest[:PER_PAGE]
+        pages = index_page_count(total)
+        body = render_index(first, 1, pages, self._feed)
+        eager["index.html"] = make_resource(body, CONTENT_TYPES["html"], first)
+        self._eager, self._total, self._version = eager, total, version
+        self._lazy.clear()
+        self._lazy_bytes = 0
+
+    def get(self, path: str) -> Resource | None:
+        """The document at ``path`` (``feed.atom``, ``articles/<id>.html``, ...), or None."""
+        self._refresh()
+        found = self._eager.get(path)
+        if found is not None:
+            return found
+        if path in self._lazy:
+            self._lazy.move_to_end(path)
+            return self._lazy[path]
+        if len(path) > 300 or ".." in path or "\\" in path or "\x00" in path:
+            return None
+        resource = self._render(path)
+        self._lazy[path] = resource
+        self._lazy_bytes += _size(resource)
+        while len(self._lazy) > self._cache_size or (
+            self._lazy_bytes > self._cache_bytes and len(self._lazy) > 1
+        ):
+            _, dropped = self._lazy.popitem(last=False)
+            self._lazy_bytes -= _size(dropped)
+        return resource
+
+    def _render(self, path: str) -> Resource | None:
+        if m := _ARCHIVE.fullmatch(path):
+            return self._archive(int(m.group(1)), m.group(2))  # type: ignore[arg-type]
+        if m := _PAGE.fullmatch(path):
+            return self._index_page(int(m.group(1)))
+        if m := _ARTICLE.fullmatch(path):
+            article_id = unquote(m.group(1))
+            entry = self._source.get(article_id)
+            if entry is None or article_path(article_id) != path:
+                return None
+            return make_resource(render_article(entry, self._feed), CONTENT_TYPES["html"], [entry])
+        return None
+
+    def _archive(self, number: int, fmt: FeedFormat) -> Resource | None:
+        per_page = self._feed.max_entries
+        archives = archive_count(self._total, per_page)
+        if number > archives:
+            return None
+        offset, limit = archive_range(number, self._total, per_page)
+        doc = FeedDoc(self._source.newest(offset, limit), number, archives)
+        return make_resource(_RENDER[fmt](doc, self._feed), CONTENT_TYPES[fmt], doc.entries)
+
+    def _index_page(self, page: int) -> Resource | None:
+        pages = index_page_count(self._total)
+        if page < 2 or page > pages:
+            return None
+        entries = self._source.newest((page - 1) * PER_PAGE, PER_PAGE)
+        body = render_index(entries, page, pages, self._feed)
+        return make_resource(body, CONTENT_TYPES["html"], entries)
+
+    def paths(self) -> Iterator[str]:
+        """Every path of the static build: feeds, archives, index pages, article pages."""
+        self._refresh()
+        total = self._total
+        yield from (feed_path(fmt) for fmt in _FORMATS)
+        for number in range(1, archive_count(total, self._feed.max_entries) + 1):
+            yield from (feed_path(fmt, number) for fmt in _FORMATS)
+        yield from (index_path(page) for page in range(1, index_page_count(total) + 1))
+        for offset in range(0, total, _BATCH):
+            for entry in self._source.newest(offset, _BATCH):
+                yield article_path(entry.article.id)
+
+
+def _size(resource: Resource | None) -> int:
+    return 0 if resource is None else len(resource.body) + len(resource.gzipped)

@@ -1,0 +1,443 @@
+"""The web app: the rendered site with HTTP caching, ``/healthz``, ``/metrics`` — and uvicorn.
+
+Site paths are answered by a small ASGI layer in front of Starlette's router: a
+dict lookup in `Site` and a header list built once per rendered document, so
+``GET /feed.atom`` costs little more than the write. Everything else (health,
+metrics, the routes the daemon adds) goes through Starlette. Only rendered
+bytes are served: nothing is ever read from disk, whatever the path says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+from collections.abc import Callable, Generator, Sequence
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from feedbot.config import Settings
+from feedbot.errors import FeedbotError
+from feedbot.pages import render_not_found
+from feedbot.site import Resource, Site
+
+__all__ = ["HealthCheck", "HttpServer", "bind_server", "create_app", "loop_factory", "route_label"]
+
+HealthCheck = Callable[[], tuple[dict[str, Any], bool]]
+Headers = list[tuple[bytes, bytes]]
+
+MAX_HEADER_BYTES = 16 * 1024  # larger request headers get 431 (whatever the HTTP parser allows)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"})
+# Bytes that never occur in a path we render: dot segments, encoded dots/slashes/backslashes/NUL.
+_SUSPICIOUS = (b"..", b"\\", b"\x00", b"//", b"%2e", b"%2f", b"%5c", b"%00")
+_counters: WeakKeyDictionary[CollectorRegistry, Counter] = WeakKeyDictionary()
+
+
+def route_label(path: str) -> str:
+    """The route template of a site path, for metrics (bounded, unlike raw paths)."""
+    if path in ("/", "/index.html", "/feed.atom", "/feed.rss", "/feed.json"):
+        return path
+    for prefix, template in (
+        ("/archive/", "/archive/{n}.{format}"),
+        ("/page/", "/page/{n}.html"),
+        ("/articles/", "/articles/{id}.html"),
+    ):
+        if path.startswith(prefix):
+            return template
+    return "other"
+
+
+def _counter(registry: CollectorRegistry) -> Counter:
+    counter = _counters.get(registry)
+    if counter is None:
+        counter = Counter(
+            "feedbot_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        _counters[registry] = counter
+    return counter
+
+
+def _http_date(value: datetime) -> bytes:
+    return format_datetime(value, usegmt=True).encode("ascii")
+
+
+def _accepts_gzip(value: bytes) -> bool:
+    for part in value.lower().split(b","):
+        name, _, params = part.partition(b";")
+        if name.strip() in (b"gzip", b"x-gzip", b"*"):
+            q = params.strip()
+            if not q.startswith(b"q="):
+                return True
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _etag_matches(value: bytes, etags: tuple[bytes, bytes]) -> bool:
+    if value.strip() == b"*":
+        return True
+    for tag in value.split(b","):
+        tag = tag.strip()
+        if tag.startswith(b"W/"):
+            tag = tag[2:]
+        if tag in etags:
+            return True
+    return False
+
+
+def _not_modified_since(value: bytes, last_modified: datetime) -> bool:
+    try:
+        since = parsedate_to_datetime(value.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        return False
+    return last_modified <= since
+
+
+class _Prepared:
+    """The response headers of one `Resource`, built once."""
+
+    __slots__ = ("etags", "gzip", "not_modified", "plain", "resource")
+
+    not_modified: tuple[Headers, Headers]  # the 304 headers: plain, gzip
+
+    def __init__(self, resource: Resource, common: Headers, extra: Headers) -> None:
+        self.resource = resource
+        etag = resource.etag.encode("ascii")
+        gz_etag = etag[:-1] + b'-gz"'
+        self.etags = (etag, gz_etag)
+        base = [
+            (b"content-type", resource.content_type.encode("ascii")),
+            (b"last-modified", _http_date(resource.last_modified)),
+            *common,
+            *extra,
+        ]
+        self.plain = [
+            *base,
+            (b"etag", etag),
+            (b"content-length", str(len(resource.body)).encode()),
+        ]
+        self.gzip = [
+            *base,
+            (b"etag", gz_etag),
+            (b"content-encoding", b"gzip"),
+            (b"content-length", str(len(resource.gzipped)).encode()),
+        ]
+        last_modified = (b"last-modified", _http_date(resource.last_modified))
+        self.not_modified = (
+            [(b"etag", etag), last_modified, *common, *extra],
+            [(b"etag", gz_etag), last_modified, *common, *extra],
+        )
+
+
+class _SiteLayer:
+    """ASGI layer answering every path except Starlette's own routes from the `Site`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        site: Site,
+        settings: Settings,
+        counter: Counter,
+        routes: Sequence[BaseRoute],
+    ) -> None:
+        self.app = app
+        self.site = site
+        self.counter = counter
+        # Routes with a fixed path are found by a dict lookup; the others by matching.
+        self.exact = {
+            str(r.path): str(r.path) for r in routes if isinstance(r, Route) and "{" not in r.path
+        }
+        self.patterns = [r for r in routes if not (isinstance(r, Route) and r.path in self.exact)]
+        max_age = settings.http.cache_max_age
+        self.common: Headers = [
+            (b"cache-control", f"public, max-age={max_age}".encode()),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        self.feed_links: dict[str, Headers] = {}
+        hub = settings.feed.websub_hub
+        if hub:
+            base = settings.feed.base_url.rstrip("/") + "/"
+            for path in ("feed.atom", "feed.rss", "feed.json"):
+                link = f'<{hub}>; rel="hub", <{base}{path}>; rel="self"'
+                self.feed_links[path] = [(b"link", link.encode("utf-8"))]
+        self.prepared: dict[str, _Prepared] = {}
+        self.not_found = render_not_found(settings.feed)
+        self.children: dict[tuple[str, str, int], Any] = {}
+
+    def count(self, route: str, method: str, status: int) -> None:
+        key = (route, method, status)
+        child = self.children.get(key)
+        if child is None:
+            child = self.counter.labels(route, method if method in _METHODS else "other", status)
+            self.children[key] = child
+        child.inc()
+
+    def _starlette_route(self, scope: Scope) -> str | None:
+        exact = self.exact.get(scope["path"])
+        if exact is not None:
+            return exact
+        for route in self.patterns:
+            matched, _ = route.matches(scope)
+            if matched.value:
+                return str(getattr(route, "path", "other"))
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            status = await self._respond(
+                send, 431, [], b"Request Header Fields Too Large\n", "GET", b"text/plain"
+            )
+            self.count("other", scope["method"], status)
+            return
+        label = self._starlette_route(scope)
+        if label is not None:
+            await self._forward(label, scope, receive, send)
+            return
+        status = await self._serve(scope, send)
+        self.count(route_label(scope["path"]), scope["method"], status)
+
+    async def _forward(self, label: str, scope: Scope, receive: Receive, send: Send) -> None:
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.count(label, scope["method"], status)
+
+    async def _serve(self, scope: Scope, send: Send) -> int:
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            return await self._respond(
+                send,
+                405,
+                [(b"allow", b"GET, HEAD")],
+                b"Method Not Allowed\n",
+                method,
+                b"text/plain",
+            )
+        raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        raw = raw.partition(b"?")[0]
+        lowered = raw.lower()
+        if any(bad in lowered for bad in _SUSPICIOUS):
+            return await self._respond(send, 400, [], b"Bad Request\n", method, b"text/plain")
+        path = raw[1:].decode("latin-1") or "index.html"
+        prepared = self.prepared.get(path)
+        resource = self.site.get(path)
+        if resource is None:
+            return await self._respond(send, 404, [], self.not_found, method)
+        if prepared is None or prepared.resource is not resource:
+            if len(self.prepared) > 4096:
+                self.prepared.clear()
+            prepared = _Prepared(resource, self.common, self.feed_links.get(path, []))
+            self.prepared[path] = prepared
+        return await self._conditional(scope, send, prepared, method)
+
+    async def _conditional(self, scope: Scope, send: Send, prepared: _Prepared, method: str) -> int:
+        inm = ims = None
+        gz = False
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                inm = value
+            elif name == b"if-modified-since":
+                ims = value
+            elif name == b"accept-encoding":
+                gz = _accepts_gzip(value)
+        resource = prepared.resource
+        if inm is not None:
+            fresh = _etag_matches(inm, prepared.etags)
+        else:
+            fresh = ims is not None and _not_modified_since(ims, resource.last_modified)
+        if fresh:
+            headers = prepared.not_modified[1] if gz else prepared.not_modified[0]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return 304
+        headers, body = (prepared.gzip, resource.gzipped) if gz else (prepared.plain, resource.body)
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        return 200
+
+    async def _respond(
+        self,
+        send: Send,
+        status: int,
+        headers: Headers,
+        body: bytes,
+        method: str,
+        content_type: bytes = b"text/html; charset=utf-8",
+    ) -> int:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-cache"),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        return status
+
+
+def create_app(
+    site: Site,
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    health: HealthCheck | None = None,
+    routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    """The Starlette app serving ``site``, ``/healthz``, ``/metrics`` and the extra ``routes``."""
+    registry = registry if registry is not None else CollectorRegistry()
+
+    async def healthz(request: Request) -> Response:
+        """Liveness and readiness as JSON; 503 when not healthy."""
+        body, ok = health() if health is not None else ({"status": "ok"}, True)
+        return JSONResponse(
+            body, status_code=200 if ok else 503, headers={"cache-control": "no-store"}
+        )
+
+    async def metrics(request: Request) -> Response:
+        """Prometheus text exposition of ``registry``."""
+        return Response(
+            generate_latest(registry),
+            media_type=CONTENT_TYPE_LATEST,
+            headers={"cache-control": "no-store"},
+        )
+
+    all_routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics, methods=["GET", "HEAD"]),
+        *routes,
+    ]
+    layer = Middleware(
+        _SiteLayer, site=site, settings=settings, counter=_counter(registry), routes=all_routes
+    )
+    return Starlette(routes=all_routes, middleware=[layer])
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its host when embedded."""
+
+    def __init__(self, config: uvicorn.Config, *, handle_signals: bool) -> None:
+        super().__init__(config)
+        self.handle_signals = handle_signals
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if self.handle_signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
+
+
+class HttpServer:
+    """A uvicorn server on a socket already bound (so the port is known and errors are clean)."""
+
+    def __init__(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        self.server = server
+        self.socket = sock
+        host, port = sock.getsockname()[:2]
+        self.host: str = host
+        self.port: int = port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/`` of the bound socket."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    async def serve(self) -> None:
+        """Serve until `stop` is called (or a signal, when the server handles them)."""
+        try:
+            await self.server.serve(sockets=[self.socket])
+        finally:
+            self.socket.close()
+
+    def stop(self) -> None:
+        """Ask the server to finish the requests in flight and return from `serve`."""
+        self.server.should_exit = True
+
+
+def bind_server(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    handle_signals: bool = False,
+    access_log: bool = False,
+) -> HttpServer:
+    """Bind ``host:port`` (0 = any free port) and return the server to `serve` on it.
+
+    Raises `FeedbotError` with one clear line when the port is in use or the
+    address cannot be bound.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise FeedbotError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise FeedbotError(f"cannot listen on {host}:{port}: port in use") from None
+        raise FeedbotError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.setblocking(False)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        lifespan="off",
+        access_log=access_log,
+        server_header=False,
+        proxy_headers=False,
+        h11_max_incomplete_event_size=16 * 1024,
+    )
+    return HttpServer(_Server(config, handle_signals=handle_signals), sock)
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop factory when uvloop is installed (faster I/O), else None."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
