@@ -13,10 +13,18 @@ All classes are frozen; sequences are tuples.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import PurePath
+from typing import Any
+
+from feedbot.errors import ArticleError
+from feedbot.summarize import DETECT_CHARS, detect_language, summarize
 
 __all__ = [
+    "CAPTION_CREDITS",
+    "DEFAULT_MAX_BYTES",
     "Article",
     "ArticleDate",
     "Block",
@@ -24,7 +32,14 @@ __all__ = [
     "DatePrecision",
     "Entry",
     "Section",
+    "article_from_dict",
+    "article_to_dict",
+    "is_article_name",
+    "parse",
+    "parse_date",
 ]
+
+DEFAULT_MAX_BYTES = 1024 * 1024
 
 
 class DatePrecision(enum.StrEnum):
@@ -45,10 +60,11 @@ class ArticleDate:
 
     def isoformat(self) -> str:
         """``2022-01``, ``2022-01-14`` or a full RFC 3339 timestamp in UTC."""
+        v = self.value  # not strftime: glibc drops the zero padding of years before 1000
         if self.precision is DatePrecision.MONTH:
-            return self.value.strftime("%Y-%m")
+            return f"{v.year:04d}-{v.month:02d}"
         if self.precision is DatePrecision.DAY:
-            return self.value.strftime("%Y-%m-%d")
+            return f"{v.year:04d}-{v.month:02d}-{v.day:02d}"
         return self.value.isoformat().replace("+00:00", "Z")
 
 
@@ -115,3 +131,265 @@ class Entry:
     def of(cls, article: Article) -> Entry:
         """An entry for an article never changed since it was first seen."""
         return cls(article=article, updated=article.date.value)
+
+
+# --- parsing: bytes in, Article out -------------------------------------------------------
+
+# Credits that end a photo/video caption, as (name, pattern). Each is matched at the end of
+# the block (case-insensitive) and has a test in tests/test_article.py.
+CAPTION_CREDITS: tuple[tuple[str, str], ...] = (
+    ("screengrab", r"\bscreen ?grabs? (?:by|from|via|da|di) [^.!?]{1,60}"),
+    (
+        "labelled credit",
+        r"\b(?:foto|photo|photos|video|credit|credits|immagine|image)\s*:\s*.{1,80}",
+    ),
+    ("agency photo", r"\((?:ap|afp|ansa|epa|reuters|lapresse)?\s*photo\b[^)]{0,80}\)?"),
+    ("copyright", r"©.{0,80}"),
+    ("photo by", r"\b(?:photo|foto|picture|video) (?:by|di|da|courtesy of) [^.!?]{1,60}"),
+    ("getty images", r"\bgetty images\b[^.!?]{0,40}"),
+    (
+        "agency after a stop",
+        r"(?:^|[.(/|–—-]\s*)(?:afp|ap|ansa|epa|reuters|lapresse|xinhua|shutterstock)"
+        r"(?:\s+(?:photo|foto|video|images?))?\s*\)?",
+    ),
+)
+_CAPTION = re.compile(
+    "(?:" + "|".join(f"(?:{p})" for _, p in CAPTION_CREDITS) + r")\s*$", re.IGNORECASE
+)
+_CAPTION_TAIL = 120  # credits sit at the end: match on the tail only
+_CAPTION_MAX_WORDS = 60
+_HEADING_MAX_WORDS = 12
+_HEADING_MAX_CHARS = 160  # a quick "no" for long paragraphs before counting words
+_SENTENCE_END = '.!?:;…"”»'
+_CLOSERS = "\"”»’'"
+_NOT_HEADING_END = ".:;,…"
+_DATE_LINE = re.compile(r"date[ \t]+(\S+)[ \t]*(.*)", re.IGNORECASE | re.DOTALL)
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_STAMP = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d")
+_SEQ = re.compile(r"\d+")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_TEMP_SUFFIXES = (".tmp", ".part", "~", ".swp")
+_BOM = b"\xef\xbb\xbf"
+
+
+def is_article_name(name: str) -> bool:
+    """Whether a file name (not a path) is an article: ``*.txt``, no dotfile, no temp file."""
+    return name.endswith(".txt") and not name.startswith(".") and not name.endswith(_TEMP_SUFFIXES)
+
+
+def parse_date(token: str) -> ArticleDate:
+    """``2022-01`` (month), ``2022-01-14`` (day) or an ISO 8601 timestamp with a zone."""
+    try:
+        if m := _MONTH.fullmatch(token):
+            value = datetime(int(m[1]), int(m[2]), 1, tzinfo=UTC)
+            return ArticleDate(value, DatePrecision.MONTH)
+        if m := _DAY.fullmatch(token):
+            value = datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC)
+            return ArticleDate(value, DatePrecision.DAY)
+        if _STAMP.match(token):
+            stamp = datetime.fromisoformat(token)
+            if stamp.tzinfo is None:
+                raise ValueError("the timestamp needs a time zone (Z or ±HH:MM)")
+            return ArticleDate(stamp.astimezone(UTC), DatePrecision.INSTANT)
+    except (ValueError, OverflowError) as e:
+        raise ValueError(f"impossible date {token!r}: {e}") from None
+    raise ValueError(f"bad date {token!r}: expected YYYY-MM, YYYY-MM-DD or an ISO 8601 timestamp")
+
+
+def _decode(name: str, data: bytes, max_bytes: int) -> str:
+    """The file's text: size, binary and encoding checked, BOM and CRs gone."""
+    if len(data) > max_bytes:
+        raise ArticleError(name, 0, f"file is {len(data):,} bytes, over the limit of {max_bytes:,}")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise ArticleError(name, line, f"NUL byte at byte offset {nul}: binary content, not text")
+    skip = len(_BOM) if data.startswith(_BOM) else 0
+    try:
+        text = data[skip:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        offset = e.start + skip
+        line = data.count(b"\n", 0, offset) + 1
+        raise ArticleError(
+            name, line, f"invalid UTF-8 at byte offset {offset} (line {line}); save it as UTF-8"
+        ) from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if m := _CONTROL.search(text):
+        line = text.count("\n", 0, m.start()) + 1
+        raise ArticleError(name, line, f"control character U+{ord(m[0]):04X}: binary content")
+    return text
+
+
+def _blocks(lines: list[str], first: int) -> list[tuple[int, list[str]]]:
+    """Runs of non-blank lines from ``lines[first:]`` as (1-based line, stripped lines)."""
+    blocks: list[tuple[int, list[str]]] = []
+    current: list[str] = []
+    for number in range(first, len(lines)):
+        stripped = lines[number].strip()
+        if stripped:
+            if not current:
+                blocks.append((number + 1, current))
+            current.append(stripped)
+        elif current:
+            current = []
+    return blocks
+
+
+def _is_caption(text: str) -> bool:
+    if text[-1] in _SENTENCE_END or text.count(" ") >= _CAPTION_MAX_WORDS:
+        return False  # credits never end in a full stop: most paragraphs stop here
+    return _CAPTION.search(text, max(0, len(text) - _CAPTION_TAIL)) is not None
+
+
+def _could_be_heading(lines: list[str], text: str) -> bool:
+    if len(lines) != 1 or len(text) > _HEADING_MAX_CHARS or text.count(" ") >= _HEADING_MAX_WORDS:
+        return False
+    end = text.rstrip(_CLOSERS)
+    return bool(end) and end[-1] not in _NOT_HEADING_END and not end.endswith("...")
+
+
+def _classify(raw: list[tuple[int, list[str]]]) -> list[tuple[int, str, BlockKind | None]]:
+    """Each block as (line, text, kind) where kind None marks a heading."""
+    texts = [" ".join(lines) for _, lines in raw]
+    captions = [_is_caption(t) for t in texts]
+    heading_like = [
+        not c and _could_be_heading(lines, t)
+        for (_, lines), t, c in zip(raw, texts, captions, strict=True)
+    ]
+    out: list[tuple[int, str, BlockKind | None]] = []
+    quote_next = False
+    for i, ((line, _), text) in enumerate(zip(raw, texts, strict=True)):
+        kind: BlockKind | None
+        if quote_next:
+            kind, quote_next = BlockKind.QUOTE, False
+        elif captions[i]:
+            kind = BlockKind.CAPTION
+        elif (
+            heading_like[i] and i + 1 < len(raw) and not heading_like[i + 1] and not captions[i + 1]
+        ):
+            kind = None
+        elif text.endswith(":") and i + 1 < len(raw) and not captions[i + 1]:
+            kind, quote_next = BlockKind.QUOTE_INTRO, True
+        else:
+            kind = BlockKind.PARAGRAPH
+        out.append((line, text, kind))
+    return out
+
+
+def _summary_units(blocks: list[Block]) -> list[str]:
+    """The texts a summary draws from: no captions; a quote lead-in joined to its quote."""
+    units: list[str] = []
+    after_intro = False
+    for block in blocks:
+        if block.kind is BlockKind.CAPTION:
+            continue
+        if after_intro and block.kind is BlockKind.QUOTE:
+            units[-1] = f"{units[-1]} {block.text}"
+        else:
+            units.append(block.text)
+        after_intro = block.kind is BlockKind.QUOTE_INTRO
+    return units
+
+
+def parse(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """Parse an article file's bytes; ``name`` is its path as given (for errors and the id)."""
+    text = _decode(name, data, max_bytes)
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        raise ArticleError(name, 0, "file is empty")
+    date_line = _DATE_LINE.fullmatch(lines[first].strip())
+    if date_line is None:
+        raise ArticleError(
+            name, first + 1, "expected the date line first: 'date YYYY-MM[-DD] <headline>'"
+        )
+    try:
+        date = parse_date(date_line[1])
+    except ValueError as e:
+        raise ArticleError(name, first + 1, str(e)) from None
+    headline = date_line[2].strip()
+    if not headline:
+        raise ArticleError(name, first + 1, "missing headline after the date")
+
+    grouped: list[tuple[str | None, list[Block]]] = []
+    for line, block_text, kind in _classify(_blocks(lines, first + 1)):
+        if kind is None:
+            grouped.append((block_text, []))
+            continue
+        if not grouped:
+            grouped.append((None, []))
+        grouped[-1][1].append(Block(kind, block_text, line))
+
+    sample = [headline]
+    size = len(headline)
+    for block in (b for _, blocks in grouped for b in blocks if b.kind is not BlockKind.CAPTION):
+        if size >= DETECT_CHARS:
+            break
+        sample.append(block.text)
+        size += len(block.text) + 1
+    language = detect_language(" ".join(sample))
+    sections = tuple(
+        Section(heading, tuple(blocks), summarize(_summary_units(blocks), language))
+        for heading, blocks in grouped
+    )
+    stem = PurePath(name.replace("\\", "/")).stem
+    seq = _SEQ.match(stem)
+    return Article(
+        id=stem,
+        seq=int(seq[0]) if seq else 0,
+        date=date,
+        headline=headline,
+        language=language,
+        sections=sections,
+    )
+
+
+# --- the JSON shape (`feedbot show --json`, caches) ----------------------------------------
+
+
+def article_to_dict(article: Article) -> dict[str, Any]:
+    """A JSON-able dict; `article_from_dict` turns it back into an equal `Article`."""
+    return {
+        "id": article.id,
+        "seq": article.seq,
+        "date": article.date.isoformat(),
+        "date_precision": article.date.precision.value,
+        "headline": article.headline,
+        "language": article.language,
+        "sections": [
+            {
+                "heading": s.heading,
+                "summary": s.summary,
+                "blocks": [
+                    {"kind": b.kind.value, "text": b.text, "line": b.line} for b in s.blocks
+                ],
+            }
+            for s in article.sections
+        ],
+    }
+
+
+def article_from_dict(data: dict[str, Any]) -> Article:
+    """The `Article` an `article_to_dict` result describes (raises ValueError/KeyError if bad)."""
+    date = parse_date(data["date"])
+    if date.precision.value != data.get("date_precision", date.precision.value):
+        raise ValueError(f"date {data['date']!r} is not of precision {data['date_precision']!r}")
+    return Article(
+        id=str(data["id"]),
+        seq=int(data["seq"]),
+        date=date,
+        headline=str(data["headline"]),
+        language=str(data["language"]),
+        sections=tuple(
+            Section(
+                heading=s["heading"],
+                blocks=tuple(
+                    Block(BlockKind(b["kind"]), str(b["text"]), int(b["line"])) for b in s["blocks"]
+                ),
+                summary=str(s["summary"]),
+            )
+            for s in data["sections"]
+        ),
+    )

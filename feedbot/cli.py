@@ -6,6 +6,7 @@ command could not run (bad config, unreadable index, port in use).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -13,6 +14,7 @@ from typing import NoReturn
 import click
 
 from feedbot import __version__
+from feedbot.article import Article, article_to_dict
 from feedbot.config import Settings, load_settings
 from feedbot.errors import FeedbotError
 
@@ -51,6 +53,227 @@ def settings_from(ctx: click.Context) -> Settings:
 def cli(ctx: click.Context, config_path: Path | None) -> None:
     """feedbot: turn a folder of dated news articles into feeds and Telegram posts."""
     ctx.ensure_object(dict)["config_path"] = config_path
+
+
+def _memory_site(settings: Settings) -> tuple[object, int]:
+    """The index as it is now as a `Site`, and how many bad files were warned about."""
+    from feedbot.article import Entry
+    from feedbot.files import load_folder
+    from feedbot.site import MemorySource, Site
+
+    try:
+        articles, errors = load_folder(settings.index.path, max_bytes=settings.index.max_file_bytes)
+    except FeedbotError as e:
+        fail(str(e))
+    except OSError as e:
+        fail(f"{settings.index.path}: cannot read the index: {e.strerror}")
+    for error in errors:
+        click.echo(f"feedbot: warning: {error}", err=True)
+    source = MemorySource([Entry.of(a) for a in articles])
+    return Site(source, settings), len(errors)
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the site to (created if missing).",
+)
+@click.pass_context
+def build(ctx: click.Context, out: Path) -> None:
+    """Write the feeds, archives and HTML pages to a folder for any static host.
+
+    Unchanged files are not rewritten; stale article pages are removed. Exit 1
+    when some article files were bad (and skipped).
+    """
+    from feedbot.build import export
+    from feedbot.site import Site
+
+    settings = settings_from(ctx)
+    site, bad = _memory_site(settings)
+    assert isinstance(site, Site)
+    try:
+        report = export(site, out, progress=None)
+    except FeedbotError as e:
+        fail(str(e))
+    click.echo(
+        f"feedbot: built {report.total} files in {out} ({report.written} written, "
+        f"{report.unchanged} unchanged, {report.removed} removed)",
+        err=True,
+    )
+    if bad:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default: http.host).")
+@click.option("--port", default=None, type=int, help="TCP port (default: http.port; 0 = any).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Serve the feeds and pages of the index as it is at start (Ctrl-C stops)."""
+    import asyncio
+
+    from feedbot.site import Site
+    from feedbot.web import bind_server, create_app, loop_factory
+
+    settings = settings_from(ctx)
+    site, _ = _memory_site(settings)
+    assert isinstance(site, Site)
+    app = create_app(site, settings)
+    try:
+        server = bind_server(
+            app,
+            host or settings.http.host,
+            settings.http.port if port is None else port,
+            handle_signals=True,
+        )
+    except FeedbotError as e:
+        fail(str(e))
+    click.echo(
+        f"feedbot: serving {site.source.count()} articles at {server.url} (Ctrl-C stops)",
+        err=True,
+    )
+    with (
+        contextlib.suppress(KeyboardInterrupt),
+        asyncio.Runner(loop_factory=loop_factory()) as runner,
+    ):
+        runner.run(server.serve())
+
+
+@cli.command()
+@click.pass_context
+def run(ctx: click.Context) -> None:
+    """Run the daemon: watch the index, keep the store current, serve feeds and pages.
+
+    SIGTERM or Ctrl-C stops cleanly (a second one exits at once). Exit 2 when the
+    index cannot be read, the database cannot be opened or the port is in use.
+    """
+    from feedbot import daemon
+    from feedbot.logs import setup_logging
+
+    settings = settings_from(ctx)
+    token = settings.telegram.token
+    setup_logging(
+        settings.log.level,
+        settings.log.format,
+        secrets=[token.get_secret_value()] if token is not None else [],
+    )
+    try:
+        daemon.run(settings)
+    except FeedbotError as e:
+        fail(str(e))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Parse every article file in PATHS (default: the configured index) and report bad ones.
+
+    Folders expand to their article files. Prints `path:line: message` for each
+    bad file and a one-line total. Exit 0 when all are good, 1 otherwise, 2 when
+    a path does not exist.
+    """
+    from feedbot.errors import ArticleError
+    from feedbot.files import list_article_files, read_article
+
+    settings = settings_from(ctx)
+    targets = list(paths) or [settings.index.path]
+    missing = [str(p) for p in targets if not p.exists()]
+    if missing:
+        fail(f"no such file or folder: {', '.join(missing)}")
+    files: list[Path] = []
+    try:
+        for target in targets:
+            files += list_article_files(target) if target.is_dir() else [target]
+    except ArticleError as e:
+        fail(str(e))
+    bad = 0
+    for path in files:
+        try:
+            read_article(path, max_bytes=settings.index.max_file_bytes)
+        except ArticleError as e:
+            bad += 1
+            click.echo(str(e))
+    noun = "file" if len(files) == 1 else "files"
+    click.echo(f"{len(files)} article {noun} checked: {len(files) - bad} good, {bad} bad")
+    sys.exit(1 if bad else 0)
+
+
+def _outline(article: Article) -> list[tuple[str, str]]:
+    """`feedbot show` lines as (rich style, text)."""
+    date = article.date
+    lines = [
+        ("bold", article.headline),
+        (
+            "dim",
+            f"{article.id}  date {date.isoformat()} ({date.precision})  "
+            f"language {article.language}  seq {article.seq}",
+        ),
+    ]
+    for number, section in enumerate(article.sections):
+        lines.append(("", ""))
+        title = section.heading if section.heading is not None else "(lead)"
+        lines.append(("bold cyan", f"§{number} {title}"))
+        lines.append(("green", f"  summary: {section.summary}"))
+        for block in section.blocks:
+            lines.append(("", f"  [{block.kind}] line {block.line}: {block.text}"))
+    return lines
+
+
+@cli.command()
+@click.argument("article")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+@click.pass_context
+def show(ctx: click.Context, article: str, as_json: bool) -> None:
+    """Show ARTICLE (a file, or an id looked up in the index folder) parsed and summarised.
+
+    `--json` prints {id, seq, date, date_precision, headline, language, sections:
+    [{heading (null for the lead), summary, blocks: [{kind, text, line}]}]}.
+    """
+    import json
+
+    from feedbot.errors import ArticleError
+    from feedbot.files import read_article
+
+    settings = settings_from(ctx)
+    path = Path(article)
+    if not path.is_file():
+        stem = article.removesuffix(".txt")
+        path = settings.index.path / f"{stem}.txt"
+        if "/" in article or "\\" in article or not path.is_file():
+            fail(f"no article file or id {article!r} (looked in {settings.index.path})")
+    try:
+        parsed = read_article(path, max_bytes=settings.index.max_file_bytes)
+    except ArticleError as e:
+        fail(str(e), code=1)
+    if as_json:
+        click.echo(json.dumps(article_to_dict(parsed), ensure_ascii=False, indent=2))
+        return
+    lines = _outline(parsed)
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.text import Text
+
+        console = Console()
+        for style, text in lines:
+            console.print(Text(text, style=style))
+    else:
+        for _, text in lines:
+            click.echo(text)
+
+
+@cli.command("config-docs")
+def config_docs() -> None:
+    """Print the configuration reference (Markdown) generated from the settings model.
+
+    `feedbot config-docs > docs/configuration.md` regenerates the committed copy.
+    """
+    from feedbot.configdoc import render_config_reference
+
+    click.echo(render_config_reference(), nl=False)
 
 
 def main() -> None:
