@@ -45,5 +45,11 @@ build: $(STAMP) ## Write the static site to site/
 constraints: ## Re-pin constraints.txt from the current .venv (after changing pyproject.toml)
 	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check | grep -v '^feedbot' > constraints.txt
 
+container-test: ## Build the image with podman and test the daemon in a container (root; installs podman on first use)
+	$(PYTHON) tests/container/run_container.py
+
+docs: $(STAMP) ## Regenerate docs/configuration.md from the settings model
+	$(VENV)/bin/feedbot config-docs > docs/configuration.md
+
 clean: ## Remove the venv, caches and local data
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis var site
