@@ -1,0 +1,333 @@
+"""The daemon: the one place that wires store, index, scheduler, watcher, web and bot.
+
+Everything runs in one asyncio loop. Scans run in a worker thread (so HTTP stays
+responsive) and are serialized by a lock; the APScheduler interval job, the
+watchfiles watcher and the settle re-check all call the same `Daemon.scan`.
+Optional components (the Telegram bot) plug in through `Component`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from starlette.routing import BaseRoute
+
+from feedbot.config import Settings
+from feedbot.errors import FeedbotError
+from feedbot.index import Indexer, ScanReport, list_files
+from feedbot.site import Site
+from feedbot.store import Store, StoreSource
+from feedbot.web import HttpServer, bind_server, create_app
+
+__all__ = ["Component", "ComponentFactory", "Daemon", "run"]
+
+log = logging.getLogger("feedbot.daemon")
+
+STOP_GRACE = 8.0  # seconds for a clean stop; the process must exit within 10
+
+
+class Component(Protocol):
+    """An optional part of the daemon (the Telegram bot): started after the first scan."""
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """Extra HTTP routes (e.g. the webhook) mounted on the web app."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def wake(self) -> None:
+        """New deliveries were written."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """What `/healthz` says about this component."""
+        ...
+
+
+ComponentFactory = Callable[[Settings, Store, CollectorRegistry], Component | None]
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.articles = Gauge("feedbot_articles", "Articles in the feed.", registry=registry)
+        self.bad = Gauge("feedbot_bad_files", "Article files that do not parse.", registry=registry)
+        self.scans = Counter(
+            "feedbot_scans", "Scans of the index by result.", ["result"], registry=registry
+        )
+        self.duration = Histogram(
+            "feedbot_scan_duration_seconds",
+            "Wall time of one scan.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=registry,
+        )
+        self.changes = Counter(
+            "feedbot_article_changes",
+            "Articles new, changed or removed.",
+            ["kind"],
+            registry=registry,
+        )
+
+
+class Daemon:
+    """The running service; `run` drives it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        components: Sequence[ComponentFactory] = (),
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = CollectorRegistry()
+        self.metrics = _Metrics(self.registry)
+        index = settings.index
+        self.indexer = Indexer(
+            index.path,
+            store,
+            max_bytes=index.max_file_bytes,
+            settle_ms=index.settle_ms,
+            channels=settings.telegram.channels,
+        )
+        self.site = Site(StoreSource(store), settings)
+        self.components = [c for f in components if (c := f(settings, store, self.registry))]
+        self.last_scan: datetime | None = None
+        self.last_duration: float | None = None
+        self.last_error: str | None = None
+        self.bad: tuple[str, ...] = ()  # `path:line: message` of each bad file, last scan
+        self.articles = len(self.indexer.known)
+        self.started = datetime.now(UTC)
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._recheck: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._waiting = 0  # scans queued behind the one running
+
+    # --- scanning ---------------------------------------------------------------------------
+
+    async def scan(self, reason: str) -> ScanReport | None:
+        """One reconcile of the folder (serialized; skipped once stopping)."""
+        if self._stopping.is_set():
+            return None
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            if self._stopping.is_set() and reason != "start":
+                return None
+            try:
+                report = await asyncio.to_thread(self.indexer.scan, stop=self._stopping.is_set)
+            except Exception as e:
+                self.metrics.scans.labels("error").inc()
+                self.last_error = f"{type(e).__name__}: {e}"
+                self.last_scan = datetime.now(UTC)
+                log.error("scan (%s) failed: %s", reason, self.last_error)
+                return None
+            self._record(report, reason)
+        finally:
+            self._lock.release()
+        if report.changes:
+            self.site.get("feed.atom")  # render now, on the loop: Site is not thread-safe
+        if report.created:
+            for component in self.components:
+                component.wake()
+        if report.recheck_in is not None and not self._stopping.is_set():
+            self._schedule_recheck(report.recheck_in)
+        return report
+
+    def _record(self, report: ScanReport, reason: str) -> None:
+        self.last_scan, self.last_duration, self.last_error = (
+            datetime.now(UTC),
+            report.seconds,
+            None,
+        )
+        self.bad, self.articles = report.bad, report.articles
+        m = self.metrics
+        m.scans.labels("ok").inc()
+        m.duration.observe(report.seconds)
+        m.articles.set(report.articles)
+        m.bad.set(len(report.bad))
+        for kind in ("new", "changed", "removed"):
+            m.changes.labels(kind).inc(len(getattr(report, kind)))
+        level = logging.INFO if report.changes else logging.DEBUG
+        log.log(
+            level,
+            "scan (%s): %d new, %d changed, %d removed, %d unchanged, %d bad, %d unsettled "
+            "in %.3fs; %d articles",
+            reason,
+            len(report.new),
+            len(report.changed),
+            len(report.removed),
+            report.unchanged,
+            len(report.bad),
+            report.unsettled,
+            report.seconds,
+            report.articles,
+        )
+
+    def _schedule_recheck(self, delay: float) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+        loop = asyncio.get_running_loop()
+        self._recheck = loop.call_later(delay + 0.02, self._spawn, "settle")
+
+    def _spawn(self, reason: str) -> None:
+        if self._waiting:
+            return  # a scan that has not listed the folder yet is already queued
+        task = asyncio.ensure_future(self.scan(reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watch(self) -> None:
+        from watchfiles import awatch
+
+        from feedbot.article import is_article_name
+
+        def wanted(change: object, path: str) -> bool:
+            return is_article_name(os.path.basename(path))
+
+        try:
+            async for _ in awatch(
+                self.settings.index.path,
+                watch_filter=wanted,
+                stop_event=self._stopping,
+                step=30,
+                debounce=400,
+                recursive=False,
+            ):
+                self._spawn("watch")
+        except Exception as e:  # the interval job still runs
+            log.error("file watcher stopped: %s; relying on the interval scan", e)
+
+    # --- health -----------------------------------------------------------------------------
+
+    def health(self) -> tuple[dict[str, Any], bool]:
+        """The `/healthz` document and whether all is well."""
+        now = datetime.now(UTC)
+        overdue = 3 * self.settings.index.scan_interval
+        bad = self.bad
+        if self.last_scan is None:
+            status, ok = "starting", False
+        elif self.last_error is not None:
+            status, ok = "scan failed", False
+        elif (now - self.last_scan).total_seconds() > overdue:
+            status, ok = "scan overdue", False
+        else:
+            status, ok = "ok", True
+        body: dict[str, Any] = {
+            "status": status,
+            "last_scan": self.last_scan.isoformat() if self.last_scan else None,
+            "last_scan_seconds": self.last_duration,
+            "last_error": self.last_error,
+            "articles": self.articles,
+            "bad_files": len(bad),
+            "bad": list(bad[:100]),
+            "started": self.started.isoformat(),
+        }
+        for component in self.components:
+            body.update(component.health())
+        return body, ok
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Begin a clean stop (first signal)."""
+        if self._stopping.is_set():
+            log.warning("second signal: exiting at once")
+            os._exit(1)
+        log.info("stopping: finishing the work in flight")
+        self._stopping.set()
+
+    def bind(self) -> HttpServer:
+        """The web app on its bound socket (raises FeedbotError when the port is taken)."""
+        routes = [r for c in self.components for r in c.routes]
+        app = create_app(
+            self.site, self.settings, registry=self.registry, health=self.health, routes=routes
+        )
+        http = self.settings.http
+        return bind_server(app, http.host, http.port)
+
+    async def run(self, server: HttpServer) -> None:
+        """Serve until a stop is requested, then shut down cleanly."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        serving = asyncio.ensure_future(server.serve())
+        # The watcher starts before the first scan lists the folder, so nothing falls between.
+        watcher = asyncio.ensure_future(self._watch()) if self.settings.index.watch else None
+        await asyncio.sleep(0)
+        await self.scan("start")
+        scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
+        scheduler.add_job(
+            self.scan,
+            "interval",
+            args=["interval"],
+            seconds=self.settings.index.scan_interval,
+            coalesce=True,
+            max_instances=1,
+            id="scan",
+        )
+        scheduler.start()
+        for component in self.components:
+            await component.start()
+        log.info(
+            "feedbot running: index %s (%d articles), database %s, serving %s (feed %sfeed.atom), "
+            "scan every %gs, watcher %s, %d component(s)",
+            self.settings.index.path,
+            self.articles,
+            self.store.path,
+            server.url,
+            server.url,
+            self.settings.index.scan_interval,
+            "on" if watcher else "off",
+            len(self.components),
+        )
+        await self._stopping.wait()
+        deadline = time.monotonic() + STOP_GRACE
+        scheduler.shutdown(wait=False)
+        if self._recheck is not None:
+            self._recheck.cancel()
+        for component in self.components:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
+        with contextlib.suppress(Exception):  # the scan in flight finishes; queued ones skip
+            await asyncio.wait_for(self._lock.acquire(), max(0.1, deadline - time.monotonic()))
+            self._lock.release()
+        server.stop()
+        pending = [t for t in (serving, watcher, *self._tasks) if t is not None]
+        _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
+        for task in late:
+            task.cancel()
+
+
+def run(settings: Settings, *, components: Sequence[ComponentFactory] = ()) -> None:
+    """Open everything, serve until SIGTERM/SIGINT, close; raises FeedbotError on bad setup."""
+    folder = settings.index.path
+    try:
+        list_files(folder)
+    except OSError as e:
+        raise FeedbotError(f"{folder}: cannot read the index: {e.strerror or e}") from None
+    store = Store.open(settings.storage.path)
+    try:
+        daemon = Daemon(settings, store, components=components)
+        server = daemon.bind()
+        asyncio.run(daemon.run(server))
+    finally:
+        store.close()
+    log.info("stopped")

@@ -1,0 +1,287 @@
+"""Reading the index folder and reconciling it with the store: decide, then apply.
+
+`decide` is pure: the files on disk (name, size, mtime) and what is known about
+them in, a `Plan` of intents out. Only files whose stat changed are read and
+hashed, so re-scanning an unchanged folder is a ``scandir`` + ``stat`` pass and
+dict lookups, no SQL. `Indexer.scan` lists the folder, decides, and applies the
+plan: it reads and parses what is new or changed, stores it, and reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+from feedbot.article import Article, is_article_name, parse
+from feedbot.errors import ArticleError
+from feedbot.store import Known, Store
+
+__all__ = ["BadFile", "FileStat", "Indexer", "Plan", "ScanReport", "decide", "list_files"]
+
+log = logging.getLogger(__name__)
+
+BASELINE_KEY = "baseline_done"
+BATCH = 256  # articles parsed and stored per transaction (keeps memory flat on a cold start)
+
+
+class FileStat(NamedTuple):
+    """One article file as listed: its name in the folder, size and mtime."""
+
+    name: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BadFile:
+    """A file whose current content does not parse; reported once per content version."""
+
+    size: int
+    mtime_ns: int
+    content_hash: str
+    error: str
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to do with each file: the intents `decide` returns."""
+
+    new: list[FileStat] = field(default_factory=list)
+    changed: list[FileStat] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # file names no longer on disk
+    unchanged: int = 0
+    bad: int = 0  # files still bad, stat unchanged: not read again
+    unsettled: list[FileStat] = field(default_factory=list)
+    recheck_in: float | None = None  # seconds until the first unsettled file settles
+
+
+def decide(
+    files: Sequence[FileStat],
+    known: Mapping[str, Known],
+    now: datetime,
+    settle_ms: int,
+    *,
+    bad: Mapping[str, BadFile] | None = None,
+) -> Plan:
+    """Intents for ``files`` against ``known`` (good articles) and ``bad`` (known bad files)."""
+    bad = bad or {}
+    plan = Plan()
+    now_ns = int(now.timestamp() * 1_000_000_000)
+    settle_ns = settle_ms * 1_000_000
+    unchanged = 0
+    for f in files:
+        name = f.name
+        k = known.get(name)
+        if k is not None and k.size == f.size and k.mtime_ns == f.mtime_ns:
+            unchanged += 1  # the hot path of a re-scan: one dict lookup, two compares
+            continue
+        if not is_article_name(name):
+            continue
+        b = bad.get(f.name)
+        if b is not None and (b.size, b.mtime_ns) == (f.size, f.mtime_ns):
+            plan.bad += 1
+            continue
+        age = now_ns - f.mtime_ns
+        if abs(age) < settle_ns:
+            plan.unsettled.append(f)
+            wait = (settle_ns - age) / 1e9 if age >= 0 else settle_ns / 1e9
+            plan.recheck_in = wait if plan.recheck_in is None else min(plan.recheck_in, wait)
+            continue
+        (plan.changed if k is not None else plan.new).append(f)
+    plan.unchanged = unchanged
+    if unchanged < len(known):  # else every known name was seen
+        on_disk = {f.name for f in files}
+        plan.removed = sorted(name for name in known if name not in on_disk)
+    return plan
+
+
+def list_files(folder: Path) -> list[FileStat]:
+    """The article files directly in ``folder`` with their stat (raises OSError)."""
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not is_article_name(entry.name):
+                continue
+            try:
+                if not entry.is_file():
+                    continue
+                st = entry.stat()
+            except FileNotFoundError:
+                continue  # gone between listing and stat
+            found.append(FileStat(entry.name, st.st_size, st.st_mtime_ns))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    """What one scan did."""
+
+    new: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+    bad: tuple[str, ...]  # every bad file now, as `path:line: message`
+    unsettled: int
+    recheck_in: float | None
+    seconds: float
+    articles: int  # articles in the feed after the scan
+    created: tuple[str, ...] = ()  # ids broadcast (first seen after the baseline)
+
+    @property
+    def changes(self) -> int:
+        return len(self.new) + len(self.changed) + len(self.removed)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    stat: FileStat
+    digest: str
+    article: Article | None
+    error: ArticleError | None
+
+
+class Indexer:
+    """Reconciles one folder with the store; keeps what it knows in memory between scans."""
+
+    def __init__(
+        self,
+        folder: Path,
+        store: Store,
+        *,
+        max_bytes: int,
+        settle_ms: int,
+        channels: Sequence[str] = (),
+    ) -> None:
+        self.folder = folder
+        self.store = store
+        self.max_bytes = max_bytes
+        self.settle_ms = settle_ms
+        self.channels = tuple(channels)
+        self.known: dict[str, Known] = store.known_files()
+        self.bad: dict[str, BadFile] = {}
+        self.baseline_done = store.get_state(BASELINE_KEY) is not None
+
+    def _read(self, f: FileStat) -> _Read | None:
+        """Read, hash and parse one file; None when it changed while being read."""
+        path = self.folder / f.name
+        name = str(path)
+        try:
+            with path.open("rb") as fh:
+                st = os.fstat(fh.fileno())
+                if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
+                    return None
+                if st.st_size > self.max_bytes:
+                    digest = f"size:{st.st_size}"
+                    msg = f"file is {st.st_size:,} bytes, over the limit of {self.max_bytes:,}"
+                    return _Read(f, digest, None, ArticleError(name, 0, msg))
+                data = fh.read(self.max_bytes + 1)
+                after = os.fstat(fh.fileno())
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            error = ArticleError(name, 0, f"cannot read the file: {e.strerror or e}")
+            return _Read(f, f"error:{e.errno}", None, error)
+        if (after.st_size, after.st_mtime_ns) != (f.size, f.mtime_ns) or len(data) != f.size:
+            return None
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        try:
+            return _Read(f, digest, parse(name, data, max_bytes=self.max_bytes), None)
+        except ArticleError as e:
+            return _Read(f, digest, None, e)
+
+    def scan(
+        self, now: datetime | None = None, *, stop: Callable[[], bool] | None = None
+    ) -> ScanReport:
+        """List the folder, decide, apply; raises OSError when the folder cannot be listed.
+
+        ``stop`` is asked between batches: when it says so the scan ends early (what was
+        stored stays stored; removals and the baseline wait for a complete scan)."""
+        start = time.perf_counter()
+        now = now or datetime.now(UTC)
+        files = list_files(self.folder)
+        plan = decide(files, self.known, now, self.settle_ms, bad=self.bad)
+        broadcast = self.baseline_done
+        new: list[str] = []
+        changed: list[str] = []
+        created: list[str] = []
+        unsettled = len(plan.unsettled)
+        todo = [(f, False) for f in plan.new] + [(f, True) for f in plan.changed]
+        removed_ids = [self.known[name].article_id for name in plan.removed]
+        if self.bad:
+            on_disk = {f.name for f in files}
+            for name in [n for n in self.bad if n not in on_disk]:
+                del self.bad[name]
+        complete = True
+        for offset in range(0, max(len(todo), 1), BATCH):
+            if offset and stop is not None and stop():
+                complete = False
+                unsettled += len(todo) - offset
+                break
+            upserts: list[tuple[Article, str, int, int, str]] = []
+            for f, was_known in todo[offset : offset + BATCH]:
+                read = self._read(f)
+                if read is None:
+                    unsettled += 1
+                    continue
+                known = self.known.get(f.name)
+                if read.article is None:
+                    assert read.error is not None
+                    self._bad(f, read)
+                    continue
+                self.bad.pop(f.name, None)
+                if known is not None and known.content_hash == read.digest:
+                    upserts.append((read.article, f.name, f.size, f.mtime_ns, read.digest))
+                    continue  # touched, same content
+                upserts.append((read.article, f.name, f.size, f.mtime_ns, read.digest))
+                (changed if was_known else new).append(read.article.id)
+            last = offset + BATCH >= len(todo)
+            state = {}
+            if last and not self.baseline_done:
+                state[BASELINE_KEY] = now.isoformat()
+            removals = removed_ids if last else []
+            if upserts or removals or state:
+                created += self.store.apply_changes(
+                    upserts,
+                    removals,
+                    now,
+                    broadcast=broadcast,
+                    channels=self.channels,
+                    state_updates=state,
+                )
+            for article, name, size, mtime_ns, digest in upserts:
+                self.known[name] = Known(article.id, size, mtime_ns, digest)
+        if complete:
+            for name in plan.removed:
+                del self.known[name]
+            self.baseline_done = True
+        else:
+            removed_ids = []
+        return ScanReport(
+            new=tuple(new),
+            changed=tuple(changed),
+            removed=tuple(removed_ids),
+            unchanged=plan.unchanged,
+            bad=tuple(b.error for b in self.bad.values()),
+            unsettled=unsettled,
+            recheck_in=plan.recheck_in if unsettled == len(plan.unsettled) else self._recheck(),
+            seconds=time.perf_counter() - start,
+            articles=len(self.known),
+            created=tuple(created) if broadcast else (),
+        )
+
+    def _recheck(self) -> float:
+        return max(self.settle_ms / 1000, 0.05)
+
+    def _bad(self, f: FileStat, read: _Read) -> None:
+        previous = self.bad.get(f.name)
+        assert read.error is not None
+        self.bad[f.name] = BadFile(f.size, f.mtime_ns, read.digest, str(read.error))
+        if previous is None or previous.content_hash != read.digest:
+            log.warning("%s", read.error)

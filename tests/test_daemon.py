@@ -1,0 +1,299 @@
+"""`feedbot run` end to end: a real subprocess on a temp index, database and free port."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import httpx
+import pytest
+
+from feedbot.store import SCHEMA_VERSION, Store
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+ARTICLE = "date 2022-01-{day:02d} {headline}.\n\n{body}\n"
+
+
+class Daemon:
+    """One `python -m feedbot run` process and its stderr, read by a thread."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "feedbot", "run"],
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = ""
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def wait_started(self) -> str:
+        def started() -> str | None:
+            m = re.search(r"serving (http://\S+/) ", self.log)
+            assert self.proc.poll() is None, self.log
+            return m.group(1) if m else None
+
+        self.url = until(started, what="the startup line")
+        return self.url
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5)
+
+    def stop(self) -> tuple[int, float]:
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=15)
+        self._reader.join(timeout=5)
+        return code, time.monotonic() - start
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+
+
+def until(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    index = tmp_path / "index"
+    index.mkdir()
+    env = {
+        "FEEDBOT_INDEX__PATH": str(index),
+        "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "db.sqlite3"),
+        "FEEDBOT_HTTP__PORT": "0",
+        "FEEDBOT_INDEX__SETTLE_MS": "400",
+        "FEEDBOT_LOG__LEVEL": "DEBUG",
+    }
+    return index, env
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Daemon]]:
+    started: list[Daemon] = []
+
+    def run(env: dict[str, str]) -> Daemon:
+        d = Daemon(tmp_path, env)
+        started.append(d)
+        return d
+
+    yield run
+    for d in started:
+        d.kill()
+
+
+def atomic_write(index: Path, name: str, text: str) -> None:
+    tmp = index / f".{name}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, index / name)
+
+
+def entries(d: Daemon) -> dict[str, Any]:
+    feed = feedparser.parse(d.get("feed.atom").content)
+    return {e.id.rsplit(":", 1)[-1]: e for e in feed.entries}
+
+
+def test_lifecycle(tree: tuple[Path, dict[str, str]], start: Callable[..., Daemon]) -> None:
+    index, env = tree
+    atomic_write(index, "001_base.txt", ARTICLE.format(day=1, headline="Base", body="Old news."))
+    d = start(env)
+    d.wait_started()
+    assert "001_base" in entries(d)
+    assert d.get("healthz").json()["status"] == "ok"
+
+    # an atomic write appears
+    atomic_write(index, "002_new.txt", ARTICLE.format(day=2, headline="Fresh", body="New news."))
+    until(lambda: "002_new" in entries(d), what="the atomic write in the feed")
+
+    # a slow write in chunks appears only when complete
+    path = index / "003_slow.txt"
+    chunks = ["date 2022-01-03 Slow headline.\n\n", "First paragraph.\n\n", "Last paragraph.\n"]
+    with path.open("w", encoding="utf-8") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+            fh.flush()
+            for _ in range(3):
+                assert "003_slow" not in entries(d), "a half-written file was published"
+                time.sleep(0.05)
+    done = until(lambda: entries(d).get("003_slow"), what="the slow write in the feed")
+    assert "Last paragraph" in done.content[0].value
+
+    # an edit updates the entry: same id, later updated
+    before = entries(d)["002_new"]
+    atomic_write(index, "002_new.txt", ARTICLE.format(day=2, headline="Fresh", body="Edited."))
+    after = until(
+        lambda: (e := entries(d)["002_new"]) and "Edited" in e.content[0].value and e,
+        what="the edit",
+    )
+    assert after.id == before.id and after.updated_parsed > before.updated_parsed
+
+    # a removal drops it
+    (index / "002_new.txt").unlink()
+    until(lambda: "002_new" not in entries(d), what="the removal")
+    assert d.get("articles/002_new.html").status_code == 404
+
+    # a bad file shows in /healthz; the daemon stays up
+    atomic_write(index, "004_bad.txt", "there is no date line in this file\n")
+    health = until(lambda: (h := d.get("healthz").json())["bad_files"] == 1 and h, what="bad")
+    assert health["bad"][0].startswith(f"{index / '004_bad.txt'}:1: ")
+    assert d.get("healthz").status_code == 200
+    assert "feedbot_bad_files 1.0" in d.get("metrics").text
+    assert set(entries(d)) == {"001_base", "003_slow"}
+    assert d.log.count("004_bad.txt:1:") == 1  # warned once, not on every scan
+
+    feed = d.get("feed.atom").content
+    code, seconds = d.stop()
+    assert code == 0, d.log
+    assert seconds < 10
+    assert "Traceback" not in d.log
+
+    # a restart neither re-adds nor re-dates anything
+    d2 = start(env)
+    d2.wait_started()
+    assert d2.get("feed.atom").content == feed
+    assert "0 new, 0 changed, 0 removed" in d2.log
+    code, _ = d2.stop()
+    assert code == 0
+
+
+def test_newer_schema_refuses_to_start(
+    tree: tuple[Path, dict[str, str]], start: Callable[..., Daemon]
+) -> None:
+    _, env = tree
+    db = Path(env["FEEDBOT_STORAGE__PATH"])
+    db.parent.mkdir()
+    Store.open(db).close()
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 5,))
+    raw.close()
+    before = db.read_bytes()
+    d = start(env)
+    assert d.proc.wait(timeout=30) == 2
+    d._reader.join(timeout=5)
+    assert d.log.count("\n") == 1, d.log
+    assert f"schema version {SCHEMA_VERSION + 5}" in d.log and "upgrade feedbot" in d.log
+    assert db.read_bytes() == before
+
+
+def test_port_in_use_and_unreadable_index(
+    tree: tuple[Path, dict[str, str]], start: Callable[..., Daemon], tmp_path: Path
+) -> None:
+    _, env = tree
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        d = start({**env, "FEEDBOT_HTTP__PORT": str(port)})
+        assert d.proc.wait(timeout=30) == 2
+    d._reader.join(timeout=5)
+    assert "port in use" in d.log and d.log.count("\n") == 1, d.log
+
+    d = start({**env, "FEEDBOT_INDEX__PATH": str(tmp_path / "missing")})
+    assert d.proc.wait(timeout=30) == 2
+    d._reader.join(timeout=5)
+    assert "cannot read the index" in d.log and d.log.count("\n") == 1, d.log
+
+
+# --- in process: health states and the component hook ---------------------------------------
+
+
+class Recorder:
+    """A stand-in for the bot component: records what the daemon asks of it."""
+
+    def __init__(self) -> None:
+        self.woken = 0
+
+    @property
+    def routes(self) -> list[Any]:
+        return []
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def wake(self) -> None:
+        self.woken += 1
+
+    def health(self) -> dict[str, Any]:
+        return {"bot": "recorder"}
+
+
+async def test_health_states_and_wake(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from feedbot.config import Settings
+    from feedbot.daemon import Daemon
+
+    index = tmp_path / "index"
+    index.mkdir()
+    settings = Settings(
+        index={"path": index, "settle_ms": 0, "scan_interval": 10},  # type: ignore[arg-type]
+        storage={"path": tmp_path / "db.sqlite3"},  # type: ignore[arg-type]
+    )
+    store = Store.open(settings.storage.path)
+    recorder = Recorder()
+    try:
+        daemon = Daemon(settings, store, components=[lambda s, st, r: recorder])
+        body, ok = daemon.health()
+        assert (body["status"], ok) == ("starting", False)
+        atomic_write(index, "001_a.txt", ARTICLE.format(day=1, headline="A", body="Base."))
+        report = await daemon.scan("test")
+        assert report is not None and report.new == ("001_a",) and recorder.woken == 0
+        body, ok = daemon.health()
+        assert ok and body["status"] == "ok" and body["articles"] == 1 and body["bot"] == "recorder"
+        atomic_write(index, "002_b.txt", ARTICLE.format(day=2, headline="B", body="New."))
+        await daemon.scan("test")
+        assert recorder.woken == 1
+        daemon.last_scan = datetime.now(UTC) - timedelta(seconds=31)
+        assert daemon.health()[0]["status"] == "scan overdue" and not daemon.health()[1]
+        for name in ("001_a.txt", "002_b.txt"):
+            (index / name).unlink()
+        index.rmdir()
+        assert await daemon.scan("test") is None
+        body, ok = daemon.health()
+        assert body["status"] == "scan failed" and "FileNotFoundError" in body["last_error"]
+        assert not ok
+    finally:
+        store.close()

@@ -1,0 +1,213 @@
+"""The store against real SQLite files in tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from feedbot.article import Article, parse
+from feedbot.errors import SchemaTooNewError, StoreError
+from feedbot.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreSource
+from tests.conftest import SEED
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def article(seq: int, date: str = "2022-01-14", headline: str = "Headline") -> Article:
+    text = f"date {date} {headline} number {seq}.\n\nA first paragraph that says something.\n"
+    return parse(f"{seq:03d}_{seq:016x}.txt", text.encode())
+
+
+def add(
+    store: Store, a: Article, *, now: datetime = NOW, broadcast: bool = True, **kw: object
+) -> bool:
+    digest = hashlib.sha256(repr(a).encode()).hexdigest()
+    return store.add_article(
+        a,
+        path=f"{a.id}.txt",
+        size=1,
+        mtime_ns=1,
+        content_hash=digest,
+        now=now,
+        broadcast=broadcast,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(tmp_path / "sub" / "db.sqlite3")
+    yield s  # type: ignore[misc]
+    s.close()
+
+
+def test_open_creates_folder_wal_and_schema(tmp_path: Path) -> None:
+    path = tmp_path / "a" / "b" / "db.sqlite3"
+    s = Store.open(path)
+    try:
+        assert path.is_file()
+        assert s.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
+        raw = sqlite3.connect(path)
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert {"articles", "chats", "deliveries", "state", "schema_version"} <= tables
+        raw.close()
+    finally:
+        s.close()
+    Store.open(path).close()  # reopening migrates nothing and works
+
+
+def test_too_new_schema_refused_without_changes(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    Store.open(path).close()
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    raw.commit()
+    raw.close()
+    before = path.read_bytes()
+    with pytest.raises(SchemaTooNewError, match=r"schema version 2, this feedbot knows up to 1"):
+        Store.open(path)
+    assert path.read_bytes() == before
+    wal = tmp_path / "db.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # a read-only look leaves no log
+
+
+def test_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    path.write_bytes(b"this is not sqlite at all, just text" * 100)
+    with pytest.raises(StoreError, match="cannot open the database"):
+        Store.open(path)
+
+
+def test_upsert_order_count_and_source(store: Store) -> None:
+    src = StoreSource(store)
+    v0 = src.version()
+    a1, a2, a3 = article(1, "2022-01-14"), article(2, "2022-01-14"), article(3, "2021-05")
+    for a in (a3, a1, a2):
+        assert add(store, a)
+    assert src.version() != v0
+    assert src.count() == 3
+    assert [e.article.id for e in src.newest(0, 10)] == [a2.id, a1.id, a3.id]
+    assert [e.article.id for e in src.newest(1, 1)] == [a1.id]
+    got = src.get(a1.id)
+    assert got is not None and got.article == a1 and got.updated == a1.date.value
+
+
+def test_change_keeps_id_sets_updated_and_remove(store: Store) -> None:
+    a = article(1)
+    add(store, a)
+    later = NOW + timedelta(hours=1)
+    changed = article(1, headline="Another headline")
+    version = store.version
+    assert not add(store, changed, now=later)
+    assert store.version != version
+    e = store.entry(a.id)
+    assert e is not None and e.article.headline.startswith("Another") and e.updated == later
+    row = store.article_row(a.id)
+    assert row is not None and row["first_seen"] == NOW
+    store.remove_article(a.id, later)
+    assert store.entry(a.id) is None and store.count() == 0
+    row = store.article_row(a.id)
+    assert row is not None and row["removed_at"] == later
+    # it comes back with the same content: restored, not re-dated, not new
+    assert not add(store, changed, now=later + timedelta(hours=1))
+    e = store.entry(a.id)
+    assert e is not None and e.updated == later
+
+
+def test_broadcast_queues_deliveries_in_the_same_transaction(store: Store) -> None:
+    store.subscribe("100", kind="private", title=None)
+    store.subscribe("-200", kind="group", title="G")
+    store.subscribe("300", kind="private", title=None)
+    store.unsubscribe("300")
+    base = article(1)
+    add(store, base, broadcast=False)
+    assert store.deliveries_for(base.id) == []
+    new = article(2)
+    add(store, new, channels=["@chan", "100"])
+    rows = store.deliveries_for(new.id)
+    assert [r["chat"] for r in rows] == ["-200", "100", "@chan"]
+    assert all(r["status"] == "pending" for r in rows)
+    row = store.article_row(new.id)
+    assert row is not None and row["broadcast"] is True
+    # a later subscriber does not get older articles
+    store.subscribe("400", kind="private", title=None)
+    assert "400" not in [r["chat"] for r in store.deliveries_for(new.id)]
+
+
+def test_failed_transaction_writes_nothing(store: Store) -> None:
+    a, b = article(1), article(2)
+    with pytest.raises(StoreError, match="NOT NULL"):
+        store.apply_changes(
+            [(a, "x.txt", 1, 1, "h"), (b, "y.txt", None, 1, "h")],  # type: ignore[list-item]
+            [],
+            NOW,
+            broadcast=True,
+        )
+    assert store.count() == 0 and store.article_row(a.id) is None
+
+
+def test_delivery_lifecycle(store: Store) -> None:
+    store.subscribe("1", kind="private", title=None)
+    store.subscribe("2", kind="private", title=None)
+    store.set_chat_language("2", "it")
+    a = article(1)
+    add(store, a)
+    claimed = store.claim_due(NOW, 10)
+    assert [(d.chat, d.language) for d in claimed] == [("1", None), ("2", "it")]
+    assert store.claim_due(NOW, 10) == []  # both are sending
+    assert store.release_claims() == 2
+    d1, d2 = store.claim_due(NOW, 10)
+    store.record_progress(d1.id, [11])
+    store.mark_sent(d1.id, [11, 12], NOW)
+    store.mark_retry(d2.id, 1, NOW + timedelta(seconds=30), "timed out")
+    assert store.claim_due(NOW, 10) == []
+    (again,) = store.claim_due(NOW + timedelta(seconds=31), 10)
+    assert again.attempts == 1
+    store.mark_failed(again.id, 2, "bad")
+    stats = store.stats()
+    assert stats == {
+        "subscribers": 2,
+        "articles": 1,
+        "deliveries_pending": 0,
+        "deliveries_sending": 0,
+        "deliveries_sent": 1,
+        "deliveries_failed": 1,
+    }
+    rows = {r["chat"]: r for r in store.deliveries_for(a.id)}
+    assert rows["1"]["message_ids"] == "[11, 12]" and rows["1"]["sent_at"] == NOW
+
+
+def test_chat_gone_and_migrated(store: Store) -> None:
+    store.subscribe("-5", kind="group", title="old")
+    store.subscribe("7", kind="private", title=None)
+    add(store, article(1))
+    store.chat_migrated("-5", "-1005")
+    assert set(store.subscribers()) == {"-1005", "7"}
+    assert [r["chat"] for r in store.deliveries_for(article(1).id)] == ["-1005", "7"]
+    store.chat_gone("7", "Forbidden: bot was blocked by the user")
+    assert store.subscribers() == ["-1005"]
+    rows = {r["chat"]: r for r in store.deliveries_for(article(1).id)}
+    assert rows["7"]["status"] == "failed"
+
+
+def test_subscribe_twice_and_state(store: Store) -> None:
+    assert store.subscribe("1", kind="private", title=None)
+    assert not store.subscribe("1", kind="private", title=None)
+    assert store.unsubscribe("1") and not store.unsubscribe("1")
+    assert store.subscribe("1", kind="private", title=None)
+    assert store.get_state("k") is None
+    store.set_state("k", "v")
+    store.set_state("k", "w")
+    assert store.get_state("k") == "w"
+
+
+def test_seed_round_trips_through_the_store(store: Store) -> None:
+    a = parse(str(SEED), SEED.read_bytes())
+    add(store, a)
+    e = store.entry(a.id)
+    assert e is not None and e.article == a
