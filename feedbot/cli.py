@@ -152,6 +152,7 @@ def run(ctx: click.Context) -> None:
     """
     from feedbot import daemon
     from feedbot.logs import setup_logging
+    from feedbot.telegram.service import telegram_component
 
     settings = settings_from(ctx)
     token = settings.telegram.token
@@ -161,7 +162,7 @@ def run(ctx: click.Context) -> None:
         secrets=[token.get_secret_value()] if token is not None else [],
     )
     try:
-        daemon.run(settings)
+        daemon.run(settings, components=[telegram_component])
     except FeedbotError as e:
         fail(str(e))
 

@@ -27,7 +27,7 @@ from feedbot.errors import FeedbotError
 from feedbot.index import Indexer, ScanReport, list_files
 from feedbot.site import Site
 from feedbot.store import Store, StoreSource
-from feedbot.web import HttpServer, bind_server, create_app
+from feedbot.web import HttpServer, bind_server, create_app, loop_factory
 
 __all__ = ["Component", "ComponentFactory", "Daemon", "run"]
 
@@ -327,7 +327,8 @@ def run(settings: Settings, *, components: Sequence[ComponentFactory] = ()) -> N
     try:
         daemon = Daemon(settings, store, components=components)
         server = daemon.bind()
-        asyncio.run(daemon.run(server))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(daemon.run(server))
     finally:
         store.close()
     log.info("stopped")

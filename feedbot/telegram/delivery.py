@@ -1,0 +1,300 @@
+"""The delivery sender: drains the ledger (outbox) into Telegram.
+
+A row is marked sent only after Telegram confirms it, with the message ids it
+returned. Rows are claimed (``pending`` → ``sending``) in batches; at start every
+``sending`` row left by a crash is released back to ``pending``, so after a
+crash only messages that were in flight can be sent twice. A post split into
+several messages records each confirmed piece, so a restart resumes with the
+next piece rather than repeating the first.
+
+Rate limits live in the bot's rate limiter (`feedbot.telegram.limits`), which
+every request passes; this module decides what a Telegram answer means for the
+row: sent, retry later (network errors, 5xx, timeouts: bounded, with backoff),
+failed (a bug such as unparsable HTML, or attempts exhausted), the chat is gone
+(403, chat not found: unsubscribe, no retry) or the chat moved (follow it and
+resend there).
+
+Deliveries to one chat run one after another, in ledger order: posts arrive in
+the order they were written, and when a chat turns out to be gone, the other
+posts already claimed for it are dropped instead of each earning its own 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from feedbot.article import Entry
+from feedbot.store import Delivery
+from feedbot.telegram.limits import retry_after_seconds
+
+__all__ = ["Delivery", "Ledger", "Sender", "chat_id_for_api", "classify_error"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Renderer = Callable[[Entry, str], Sequence[str]]  # (entry, language) -> message pieces
+
+
+class Ledger(Protocol):
+    """What the sender needs from the store."""
+
+    def release_claims(self) -> int: ...
+    def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
+    def entry(self, article_id: str) -> Entry | None: ...
+    def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
+    def mark_sent(self, delivery_id: int, message_ids: Sequence[int], at: datetime) -> None: ...
+    def mark_retry(
+        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None: ...
+    def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None: ...
+    def chat_gone(self, chat: str, reason: str) -> None: ...
+    def chat_migrated(self, old: str, new: str) -> None: ...
+
+
+def chat_id_for_api(chat: str) -> int | str:
+    """Numeric chat ids go to the API as numbers, ``@usernames`` as text."""
+    body = chat[1:] if chat.startswith("-") else chat
+    return int(chat) if body.isdigit() else chat
+
+
+def classify_error(error: TelegramError) -> str:
+    """What a Telegram error means for a delivery: gone, bug, retry or failed."""
+    text = str(error).lower()
+    if isinstance(error, Forbidden):
+        return "gone"
+    if isinstance(error, BadRequest):
+        if "chat not found" in text or "user is deactivated" in text:
+            return "gone"
+        if "can't parse entities" in text or "message is too long" in text:
+            return "bug"
+        return "failed"
+    if isinstance(error, NetworkError):  # TimedOut, 5xx, connection errors
+        return "retry"
+    return "failed"
+
+
+def backoff(attempts: int) -> timedelta:
+    """2, 4, 8, … seconds, at most five minutes."""
+    return timedelta(seconds=min(300, 2**attempts))
+
+
+class Sender:
+    """Drains due deliveries with at most ``max_in_flight`` sends under way."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        ledger: Ledger,
+        render: Renderer,
+        *,
+        default_language: str,
+        max_attempts: int,
+        paid_broadcast: bool = False,
+        max_in_flight: int = 64,
+        batch: int = 200,
+        clock: Clock = lambda: datetime.now(UTC),
+        on_outcome: Callable[[str], None] | None = None,
+    ) -> None:
+        self._bot = bot
+        self._ledger = ledger
+        self._render = render
+        self._default_language = default_language
+        self._max_attempts = max_attempts
+        self._paid = paid_broadcast
+        self._batch = batch
+        self._clock = clock
+        self._on_outcome = on_outcome
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._queue: deque[Delivery] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._pieces: OrderedDict[tuple[str, str], Sequence[str]] = OrderedDict()
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._claimed: dict[str, set[int]] = {}  # chat -> ids claimed and not finished
+        self._dropped: set[int] = set()  # claimed ids the ledger already closed
+
+    def wake(self) -> None:
+        """New rows may be due: look now rather than at the next poll."""
+        self._wake.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self, *, poll: float = 1.0) -> None:
+        """Send until `stop()`; release the claims left by a previous crash first."""
+        released = self._ledger.release_claims()
+        if released:
+            log.info("resuming %d deliveries that were in flight at the last stop", released)
+        while not self._stopping:
+            if not self._queue:
+                claimed = self._ledger.claim_due(self._clock(), self._batch)
+                for d in claimed:
+                    self._claimed.setdefault(d.chat, set()).add(d.id)
+                self._queue.extend(claimed)
+            if not self._queue:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), poll)
+                continue
+            await self._slots.acquire()
+            if self._stopping:
+                self._slots.release()
+                break
+            delivery = self._queue.popleft()
+            task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{delivery.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task crashed", exc_info=task.exception())
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; let sends in flight finish (up to ``grace`` s); release the rest."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._queue.clear()
+        self._claimed.clear()
+        self._dropped.clear()
+        self._ledger.release_claims()
+
+    def _pieces_for(self, entry: Entry, language: str) -> Sequence[str]:
+        key = (entry.article.id, language)
+        pieces = self._pieces.get(key)
+        if pieces is None:
+            pieces = self._pieces[key] = tuple(self._render(entry, language))
+            if len(self._pieces) > 64:
+                self._pieces.popitem(last=False)
+        else:
+            self._pieces.move_to_end(key)
+        return pieces
+
+    def _count(self, outcome: str) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        """Send one delivery after the ones claimed before it for the same chat."""
+        chat = delivery.chat
+        lock = self._chat_locks.setdefault(chat, asyncio.Lock())
+        try:
+            async with lock:
+                if delivery.id in self._dropped:
+                    self._dropped.discard(delivery.id)
+                    return  # the chat went away while this one waited; the ledger knows
+                await self._send(delivery)
+        finally:
+            ids = self._claimed.get(chat)
+            if ids is not None:
+                ids.discard(delivery.id)
+                if not ids:
+                    del self._claimed[chat]
+            if not lock.locked() and self._claimed.get(chat) is None:
+                self._chat_locks.pop(chat, None)
+
+    async def _send(self, delivery: Delivery) -> None:
+        ledger = self._ledger
+        entry = ledger.entry(delivery.article_id)
+        if entry is None:
+            ledger.mark_failed(delivery.id, delivery.attempts, "article removed before delivery")
+            self._count("failed")
+            return
+        pieces = self._pieces_for(entry, delivery.language or self._default_language)
+        sent = list(delivery.message_ids)
+        chat = delivery.chat
+        migrations = 0
+        while len(sent) < len(pieces):
+            try:
+                message = await self._bot.send_message(
+                    chat_id=chat_id_for_api(chat),
+                    text=pieces[len(sent)],
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    allow_paid_broadcast=True if self._paid else None,
+                )
+            except ChatMigrated as e:
+                new = str(e.new_chat_id)
+                log.info("chat %s moved to %s: following it", chat, new)
+                ledger.chat_migrated(chat, new)
+                chat, migrations = new, migrations + 1
+                if migrations > 3:
+                    ledger.mark_failed(delivery.id, delivery.attempts, "chat keeps migrating")
+                    self._count("failed")
+                    return
+                continue
+            except RetryAfter as e:  # the limiter already paused and retried; try later
+                wait = timedelta(seconds=retry_after_seconds(e))
+                ledger.mark_retry(delivery.id, delivery.attempts, self._clock() + wait, str(e))
+                self._count("retry")
+                return
+            except TelegramError as e:
+                self._fail(delivery, chat, e)
+                return
+            sent.append(message.message_id)
+            if len(sent) < len(pieces):
+                ledger.record_progress(delivery.id, sent)
+        ledger.mark_sent(delivery.id, sent, self._clock())
+        self._count("sent")
+
+    def _fail(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
+        kind = classify_error(error)
+        reason = f"{type(error).__name__}: {error}"
+        attempts = delivery.attempts + 1
+        if kind == "gone":
+            log.info("chat %s is gone (%s): unsubscribed", chat, error)
+            self._ledger.chat_gone(chat, reason)
+            self._ledger.mark_failed(delivery.id, attempts, reason)
+            self._dropped.update(self._claimed.get(delivery.chat, set()) - {delivery.id})
+            self._count("gone")
+        elif kind == "bug":
+            log.error(
+                "BUG: Telegram refused post %s for chat %s: %s — this is a rendering bug, "
+                "please report it",
+                delivery.article_id,
+                chat,
+                error,
+            )
+            self._ledger.mark_failed(delivery.id, attempts, reason)
+            self._count("failed")
+        elif kind == "retry" and attempts < self._max_attempts:
+            log.warning(
+                "sending post %s to chat %s failed (%s); retry %d of %d",
+                delivery.article_id,
+                chat,
+                error,
+                attempts,
+                self._max_attempts - 1,
+            )
+            next_at = self._clock() + backoff(attempts)
+            self._ledger.mark_retry(delivery.id, attempts, next_at, reason)
+            self._count("retry")
+        else:
+            log.warning("giving up on post %s for chat %s: %s", delivery.article_id, chat, error)
+            self._ledger.mark_failed(delivery.id, attempts, reason)
+            self._count("failed")

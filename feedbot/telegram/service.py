@@ -1,0 +1,202 @@
+"""The bot as one daemon component: start, wake, stop, and its webhook route.
+
+It drives python-telegram-bot's `Application` inside the daemon's event loop
+(initialize/start, the updater's polling or a webhook route on our Starlette
+app, stop/shutdown — never ``run_polling``, which would own the loop) together
+with the delivery `Sender`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry, Counter
+from starlette.routing import BaseRoute
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+
+from feedbot.article import Entry
+from feedbot.config import Settings
+from feedbot.errors import ConfigError
+from feedbot.store import Store
+from feedbot.telegram.bot import (
+    ChatStore,
+    build_application,
+    post_url,
+    register_commands,
+    webhook_route,
+)
+from feedbot.telegram.delivery import Ledger, Sender
+from feedbot.telegram.messages import render_post
+
+__all__ = ["BotStore", "TelegramService", "telegram_component"]
+
+log = logging.getLogger(__name__)
+
+
+class BotStore(ChatStore, Ledger, Protocol):
+    """The store as the bot sees it: chats and the delivery ledger."""
+
+
+class TelegramService:
+    """The Telegram half of the daemon."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: BotStore,
+        *,
+        on_outcome: Callable[[str], None] | None = None,
+    ) -> None:
+        tg = settings.telegram
+        self._settings = settings
+        self._application = build_application(settings, store)
+        self._secret = (
+            tg.webhook_secret.get_secret_value()
+            if tg.webhook_secret is not None
+            else secrets.token_urlsafe(32)
+        )
+
+        def render(entry: Entry, language: str) -> Sequence[str]:
+            return render_post(entry, url=post_url(settings, entry.article.id), language=language)
+
+        self.sender = Sender(
+            self._application.bot,
+            store,
+            render,
+            default_language=tg.default_language,
+            max_attempts=tg.max_attempts,
+            paid_broadcast=tg.paid_broadcast,
+            max_in_flight=128 if tg.paid_broadcast else 64,
+            on_outcome=on_outcome,
+        )
+        self._sender_task: asyncio.Task[None] | None = None
+        self._retry_task: asyncio.Task[None] | None = None
+        self.running = False
+        self.username: str | None = None
+
+    @property
+    def application(self) -> Any:
+        return self._application
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The webhook route in webhook mode; nothing when polling."""
+        tg = self._settings.telegram
+        if tg.mode != "webhook":
+            return []
+        return [webhook_route(self._application, tg.webhook_path, self._secret)]
+
+    def wake(self) -> None:
+        """New deliveries were written: send them now."""
+        self.sender.wake()
+
+    async def start(self) -> None:
+        """Connect to Telegram and start receiving updates and sending posts.
+
+        A token Telegram rejects is a configuration error. A network failure is
+        logged and retried in the background: the feed side runs meanwhile.
+        """
+        try:
+            await self._connect()
+        except InvalidToken:
+            raise ConfigError(
+                "telegram.token was rejected by Telegram (check FEEDBOT_TELEGRAM__TOKEN)"
+            ) from None
+        except TelegramError as e:
+            log.warning("cannot reach the Telegram Bot API (%s); retrying in the background", e)
+            self._retry_task = asyncio.create_task(self._connect_later(), name="telegram-connect")
+
+    async def _connect_later(self) -> None:
+        delay = 5.0
+        while not self.running:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+            except InvalidToken:  # its message quotes the token: never log it
+                log.error("telegram.token was rejected by Telegram; the bot stays off")
+                return
+            except TelegramError as e:
+                log.warning("still cannot reach the Telegram Bot API (%s)", e)
+                delay = min(delay * 2, 300.0)
+
+    async def _connect(self) -> None:
+        application = self._application
+        tg = self._settings.telegram
+        if not application._initialized:
+            await application.initialize()
+        self.username = application.bot.username
+        await register_commands(application)
+        if tg.mode == "webhook":
+            if not tg.webhook_url:
+                raise ConfigError("telegram.mode is webhook but telegram.webhook_url is not set")
+            await application.bot.set_webhook(
+                tg.webhook_url, secret_token=self._secret, allowed_updates=Update.ALL_TYPES
+            )
+        else:
+            await application.bot.delete_webhook()
+            assert application.updater is not None
+            await application.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=20
+            )
+        await application.start()
+        self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
+        self.running = True
+        log.info("Telegram bot @%s is up (%s)", self.username, tg.mode)
+
+    def health(self) -> dict[str, Any]:
+        """The bot's part of `/healthz`."""
+        return {
+            "telegram": {
+                "running": self.running,
+                "username": self.username,
+                "mode": self._settings.telegram.mode,
+                "sending": self.sender.in_flight,
+            }
+        }
+
+    async def stop(self) -> None:
+        """Finish sends in flight, stop receiving updates, close the connection."""
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry_task
+        if not self.running:
+            if self._application._initialized:
+                await self._application.shutdown()
+            return
+        self.running = False
+        await self.sender.stop()
+        if self._sender_task is not None:
+            await asyncio.gather(self._sender_task, return_exceptions=True)
+        application = self._application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+
+
+def telegram_component(
+    settings: Settings, store: Store, registry: CollectorRegistry
+) -> TelegramService | None:
+    """The daemon's Telegram component, or None (with a hint) when no token is set."""
+    if settings.telegram.token is None:
+        log.info(
+            "Telegram bot is off: set FEEDBOT_TELEGRAM__TOKEN to a token from @BotFather "
+            "to turn it on"
+        )
+        return None
+    outcomes = Counter(
+        "feedbot_deliveries", "Telegram deliveries by outcome.", ["outcome"], registry=registry
+    )
+    for outcome in ("sent", "retry", "failed", "gone"):
+        outcomes.labels(outcome)
+    return TelegramService(
+        settings, store, on_outcome=lambda outcome: outcomes.labels(outcome).inc()
+    )
