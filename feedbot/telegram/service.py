@@ -34,7 +34,7 @@ from feedbot.telegram.bot import (
 from feedbot.telegram.delivery import Ledger, Sender
 from feedbot.telegram.messages import render_post
 
-__all__ = ["BotStore", "TelegramService", "telegram_component"]
+__all__ = ["BotOff", "BotStore", "TelegramService", "telegram_component"]
 
 log = logging.getLogger(__name__)
 
@@ -182,16 +182,35 @@ class TelegramService:
         await application.shutdown()
 
 
-def telegram_component(
-    settings: Settings, store: Store, registry: CollectorRegistry
-) -> TelegramService | None:
-    """The daemon's Telegram component, or None (with a hint) when no token is set."""
-    if settings.telegram.token is None:
+class BotOff:
+    """Stands in for the bot when no token is set: says how to turn it on, once started."""
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        return []
+
+    async def start(self) -> None:
         log.info(
             "Telegram bot is off: set FEEDBOT_TELEGRAM__TOKEN to a token from @BotFather "
             "to turn it on"
         )
+
+    async def stop(self) -> None:
         return None
+
+    def wake(self) -> None:
+        return None
+
+    def health(self) -> dict[str, Any]:
+        return {"telegram": {"running": False, "reason": "no token configured"}}
+
+
+def telegram_component(
+    settings: Settings, store: Store, registry: CollectorRegistry
+) -> TelegramService | BotOff:
+    """The daemon's Telegram component (`BotOff` when no token is set)."""
+    if settings.telegram.token is None:
+        return BotOff()
     outcomes = Counter(
         "feedbot_deliveries", "Telegram deliveries by outcome.", ["outcome"], registry=registry
     )
