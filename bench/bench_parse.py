@@ -25,7 +25,7 @@ def run(quick: bool) -> list[Figure]:
         for name, data in corpus:
             parse(name, data)
 
-    parse_all()  # warm up: imports, regex compilation, the py3langid model
+    parse_all()  # warm up: imports, regex compilation, caches
     seconds = best_of(parse_all, repeat=3 if quick else 5)
     rate = n / seconds
     return [

@@ -153,10 +153,26 @@ CAPTION_CREDITS: tuple[tuple[str, str], ...] = (
         r"(?:\s+(?:photo|foto|video|images?))?\s*\)?",
     ),
 )
-_CAPTION = re.compile(
+_CAPTION = re.compile(  # all credits in one: the reference `_CREDIT_CHECKS` is tested against
     "(?:" + "|".join(f"(?:{p})" for _, p in CAPTION_CREDITS) + r")\s*$", re.IGNORECASE
 )
 _CAPTION_TAIL = 120  # credits sit at the end: match on the tail only
+# Each credit's match contains one of its hints (lowercased): a tail without them cannot
+# match it, so most blocks skip the regexes (~10 µs a search). One per CAPTION_CREDITS entry.
+_AGENCY_HINTS = ("afp", "ap", "ansa", "epa", "reuters", "xinhua", "shutterstock")
+_CREDIT_HINTS: dict[str, tuple[str, ...]] = {
+    "screengrab": ("screen",),
+    "labelled credit": (":",),
+    "agency photo": ("photo",),
+    "copyright": ("©",),
+    "photo by": ("photo", "foto", "picture", "video"),
+    "getty images": ("getty",),
+    "agency after a stop": _AGENCY_HINTS,
+}
+_CREDIT_CHECKS = tuple(
+    (_CREDIT_HINTS[name], re.compile(f"(?:{pattern})\\s*$", re.IGNORECASE))
+    for name, pattern in CAPTION_CREDITS
+)
 _CAPTION_MAX_WORDS = 60
 _HEADING_MAX_WORDS = 12
 _HEADING_MAX_CHARS = 160  # a quick "no" for long paragraphs before counting words
@@ -240,7 +256,15 @@ def _blocks(lines: list[str], first: int) -> list[tuple[int, list[str]]]:
 def _is_caption(text: str) -> bool:
     if text[-1] in _SENTENCE_END or text.count(" ") >= _CAPTION_MAX_WORDS:
         return False  # credits never end in a full stop: most paragraphs stop here
-    return _CAPTION.search(text, max(0, len(text) - _CAPTION_TAIL)) is not None
+    start = max(0, len(text) - _CAPTION_TAIL)
+    probe = text[start:].lower()
+    if not probe.isascii():  # what re.IGNORECASE also equates with ASCII letters
+        probe = probe.replace("ı", "i").replace("ſ", "s").replace("\u0307", "")  # İ → i̇
+    return any(
+        credit.search(text, start) is not None
+        for hints, credit in _CREDIT_CHECKS
+        if any(hint in probe for hint in hints)
+    )
 
 
 def _could_be_heading(lines: list[str], text: str) -> bool:

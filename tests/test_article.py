@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from feedbot.article import (
@@ -283,7 +283,7 @@ def test_english_article_is_detected() -> None:
     assert parse("a.txt", data).language == "en"
 
 
-def test_other_language_falls_back_to_langid() -> None:
+def test_other_language_is_detected_offline() -> None:
     data = (
         "date 2023-05-02 La tormenta llega a la costa\n\nLa tormenta llegó a la costa el lunes y "
         "las autoridades dijeron que miles de hogares se quedaron sin electricidad durante casi "
@@ -292,6 +292,13 @@ def test_other_language_falls_back_to_langid() -> None:
     a = parse("a.txt", data)
     assert a.language == "es"
     assert a.sections[0].summary
+
+
+def test_undecided_language_is_und_and_still_summarised() -> None:
+    data = "date 2023-05-02 Burza\n\nBurza dotarła do wybrzeża w poniedziałek. Szkoły zamknięto.\n"
+    a = parse("a.txt", data.encode())
+    assert a.language == "und"
+    assert a.sections[0].summary == "Burza dotarła do wybrzeża w poniedziałek. Szkoły zamknięto."
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -416,3 +423,82 @@ def test_generated_corpus_parses_with_every_block_kind() -> None:
         for b in s.blocks
         if b.kind is BlockKind.CAPTION
     )
+
+
+_CREDIT_WORDS = st.sampled_from(
+    [
+        "Foto",
+        "PHOTO",
+        "photos",
+        "video",
+        "Video",
+        "Screengrab",
+        "screen",
+        "grab",
+        "by",
+        "di",
+        "da",
+        "via",
+        "courtesy",
+        "of",
+        "picture",
+        "credit",
+        "image",
+        "immagine",
+        "©",
+        "Getty",
+        "Images",
+        "AFP",
+        "AP",
+        "ap",
+        "ansa",
+        "EPA",
+        "Reuters",
+        "Xinhua",
+        "Shutterstock",
+        "LaPresse",
+        ":",
+        ".",
+        "/",
+        ")",
+        "(",
+        "–",
+        "ı",
+        "ſ",
+        "İ",
+        "K",
+        "città",
+        "x",
+        "Almaty",
+    ]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_CREDIT_WORDS, _CREDIT_WORDS, st.text(max_size=6)), min_size=1))
+@example(["Il sindaco. Screen grab from Bloomberg"])  # each needs exactly one hint
+@example(["Il sindaco. Immagine: Mario Rossi"])
+@example(["Il sindaco video di Mario Rossi"])
+@example(["Il sindaco, picture courtesy of Mario"])
+@example(["Il sindaco, foto di Mario"])
+@example(["Il sindaco (Photo by Mario)"])
+@example(["Il sindaco. © Mario"])
+@example(["Il sindaco. Getty Images"])
+@example(["Il sindaco. EPA"])
+@example(["Il sindaco (AP)"])
+@example(["Il sindaco / AFP"])
+@example(["Il sindaco - ANSA"])
+@example(["Il sindaco. Reuters"])
+@example(["Il sindaco. Xinhua"])
+@example(["Il sindaco. Shutterstock"])
+@example(["Il sindaco. ſcreen grab by Mario", "Il sindaco pİcture by Mario"])
+def test_caption_shortcut_agrees_with_the_credit_patterns(words: list[str]) -> None:
+    """The keyword pre-check only skips texts the credit regex would reject anyway."""
+    from feedbot.article import _CAPTION, _CAPTION_TAIL, _CREDIT_HINTS, _is_caption
+
+    assert set(_CREDIT_HINTS) == {name for name, _ in CAPTION_CREDITS}
+
+    text = " ".join(words).replace("( ", "(").strip()
+    assume(text and text[-1] not in '.!?:;…"”»' and text.count(" ") < 60)
+    expected = _CAPTION.search(text, max(0, len(text) - _CAPTION_TAIL)) is not None
+    assert _is_caption(text) is expected

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedbot.summarize import detect_language, split_sentences, stop_words, summarize
+from feedbot.summarize import (
+    DETECT_CHARS,
+    LANGUAGES,
+    detect_language,
+    split_sentences,
+    stop_words,
+    summarize,
+)
 
 SPLITS_IT = [
     (
@@ -92,12 +99,71 @@ def test_stop_words() -> None:
             "Arbeit in den kommenden Tagen mit den Gewerkschaften fortgesetzt werde.",
             "de",
         ),
+        (
+            "O governo disse que a reforma da previdência é uma prioridade para o país e que os "
+            "trabalhos serão retomados nos próximos dias com os sindicatos.",
+            "pt",
+        ),
+        (
+            "De regering zei dat de hervorming van de pensioenen een prioriteit is voor het land "
+            "en dat het werk in de komende dagen met de vakbonden wordt hervat.",
+            "nl",
+        ),
+        (
+            "Правительство заявило, что пенсионная реформа является приоритетом для страны и что "
+            "работа возобновится в ближайшие дни вместе с профсоюзами.",
+            "ru",
+        ),
+        (
+            "Уряд заявив, що пенсійна реформа є пріоритетом для країни і що робота відновиться "
+            "найближчими днями разом із профспілками.",
+            "uk",
+        ),
+        ("Η κυβέρνηση δήλωσε ότι η μεταρρύθμιση των συντάξεων αποτελεί προτεραιότητα.", "el"),
+        (
+            "政府は年金改革が国の優先課題であり、数日以内に労働組合との作業を再開すると述べた。",
+            "ja",
+        ),
+        ("政府表示，养老金改革是国家的优先事项，工作将在未来几天与工会一起恢复。", "zh"),
+        (
+            "정부는 연금 개혁이 국가의 우선 과제이며 며칠 안에 작업을 재개한다고 밝혔다.",
+            "ko",
+        ),
+        ("قالت الحكومة إن إصلاح نظام التقاعد يمثل أولوية للبلاد.", "ar"),
+        ("הממשלה אמרה כי הרפורמה בפנסיות היא בעדיפות עליונה למדינה.", "he"),
+        ("सरकार ने कहा कि पेंशन सुधार देश की प्राथमिकता है।", "hi"),
+        ("รัฐบาลกล่าวว่าการปฏิรูปบำนาญเป็นลำดับความสำคัญของประเทศ", "th"),
+        # Languages without a profile are "und", not a guess (Polish, Swedish):
+        (
+            "Rząd powiedział, że reforma emerytalna jest priorytetem dla kraju i że prace zostaną "
+            "wznowione w najbliższych dniach ze związkami zawodowymi.",
+            "und",
+        ),
+        (
+            "Regeringen sade att pensionsreformen är en prioritet för landet och att arbetet "
+            "kommer att återupptas under de kommande dagarna med facken.",
+            "und",
+        ),
+        ("Storm hits the coast", "und"),  # too few words to tell
         ("", "und"),
         ("  ... 123 !!", "und"),
     ],
 )
 def test_detect_language(text: str, language: str) -> None:
     assert detect_language(text) == language
+
+
+def test_detection_reads_a_bounded_prefix() -> None:
+    english = "The storm reached the coast and it was the worst in years. " * 12
+    italian = "Il governo ha detto che la riforma è una priorità per il Paese. " * 40
+    assert len(english) > DETECT_CHARS
+    assert detect_language(english + italian) == "en"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=800))
+def test_detection_always_names_a_known_code(text: str) -> None:
+    assert detect_language(text) in LANGUAGES
 
 
 LONG = [
