@@ -152,7 +152,7 @@ def run(ctx: click.Context) -> None:
     """
     from feedbot import daemon
     from feedbot.logs import setup_logging
-    from feedbot.telegram.service import telegram_component
+    from feedbot.telegram.component import telegram_component
 
     settings = settings_from(ctx)
     token = settings.telegram.token

@@ -15,7 +15,6 @@ import secrets
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter
 from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
@@ -23,7 +22,6 @@ from telegram.error import InvalidToken, TelegramError
 from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.errors import ConfigError
-from feedbot.store import Store
 from feedbot.telegram.bot import (
     ChatStore,
     build_application,
@@ -34,7 +32,7 @@ from feedbot.telegram.bot import (
 from feedbot.telegram.delivery import Ledger, Sender
 from feedbot.telegram.messages import render_post
 
-__all__ = ["BotOff", "BotStore", "TelegramService", "telegram_component"]
+__all__ = ["BotStore", "TelegramService"]
 
 log = logging.getLogger(__name__)
 
@@ -180,42 +178,3 @@ class TelegramService:
         if application.running:
             await application.stop()
         await application.shutdown()
-
-
-class BotOff:
-    """Stands in for the bot when no token is set: says how to turn it on, once started."""
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        return []
-
-    async def start(self) -> None:
-        log.info(
-            "Telegram bot is off: set FEEDBOT_TELEGRAM__TOKEN to a token from @BotFather "
-            "to turn it on"
-        )
-
-    async def stop(self) -> None:
-        return None
-
-    def wake(self) -> None:
-        return None
-
-    def health(self) -> dict[str, Any]:
-        return {"telegram": {"running": False, "reason": "no token configured"}}
-
-
-def telegram_component(
-    settings: Settings, store: Store, registry: CollectorRegistry
-) -> TelegramService | BotOff:
-    """The daemon's Telegram component (`BotOff` when no token is set)."""
-    if settings.telegram.token is None:
-        return BotOff()
-    outcomes = Counter(
-        "feedbot_deliveries", "Telegram deliveries by outcome.", ["outcome"], registry=registry
-    )
-    for outcome in ("sent", "retry", "failed", "gone"):
-        outcomes.labels(outcome)
-    return TelegramService(
-        settings, store, on_outcome=lambda outcome: outcomes.labels(outcome).inc()
-    )
