@@ -273,7 +273,7 @@ def _add_entry(fe: FeedEntry, entry: Entry, feed: FeedSettings) -> None:
     fe.id(_entry_id(feed, article.id))
     fe.title(html.escape(_title(article), quote=False))  # type="html": escaped once more
     fe.feedbot.headline = _title(article)
-    if article.language and article.language != feed.language:
+    if article.language not in ("", "und", feed.language):
         fe.feedbot.language = article.language
     fe.updated(entry_updated(entry))
     fe.published(_utc(article.date.value))
@@ -334,7 +334,7 @@ def render_json(doc: FeedDoc, feed: FeedSettings) -> bytes:
         item["date_published"] = _rfc3339(article.date.value)
         item["date_modified"] = _rfc3339(entry_updated(entry))
         item["authors"] = [author]
-        if article.language:
+        if article.language not in ("", "und"):
             item["language"] = article.language
         items.append(item)
     obj["items"] = items

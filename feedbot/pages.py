@@ -118,7 +118,7 @@ def render_index(entries: Sequence[Entry], page: int, pages: int, feed: FeedSett
     items = []
     for entry in entries:
         article = clean_article(entry.article)
-        lang = article.language or feed.language
+        lang = article.language if article.language not in ("", "und") else feed.language
         items.append(
             _Item(
                 href=article_path(article.id),
@@ -145,7 +145,7 @@ def render_index(entries: Sequence[Entry], page: int, pages: int, feed: FeedSett
 def render_article(entry: Entry, feed: FeedSettings) -> bytes:
     """The page of one article: headline, dates, lead summary at the top, then the body."""
     article = clean_article(entry.article)
-    lang = article.language or feed.language
+    lang = article.language if article.language not in ("", "und") else feed.language
     published = article.date.value
     updated = entry.updated if _utc(entry.updated) != _utc(published) else None
     context = _common(feed, "../", lang)

@@ -274,10 +274,14 @@ def test_entries_of_one_day_have_distinct_updated() -> None:
 
 
 def test_atom_entry_language_only_when_it_differs() -> None:
-    entries = [Entry.of(make_article(1, language="it")), Entry.of(make_article(0))]
+    entries = [
+        Entry.of(make_article(2, language="it")),
+        Entry.of(make_article(1, language="und")),  # undetermined: the feed's language holds
+        Entry.of(make_article(0)),
+    ]
     root = check_atom(render_atom(FeedDoc(entries, None, 0), FEED), BASE + "feed.atom")
     lang = "{http://www.w3.org/XML/1998/namespace}lang"
-    assert [e.get(lang) for e in root.findall(f"{ATOM}entry")] == ["it", None]
+    assert [e.get(lang) for e in root.findall(f"{ATOM}entry")] == ["it", None, None]
     parsed = feedparser.parse(render_atom(FeedDoc(entries, None, 0), FEED))
     assert parsed.entries[0].title_detail.language == "it"
 

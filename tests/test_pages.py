@@ -97,6 +97,11 @@ def test_article_page() -> None:
     )
 
 
+def test_undetermined_language_falls_back_to_the_feeds() -> None:
+    text = well_formed(render_article(Entry.of(article(7, language="und")), FEED))
+    assert f'<html lang="{FEED.language}">' in text
+
+
 def test_article_page_shows_update() -> None:
     entry = Entry(article(2), updated=datetime(2023, 5, 6, 7, 8, tzinfo=UTC))
     text = render_article(entry, FEED).decode()
