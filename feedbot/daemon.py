@@ -115,6 +115,8 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._recheck: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._ping: asyncio.Task[None] | None = None
+        self._ping_again = False
         self._waiting = 0  # scans queued behind the one running
 
     # --- scanning ---------------------------------------------------------------------------
@@ -144,6 +146,8 @@ class Daemon:
             self._lock.release()
         if report.changes:
             self.site.get("feed.atom")  # render now, on the loop: Site is not thread-safe
+            if self.settings.feed.websub_hub:
+                self._publish()
         if report.created:
             for component in self.components:
                 component.wake()
@@ -180,6 +184,34 @@ class Daemon:
             report.seconds,
             report.articles,
         )
+
+    def _publish(self) -> None:
+        """Tell the WebSub hub the feeds changed; never holds up publishing.
+
+        Pings that pile up while one is under way collapse into one more ping.
+        """
+        if self._ping is not None and not self._ping.done():
+            self._ping_again = True
+            return
+        self._ping = asyncio.ensure_future(self._ping_hub())
+        self._tasks.add(self._ping)
+        self._ping.add_done_callback(self._tasks.discard)
+
+    async def _ping_hub(self) -> None:
+        import httpx
+
+        from feedbot.feeds import feed_url
+        from feedbot.websub import ping_hub
+
+        feed = self.settings.feed
+        assert feed.websub_hub is not None
+        topics = [feed_url(feed, fmt) for fmt in ("atom", "rss", "json")]
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            while True:
+                self._ping_again = False
+                await ping_hub(client, feed.websub_hub, topics)
+                if not self._ping_again:
+                    return
 
     def _schedule_recheck(self, delay: float) -> None:
         if self._recheck is not None:

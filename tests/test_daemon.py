@@ -297,3 +297,43 @@ async def test_health_states_and_wake(tmp_path: Path) -> None:
         assert not ok
     finally:
         store.close()
+
+
+def test_publish_pings_the_websub_hub(
+    tree: tuple[Path, dict[str, str]], start: Callable[..., Daemon]
+) -> None:
+    """Every scan that changes the feed pings the hub with the three feed URLs."""
+    import http.server
+    from urllib.parse import parse_qs
+
+    pings: list[dict[str, list[str]]] = []
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            pings.append(parse_qs(body.decode()))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    try:
+        index, env = tree
+        hub_url = f"http://127.0.0.1:{hub.server_address[1]}/hub"
+        d = start({**env, "FEEDBOT_FEED__WEBSUB_HUB": hub_url})
+        d.wait_started()
+        atomic_write(index, "001_aaaa.txt", "date 2024-05-01 A headline\n\nA paragraph.\n")
+        until(lambda: "001_aaaa" in entries(d), what="the new article")
+        until(lambda: len(pings) >= 3, what="three pings")
+        topics = sorted(p["hub.url"][0].rsplit("/", 1)[-1] for p in pings[:3])
+        assert topics == ["feed.atom", "feed.json", "feed.rss"]
+        assert all(p["hub.mode"] == ["publish"] for p in pings)
+        assert "001_aaaa" in d.get("feed.atom").text
+        assert f'<{hub_url}>; rel="hub"' in d.get("feed.atom").headers.get("link", "")
+        assert d.stop()[0] == 0
+    finally:
+        hub.shutdown()
+        hub.server_close()
