@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     func,
@@ -522,6 +523,21 @@ class Store:
             sent_at=at,
             error=None,
         )
+
+    def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None:
+        """`mark_sent` for many deliveries (id, message ids, sent at) in one transaction."""
+        if not done:
+            return
+        query = (
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("delivery_id"))
+            .values(
+                status="sent", message_ids=bindparam("ids"), sent_at=bindparam("at"), error=None
+            )
+        )
+        rows = [{"delivery_id": i, "ids": json.dumps(list(m)), "at": at} for i, m, at in done]
+        with self._write() as conn:
+            conn.execute(query, rows)
 
     def mark_retry(
         self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str

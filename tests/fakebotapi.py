@@ -18,6 +18,7 @@ thread-safe, callable from the test while the server runs.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import itertools
 import json
@@ -543,13 +544,17 @@ class FakeBotAPI:
                 {"retry_after": f.retry_after},
             )
         if kind == "timeout":
-            await self._sleep(f.timeout_delay)
+            # Telegram accepts (or refuses) the message on arrival; only the answer is lost.
             if f.timeout_delivers and method == "sendmessage":
                 with contextlib.suppress(_Reply):
                     await self._send_message(params, chat_id, now)
-                self.attempts[-1].outcome = "timeout"
+                with self._lock:
+                    record = self.attempts[-1]  # no await since _send_message recorded it
+                    if record.outcome == "ok":
+                        record.outcome, record.description = "timeout", "injected, delivered"
             else:
                 self._record(method, params, chat_id, now, "timeout", "injected")
+            await self._sleep(f.timeout_delay)
             raise _Reply(504, "Gateway Timeout")
         self._record(method, params, chat_id, now, "5xx", f"injected {status}")
         raise _Reply(status, "Internal Server Error")
@@ -699,15 +704,19 @@ class FakeBotAPI:
             checks.append((self._global, overall, 1.0, None))
         if per_chat is not None:
             checks.append((self._per_chat.setdefault(cid, deque()), per_chat, period, cid))
+        # Requests are checked in the order they are handled, which under load is not
+        # quite their arrival order: keep each window sorted and count only arrivals in
+        # (now - span, now], or a late-handled early arrival would see a phantom flood.
         for window, limit, span, scope in checks:
             while window and window[0] <= now - span:
                 window.popleft()
-            if len(window) >= limit:
-                retry = max(1, math.ceil(window[-limit] + span - now))
+            upto = bisect.bisect_right(window, now)
+            if upto >= limit:
+                retry = max(1, math.ceil(window[upto - limit] + span - now))
                 self.retry_windows.append(RetryWindow(now, now + retry, scope))
                 raise _Reply(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
         for window, *_ in checks:
-            window.append(now)
+            bisect.insort(window, now)
 
     async def _send_message(self, params: JSONDict, chat_id: Any, now: float) -> JSONDict:
         try:

@@ -154,3 +154,37 @@ async def test_limiter_spaces_messages_to_one_chat_but_not_other_methods() -> No
         await limiter.process_request(send, (), {}, "getChatMember", {"chat_id": 9}, None)
     assert time.monotonic() - start < 0.5  # not throttled
     await limiter.shutdown()
+
+
+def test_window_counts_an_event_until_a_span_after_its_answer() -> None:
+    window = Window(2, 1.0, margin=0.0)
+    window.record(0.0)
+    window.record(0.1)
+    assert window.free_at(1.05) == 1.05  # the first event left at 1.0
+    window.settle(0.0, 0.5)  # ... unless its answer came at 0.5: Telegram saw it by then
+    assert window.free_at(1.05) == pytest.approx(1.1)
+    assert window.free_at(1.2) == 1.2
+    window.record(1.2)
+    assert window.free_at(1.3) == pytest.approx(1.5)  # the settled event is still counted
+    window.settle(7.0, 8.0)  # an event already forgotten comes back until its answer + span
+    assert window.free_at(8.5) == 8.5
+
+
+async def test_limiter_frees_a_slot_a_window_after_the_answer() -> None:
+    limiter = FeedbotRateLimiter(global_rate=2, chat_rate=100, group_per_minute=20)
+    starts: list[float] = []
+
+    async def slow_send() -> bool:
+        starts.append(time.monotonic())
+        await asyncio.sleep(0.2)
+        return True
+
+    await asyncio.gather(
+        *(
+            limiter.process_request(slow_send, (), {}, "sendMessage", {"chat_id": c}, None)
+            for c in (1, 2, 3)
+        )
+    )
+    await limiter.shutdown()
+    # Two slots a second; the third send waits for a second after the first *answer*.
+    assert starts[2] - starts[0] >= 1.2

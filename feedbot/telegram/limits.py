@@ -3,7 +3,10 @@
 Three layers:
 
 - `Window`: pure bookkeeping, "at most ``limit`` events in any ``period`` seconds";
-  the clock is an argument.
+  the clock is an argument. An event is counted from the moment the request
+  starts until ``period`` after its answer came back (`Window.settle`): Telegram
+  saw it at some moment in between, so this is the only accounting that cannot
+  be fooled by a request that lingered in the client while a later one overtook it.
 - `Gate`: an asyncio FIFO in front of one `Window`, plus a pause that a
   `RetryAfter` sets for everyone. One dispatcher wakes waiters in order, so a
   thousand waiting senders cost one timer, not a thousand.
@@ -17,6 +20,7 @@ Three layers:
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 import warnings
@@ -56,9 +60,10 @@ SENDING_METHODS = frozenset(
     }
 )
 
-#: Slack added to every window: a message sent at the edge of a window can reach
-#: Telegram a little later than the one before it.
-DEFAULT_MARGIN = 0.025
+#: Slack added to every window. Transit times need none: an event counts from its
+#: request's start until a window after its answer (`Window.settle`), which already
+#: brackets the moment Telegram saw it. This only absorbs clock rounding.
+DEFAULT_MARGIN = 0.005
 
 
 def is_group_chat(chat: int | str) -> bool:
@@ -87,7 +92,7 @@ class Window:
             raise ValueError("a window needs limit >= 1 and period > 0")
         self.limit = limit
         self.span = period + margin
-        self._events: deque[float] = deque()
+        self._events: list[float] = []  # sorted
 
     @classmethod
     def per_second(cls, rate: float, margin: float = DEFAULT_MARGIN) -> Window:
@@ -98,16 +103,32 @@ class Window:
     def free_at(self, now: float) -> float:
         """The earliest time at or after ``now`` when one more event fits."""
         events = self._events
-        horizon = now - self.span
-        while events and events[0] <= horizon:
-            events.popleft()
+        gone = bisect.bisect_right(events, now - self.span)
+        if gone:
+            del events[:gone]
         if len(events) < self.limit:
             return now
         return events[len(events) - self.limit] + self.span
 
     def record(self, at: float) -> None:
-        """Count one event at ``at`` (callers record in time order)."""
-        self._events.append(at)
+        """Count one event at ``at``."""
+        events = self._events
+        if not events or events[-1] <= at:
+            events.append(at)
+        else:
+            bisect.insort(events, at)
+
+    def settle(self, started: float, ended: float) -> None:
+        """The event recorded at ``started`` is confirmed done at ``ended``: count it from then.
+
+        The server saw the request somewhere between the two, so the event keeps its
+        slot until ``span`` after ``ended``.
+        """
+        events = self._events
+        i = bisect.bisect_left(events, started)
+        if i < len(events) and events[i] == started:
+            del events[i]
+        self.record(max(started, ended))
 
     def idle(self, now: float) -> bool:
         """True when no event counts any more: the window can be dropped."""
@@ -149,7 +170,7 @@ class Gate:
         self._window = window
         self._clock = clock
         self._paused_until = 0.0
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[float]] = deque()
         self._dispatcher: asyncio.Task[None] | None = None
 
     @property
@@ -163,17 +184,24 @@ class Gate:
     def ready_at(self, now: float) -> float:
         return max(self._paused_until, self._window.free_at(now))
 
-    async def acquire(self) -> None:
-        """Wait for a turn; returns with the event already counted."""
+    def _take(self, now: float) -> float:
+        self._window.record(now)
+        return now
+
+    async def acquire(self) -> float:
+        """Wait for a turn; returns the time the event was counted at (for `settle`)."""
         now = self._clock()
         if not self._waiters and self.ready_at(now) <= now:
-            self._window.record(now)
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            return self._take(now)
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = asyncio.create_task(self._dispatch(), name="feedbot-rate-gate")
-        await future
+        return await future
+
+    def settle(self, started: float, ended: float) -> None:
+        """The request that took the turn at ``started`` was answered at ``ended``."""
+        self._window.settle(started, ended)
 
     async def _dispatch(self) -> None:
         while self._waiters:
@@ -185,8 +213,7 @@ class Gate:
             while self._waiters:
                 future = self._waiters.popleft()
                 if not future.done():
-                    self._window.record(now)
-                    future.set_result(None)
+                    future.set_result(self._take(now))
                     break
             # Let the woken sender run before the next turn is handed out.
             await asyncio.sleep(0)
@@ -238,11 +265,12 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
                 return
             await asyncio.sleep(ready - now)
 
-    async def _take_turn(self, chat: int | str) -> None:
+    async def _take_turn(self, chat: int | str) -> tuple[float, float]:
         """Wait until both the chat's window and the global gate allow one message.
 
         A per-chat lock makes the check and the count one step, so two requests
-        to one chat can never both pass the same free slot.
+        to one chat can never both pass the same free slot. Returns when the
+        global and the chat's events were counted, to settle them with the answer.
         """
         key = str(chat)
         lock = self._locks.get(key)
@@ -250,14 +278,16 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
             await self._wait_for_chat(chat)
-            await self._gate.acquire()
-            self._chats.window(chat).record(self._clock())
+            started = await self._gate.acquire()
+            chat_started = self._clock()
+            self._chats.window(chat).record(chat_started)
         self._sent += 1
         if self._sent % 1000 == 0:
             now = self._clock()
             self._chats.prune(now)
             for k in [k for k, lk in self._locks.items() if not lk.locked()]:
                 del self._locks[k]
+        return started, chat_started
 
     async def process_request(
         self,
@@ -273,7 +303,7 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
             return await callback(*args, **kwargs)
         attempt = 0
         while True:
-            await self._take_turn(chat)
+            started, chat_started = await self._take_turn(chat)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as e:
@@ -288,3 +318,7 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
                 )
                 if attempt > self._max_retries:
                     raise
+            finally:
+                ended = self._clock()
+                self._gate.settle(started, ended)
+                self._chats.window(chat).settle(chat_started, ended)

@@ -1,0 +1,460 @@
+"""The delivery ledger drained into the fake Bot API: fan-out, faults, blocked and moved chats.
+
+The bot runs through the real python-telegram-bot stack and our rate limiter over
+HTTP, on a real SQLite store; new articles reach the ledger through the real
+`Indexer`, as in the daemon. The tests marked slow run ``python -m feedbot run``
+as a subprocess, including a kill -9 in the middle of a broadcast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedbot.article import parse
+from feedbot.store import Store
+from feedbot.telegram.bot import build_application, post_url
+from feedbot.telegram.delivery import Sender
+from feedbot.telegram.messages import render_post
+from feedbot.telegram.service import TelegramService
+from tests.botkit import TOKEN, Index, assert_token_absent, make_settings, plain
+from tests.conftest import ROOT
+from tests.fakebotapi import FakeBotAPI
+
+CHANNEL, CHANNEL_NAME = -1009000, "news_channel"
+
+
+@pytest.fixture(autouse=True)
+def _token_never_logged(
+    caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+) -> Iterator[None]:
+    caplog.set_level(logging.DEBUG)
+    yield
+    in_process = request.node.get_closest_marker("slow") is None  # else the daemon's stderr
+    formatter = caplog.handler.formatter or logging.Formatter()
+    assert_token_absent(caplog.records, formatter, expect_records=in_process)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(TOKEN) as server:
+        server.add_chat(CHANNEL, "channel", username=CHANNEL_NAME)
+        yield server
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store.open(tmp_path / "feedbot.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def index(tmp_path: Path, store: Store) -> Index:
+    return Index(tmp_path / "index", store, channels=(f"@{CHANNEL_NAME}",))
+
+
+@pytest.fixture
+async def service(fake: FakeBotAPI, store: Store, tmp_path: Path) -> AsyncIterator[TelegramService]:
+    settings = make_settings(tmp_path, fake.base_url, channels=[f"@{CHANNEL_NAME}"])
+    svc = TelegramService(settings, store)
+    await svc.start()
+    try:
+        yield svc
+    finally:
+        await svc.stop()
+
+
+def owed(store: Store) -> int:
+    stats = store.stats()
+    return stats["deliveries_pending"] + stats["deliveries_sending"]
+
+
+async def settle(fake: FakeBotAPI, store: Store, timeout: float = 30.0) -> None:
+    """Wait until the ledger owes nothing."""
+    await fake.wait_for(lambda: owed(store) == 0, timeout=timeout)
+
+
+def subscribe(store: Store, *chats: int) -> None:
+    for chat in chats:
+        store.subscribe(str(chat), kind="private" if chat > 0 else "group", title=None)
+
+
+async def test_new_article_reaches_subscribers_and_channel(
+    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+) -> None:
+    subscribe(store, 11, 12, -13, 14)
+    store.unsubscribe("14")
+    index.write(3)
+    assert index.scan() == ()  # the baseline: nothing is broadcast
+    [new] = index.write(1, headed=2)
+    assert index.scan() == (new,)
+    service.wake()
+    await settle(fake, store)
+    article = parse(new, (index.folder / f"{new}.txt").read_bytes())
+    for chat in (11, 12, -13, CHANNEL):
+        pieces = fake.texts(chat)
+        assert len(pieces) == 1, (chat, pieces)  # one message, nothing for baseline articles
+        text = plain(pieces)
+        assert pieces[0].startswith(f"<b>{article.headline[:20]}") or article.headline[:20] in text
+        for section in article.sections:
+            if section.heading:
+                assert " ".join(section.heading.split()) in text
+            assert " ".join(section.summary.split()) in text
+        assert f"articles/{new}.html" in pieces[0]
+        assert "Read the article" in text
+    assert fake.texts(14) == []
+    rows = store.deliveries_for(new)
+    assert {r["chat"] for r in rows} == {"11", "12", "-13", f"@{CHANNEL_NAME}"}
+    assert all(r["status"] == "sent" and len(json.loads(r["message_ids"])) == 1 for r in rows)
+    assert all(r["sent_at"].tzinfo is not None and r["error"] is None for r in rows)
+    assert all(s.params.get("link_preview_options") for s in fake.sent)
+
+
+async def test_chat_language_picks_the_post_language(
+    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+) -> None:
+    subscribe(store, 21, 22)
+    store.set_chat_language("22", "it")
+    index.write(1)
+    index.scan()
+    index.write(1)
+    index.scan()
+    service.wake()
+    await settle(fake, store)
+    assert "Read the article" in plain(fake.texts(21))
+    assert "Leggi l'articolo" in plain(fake.texts(22))
+
+
+async def test_late_subscriber_gets_no_old_articles(
+    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+) -> None:
+    index.write(1)
+    index.scan()
+    index.write(1)
+    index.scan()
+    subscribe(store, 31)  # after the article was queued
+    service.wake()
+    await settle(fake, store)
+    await asyncio.sleep(0.2)
+    assert fake.texts(31) == []
+    assert len(fake.texts(CHANNEL)) == 1
+
+
+async def test_300_subscribers_with_faults(
+    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+) -> None:
+    chats = list(range(1000, 1300))
+    subscribe(store, *chats)
+    index.write(1)
+    index.scan()
+    fake.set_faults(
+        rate=0.1,
+        kinds=("5xx", "timeout", "429"),
+        seed=5,
+        timeout_delay=1.0,
+        timeout_delivers=True,
+    )
+    [new] = index.write(1)
+    index.scan()
+    service.wake()
+    await settle(fake, store, timeout=60)
+    kinds = Counter(a.outcome for a in fake.attempts)
+    assert kinds["5xx"] and kinds["timeout"] and kinds["429"], kinds
+    ok = Counter(s.chat_id for s in fake.sent)
+    # Every chat got the post confirmed exactly once: a confirmed row is never resent.
+    assert sorted(ok) == sorted([*chats, CHANNEL]) and set(ok.values()) == {1}
+    # The only extra copies are messages Telegram delivered while the answer was lost.
+    extra = [a for a in fake.attempts if a.description == "injected, delivered"]
+    assert len(fake.sent) + len(extra) == len(chats) + 1 + len(extra)
+    rows = store.deliveries_for(new)
+    assert {r["status"] for r in rows} == {"sent"}
+    assert fake.count_429 == kinds["429"]
+    floods = [a for a in fake.attempts if a.outcome == "429" and a.description != "injected"]
+    assert floods == [], [(a.chat_id, a.time, a.description) for a in floods]
+    # A 429 stops every sender for retry_after. Telegram's window starts when the
+    # request arrives, ours when the answer does: requests already let through in
+    # between (a burst of up to 30, on a loop shared with the fake) may still land in
+    # the first moments. After that nothing may arrive; a limiter that did not pause
+    # would land ~20 more requests in every window.
+    late = fake.requests_in_retry_windows(grace=0.25)
+    assert late == [], late
+
+
+async def test_blocked_chat_is_unsubscribed_after_the_first_403(
+    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+) -> None:
+    subscribe(store, 41, 42)
+    fake.block(42)
+    index.write(1)
+    index.scan()
+    [first, second] = index.write(2)
+    index.scan()
+    service.wake()
+    await settle(fake, store)
+    assert store.subscribers() == ["41"]
+    blocked = [a for a in fake.attempts if a.chat_id == 42]
+    assert [a.outcome for a in blocked] == ["403"]  # no retry, and not for the second article
+    rows = {
+        (r["article_id"], r["chat"]): r for a in (first, second) for r in store.deliveries_for(a)
+    }
+    assert {rows[(a, "42")]["status"] for a in (first, second)} == {"failed"}
+    assert "Forbidden" in str(rows[(first, "42")]["error"]) or "Forbidden" in str(
+        rows[(second, "42")]["error"]
+    )
+    assert len(fake.texts(41)) == 2
+
+
+async def test_unknown_channel_fails_without_retry(
+    fake: FakeBotAPI, store: Store, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, fake.base_url, channels=["@no_such_channel"])
+    idx = Index(tmp_path / "index", store, channels=("@no_such_channel",))
+    idx.write(1)
+    idx.scan()
+    [new] = idx.write(1)
+    idx.scan()
+    svc = TelegramService(settings, store)
+    await svc.start()
+    try:
+        await settle(fake, store)
+    finally:
+        await svc.stop()
+    [row] = store.deliveries_for(new)
+    assert row["status"] == "failed" and "chat not found" in str(row["error"]).lower()
+    assert len([a for a in fake.attempts if a.chat_id == "@no_such_channel"]) == 1
+
+
+async def test_migrated_group_follows_the_new_id(
+    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+) -> None:
+    subscribe(store, -51)
+    fake.migrate(-51, -1000000000051)
+    index.write(1)
+    index.scan()
+    [new] = index.write(1)
+    index.scan()
+    service.wake()
+    await settle(fake, store)
+    assert len(fake.texts(-1000000000051)) == 1
+    assert fake.texts(-51) == []
+    assert store.subscribers() == ["-1000000000051"]
+    rows = {r["chat"]: r["status"] for r in store.deliveries_for(new)}
+    assert rows["-1000000000051"] == "sent"
+
+
+async def test_network_errors_retry_then_fail(
+    fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
+) -> None:
+    subscribe(store, 61)
+    index.write(1)
+    index.scan()
+    [new] = index.write(1)
+    index.scan()
+    fake.set_faults(rate=1.0, kinds=("5xx",))
+    settings = make_settings(tmp_path, fake.base_url, max_attempts=2)
+    svc = TelegramService(settings, store)
+    await svc.start()
+    try:
+        await settle(fake, store, timeout=10)
+    finally:
+        await svc.stop()
+    attempts = [a for a in fake.attempts if a.chat_id == 61]
+    assert [a.outcome for a in attempts] == ["5xx", "5xx"]
+    assert attempts[1].time - attempts[0].time >= 1.9  # backoff
+    [row] = [r for r in store.deliveries_for(new) if r["chat"] == "61"]
+    assert row["status"] == "failed"
+    assert row["attempts"] == 2 and "NetworkError" in str(row["error"])
+    assert store.subscribers() == ["61"]  # a network error says nothing about the chat
+
+
+async def test_split_post_resumes_at_the_next_piece_after_a_restart(
+    fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, fake.base_url)
+    subscribe(store, 71)
+    index.write(1)
+    index.scan()
+    [new] = index.write(1, headed=2)
+    index.scan()
+    [row] = [r for r in store.deliveries_for(new) if r["chat"] == "71"]
+
+    def render(entry: Any, language: str) -> list[str]:
+        return render_post(
+            entry, url=post_url(settings, entry.article.id), language=language, limit=250
+        )
+
+    entry = store.entry(new)
+    assert entry is not None
+    pieces = render(entry, "en")
+    assert len(pieces) >= 3
+
+    async def run_sender() -> tuple[Sender, asyncio.Task[None], Any]:
+        application = build_application(settings, store)
+        await application.initialize()
+        sender = Sender(application.bot, store, render, default_language="en", max_attempts=3)
+        return sender, asyncio.create_task(sender.run(poll=0.05)), application
+
+    sender, task, application = await run_sender()
+    # One message a second to a private chat: stop while the third piece waits its turn.
+    await fake.wait_for(lambda: len(fake.texts(71)) == 2)
+    await sender.stop(grace=0)
+    await task
+    await application.shutdown()
+    assert len(fake.texts(71)) == 2
+    [row] = [r for r in store.deliveries_for(new) if r["chat"] == "71"]
+    assert row["status"] == "pending" and len(json.loads(row["message_ids"])) == 2
+
+    sender, task, application = await run_sender()
+    try:
+        await fake.wait_for(lambda: len(fake.texts(71)) == len(pieces), timeout=15)
+        await settle(fake, store)
+    finally:
+        await sender.stop()
+        await task
+        await application.shutdown()
+    assert fake.texts(71) == pieces  # each piece once, in order
+    [row] = [r for r in store.deliveries_for(new) if r["chat"] == "71"]
+    ids = [s.message_id for s in fake.sent if s.chat_id == 71]
+    assert row["status"] == "sent" and json.loads(row["message_ids"]) == ids
+
+
+# --------------------------------------------------------------------------- the whole daemon
+
+
+class Daemon:
+    """``python -m feedbot run`` as a subprocess against a fake Bot API in a thread."""
+
+    def __init__(self, tmp_path: Path, fake: FakeBotAPI) -> None:
+        self.tmp_path = tmp_path
+        self.fake = fake
+        self.logs: list[Path] = []
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.tmp_path / f"daemon-{len(self.logs)}.log"
+        self.logs.append(log)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "FEEDBOT_INDEX__PATH": str(self.tmp_path / "index"),
+            "FEEDBOT_INDEX__SETTLE_MS": "50",
+            "FEEDBOT_STORAGE__PATH": str(self.tmp_path / "feedbot.sqlite3"),
+            "FEEDBOT_HTTP__PORT": "0",
+            "FEEDBOT_LOG__LEVEL": "DEBUG",
+            "FEEDBOT_TELEGRAM__TOKEN": TOKEN,
+            "FEEDBOT_TELEGRAM__API_BASE_URL": self.fake.base_url,
+        }
+        with log.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "feedbot", "run"],
+                cwd=self.tmp_path,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        polls = len([r for r in self.fake.requests if r.method == "getupdates"])
+        deadline = time.monotonic() + 30
+        while len([r for r in self.fake.requests if r.method == "getupdates"]) <= polls:
+            assert self.proc.poll() is None, self.stderr()
+            assert time.monotonic() < deadline, "the bot never polled\n" + self.stderr()
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                assert self.proc.wait(15) == 0, self.stderr()
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise
+
+    def stderr(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+
+
+def wait_until(predicate: Any, timeout: float, what: str, daemon: Daemon) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert daemon.proc is not None and daemon.proc.poll() is None, daemon.stderr()
+        assert time.monotonic() < deadline, f"{what} within {timeout} s\n{daemon.stderr()[-3000:]}"
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_daemon_end_to_end_with_kill_9(tmp_path: Path) -> None:
+    fake = FakeBotAPI(TOKEN).start_in_thread()
+    index = tmp_path / "index"
+    index.mkdir()
+    from bench.corpus import generate
+
+    corpus = iter(generate(50, seed=3))
+
+    def drop() -> str:
+        name, data = next(corpus)
+        tmp = index / f".{name}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, index / name)
+        return name.removesuffix(".txt")
+
+    drop()  # baseline
+    daemon = Daemon(tmp_path, fake)
+    try:
+        daemon.start()
+        fake.command("/start", chat_id=501, language_code="en")
+        wait_until(lambda: len(fake.texts(501)) == 1, 10, "welcome", daemon)
+        assert fake.texts(501)[0].startswith("Welcome")
+        assert len(fake.texts(501)) == 1  # nothing for the baseline article
+        first = drop()
+        wait_until(lambda: len(fake.texts(501)) == 2, 10, "the post", daemon)
+        assert f"articles/{first}.html" in fake.texts(501)[1]
+
+        # 300 more subscribers, then a broadcast that a kill -9 interrupts.
+        store = Store.open(tmp_path / "feedbot.sqlite3")
+        try:
+            subscribe(store, *range(2000, 2300))
+        finally:
+            store.close()
+        chats = [501, *range(2000, 2300)]
+        second = drop()
+
+        def delivered() -> int:
+            return sum(1 for s in fake.sent if f"articles/{second}.html" in s.text)
+
+        wait_until(lambda: delivered() >= 100, 30, "100 posts", daemon)
+        daemon.kill()
+        at_kill = delivered()
+        assert at_kill < len(chats), "the broadcast finished before the kill: nothing tested"
+        daemon.start()
+        wait_until(lambda: delivered() >= len(chats), 60, "every chat", daemon)
+        time.sleep(1.0)  # anything still to come would be a duplicate
+        copies = Counter(s.chat_id for s in fake.sent if f"articles/{second}.html" in s.text)
+        assert sorted(copies) == chats
+        duplicates = sum(n - 1 for n in copies.values())
+        assert duplicates <= 64, duplicates  # at most the sends in flight at the kill
+        daemon.stop()
+    finally:
+        daemon.stop()
+        fake.stop_thread()
+    logs = daemon.stderr()
+    assert "DEBUG telegram.ext" in logs  # the capture really was at DEBUG, PTB included
+    assert "Telegram bot @feedbot_test_bot is up" in logs
+    assert TOKEN.split(":")[1] not in logs
