@@ -116,6 +116,7 @@ class Daemon:
         self._recheck: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ping: asyncio.Task[None] | None = None
+        self._ready: set[str] = set()  # files the watcher saw completed since the last scan
         self._ping_again = False
         self._waiting = 0  # scans queued behind the one running
 
@@ -133,8 +134,11 @@ class Daemon:
         try:
             if self._stopping.is_set() and reason != "start":
                 return None
+            ready, self._ready = frozenset(self._ready), set()
             try:
-                report = await asyncio.to_thread(self.indexer.scan, stop=self._stopping.is_set)
+                report = await asyncio.to_thread(
+                    self.indexer.scan, stop=self._stopping.is_set, ready=ready
+                )
             except Exception as e:
                 self.metrics.scans.labels("error").inc()
                 self.last_error = f"{type(e).__name__}: {e}"
@@ -227,16 +231,26 @@ class Daemon:
         task.add_done_callback(self._tasks.discard)
 
     async def _watch(self) -> None:
-        from watchfiles import awatch
-
+        """Scan on changes: inotify on Linux (finished files at once), watchfiles elsewhere."""
+        from feedbot import watch
         from feedbot.article import is_article_name
 
-        def wanted(change: object, path: str) -> bool:
-            return is_article_name(os.path.basename(path))
-
+        folder = self.settings.index.path
         try:
+            if watch.available():
+                async for changes in watch.watch(folder, is_article_name, self._stopping):
+                    self._ready |= changes.ready
+                    self._spawn("watch")
+                if not self._stopping.is_set():
+                    log.error("the index folder went away; relying on the interval scan")
+                return
+            from watchfiles import awatch
+
+            def wanted(change: object, path: str) -> bool:
+                return is_article_name(os.path.basename(path))
+
             async for _ in awatch(
-                self.settings.index.path,
+                folder,
                 watch_filter=wanted,
                 stop_event=self._stopping,
                 step=30,

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,8 +69,14 @@ def decide(
     settle_ms: int,
     *,
     bad: Mapping[str, BadFile] | None = None,
+    ready: Collection[str] = (),
 ) -> Plan:
-    """Intents for ``files`` against ``known`` (good articles) and ``bad`` (known bad files)."""
+    """Intents for ``files`` against ``known`` (good articles) and ``bad`` (known bad files).
+
+    A file changed within ``settle_ms`` may still be being written and waits, unless
+    it is named in ``ready``: the watcher saw it renamed into the folder or closed by
+    its writer, so it is complete now.
+    """
     bad = bad or {}
     plan = Plan()
     now_ns = int(now.timestamp() * 1_000_000_000)
@@ -89,7 +95,7 @@ def decide(
             plan.bad += 1
             continue
         age = now_ns - f.mtime_ns
-        if abs(age) < settle_ns:
+        if abs(age) < settle_ns and name not in ready:
             plan.unsettled.append(f)
             wait = (settle_ns - age) / 1e9 if age >= 0 else settle_ns / 1e9
             plan.recheck_in = wait if plan.recheck_in is None else min(plan.recheck_in, wait)
@@ -197,16 +203,21 @@ class Indexer:
             return _Read(f, digest, None, e)
 
     def scan(
-        self, now: datetime | None = None, *, stop: Callable[[], bool] | None = None
+        self,
+        now: datetime | None = None,
+        *,
+        stop: Callable[[], bool] | None = None,
+        ready: Collection[str] = (),
     ) -> ScanReport:
         """List the folder, decide, apply; raises OSError when the folder cannot be listed.
 
         ``stop`` is asked between batches: when it says so the scan ends early (what was
-        stored stays stored; removals and the baseline wait for a complete scan)."""
+        stored stays stored; removals and the baseline wait for a complete scan).
+        ``ready`` names files known to be complete (see `decide`)."""
         start = time.perf_counter()
         now = now or datetime.now(UTC)
         files = list_files(self.folder)
-        plan = decide(files, self.known, now, self.settle_ms, bad=self.bad)
+        plan = decide(files, self.known, now, self.settle_ms, bad=self.bad, ready=ready)
         broadcast = self.baseline_done
         new: list[str] = []
         changed: list[str] = []

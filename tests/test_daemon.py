@@ -337,3 +337,29 @@ def test_publish_pings_the_websub_hub(
     finally:
         hub.shutdown()
         hub.server_close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux-only")
+def test_finished_files_are_ready_at_once_open_ones_wait(
+    tree: tuple[Path, dict[str, str]], start: Callable[..., Daemon]
+) -> None:
+    """With a 3 s settle time: a rename is served within 1.5 s; a file whose writer keeps it
+    open is never served half-written, and is served as soon as the writer closes it."""
+    index, env = tree
+    d = start({**env, "FEEDBOT_INDEX__SETTLE_MS": "3000"})
+    d.wait_started()
+    began = time.monotonic()
+    atomic_write(index, "001_aaaa.txt", "date 2024-05-01 Renamed\n\nA paragraph.\n")
+    until(lambda: "001_aaaa" in entries(d), timeout=1.5, what="the renamed file, at once")
+    assert time.monotonic() - began < 1.5
+
+    with (index / "002_bbbb.txt").open("w", encoding="utf-8") as writer:
+        writer.write("date 2024-05-02 Slow\n\n")
+        for i in range(6):
+            writer.flush()
+            time.sleep(0.25)
+            assert "002_bbbb" not in entries(d)  # open and still growing: never half-read
+            writer.write(f"Word {i}. ")
+    until(lambda: "002_bbbb" in entries(d), timeout=1.5, what="the closed file")
+    assert "Word 5." in d.get("feed.atom").text
+    assert d.stop()[0] == 0

@@ -67,6 +67,17 @@ def test_decide(files: list[FileStat], expect: tuple[object, ...]) -> None:
     assert got == expect
 
 
+def test_decide_ready_files_skip_the_settle_rule() -> None:
+    """Files the watcher saw renamed in or closed are complete: no waiting."""
+    files = [f("a.txt", 11, NOW_NS - 1), f("b.txt", 20), f("n.txt", 3, NOW_NS - 1)]
+    plan = decide(files, K, NOW, SETTLE, bad=BAD, ready={"n.txt", "a.txt"})
+    assert [x.name for x in plan.new] == ["n.txt"]
+    assert [x.name for x in plan.changed] == ["a.txt"]
+    assert plan.unsettled == [] and plan.recheck_in is None
+    plan = decide(files, K, NOW, SETTLE, bad=BAD, ready={"n.txt"})
+    assert [x.name for x in plan.unsettled] == ["a.txt"]  # only what was named
+
+
 def test_decide_recheck_is_when_the_first_file_settles() -> None:
     files = [f("x.txt", 1, NOW_NS - 100_000_000), f("y.txt", 1, NOW_NS - 300_000_000)]
     plan = decide(files, {}, NOW, SETTLE)

@@ -1,0 +1,143 @@
+"""Watching the index folder with Linux inotify, so finished files are ready at once.
+
+inotify tells what watchfiles cannot: a file renamed into the folder
+(``IN_MOVED_TO``, what atomic writers do) or closed by its writer
+(``IN_CLOSE_WRITE``) is complete, so it can be read now instead of after
+``index.settle_ms``. A file only created or modified may still be being written
+and keeps the settle rule. Read through ctypes: no dependency, Linux only;
+`available()` says whether it can be used (elsewhere the daemon uses watchfiles).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import struct
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["Changes", "available", "watch"]
+
+IN_MODIFY = 0x00000002
+IN_CLOSE_WRITE = 0x00000008
+IN_MOVED_FROM = 0x00000040
+IN_MOVED_TO = 0x00000080
+IN_CREATE = 0x00000100
+IN_DELETE = 0x00000200
+IN_DELETE_SELF = 0x00000400
+IN_MOVE_SELF = 0x00000800
+IN_Q_OVERFLOW = 0x00004000
+IN_IGNORED = 0x00008000
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+
+READY = IN_MOVED_TO | IN_CLOSE_WRITE
+MASK = READY | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF
+GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
+_HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
+
+
+@dataclass
+class Changes:
+    """What happened in the folder since the last batch."""
+
+    ready: set[str] = field(default_factory=set)  # complete: renamed in or closed by the writer
+    other: bool = False  # created, modified, deleted, moved out, or the queue overflowed
+
+
+def _libc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "inotify_init1") else None
+
+
+def available() -> bool:
+    """True where inotify can be used (Linux with a libc that has it)."""
+    return _libc() is not None
+
+
+def parse_events(data: bytes, wanted: Callable[[str], bool], into: Changes) -> bool:
+    """Add a buffer of inotify events to ``into``; False when the folder itself went away."""
+    offset = 0
+    alive = True
+    while offset + _HEADER.size <= len(data):
+        _, mask, _, length = _HEADER.unpack_from(data, offset)
+        raw = data[offset + _HEADER.size : offset + _HEADER.size + length]
+        offset += _HEADER.size + length
+        if mask & IN_Q_OVERFLOW:
+            into.other = True
+            continue
+        if mask & GONE:
+            alive = False
+            continue
+        name = os.fsdecode(raw.rstrip(b"\0"))
+        if not name or not wanted(name):
+            continue
+        if mask & READY:
+            into.ready.add(name)
+        else:
+            into.other = True
+    return alive
+
+
+async def watch(
+    folder: Path,
+    wanted: Callable[[str], bool],
+    stop: asyncio.Event,
+    *,
+    debounce: float = 0.02,
+) -> AsyncIterator[Changes]:
+    """Yield batches of changes in ``folder`` until ``stop`` is set or the folder goes.
+
+    Raises OSError when the watch cannot be set up.
+    """
+    libc = _libc()
+    if libc is None:
+        raise OSError("inotify is not available on this system")
+    fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+    loop = asyncio.get_running_loop()
+    try:
+        if libc.inotify_add_watch(fd, os.fsencode(folder), MASK) < 0:
+            errno = ctypes.get_errno()
+            raise OSError(errno, os.strerror(errno), str(folder))
+        pending = Changes()
+        alive = True
+        signal = asyncio.Event()
+
+        def readable() -> None:
+            nonlocal alive
+            with contextlib.suppress(BlockingIOError, InterruptedError):
+                while True:
+                    alive = parse_events(os.read(fd, 65536), wanted, pending) and alive
+            signal.set()
+
+        loop.add_reader(fd, readable)
+        try:
+            while alive and not stop.is_set():
+                waiter = asyncio.ensure_future(signal.wait())
+                stopper = asyncio.ensure_future(stop.wait())
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+                if stop.is_set():
+                    return
+                await asyncio.sleep(debounce)  # let a burst of events arrive together
+                signal.clear()
+                if pending.ready or pending.other:
+                    batch, pending = pending, Changes()
+                    yield batch
+        finally:
+            loop.remove_reader(fd)
+    finally:
+        os.close(fd)
