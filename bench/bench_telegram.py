@@ -20,7 +20,6 @@ import asyncio
 import multiprocessing
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bench.common import Figure
+from bench.common import Figure, stop_process
 from bench.corpus import generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -293,12 +292,7 @@ def _latency_figures(tmp: Path, quick: bool) -> list[Figure]:
                 time.sleep(0.005)
             time.sleep(1.2)  # past the 1 message/s limit of the private chat
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         fake.stop_thread()
     median = statistics.median(latencies)
     return [
@@ -309,9 +303,8 @@ def _latency_figures(tmp: Path, quick: bool) -> list[Figure]:
             goal="<= 1",
             ok=median <= 1,
             detail=f"median of {len(latencies)} drops (min {min(latencies):.3f}, max "
-            f"{max(latencies):.3f}); `feedbot run` subprocess, watcher on, settle_ms "
-            "default 500 (a freshly written file waits that long), fake Bot API in a "
-            "thread of the bench process",
+            f"{max(latencies):.3f}); `feedbot run` subprocess, inotify watcher (a renamed "
+            "file is ready at once), fake Bot API in a thread of the bench process",
         )
     ]
 

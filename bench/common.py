@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Figure", "best_of"]
+__all__ = ["Figure", "best_of", "stop_process"]
 
 
 @dataclass(frozen=True)
@@ -29,3 +31,13 @@ def best_of(fn: Callable[[], object], *, repeat: int = 5) -> float:
         fn()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM a daemon the benchmark started; SIGKILL it if it outlives ``grace``."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

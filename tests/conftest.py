@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from feedbot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -24,3 +27,11 @@ def _clean_feedbot_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def seed_bytes() -> bytes:
     return SEED.read_bytes()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A real SQLite store in a file under tmp_path."""
+    s = Store.open(tmp_path / "feedbot.sqlite3")
+    yield s
+    s.close()

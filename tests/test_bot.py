@@ -41,13 +41,6 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
         yield server
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "feedbot.sqlite3")
-    yield s
-    s.close()
-
-
 @dataclass
 class Chat:
     """One conversation: send a command, wait for the bot's next message."""

@@ -55,13 +55,6 @@ async def fake() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "feedbot.sqlite3")
-    yield s
-    s.close()
-
-
-@pytest.fixture
 def index(tmp_path: Path, store: Store) -> Index:
     return Index(tmp_path / "index", store, channels=(f"@{CHANNEL_NAME}",))
 
