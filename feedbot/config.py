@@ -197,10 +197,13 @@ class Settings(BaseSettings):
 
 
 def _describe(error: ValidationError) -> str:
+    """``index.max_file_bytes (FEEDBOT_INDEX__MAX_FILE_BYTES): Input should be …``."""
     problems = []
     for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"])
-        problems.append(f"{key}: {item['msg']}")
+        parts = [str(part) for part in item["loc"]]
+        key = ".".join(parts)
+        env = "FEEDBOT_" + "__".join(p.upper() for p in parts[:2])
+        problems.append(f"{key} ({env}): {item['msg']}")
     return "; ".join(problems)
 
 
