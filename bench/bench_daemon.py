@@ -43,8 +43,8 @@ def _bare_pass(folder: Path) -> None:
 def _ingest_and_rescan(tmp: Path, index: Path, n: int) -> list[Figure]:
     store = Store.open(tmp / "bench.sqlite3")
     try:
-        indexer = Indexer(index, store, max_bytes=1 << 20, settle_ms=0)
-        site = Site(StoreSource(store), Settings())
+        indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
+        site = Site(StoreSource(store.articles), Settings())
         start = time.perf_counter()
         report = indexer.scan()
         site.get("feed.atom")

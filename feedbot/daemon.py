@@ -1,9 +1,12 @@
 """The daemon: the one place that wires store, index, scheduler, watcher, web and bot.
 
-Everything runs in one asyncio loop. Scans run in a worker thread (so HTTP stays
-responsive) and are serialized by a lock; the APScheduler interval job, the
-watchfiles watcher and the settle re-check all call the same `Daemon.scan`.
-Optional components (the Telegram bot) plug in through `Component`.
+Everything runs in one asyncio loop, and nothing blocking runs on it: scans run in
+a worker thread and are serialized by a lock; the site renders on the store's
+database threads; the bot and the sender reach the store through its async parts.
+The APScheduler interval job, the file watcher (inotify on Linux, watchfiles
+elsewhere) and the settle re-check all call the same `Daemon.scan`. A probe
+records the loop's lag in ``/metrics``. Optional components (the Telegram bot)
+plug in through `Component`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from starlette.routing import BaseRoute
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
 from feedbot.index import Indexer, ScanReport, list_files
+from feedbot.looplag import LoopLag
 from feedbot.site import Site
 from feedbot.store import Store, StoreSource
 from feedbot.web import HttpServer, bind_server, create_app, loop_factory
@@ -98,12 +102,13 @@ class Daemon:
         index = settings.index
         self.indexer = Indexer(
             index.path,
-            store,
+            store.articles,
             max_bytes=index.max_file_bytes,
             settle_ms=index.settle_ms,
             channels=settings.telegram.channels,
         )
-        self.site = Site(StoreSource(store), settings)
+        self.site = Site(StoreSource(store.articles), settings)
+        self.lag = LoopLag(self.registry)
         self.components = [c for f in components if (c := f(settings, store, self.registry))]
         self.last_scan: datetime | None = None
         self.last_duration: float | None = None
@@ -149,7 +154,7 @@ class Daemon:
         finally:
             self._lock.release()
         if report.changes:
-            self.site.get("feed.atom")  # render now, on the loop: Site is not thread-safe
+            await self.store.db.call(self.site.get, "feed.atom")  # render now, off the loop
             if self.settings.feed.websub_hub:
                 self._publish()
         if report.created:
@@ -304,7 +309,12 @@ class Daemon:
         """The web app on its bound socket (raises FeedbotError when the port is taken)."""
         routes = [r for c in self.components for r in c.routes]
         app = create_app(
-            self.site, self.settings, registry=self.registry, health=self.health, routes=routes
+            self.site,
+            self.settings,
+            registry=self.registry,
+            health=self.health,
+            routes=routes,
+            offload=self.store.db.call,
         )
         http = self.settings.http
         return bind_server(app, http.host, http.port)
@@ -315,6 +325,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         serving = asyncio.ensure_future(server.serve())
+        probe = asyncio.ensure_future(self.lag.run())
         # The watcher starts before the first scan lists the folder, so nothing falls between.
         watcher = asyncio.ensure_future(self._watch()) if self.settings.index.watch else None
         await asyncio.sleep(0)
@@ -337,7 +348,7 @@ class Daemon:
             "scan every %gs, watcher %s, %d component(s)",
             self.settings.index.path,
             self.articles,
-            self.store.path,
+            self.store.name,
             server.url,
             server.url,
             self.settings.index.scan_interval,
@@ -356,6 +367,7 @@ class Daemon:
             await asyncio.wait_for(self._lock.acquire(), max(0.1, deadline - time.monotonic()))
             self._lock.release()
         server.stop()
+        probe.cancel()
         pending = [t for t in (serving, watcher, *self._tasks) if t is not None]
         _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
         for task in late:
@@ -369,7 +381,7 @@ def run(settings: Settings, *, components: Sequence[ComponentFactory] = ()) -> N
         list_files(folder)
     except OSError as e:
         raise FeedbotError(f"{folder}: cannot read the index: {e.strerror or e}") from None
-    store = Store.open(settings.storage.path)
+    store = Store.open(settings.storage.path, url=settings.storage.url)
     try:
         daemon = Daemon(settings, store, components=components)
         server = daemon.bind()

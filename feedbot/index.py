@@ -17,13 +17,22 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from feedbot.article import Article, is_article_name, parse
 from feedbot.errors import ArticleError
-from feedbot.store import Known, Store
+from feedbot.store.articles import FileRecord, Known
 
-__all__ = ["BadFile", "FileStat", "Indexer", "Plan", "ScanReport", "decide", "list_files"]
+__all__ = [
+    "ArticleStore",
+    "BadFile",
+    "FileStat",
+    "Indexer",
+    "Plan",
+    "ScanReport",
+    "decide",
+    "list_files",
+]
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +154,23 @@ class ScanReport:
         return len(self.new) + len(self.changed) + len(self.removed)
 
 
+class ArticleStore(Protocol):
+    """What the indexer needs from the store (called from the scan thread, never the loop)."""
+
+    def known_files(self) -> dict[str, Known]: ...
+    def get_state(self, key: str) -> str | None: ...
+    def apply_changes(
+        self,
+        records: Sequence[FileRecord],
+        removals: Sequence[str],
+        now: datetime,
+        *,
+        broadcast: bool,
+        channels: Sequence[str] = (),
+        state_updates: Mapping[str, str] | None = None,
+    ) -> list[str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Read:
     stat: FileStat
@@ -159,7 +185,7 @@ class Indexer:
     def __init__(
         self,
         folder: Path,
-        store: Store,
+        store: ArticleStore,
         *,
         max_bytes: int,
         settle_ms: int,
@@ -235,7 +261,7 @@ class Indexer:
                 complete = False
                 unsettled += len(todo) - offset
                 break
-            upserts: list[tuple[Article, str, int, int, str]] = []
+            upserts: list[FileRecord] = []
             for f, was_known in todo[offset : offset + BATCH]:
                 read = self._read(f)
                 if read is None:
@@ -247,10 +273,9 @@ class Indexer:
                     self._bad(f, read)
                     continue
                 self.bad.pop(f.name, None)
+                upserts.append(FileRecord(read.article, f.name, f.size, f.mtime_ns, read.digest))
                 if known is not None and known.content_hash == read.digest:
-                    upserts.append((read.article, f.name, f.size, f.mtime_ns, read.digest))
                     continue  # touched, same content
-                upserts.append((read.article, f.name, f.size, f.mtime_ns, read.digest))
                 (changed if was_known else new).append(read.article.id)
             last = offset + BATCH >= len(todo)
             state = {}
@@ -266,8 +291,8 @@ class Indexer:
                     channels=self.channels,
                     state_updates=state,
                 )
-            for article, name, size, mtime_ns, digest in upserts:
-                self.known[name] = Known(article.id, size, mtime_ns, digest)
+            for record in upserts:
+                self.known[record.name] = record.known()
         if complete:
             for name in plan.removed:
                 del self.known[name]

@@ -5,13 +5,20 @@ feeds and the first index page are rendered eagerly whenever the source's
 version changes; article pages, older index pages and archive documents are
 rendered on demand and kept in a bounded LRU, so memory stays small however
 many articles there are. Paths are plain strings without a leading slash.
+
+When the source is a database, rendering reads it, so it must not happen on the
+event loop: the web layer answers from `Site.peek` (cached documents only, never
+blocking) and sends misses to `Site.get` on a database thread. A lock makes the
+caches safe to share between those threads and the loop.
 """
 
 from __future__ import annotations
 
+import enum
 import gzip
 import hashlib
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,6 +45,7 @@ from feedbot.pages import PER_PAGE, index_page_count, index_path, render_article
 
 __all__ = [
     "CONTENT_TYPES",
+    "MISS",
     "EntrySource",
     "MemorySource",
     "Resource",
@@ -58,6 +66,13 @@ _ARCHIVE = re.compile(r"archive/([1-9][0-9]{0,8})\.(atom|rss|json)")
 _PAGE = re.compile(r"page/([1-9][0-9]{0,8})\.html")
 _ARTICLE = re.compile(r"articles/([A-Za-z0-9_.~%-]{1,200})\.html")
 _BATCH = 500  # entries read at a time when listing every article
+
+
+class _Miss(enum.Enum):
+    MISS = "miss"
+
+
+MISS = _Miss.MISS  # `Site.peek`: not cached, ask `Site.get`
 
 
 class EntrySource(Protocol):
@@ -151,6 +166,7 @@ class Site:
         self._eager: dict[str, Resource] = {}
         self._lazy: OrderedDict[str, Resource | None] = OrderedDict()
         self._total = 0
+        self._lock = threading.RLock()  # held by get(); peek() only tries it
 
     @property
     def source(self) -> EntrySource:
@@ -179,15 +195,39 @@ class Site:
         self._lazy.clear()
         self._lazy_bytes = 0
 
-    def get(self, path: str) -> Resource | None:
-        """The document at ``path`` (``feed.atom``, ``articles/<id>.html``, ...), or None."""
-        self._refresh()
+    def peek(self, path: str) -> Resource | _Miss | None:
+        """The cached document at ``path`` (None: known not to exist), or `MISS`.
+
+        Never reads the source and never waits: safe on the event loop."""
+        if not self._lock.acquire(blocking=False):
+            return MISS  # a render is under way on another thread
+        try:
+            if self._source.version() != self._version:
+                return MISS
+            return self._cached(path)
+        finally:
+            self._lock.release()
+
+    def _cached(self, path: str) -> Resource | _Miss | None:
+        """The document already rendered for ``path`` (None: it does not exist), or `MISS`."""
         found = self._eager.get(path)
         if found is not None:
             return found
         if path in self._lazy:
             self._lazy.move_to_end(path)
             return self._lazy[path]
+        return MISS
+
+    def get(self, path: str) -> Resource | None:
+        """The document at ``path`` (``feed.atom``, ``articles/<id>.html``, ...), or None."""
+        with self._lock:
+            return self._get(path)
+
+    def _get(self, path: str) -> Resource | None:
+        self._refresh()
+        found = self._cached(path)
+        if found is not MISS:
+            return found
         if len(path) > 300 or ".." in path or "\\" in path or "\x00" in path:
             return None
         resource = self._render(path)
@@ -232,8 +272,9 @@ class Site:
 
     def paths(self) -> Iterator[str]:
         """Every path of the static build: feeds, archives, index pages, article pages."""
-        self._refresh()
-        total = self._total
+        with self._lock:
+            self._refresh()
+            total = self._total
         yield from (feed_path(fmt) for fmt in _FORMATS)
         for number in range(1, archive_count(total, self._feed.max_entries) + 1):
             yield from (feed_path(fmt, number) for fmt in _FORMATS)

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import errno
 import socket
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -31,11 +31,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
 from feedbot.pages import render_not_found
-from feedbot.site import Resource, Site
+from feedbot.site import MISS, Resource, Site
 
 __all__ = ["HealthCheck", "HttpServer", "bind_server", "create_app", "loop_factory", "route_label"]
 
 HealthCheck = Callable[[], tuple[dict[str, Any], bool]]
+# Runs ``Site.get(path)`` off the event loop (the daemon: on a database thread).
+Offload = Callable[[Callable[[str], Resource | None], str], Awaitable[Resource | None]]
 Headers = list[tuple[bytes, bytes]]
 
 MAX_HEADER_BYTES = 16 * 1024  # larger request headers get 431 (whatever the HTTP parser allows)
@@ -159,9 +161,11 @@ class _SiteLayer:
         settings: Settings,
         counter: Counter,
         routes: Sequence[BaseRoute],
+        offload: Offload | None = None,
     ) -> None:
         self.app = app
         self.site = site
+        self.offload = offload
         self.counter = counter
         # Routes with a fixed path are found by a dict lookup; the others by matching.
         self.exact = {
@@ -251,7 +255,13 @@ class _SiteLayer:
             return await self._respond(send, 400, [], b"Bad Request\n", method, b"text/plain")
         path = raw[1:].decode("latin-1") or "index.html"
         prepared = self.prepared.get(path)
-        resource = self.site.get(path)
+        resource = self.site.peek(path)
+        if resource is not MISS:
+            pass
+        elif self.offload is not None:
+            resource = await self.offload(self.site.get, path)
+        else:
+            resource = self.site.get(path)
         if resource is None:
             return await self._respond(send, 404, [], self.not_found, method)
         if prepared is None or prepared.resource is not resource:
@@ -318,8 +328,12 @@ def create_app(
     registry: CollectorRegistry | None = None,
     health: HealthCheck | None = None,
     routes: Sequence[BaseRoute] = (),
+    offload: Offload | None = None,
 ) -> Starlette:
-    """The Starlette app serving ``site``, ``/healthz``, ``/metrics`` and the extra ``routes``."""
+    """The Starlette app serving ``site``, ``/healthz``, ``/metrics`` and the extra ``routes``.
+
+    ``offload`` runs a document's rendering off the loop when the site's source is a
+    database (without it, a miss renders in place: fine for in-memory sources)."""
     registry = registry if registry is not None else CollectorRegistry()
 
     async def healthz(request: Request) -> Response:
@@ -343,7 +357,12 @@ def create_app(
         *routes,
     ]
     layer = Middleware(
-        _SiteLayer, site=site, settings=settings, counter=_counter(registry), routes=all_routes
+        _SiteLayer,
+        site=site,
+        settings=settings,
+        counter=_counter(registry),
+        routes=all_routes,
+        offload=offload,
     )
     return Starlette(routes=all_routes, middleware=[layer])
 

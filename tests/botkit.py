@@ -38,7 +38,9 @@ class Index:
     def __init__(self, folder: Path, store: Store, channels: tuple[str, ...] = ()) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.indexer = Indexer(folder, store, max_bytes=1 << 20, settle_ms=0, channels=channels)
+        self.indexer = Indexer(
+            folder, store.articles, max_bytes=1 << 20, settle_ms=0, channels=channels
+        )
         self._seed = 0
 
     def write(self, n: int, *, headed: int = 0) -> list[str]:

@@ -170,6 +170,7 @@ class FakeBotAPI:
         self._lock = threading.RLock()
         self._faults = Faults()
         self._rng = random.Random(0)
+        self.latency = 0.0  # seconds every sendMessage waits before it is answered
         self._chats: dict[int | str, JSONDict] = {}
         self._usernames: dict[str, int] = {}
         self._blocked: set[int | str] = set()
@@ -720,6 +721,8 @@ class FakeBotAPI:
             bisect.insort(window, now)
 
     async def _send_message(self, params: JSONDict, chat_id: Any, now: float) -> JSONDict:
+        if self.latency:
+            await self._sleep(self.latency)
         try:
             chat = self._resolve(params.get("chat_id"))
             with self._lock:

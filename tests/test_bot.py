@@ -21,6 +21,7 @@ from feedbot.store import Store
 from feedbot.telegram.service import TelegramService
 from tests.botkit import BASE_URL, TOKEN, Index, assert_token_absent, make_settings
 from tests.fakebotapi import FakeBotAPI
+from tests.storekit import off_loop, until
 
 ADMIN = 4242
 GROUP = -1001
@@ -78,8 +79,8 @@ class Bot:
         kwargs.setdefault("user_id", chat_id if chat_id > 0 else USER)
         return Chat(self.fake, chat_id, **kwargs)
 
-    def subscribed(self) -> list[str]:
-        return self.store.subscribers()
+    async def subscribed(self) -> list[str]:
+        return await off_loop(self.store.chats.subscribers)
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ async def test_start_subscribes_and_welcomes_in_english(bot: Bot) -> None:
     reply = await bot.chat().send("/start")
     assert reply.startswith("Welcome to Test News!")
     assert "/stop" in reply
-    assert bot.subscribed() == [str(USER)]
+    assert await bot.subscribed() == [str(USER)]
     [sent] = bot.fake.sent
     assert sent.parse_mode == "HTML"
 
@@ -118,7 +119,7 @@ async def test_unknown_language_code_gets_the_default(bot: Bot) -> None:
 async def test_start_accepts_a_deep_link_payload(bot: Bot) -> None:
     reply = await bot.chat().send("/start campaign-42")
     assert reply.startswith("Welcome")
-    assert bot.subscribed() == [str(USER)]
+    assert await bot.subscribed() == [str(USER)]
 
 
 @pytest.mark.parametrize("command", ["/unsubscribe", "/stop"])
@@ -126,17 +127,17 @@ async def test_unsubscribe_and_stop(bot: Bot, command: str) -> None:
     chat = bot.chat()
     await chat.send("/start")
     assert (await chat.send(command)).startswith("Unsubscribed")
-    assert bot.subscribed() == []
+    assert await bot.subscribed() == []
     assert (await chat.send(command)).startswith("This chat is not subscribed")
     assert (await chat.send("/subscribe")).startswith("Subscribed")
     assert (await chat.send("/subscribe")).startswith("This chat is already subscribed")
-    assert bot.subscribed() == [str(USER)]
+    assert await bot.subscribed() == [str(USER)]
 
 
 async def test_command_addressed_to_this_bot_works(bot: Bot) -> None:
     reply = await bot.chat().send("/start@feedbot_test_bot")
     assert reply.startswith("Welcome")
-    assert bot.subscribed() == [str(USER)]
+    assert await bot.subscribed() == [str(USER)]
 
 
 async def test_command_addressed_to_another_bot_is_ignored(bot: Bot) -> None:
@@ -146,7 +147,7 @@ async def test_command_addressed_to_another_bot_is_ignored(bot: Bot) -> None:
     reply = await chat.send("/help")  # updates are handled in order: the two came first
     assert reply.startswith("Test News posts")
     assert bot.fake.texts(USER) == [reply]
-    assert bot.subscribed() == []
+    assert await bot.subscribed() == []
 
 
 async def test_unknown_command_gets_a_pointer(bot: Bot) -> None:
@@ -172,9 +173,9 @@ async def test_feed_gives_the_feed_urls(bot: Bot) -> None:
 async def test_latest_lists_the_newest_headlines(bot: Bot) -> None:
     chat = bot.chat()
     assert await chat.send("/latest") == "No articles yet."
-    index = Index(bot.tmp_path / "index", bot.store)
+    index = await off_loop(Index, bot.tmp_path / "index", bot.store)
     index.write(6)
-    index.scan()
+    await off_loop(index.scan)
     articles = [parse(p.name, p.read_bytes()) for p in sorted(index.folder.glob("*.txt"))]
     newest = sorted(articles, key=lambda a: (a.date.value, a.seq, a.id), reverse=True)
     reply = await chat.send("/latest 3")
@@ -200,7 +201,7 @@ async def test_settings_buttons_set_the_language(bot: Bot) -> None:
     assert edit.outcome == "ok"
     assert edit.text == "Lingua impostata: italiano."
     assert len(bot.fake.callback_answers) == 1
-    assert bot.store.chat_language(str(USER)) == "it"
+    assert await off_loop(bot.store.chats.chat_language, str(USER)) == "it"
     # The user's Telegram is in English, the chat chose Italian: Italian wins from now on.
     assert (await chat.send("/start")).startswith("Benvenuto")
 
@@ -217,14 +218,14 @@ async def test_stats_only_for_admins(bot: Bot) -> None:
 
 async def test_stats_counts_deliveries(bot: Bot) -> None:
     await bot.chat().send("/start")
-    index = Index(bot.tmp_path / "index", bot.store)
+    index = await off_loop(Index, bot.tmp_path / "index", bot.store)
     index.write(2)
-    index.scan()  # baseline: nothing is owed
+    await off_loop(index.scan)  # baseline: nothing is owed
     index.write(1)
-    assert len(index.scan()) == 1
+    assert len(await off_loop(index.scan)) == 1
     bot.service.wake()
     await bot.fake.wait_for(lambda: len(bot.fake.texts(USER)) == 2)
-    await bot.fake.wait_for(lambda: bot.store.stats().get("deliveries_sent", 0) == 1)
+    await until(lambda: bot.store.chats.stats().get("deliveries_sent", 0) == 1)
     reply = await bot.chat(ADMIN).send("/stats")
     assert "3 articles" in reply
     assert "Deliveries: 0 pending, 1 sent, 0 failed" in reply
@@ -250,7 +251,7 @@ async def test_group_subscribe_by_non_admin_is_refused(bot: Bot) -> None:
     reply = await group.send("/start")
     assert reply == "Only the administrators of this group can do that."
     assert (await group.send("/subscribe")).startswith("Only the administrators")
-    assert bot.subscribed() == []
+    assert await bot.subscribed() == []
 
 
 async def test_group_subscribe_by_admin_and_unsubscribe(bot: Bot) -> None:
@@ -258,12 +259,12 @@ async def test_group_subscribe_by_admin_and_unsubscribe(bot: Bot) -> None:
     bot.fake.set_member(GROUP, USER, "member")
     group = bot.chat(GROUP, user_id=ADMIN)
     assert (await group.send("/subscribe@feedbot_test_bot")).startswith("Subscribed")
-    assert bot.subscribed() == [str(GROUP)]
+    assert await bot.subscribed() == [str(GROUP)]
     assert (await group.send("/stop", user_id=USER)).startswith("Only the administrators")
-    assert bot.subscribed() == [str(GROUP)]
+    assert await bot.subscribed() == [str(GROUP)]
     bot.fake.set_member(GROUP, USER, "creator")
     assert (await group.send("/stop", user_id=USER)).startswith("Unsubscribed")
-    assert bot.subscribed() == []
+    assert await bot.subscribed() == []
 
 
 async def test_group_settings_by_non_admin_button_is_refused(bot: Bot) -> None:
@@ -275,28 +276,28 @@ async def test_group_settings_by_non_admin_button_is_refused(bot: Bot) -> None:
     bot.fake.callback("lang:it", chat_id=GROUP, message_id=menu.message_id, user_id=USER)
     await bot.fake.wait_for(lambda: len(bot.fake.callback_answers) == 1)
     assert "administrators" in str(bot.fake.callback_answers[0].get("text"))
-    assert bot.store.chat_language(str(GROUP)) is None
+    assert await off_loop(bot.store.chats.chat_language, str(GROUP)) is None
 
 
 async def test_removed_from_group_unsubscribes(bot: Bot) -> None:
     bot.fake.set_member(GROUP, ADMIN, "administrator")
     await bot.chat(GROUP, user_id=ADMIN).send("/start")
-    assert bot.subscribed() == [str(GROUP)]
+    assert await bot.subscribed() == [str(GROUP)]
     bot.fake.chat_member(chat_id=GROUP, old="member", new="kicked")
-    await bot.fake.wait_for(lambda: bot.subscribed() == [])
+    await until(lambda: bot.store.chats.subscribers() == [])
 
 
 async def test_added_to_group_says_hello(bot: Bot) -> None:
     bot.fake.chat_member(chat_id=GROUP, old="left", new="member")
     await bot.fake.wait_for(lambda: len(bot.fake.texts(GROUP)) == 1)
     assert bot.fake.texts(GROUP)[0].startswith("Thanks for adding me!")
-    assert bot.subscribed() == []
+    assert await bot.subscribed() == []
 
 
 async def test_blocked_private_chat_unsubscribes(bot: Bot) -> None:
     await bot.chat().send("/start")
     bot.fake.chat_member(chat_id=USER, old="member", new="kicked")
-    await bot.fake.wait_for(lambda: bot.subscribed() == [])
+    await until(lambda: bot.store.chats.subscribers() == [])
 
 
 # --------------------------------------------------------------------------- webhook mode
@@ -347,7 +348,7 @@ async def test_webhook_checks_the_secret(fake: FakeBotAPI, store: Store, tmp_pat
             assert ok.status_code == 200
         await fake.wait_for(lambda: len(fake.texts(USER)) == 1)
         assert fake.texts(USER)[0].startswith("Welcome")
-        assert store.subscribers() == [str(USER)]
+        assert await off_loop(store.chats.subscribers) == [str(USER)]
         # Polling is off in webhook mode: the fake saw no getUpdates.
         assert not [r for r in fake.requests if r.method == "getupdates"]
     finally:

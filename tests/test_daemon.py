@@ -20,6 +20,7 @@ import pytest
 
 from feedbot.store import SCHEMA_VERSION, Store
 from tests.conftest import ROOT
+from tests.storekit import off_loop
 
 pytestmark = pytest.mark.slow
 
@@ -272,10 +273,10 @@ async def test_health_states_and_wake(tmp_path: Path) -> None:
         index={"path": index, "settle_ms": 0, "scan_interval": 10},  # type: ignore[arg-type]
         storage={"path": tmp_path / "db.sqlite3"},  # type: ignore[arg-type]
     )
-    store = Store.open(settings.storage.path)
+    store = await off_loop(Store.open, settings.storage.path)
     recorder = Recorder()
     try:
-        daemon = Daemon(settings, store, components=[lambda s, st, r: recorder])
+        daemon = await off_loop(Daemon, settings, store, components=[lambda s, st, r: recorder])
         body, ok = daemon.health()
         assert (body["status"], ok) == ("starting", False)
         atomic_write(index, "001_a.txt", ARTICLE.format(day=1, headline="A", body="Base."))

@@ -32,6 +32,7 @@ from feedbot.telegram.service import TelegramService
 from tests.botkit import TOKEN, Index, assert_token_absent, make_settings, plain
 from tests.conftest import ROOT
 from tests.fakebotapi import FakeBotAPI
+from tests.storekit import deliveries_for, off_loop, until
 
 CHANNEL, CHANNEL_NAME = -1009000, "news_channel"
 
@@ -71,29 +72,39 @@ async def service(fake: FakeBotAPI, store: Store, tmp_path: Path) -> AsyncIterat
 
 
 def owed(store: Store) -> int:
-    stats = store.stats()
+    stats = store.chats.stats()
     return stats["deliveries_pending"] + stats["deliveries_sending"]
 
 
 async def settle(fake: FakeBotAPI, store: Store, timeout: float = 30.0) -> None:
     """Wait until the ledger owes nothing."""
-    await fake.wait_for(lambda: owed(store) == 0, timeout=timeout)
+    await until(lambda: owed(store) == 0, timeout=timeout)
+
+
+async def broadcast_one(index: Index, service: TelegramService) -> str:
+    """Take a baseline of one article, then write one more: its id, queued and woken for."""
+    index.write(1)
+    await off_loop(index.scan)
+    [new] = index.write(1)
+    assert await off_loop(index.scan) == (new,)
+    service.wake()
+    return new
 
 
 def subscribe(store: Store, *chats: int) -> None:
     for chat in chats:
-        store.subscribe(str(chat), kind="private" if chat > 0 else "group", title=None)
+        store.chats.subscribe(str(chat), kind="private" if chat > 0 else "group", title=None)
 
 
 async def test_new_article_reaches_subscribers_and_channel(
     fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
 ) -> None:
-    subscribe(store, 11, 12, -13, 14)
-    store.unsubscribe("14")
+    await off_loop(subscribe, store, 11, 12, -13, 14)
+    await off_loop(store.chats.unsubscribe, "14")
     index.write(3)
-    assert index.scan() == ()  # the baseline: nothing is broadcast
+    assert await off_loop(index.scan) == ()  # the baseline: nothing is broadcast
     [new] = index.write(1, headed=2)
-    assert index.scan() == (new,)
+    assert await off_loop(index.scan) == (new,)
     service.wake()
     await settle(fake, store)
     article = parse(new, (index.folder / f"{new}.txt").read_bytes())
@@ -109,7 +120,7 @@ async def test_new_article_reaches_subscribers_and_channel(
         assert f"articles/{new}.html" in pieces[0]
         assert "Read the article" in text
     assert fake.texts(14) == []
-    rows = store.deliveries_for(new)
+    rows = await off_loop(deliveries_for, store, new)
     assert {r["chat"] for r in rows} == {"11", "12", "-13", f"@{CHANNEL_NAME}"}
     assert all(r["status"] == "sent" and len(json.loads(r["message_ids"])) == 1 for r in rows)
     assert all(r["sent_at"].tzinfo is not None and r["error"] is None for r in rows)
@@ -119,12 +130,12 @@ async def test_new_article_reaches_subscribers_and_channel(
 async def test_chat_language_picks_the_post_language(
     fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
 ) -> None:
-    subscribe(store, 21, 22)
-    store.set_chat_language("22", "it")
+    await off_loop(subscribe, store, 21, 22)
+    await off_loop(store.chats.set_chat_language, "22", "it")
     index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     service.wake()
     await settle(fake, store)
     assert "Read the article" in plain(fake.texts(21))
@@ -135,10 +146,10 @@ async def test_late_subscriber_gets_no_old_articles(
     fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
 ) -> None:
     index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     index.write(1)
-    index.scan()
-    subscribe(store, 31)  # after the article was queued
+    await off_loop(index.scan)
+    await off_loop(subscribe, store, 31)  # after the article was queued
     service.wake()
     await settle(fake, store)
     await asyncio.sleep(0.2)
@@ -150,9 +161,9 @@ async def test_300_subscribers_with_faults(
     fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
 ) -> None:
     chats = list(range(1000, 1300))
-    subscribe(store, *chats)
+    await off_loop(subscribe, store, *chats)
     index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     fake.set_faults(
         rate=0.1,
         kinds=("5xx", "timeout", "429"),
@@ -161,7 +172,7 @@ async def test_300_subscribers_with_faults(
         timeout_delivers=True,
     )
     [new] = index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     service.wake()
     await settle(fake, store, timeout=60)
     kinds = Counter(a.outcome for a in fake.attempts)
@@ -172,7 +183,7 @@ async def test_300_subscribers_with_faults(
     # The only extra copies are messages Telegram delivered while the answer was lost.
     extra = [a for a in fake.attempts if a.description == "injected, delivered"]
     assert len(fake.sent) + len(extra) == len(chats) + 1 + len(extra)
-    rows = store.deliveries_for(new)
+    rows = await off_loop(deliveries_for, store, new)
     assert {r["status"] for r in rows} == {"sent"}
     assert fake.count_429 == kinds["429"]
     floods = [a for a in fake.attempts if a.outcome == "429" and a.description != "injected"]
@@ -189,19 +200,21 @@ async def test_300_subscribers_with_faults(
 async def test_blocked_chat_is_unsubscribed_after_the_first_403(
     fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
 ) -> None:
-    subscribe(store, 41, 42)
+    await off_loop(subscribe, store, 41, 42)
     fake.block(42)
     index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     [first, second] = index.write(2)
-    index.scan()
+    await off_loop(index.scan)
     service.wake()
     await settle(fake, store)
-    assert store.subscribers() == ["41"]
+    assert await off_loop(store.chats.subscribers) == ["41"]
     blocked = [a for a in fake.attempts if a.chat_id == 42]
     assert [a.outcome for a in blocked] == ["403"]  # no retry, and not for the second article
     rows = {
-        (r["article_id"], r["chat"]): r for a in (first, second) for r in store.deliveries_for(a)
+        (r["article_id"], r["chat"]): r
+        for a in (first, second)
+        for r in await off_loop(deliveries_for, store, a)
     }
     assert {rows[(a, "42")]["status"] for a in (first, second)} == {"failed"}
     assert "Forbidden" in str(rows[(first, "42")]["error"]) or "Forbidden" in str(
@@ -214,18 +227,18 @@ async def test_unknown_channel_fails_without_retry(
     fake: FakeBotAPI, store: Store, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, fake.base_url, channels=["@no_such_channel"])
-    idx = Index(tmp_path / "index", store, channels=("@no_such_channel",))
+    idx = await off_loop(Index, tmp_path / "index", store, channels=("@no_such_channel",))
     idx.write(1)
-    idx.scan()
+    await off_loop(idx.scan)
     [new] = idx.write(1)
-    idx.scan()
+    await off_loop(idx.scan)
     svc = TelegramService(settings, store)
     await svc.start()
     try:
         await settle(fake, store)
     finally:
         await svc.stop()
-    [row] = store.deliveries_for(new)
+    [row] = await off_loop(deliveries_for, store, new)
     assert row["status"] == "failed" and "chat not found" in str(row["error"]).lower()
     assert len([a for a in fake.attempts if a.chat_id == "@no_such_channel"]) == 1
 
@@ -233,29 +246,56 @@ async def test_unknown_channel_fails_without_retry(
 async def test_migrated_group_follows_the_new_id(
     fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
 ) -> None:
-    subscribe(store, -51)
+    await off_loop(subscribe, store, -51)
     fake.migrate(-51, -1000000000051)
-    index.write(1)
-    index.scan()
-    [new] = index.write(1)
-    index.scan()
-    service.wake()
+    new = await broadcast_one(index, service)
     await settle(fake, store)
     assert len(fake.texts(-1000000000051)) == 1
     assert fake.texts(-51) == []
-    assert store.subscribers() == ["-1000000000051"]
-    rows = {r["chat"]: r["status"] for r in store.deliveries_for(new)}
+    assert await off_loop(store.chats.subscribers) == ["-1000000000051"]
+    rows = {r["chat"]: r["status"] for r in await off_loop(deliveries_for, store, new)}
     assert rows["-1000000000051"] == "sent"
+
+
+async def test_group_migrating_while_its_post_is_in_flight_gets_it_once(
+    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+) -> None:
+    """The send to the new id is slow; the row must stay claimed meanwhile, not be re-queued."""
+    await off_loop(subscribe, store, -52, -53)
+    fake.migrate(-52, -1000000000052)
+    fake.latency = 1.5
+    new = await broadcast_one(index, service)
+    await settle(fake, store)
+    await until(lambda: service.sender.in_flight == 0)  # nothing claimed a second time
+    assert len(fake.texts(-53)) == 1
+    assert len(fake.texts(-1000000000052)) == 1
+    rows = {r["chat"]: r for r in await off_loop(deliveries_for, store, new)}
+    assert rows["-1000000000052"]["status"] == "sent" and rows["-53"]["status"] == "sent"
+    assert "-52" not in rows
+
+
+async def test_migration_when_the_new_id_is_owed_the_post_already(
+    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+) -> None:
+    """Both ids subscribed (the bot saw the supergroup first): the post goes there once."""
+    await off_loop(subscribe, store, -54, -1000000000054)
+    fake.migrate(-54, -1000000000054)
+    new = await broadcast_one(index, service)
+    await settle(fake, store)
+    assert len(fake.texts(-1000000000054)) == 1
+    rows = {r["chat"]: r for r in await off_loop(deliveries_for, store, new)}
+    assert rows["-1000000000054"]["status"] == "sent"
+    assert rows["-54"]["status"] == "failed" and "owed it already" in rows["-54"]["error"]
 
 
 async def test_network_errors_retry_then_fail(
     fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
 ) -> None:
-    subscribe(store, 61)
+    await off_loop(subscribe, store, 61)
     index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     [new] = index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     fake.set_faults(rate=1.0, kinds=("5xx",))
     settings = make_settings(tmp_path, fake.base_url, max_attempts=2)
     svc = TelegramService(settings, store)
@@ -267,37 +307,41 @@ async def test_network_errors_retry_then_fail(
     attempts = [a for a in fake.attempts if a.chat_id == 61]
     assert [a.outcome for a in attempts] == ["5xx", "5xx"]
     assert attempts[1].time - attempts[0].time >= 1.9  # backoff
-    [row] = [r for r in store.deliveries_for(new) if r["chat"] == "61"]
+    [row] = [r for r in await off_loop(deliveries_for, store, new) if r["chat"] == "61"]
     assert row["status"] == "failed"
     assert row["attempts"] == 2 and "NetworkError" in str(row["error"])
-    assert store.subscribers() == ["61"]  # a network error says nothing about the chat
+    assert await off_loop(store.chats.subscribers) == [
+        "61"
+    ]  # a network error says nothing about the chat
 
 
 async def test_split_post_resumes_at_the_next_piece_after_a_restart(
     fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, fake.base_url)
-    subscribe(store, 71)
+    await off_loop(subscribe, store, 71)
     index.write(1)
-    index.scan()
+    await off_loop(index.scan)
     [new] = index.write(1, headed=2)
-    index.scan()
-    [row] = [r for r in store.deliveries_for(new) if r["chat"] == "71"]
+    await off_loop(index.scan)
+    [row] = [r for r in await off_loop(deliveries_for, store, new) if r["chat"] == "71"]
 
     def render(entry: Any, language: str) -> list[str]:
         return render_post(
             entry, url=post_url(settings, entry.article.id), language=language, limit=250
         )
 
-    entry = store.entry(new)
+    entry = await off_loop(store.articles.entry, new)
     assert entry is not None
     pieces = render(entry, "en")
     assert len(pieces) >= 3
 
     async def run_sender() -> tuple[Sender, asyncio.Task[None], Any]:
-        application = build_application(settings, store)
+        application = build_application(settings, store.async_chats())
         await application.initialize()
-        sender = Sender(application.bot, store, render, default_language="en", max_attempts=3)
+        sender = Sender(
+            application.bot, store.async_outbox(), render, default_language="en", max_attempts=3
+        )
         return sender, asyncio.create_task(sender.run(poll=0.05)), application
 
     sender, task, application = await run_sender()
@@ -307,7 +351,7 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
     await task
     await application.shutdown()
     assert len(fake.texts(71)) == 2
-    [row] = [r for r in store.deliveries_for(new) if r["chat"] == "71"]
+    [row] = [r for r in await off_loop(deliveries_for, store, new) if r["chat"] == "71"]
     assert row["status"] == "pending" and len(json.loads(row["message_ids"])) == 2
 
     sender, task, application = await run_sender()
@@ -319,7 +363,7 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
         await task
         await application.shutdown()
     assert fake.texts(71) == pieces  # each piece once, in order
-    [row] = [r for r in store.deliveries_for(new) if r["chat"] == "71"]
+    [row] = [r for r in await off_loop(deliveries_for, store, new) if r["chat"] == "71"]
     ids = [s.message_id for s in fake.sent if s.chat_id == 71]
     assert row["status"] == "sent" and json.loads(row["message_ids"]) == ids
 

@@ -12,6 +12,7 @@ import pytest
 from feedbot.index import BadFile, FileStat, Indexer, decide
 from feedbot.store import Known, Store
 from tests.conftest import SEED
+from tests.storekit import article_row, deliveries_for
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 NOW_NS = int(NOW.timestamp() * 1e9)
@@ -108,7 +109,9 @@ def env(tmp_path: Path) -> tuple[Path, Store]:
 
 
 def make(folder: Path, store: Store, settle_ms: int = 200) -> Indexer:
-    return Indexer(folder, store, max_bytes=10_000, settle_ms=settle_ms, channels=["@chan"])
+    return Indexer(
+        folder, store.articles, max_bytes=10_000, settle_ms=settle_ms, channels=["@chan"]
+    )
 
 
 def test_baseline_then_broadcast(env: tuple[Path, Store]) -> None:
@@ -117,14 +120,14 @@ def test_baseline_then_broadcast(env: tuple[Path, Store]) -> None:
     write(folder, "002_b.txt", TEXT.format(day=2, headline="Second"))
     report = make(folder, store).scan()
     assert sorted(report.new) == ["001_a", "002_b"] and report.created == ()
-    assert store.article_row("001_a")["broadcast"] is False  # type: ignore[index]
-    assert store.deliveries_for("001_a") == []
+    assert article_row(store, "001_a")["broadcast"] is False  # type: ignore[index]
+    assert deliveries_for(store, "001_a") == []
     write(folder, "003_c.txt", TEXT.format(day=3, headline="Third"))
     indexer = make(folder, store)  # a restart: the baseline is remembered
     report = indexer.scan()
     assert report.new == ("003_c",) and report.created == ("003_c",)
-    assert store.article_row("003_c")["broadcast"] is True  # type: ignore[index]
-    assert [d["chat"] for d in store.deliveries_for("003_c")] == ["@chan"]
+    assert article_row(store, "003_c")["broadcast"] is True  # type: ignore[index]
+    assert [d["chat"] for d in deliveries_for(store, "003_c")] == ["@chan"]
     assert indexer.scan().changes == 0
 
 
@@ -133,26 +136,26 @@ def test_change_remove_and_restart(env: tuple[Path, Store]) -> None:
     path = write(folder, "001_a.txt", TEXT.format(day=1, headline="First"))
     indexer = make(folder, store)
     indexer.scan()
-    first = store.entry("001_a")
+    first = store.articles.entry("001_a")
     assert first is not None
     # touched, same bytes: nothing changes
     os.utime(path, (1_600_000_000, 1_600_000_000))
     report = indexer.scan()
     assert report.changes == 0
-    assert store.entry("001_a") == first
+    assert store.articles.entry("001_a") == first
     write(folder, "001_a.txt", TEXT.format(day=1, headline="First, edited"))
     now = datetime.now(UTC)
     report = indexer.scan(now)
     assert report.changed == ("001_a",)
-    edited = store.entry("001_a")
+    edited = store.articles.entry("001_a")
     assert edited is not None and edited.updated == now and "edited" in edited.article.headline
     # a restart neither re-adds nor re-dates
     again = make(folder, store)
     assert again.scan().changes == 0
-    assert store.entry("001_a") == edited
+    assert store.articles.entry("001_a") == edited
     path.unlink()
     report = again.scan()
-    assert report.removed == ("001_a",) and store.count() == 0 and report.articles == 0
+    assert report.removed == ("001_a",) and store.articles.count() == 0 and report.articles == 0
 
 
 def test_unsettled_file_is_picked_up_later(env: tuple[Path, Store]) -> None:
@@ -161,7 +164,7 @@ def test_unsettled_file_is_picked_up_later(env: tuple[Path, Store]) -> None:
     indexer = make(folder, store, settle_ms=60_000)
     report = indexer.scan()
     assert report.unsettled == 1 and report.new == () and report.recheck_in is not None
-    assert store.count() == 0 and indexer.bad == {}
+    assert store.articles.count() == 0 and indexer.bad == {}
     write(folder, "001_a.txt", TEXT.format(day=1, headline="Whole"), age=120)
     assert indexer.scan().new == ("001_a",)
 
@@ -196,7 +199,7 @@ def test_good_article_turned_bad_keeps_the_good_version(env: tuple[Path, Store])
     write(folder, "001_a.txt", "broken\n")
     report = indexer.scan()
     assert len(report.bad) == 1 and report.changes == 0
-    assert store.entry("001_a") is not None
+    assert store.articles.entry("001_a") is not None
 
 
 def test_too_big_file_is_bad_without_reading(env: tuple[Path, Store]) -> None:
@@ -220,8 +223,8 @@ def test_many_files_in_batches(env: tuple[Path, Store]) -> None:
         write(folder, f"{i:04d}_x.txt", TEXT.format(day=1 + i % 28, headline=f"Number {i}"))
     indexer = make(folder, store)
     assert len(indexer.scan().new) == 600
-    assert store.count() == 600 and store.get_state("baseline_done") is not None
-    ids = [e.article.id for e in store.newest(0, 600)]
+    assert store.articles.count() == 600 and store.db.get_state("baseline_done") is not None
+    ids = [e.article.id for e in store.articles.newest(0, 600)]
     assert ids[0] == "0587_x" and len(set(ids)) == 600
 
 
@@ -246,7 +249,7 @@ def test_stop_between_batches_keeps_what_was_stored(env: tuple[Path, Store]) -> 
     indexer = make(folder, store)
     report = indexer.scan(stop=lambda: True)
     assert len(report.new) == 256 and report.unsettled == 44
-    assert store.count() == 256 and store.get_state("baseline_done") is None
+    assert store.articles.count() == 256 and store.db.get_state("baseline_done") is None
     report = indexer.scan()
-    assert len(report.new) == 44 and store.get_state("baseline_done") is not None
+    assert len(report.new) == 44 and store.db.get_state("baseline_done") is not None
     assert report.created == ()  # still the baseline

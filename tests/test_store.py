@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,8 +10,10 @@ import pytest
 
 from feedbot.article import Article, parse
 from feedbot.errors import SchemaTooNewError, StoreError
-from feedbot.store import MIGRATIONS, SCHEMA_VERSION, Store, StoreSource
+from feedbot.store import MIGRATIONS, SCHEMA_VERSION, FileRecord, Store, StoreSource
+from tests import storekit
 from tests.conftest import SEED
+from tests.storekit import article_row, deliveries_for, remove
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -25,17 +26,7 @@ def article(seq: int, date: str = "2022-01-14", headline: str = "Headline") -> A
 def add(
     store: Store, a: Article, *, now: datetime = NOW, broadcast: bool = True, **kw: object
 ) -> bool:
-    digest = hashlib.sha256(repr(a).encode()).hexdigest()
-    return store.add_article(
-        a,
-        path=f"{a.id}.txt",
-        size=1,
-        mtime_ns=1,
-        content_hash=digest,
-        now=now,
-        broadcast=broadcast,
-        **kw,  # type: ignore[arg-type]
-    )
+    return storekit.add(store, a, now, broadcast=broadcast, **kw)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -50,7 +41,7 @@ def test_open_creates_folder_wal_and_schema(tmp_path: Path) -> None:
     s = Store.open(path)
     try:
         assert path.is_file()
-        assert s.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
+        assert s.db.schema_version() == SCHEMA_VERSION == len(MIGRATIONS)
         raw = sqlite3.connect(path)
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -84,7 +75,7 @@ def test_not_a_database(tmp_path: Path) -> None:
 
 
 def test_upsert_order_count_and_source(store: Store) -> None:
-    src = StoreSource(store)
+    src = StoreSource(store.articles)
     v0 = src.version()
     a1, a2, a3 = article(1, "2022-01-14"), article(2, "2022-01-14"), article(3, "2021-05")
     for a in (a3, a1, a2):
@@ -102,74 +93,74 @@ def test_change_keeps_id_sets_updated_and_remove(store: Store) -> None:
     add(store, a)
     later = NOW + timedelta(hours=1)
     changed = article(1, headline="Another headline")
-    version = store.version
+    version = store.articles.version
     assert not add(store, changed, now=later)
-    assert store.version != version
-    e = store.entry(a.id)
+    assert store.articles.version != version
+    e = store.articles.entry(a.id)
     assert e is not None and e.article.headline.startswith("Another") and e.updated == later
-    row = store.article_row(a.id)
+    row = article_row(store, a.id)
     assert row is not None and row["first_seen"] == NOW
-    store.remove_article(a.id, later)
-    assert store.entry(a.id) is None and store.count() == 0
-    row = store.article_row(a.id)
+    remove(store, a.id, later)
+    assert store.articles.entry(a.id) is None and store.articles.count() == 0
+    row = article_row(store, a.id)
     assert row is not None and row["removed_at"] == later
     # it comes back with the same content: restored, not re-dated, not new
     assert not add(store, changed, now=later + timedelta(hours=1))
-    e = store.entry(a.id)
+    e = store.articles.entry(a.id)
     assert e is not None and e.updated == later
 
 
 def test_broadcast_queues_deliveries_in_the_same_transaction(store: Store) -> None:
-    store.subscribe("100", kind="private", title=None)
-    store.subscribe("-200", kind="group", title="G")
-    store.subscribe("300", kind="private", title=None)
-    store.unsubscribe("300")
+    store.chats.subscribe("100", kind="private", title=None)
+    store.chats.subscribe("-200", kind="group", title="G")
+    store.chats.subscribe("300", kind="private", title=None)
+    store.chats.unsubscribe("300")
     base = article(1)
     add(store, base, broadcast=False)
-    assert store.deliveries_for(base.id) == []
+    assert deliveries_for(store, base.id) == []
     new = article(2)
     add(store, new, channels=["@chan", "100"])
-    rows = store.deliveries_for(new.id)
+    rows = deliveries_for(store, new.id)
     assert [r["chat"] for r in rows] == ["-200", "100", "@chan"]
     assert all(r["status"] == "pending" for r in rows)
-    row = store.article_row(new.id)
+    row = article_row(store, new.id)
     assert row is not None and row["broadcast"] is True
     # a later subscriber does not get older articles
-    store.subscribe("400", kind="private", title=None)
-    assert "400" not in [r["chat"] for r in store.deliveries_for(new.id)]
+    store.chats.subscribe("400", kind="private", title=None)
+    assert "400" not in [r["chat"] for r in deliveries_for(store, new.id)]
 
 
 def test_failed_transaction_writes_nothing(store: Store) -> None:
     a, b = article(1), article(2)
     with pytest.raises(StoreError, match="NOT NULL"):
-        store.apply_changes(
-            [(a, "x.txt", 1, 1, "h"), (b, "y.txt", None, 1, "h")],  # type: ignore[list-item]
+        store.articles.apply_changes(
+            [FileRecord(a, "x.txt", 1, 1, "h"), FileRecord(b, "y.txt", None, 1, "h")],  # type: ignore[arg-type]
             [],
             NOW,
             broadcast=True,
         )
-    assert store.count() == 0 and store.article_row(a.id) is None
+    assert store.articles.count() == 0 and article_row(store, a.id) is None
 
 
 def test_delivery_lifecycle(store: Store) -> None:
-    store.subscribe("1", kind="private", title=None)
-    store.subscribe("2", kind="private", title=None)
-    store.set_chat_language("2", "it")
+    store.chats.subscribe("1", kind="private", title=None)
+    store.chats.subscribe("2", kind="private", title=None)
+    store.chats.set_chat_language("2", "it")
     a = article(1)
     add(store, a)
-    claimed = store.claim_due(NOW, 10)
+    claimed = store.outbox.claim_due(NOW, 10)
     assert [(d.chat, d.language) for d in claimed] == [("1", None), ("2", "it")]
-    assert store.claim_due(NOW, 10) == []  # both are sending
-    assert store.release_claims() == 2
-    d1, d2 = store.claim_due(NOW, 10)
-    store.record_progress(d1.id, [11])
-    store.mark_sent(d1.id, [11, 12], NOW)
-    store.mark_retry(d2.id, 1, NOW + timedelta(seconds=30), "timed out")
-    assert store.claim_due(NOW, 10) == []
-    (again,) = store.claim_due(NOW + timedelta(seconds=31), 10)
+    assert store.outbox.claim_due(NOW, 10) == []  # both are sending
+    assert store.outbox.release_claims() == 2
+    d1, d2 = store.outbox.claim_due(NOW, 10)
+    store.outbox.record_progress(d1.id, [11])
+    store.outbox.mark_sent_many([(d1.id, [11, 12], NOW)])
+    store.outbox.mark_retry(d2.id, 1, NOW + timedelta(seconds=30), "timed out")
+    assert store.outbox.claim_due(NOW, 10) == []
+    (again,) = store.outbox.claim_due(NOW + timedelta(seconds=31), 10)
     assert again.attempts == 1
-    store.mark_failed(again.id, 2, "bad")
-    stats = store.stats()
+    store.outbox.mark_failed(again.id, 2, "bad")
+    stats = store.chats.stats()
     assert stats == {
         "subscribers": 2,
         "articles": 1,
@@ -178,36 +169,67 @@ def test_delivery_lifecycle(store: Store) -> None:
         "deliveries_sent": 1,
         "deliveries_failed": 1,
     }
-    rows = {r["chat"]: r for r in store.deliveries_for(a.id)}
+    rows = {r["chat"]: r for r in deliveries_for(store, a.id)}
     assert rows["1"]["message_ids"] == "[11, 12]" and rows["1"]["sent_at"] == NOW
 
 
 def test_chat_gone_and_migrated(store: Store) -> None:
-    store.subscribe("-5", kind="group", title="old")
-    store.subscribe("7", kind="private", title=None)
+    store.chats.subscribe("-5", kind="group", title="old")
+    store.chats.subscribe("7", kind="private", title=None)
     add(store, article(1))
-    store.chat_migrated("-5", "-1005")
-    assert set(store.subscribers()) == {"-1005", "7"}
-    assert [r["chat"] for r in store.deliveries_for(article(1).id)] == ["-1005", "7"]
-    store.chat_gone("7", "Forbidden: bot was blocked by the user")
-    assert store.subscribers() == ["-1005"]
-    rows = {r["chat"]: r for r in store.deliveries_for(article(1).id)}
+    store.outbox.chat_migrated(0, "-5", "-1005")
+    assert set(store.chats.subscribers()) == {"-1005", "7"}
+    assert [r["chat"] for r in deliveries_for(store, article(1).id)] == ["-1005", "7"]
+    store.outbox.chat_gone("7", "Forbidden: bot was blocked by the user")
+    assert store.chats.subscribers() == ["-1005"]
+    rows = {r["chat"]: r for r in deliveries_for(store, article(1).id)}
     assert rows["7"]["status"] == "failed"
 
 
 def test_subscribe_twice_and_state(store: Store) -> None:
-    assert store.subscribe("1", kind="private", title=None)
-    assert not store.subscribe("1", kind="private", title=None)
-    assert store.unsubscribe("1") and not store.unsubscribe("1")
-    assert store.subscribe("1", kind="private", title=None)
-    assert store.get_state("k") is None
-    store.set_state("k", "v")
-    store.set_state("k", "w")
-    assert store.get_state("k") == "w"
+    assert store.chats.subscribe("1", kind="private", title=None)
+    assert not store.chats.subscribe("1", kind="private", title=None)
+    assert store.chats.unsubscribe("1") and not store.chats.unsubscribe("1")
+    assert store.chats.subscribe("1", kind="private", title=None)
+    assert store.db.get_state("k") is None
+    store.db.set_state("k", "v")
+    store.db.set_state("k", "w")
+    assert store.db.get_state("k") == "w"
 
 
 def test_seed_round_trips_through_the_store(store: Store) -> None:
     a = parse(str(SEED), SEED.read_bytes())
     add(store, a)
-    e = store.entry(a.id)
+    e = store.articles.entry(a.id)
     assert e is not None and e.article == a
+
+
+async def test_a_database_call_on_the_event_loop_thread_fails(store: Store) -> None:
+    """Every statement checks its thread: one made on a loop's thread is refused."""
+    with pytest.raises(StoreError, match="event loop thread"):
+        store.chats.subscribers()
+    chats = store.async_chats()
+    assert await chats.subscribe("1", kind="private", title=None)
+    assert (await chats.stats())["subscribers"] == 1
+    outbox = store.async_outbox()
+    assert await outbox.claim_due(NOW, 10) == []
+
+
+async def test_the_async_parts_run_on_the_database_threads(store: Store) -> None:
+    import threading
+
+    seen = await store.db.call(lambda: threading.current_thread().name)
+    assert seen.startswith("feedbot-db") and seen != threading.current_thread().name
+
+
+def test_migration_keeps_a_row_in_flight_claimed(store: Store) -> None:
+    """The row being sent follows the chat but stays ``sending``: the sender must not
+    claim it again while its send to the new id is under way."""
+    store.chats.subscribe("-5", kind="group", title="old")
+    a = article(1)
+    add(store, a)
+    [claimed] = store.outbox.claim_due(NOW, 10)
+    assert store.outbox.chat_migrated(claimed.id, "-5", "-1005")
+    assert store.outbox.claim_due(NOW, 10) == []
+    [row] = deliveries_for(store, a.id)
+    assert (row["chat"], row["status"]) == ("-1005", "sending")

@@ -68,14 +68,14 @@ GONE_STATUSES = (ChatMember.LEFT, ChatMember.BANNED)
 
 
 class ChatStore(Protocol):
-    """What the handlers need from the store."""
+    """What the handlers need from the store (async: the store works off the loop)."""
 
-    def subscribe(self, chat: str, *, kind: str, title: str | None) -> bool: ...
-    def unsubscribe(self, chat: str) -> bool: ...
-    def chat_language(self, chat: str) -> str | None: ...
-    def set_chat_language(self, chat: str, language: str) -> None: ...
-    def latest_entries(self, limit: int) -> Sequence[Entry]: ...
-    def stats(self) -> Mapping[str, int]:
+    async def subscribe(self, chat: str, *, kind: str, title: str | None) -> bool: ...
+    async def unsubscribe(self, chat: str) -> bool: ...
+    async def chat_language(self, chat: str) -> str | None: ...
+    async def set_chat_language(self, chat: str, language: str) -> None: ...
+    async def latest_entries(self, limit: int) -> Sequence[Entry]: ...
+    async def stats(self) -> Mapping[str, int]:
         """subscribers, articles, deliveries_pending/_sending/_sent/_failed."""
         ...
 
@@ -102,17 +102,17 @@ def chat_language(stored: str | None, user_language: str | None, default: str) -
     return short if short in LANGUAGES else default
 
 
-def _language(update: Update, deps: BotDeps) -> str:
+async def _language(update: Update, deps: BotDeps) -> str:
     chat = update.effective_chat
     user = update.effective_user
-    stored = deps.store.chat_language(str(chat.id)) if chat else None
+    stored = await deps.store.chat_language(str(chat.id)) if chat else None
     return chat_language(
         stored, user.language_code if user else None, deps.settings.telegram.default_language
     )
 
 
-def _say(update: Update, deps: BotDeps, message: str, **params: object) -> str:
-    return render_text(_language(update, deps), message, **params)
+async def _say(update: Update, deps: BotDeps, message: str, **params: object) -> str:
+    return render_text(await _language(update, deps), message, **params)
 
 
 async def _reply(update: Update, text: str, **kwargs: Any) -> None:
@@ -143,7 +143,7 @@ async def _refuse_unless_manager(update: Update, context: ContextTypes.DEFAULT_T
         return False
     deps = _deps(context)
     await _reply(
-        update, _say(update, deps, N_("Only the administrators of this group can do that."))
+        update, await _say(update, deps, N_("Only the administrators of this group can do that."))
     )
     return True
 
@@ -155,12 +155,12 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     if context.args:
         log.info("/start with payload %r", context.args[0][:64])
-    deps.store.subscribe(str(chat.id), kind=chat.type, title=_chat_title(chat))
+    await deps.store.subscribe(str(chat.id), kind=chat.type, title=_chat_title(chat))
     welcome = N_(
         "Welcome to {title}! This chat is now subscribed: every new article will be posted "
         "here.\nSend /stop to unsubscribe, or /help to see all commands."
     )
-    await _reply(update, _say(update, deps, welcome, title=deps.settings.feed.title))
+    await _reply(update, await _say(update, deps, welcome, title=deps.settings.feed.title))
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -168,13 +168,13 @@ async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps, chat = _deps(context), update.effective_chat
     if chat is None or await _refuse_unless_manager(update, context):
         return
-    if deps.store.subscribe(str(chat.id), kind=chat.type, title=_chat_title(chat)):
+    if await deps.store.subscribe(str(chat.id), kind=chat.type, title=_chat_title(chat)):
         text = N_(
             "Subscribed: every new article will be posted in this chat. Send /stop to unsubscribe."
         )
     else:
         text = N_("This chat is already subscribed. Send /stop to unsubscribe.")
-    await _reply(update, _say(update, deps, text))
+    await _reply(update, await _say(update, deps, text))
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -182,14 +182,14 @@ async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     deps, chat = _deps(context), update.effective_chat
     if chat is None or await _refuse_unless_manager(update, context):
         return
-    if deps.store.unsubscribe(str(chat.id)):
+    if await deps.store.unsubscribe(str(chat.id)):
         text = N_(
             "Unsubscribed: no more articles will be posted in this chat. "
             "Send /subscribe to subscribe again."
         )
     else:
         text = N_("This chat is not subscribed. Send /subscribe to subscribe.")
-    await _reply(update, _say(update, deps, text))
+    await _reply(update, await _say(update, deps, text))
 
 
 async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -201,11 +201,11 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             n = max(1, min(LATEST_MAX, int(context.args[0])))
         except ValueError:
             usage = N_("Usage: /latest [n], where n is a number from 1 to {max}.")
-            await _reply(update, _say(update, deps, usage, max=LATEST_MAX))
+            await _reply(update, await _say(update, deps, usage, max=LATEST_MAX))
             return
-    entries = deps.store.latest_entries(n)
+    entries = await deps.store.latest_entries(n)
     text = render_latest(
-        entries, base_url=deps.settings.feed.base_url, language=_language(update, deps)
+        entries, base_url=deps.settings.feed.base_url, language=await _language(update, deps)
     )
     await _reply(update, text)
 
@@ -215,7 +215,7 @@ async def feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = _deps(context)
     base = deps.settings.feed.base_url.rstrip("/") + "/"
     text = render_feed_links(
-        _language(update, deps),
+        await _language(update, deps),
         title=deps.settings.feed.title,
         atom=base + feed_path("atom"),
         rss=base + feed_path("rss"),
@@ -237,9 +237,9 @@ async def settings_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     deps = _deps(context)
     if await _refuse_unless_manager(update, context):
         return
-    language = _language(update, deps)
+    language = await _language(update, deps)
     prompt = N_("Language of this chat: {language}. Choose a language:")
-    text = _say(update, deps, prompt, language=language_name(language, language))
+    text = await _say(update, deps, prompt, language=language_name(language, language))
     await _reply(update, text, reply_markup=_language_keyboard())
 
 
@@ -257,9 +257,9 @@ async def settings_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         member = await context.bot.get_chat_member(chat.id, query.from_user.id)
         if member.status not in ADMIN_STATUSES:
             refusal = N_("Only the administrators of this group can do that.")
-            await query.answer(translator(_language(update, deps))(refusal))
+            await query.answer(translator(await _language(update, deps))(refusal))
             return
-    deps.store.set_chat_language(str(chat.id), language)
+    await deps.store.set_chat_language(str(chat.id), language)
     await query.answer()
     done = render_text(
         language, N_("Language set to {language}."), language=language_name(language, language)
@@ -276,7 +276,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """List every command (admin commands for admins)."""
     deps = _deps(context)
     text = render_help(
-        _language(update, deps), title=deps.settings.feed.title, admin=_is_admin(update, deps)
+        await _language(update, deps), title=deps.settings.feed.title, admin=_is_admin(update, deps)
     )
     await _reply(update, text)
 
@@ -285,11 +285,13 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Subscriber, article and delivery counts, for admins."""
     deps = _deps(context)
     if not _is_admin(update, deps):
-        await _reply(update, _say(update, deps, N_("Only the bot's administrators can do that.")))
+        await _reply(
+            update, await _say(update, deps, N_("Only the bot's administrators can do that."))
+        )
         return
-    numbers = deps.store.stats()
+    numbers = await deps.store.stats()
     text = render_stats(
-        _language(update, deps),
+        await _language(update, deps),
         subscribers=numbers.get("subscribers", 0),
         articles=numbers.get("articles", 0),
         # Rows being sent right now are still owed: count them as pending.
@@ -309,7 +311,9 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if "@" in command and command.split("@", 1)[1].lower() != (context.bot.username or "").lower():
         return
     deps = _deps(context)
-    await _reply(update, _say(update, deps, N_("Unknown command. Send /help to see the commands.")))
+    await _reply(
+        update, await _say(update, deps, N_("Unknown command. Send /help to see the commands."))
+    )
 
 
 async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -319,7 +323,7 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     old, new = change.old_chat_member.status, change.new_chat_member.status
     if new in GONE_STATUSES:
-        _deps(context).store.unsubscribe(str(change.chat.id))
+        await _deps(context).store.unsubscribe(str(change.chat.id))
         log.info("removed from chat %s: unsubscribed", change.chat.id)
     elif old in GONE_STATUSES and change.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
         deps = _deps(context)
@@ -339,7 +343,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log first, then tell the user; a handler error never stops the bot."""
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
-        sorry = _say(update, _deps(context), N_("Something went wrong. Please try again later."))
+        sorry = await _say(
+            update, _deps(context), N_("Something went wrong. Please try again later.")
+        )
         with contextlib.suppress(TelegramError):
             await _reply(update, sorry)
 

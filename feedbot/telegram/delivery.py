@@ -3,20 +3,21 @@
 A row is marked sent only after Telegram confirms it, with the message ids it
 returned. Rows are claimed (``pending`` → ``sending``) in batches; at start every
 ``sending`` row left by a crash is released back to ``pending``, so after a
-crash only messages that were in flight can be sent twice. Confirmations are
-written at the end of the event-loop turn in which they arrived, all of that
-turn's in one transaction: under load many answers arrive in one turn (a
-transaction per message cost a quarter of the paid-broadcast throughput), yet no
-confirmation waits for a timer. A clean stop flushes first. A post split into
-several messages records each confirmed piece, so a restart resumes with the
-next piece rather than repeating the first.
+crash only messages that were in flight can be sent twice. Every ledger call
+runs on a database thread. Confirmations are written at the end of the event-loop
+turn in which they arrived, all of that turn's in one transaction: under load many
+answers arrive in one turn (a transaction per message cost a quarter of the
+paid-broadcast throughput), yet no confirmation waits for a timer. A clean stop
+flushes first. A post split into several messages records each confirmed piece,
+so a restart resumes with the next piece rather than repeating the first.
 
 Rate limits live in the bot's rate limiter (`feedbot.telegram.limits`), which
 every request passes; this module decides what a Telegram answer means for the
 row: sent, retry later (network errors, 5xx, timeouts: bounded, with backoff),
 failed (a bug such as unparsable HTML, or attempts exhausted), the chat is gone
 (403, chat not found: unsubscribe, no retry) or the chat moved (follow it and
-resend there).
+resend there: a row in flight stays claimed while it follows the chat, so it is
+not sent twice).
 
 Deliveries to one chat run one after another, in ledger order: posts arrive in
 the order they were written, and when a chat turns out to be gone, the other
@@ -30,9 +31,9 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
@@ -46,32 +47,35 @@ from telegram.error import (
 )
 
 from feedbot.article import Entry
-from feedbot.store import Delivery
+from feedbot.store.outbox import Delivery
 from feedbot.telegram.limits import retry_after_seconds
 
 __all__ = ["Delivery", "Ledger", "Sender", "chat_id_for_api", "classify_error"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 ENTRY_TTL = 2.0  # seconds an article read from the ledger is reused
 Renderer = Callable[[Entry, str], Sequence[str]]  # (entry, language) -> message pieces
 
 
 class Ledger(Protocol):
-    """What the sender needs from the store."""
+    """What the sender needs from the store (async: the store works off the loop)."""
 
-    def release_claims(self) -> int: ...
-    def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
-    def entry(self, article_id: str) -> Entry | None: ...
-    def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
-    def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None: ...
-    def mark_retry(
+    async def release_claims(self) -> int: ...
+    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
+    async def entry(self, article_id: str) -> Entry | None: ...
+    async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
+    async def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None: ...
+    async def mark_retry(
         self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
     ) -> None: ...
-    def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None: ...
-    def chat_gone(self, chat: str, reason: str) -> None: ...
-    def chat_migrated(self, old: str, new: str) -> None: ...
+    async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None: ...
+    async def chat_gone(self, chat: str, reason: str) -> None: ...
+    async def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
+        """Follow a migrated chat; True when ``delivery_id`` should go on to ``new``."""
+        ...
 
 
 def chat_id_for_api(chat: str) -> int | str:
@@ -133,10 +137,13 @@ class Sender:
         self._wake = asyncio.Event()
         self._stopping = False
         self._pieces: OrderedDict[tuple[str, str, str], Sequence[str]] = OrderedDict()
-        self._entries: dict[str, tuple[float, Entry | None]] = {}  # id -> (looked up, entry)
+        # article id -> (when looked up, the lookup)
+        self._entries: dict[str, tuple[float, asyncio.Future[Entry | None]]] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._confirmed: list[tuple[int, Sequence[int], datetime]] = []
         self._flush_handle: asyncio.Handle | None = None
+        self._writes: set[asyncio.Future[Any]] = set()  # ledger writes not yet finished
+        self._moved: dict[str, str] = {}  # chat id -> the id it migrated to
         self._claimed: dict[str, set[int]] = {}  # chat -> ids claimed and not finished
         self._dropped: set[int] = set()  # claimed ids the ledger already closed
 
@@ -150,12 +157,12 @@ class Sender:
 
     async def run(self, *, poll: float = 1.0) -> None:
         """Send until `stop()`; release the claims left by a previous crash first."""
-        released = self._ledger.release_claims()
+        released = await self._ledger.release_claims()
         if released:
             log.info("resuming %d deliveries that were in flight at the last stop", released)
         while not self._stopping:
             if not self._queue:
-                claimed = self._ledger.claim_due(self._clock(), self._batch)
+                claimed = await self._ledger.claim_due(self._clock(), self._batch)
                 for d in claimed:
                     self._claimed.setdefault(d.chat, set()).add(d.id)
                 self._queue.extend(claimed)
@@ -189,12 +196,14 @@ class Sender:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         self._flush()
+        if self._writes:  # what Telegram confirmed is recorded before the claims go back
+            await asyncio.gather(*self._writes, return_exceptions=True)
         self._queue.clear()
         self._claimed.clear()
         self._dropped.clear()
-        self._ledger.release_claims()
+        await self._ledger.release_claims()
 
-    def _entry(self, article_id: str) -> Entry | None:
+    async def _entry(self, article_id: str) -> Entry | None:
         """The article, looked up at most once per `ENTRY_TTL` seconds during a broadcast.
 
         Reading and decoding it for each of thousands of chats would cost more than
@@ -203,12 +212,16 @@ class Sender:
         now = time.monotonic()
         cached = self._entries.get(article_id)
         if cached is not None and now - cached[0] < ENTRY_TTL:
-            return cached[1]
-        entry = self._ledger.entry(article_id)
+            return await cached[1]  # sends that start together share one lookup
+        lookup = asyncio.ensure_future(self._ledger.entry(article_id))
         if len(self._entries) >= 64:
             self._entries = {k: v for k, v in self._entries.items() if now - v[0] < ENTRY_TTL}
-        self._entries[article_id] = (now, entry)
-        return entry
+        self._entries[article_id] = (now, lookup)
+        try:
+            return await asyncio.shield(lookup)
+        except Exception:
+            self._entries.pop(article_id, None)  # a failed lookup is not remembered
+            raise
 
     def _pieces_for(self, entry: Entry, language: str) -> Sequence[str]:
         key = (entry.article.id, language, entry.updated.isoformat())
@@ -230,15 +243,29 @@ class Sender:
         self._count("sent")
 
     def _flush(self) -> None:
-        """Write the gathered confirmations in one transaction."""
+        """Write the gathered confirmations in one transaction (on a database thread)."""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
         done, self._confirmed = self._confirmed, []
         if not done:
             return
+        self._track(self._record_sent(done))
+
+    def _track(self, write: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        """Run a ledger write to its end even if the send that led to it is cancelled
+        (a stop with no grace): a message Telegram took must not be forgotten."""
+        future = asyncio.ensure_future(write)
+        self._writes.add(future)
+        future.add_done_callback(self._writes.discard)
+        return future
+
+    async def _record(self, write: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.shield(self._track(write))
+
+    async def _record_sent(self, done: list[tuple[int, Sequence[int], datetime]]) -> None:
         try:
-            self._ledger.mark_sent_many(done)
+            await self._ledger.mark_sent_many(done)
         except Exception:  # the rows stay claimed; a restart resends them
             log.exception("could not record %d sent deliveries", len(done))
 
@@ -267,14 +294,18 @@ class Sender:
 
     async def _send(self, delivery: Delivery) -> None:
         ledger = self._ledger
-        entry = self._entry(delivery.article_id)
+        entry = await self._entry(delivery.article_id)
         if entry is None:
-            ledger.mark_failed(delivery.id, delivery.attempts, "article removed before delivery")
+            await self._record(
+                ledger.mark_failed(
+                    delivery.id, delivery.attempts, "article removed before delivery"
+                )
+            )
             self._count("failed")
             return
         pieces = self._pieces_for(entry, delivery.language or self._default_language)
         sent = list(delivery.message_ids)
-        chat = delivery.chat
+        chat = self._moved.get(delivery.chat, delivery.chat)
         migrations = 0
         while len(sent) < len(pieces):
             try:
@@ -288,34 +319,42 @@ class Sender:
             except ChatMigrated as e:
                 new = str(e.new_chat_id)
                 log.info("chat %s moved to %s: following it", chat, new)
-                ledger.chat_migrated(chat, new)
+                self._moved[chat] = new
+                go_on = await self._record(ledger.chat_migrated(delivery.id, chat, new))
                 chat, migrations = new, migrations + 1
+                if not go_on:
+                    self._count("failed")
+                    return  # the new chat was owed this post already: its own row sends it
                 if migrations > 3:
-                    ledger.mark_failed(delivery.id, delivery.attempts, "chat keeps migrating")
+                    await self._record(
+                        ledger.mark_failed(delivery.id, delivery.attempts, "chat keeps migrating")
+                    )
                     self._count("failed")
                     return
                 continue
             except RetryAfter as e:  # the limiter already paused and retried; try later
                 wait = timedelta(seconds=retry_after_seconds(e))
-                ledger.mark_retry(delivery.id, delivery.attempts, self._clock() + wait, str(e))
+                await self._record(
+                    ledger.mark_retry(delivery.id, delivery.attempts, self._clock() + wait, str(e))
+                )
                 self._count("retry")
                 return
             except TelegramError as e:
-                self._fail(delivery, chat, e)
+                await self._fail(delivery, chat, e)
                 return
             sent.append(message.message_id)
             if len(sent) < len(pieces):
-                ledger.record_progress(delivery.id, sent)
+                await self._record(ledger.record_progress(delivery.id, sent))
         self._confirm(delivery.id, sent)
 
-    def _fail(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
+    async def _fail(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
         kind = classify_error(error)
         reason = f"{type(error).__name__}: {error}"
         attempts = delivery.attempts + 1
         if kind == "gone":
             log.info("chat %s is gone (%s): unsubscribed", chat, error)
-            self._ledger.chat_gone(chat, reason)
-            self._ledger.mark_failed(delivery.id, attempts, reason)
+            await self._record(self._ledger.chat_gone(chat, reason))
+            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
             self._dropped.update(self._claimed.get(delivery.chat, set()) - {delivery.id})
             self._count("gone")
         elif kind == "bug":
@@ -326,7 +365,7 @@ class Sender:
                 chat,
                 error,
             )
-            self._ledger.mark_failed(delivery.id, attempts, reason)
+            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
             self._count("failed")
         elif kind == "retry" and attempts < self._max_attempts:
             log.warning(
@@ -338,9 +377,9 @@ class Sender:
                 self._max_attempts - 1,
             )
             next_at = self._clock() + backoff(attempts)
-            self._ledger.mark_retry(delivery.id, attempts, next_at, reason)
+            await self._record(self._ledger.mark_retry(delivery.id, attempts, next_at, reason))
             self._count("retry")
         else:
             log.warning("giving up on post %s for chat %s: %s", delivery.article_id, chat, error)
-            self._ledger.mark_failed(delivery.id, attempts, reason)
+            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
             self._count("failed")

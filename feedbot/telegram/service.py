@@ -13,7 +13,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from starlette.routing import BaseRoute
 from telegram import Update
@@ -22,23 +22,19 @@ from telegram.error import InvalidToken, TelegramError
 from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.errors import ConfigError
+from feedbot.store import Store
 from feedbot.telegram.bot import (
-    ChatStore,
     build_application,
     post_url,
     register_commands,
     webhook_route,
 )
-from feedbot.telegram.delivery import Ledger, Sender
+from feedbot.telegram.delivery import Sender
 from feedbot.telegram.messages import render_post
 
-__all__ = ["BotStore", "TelegramService"]
+__all__ = ["TelegramService"]
 
 log = logging.getLogger(__name__)
-
-
-class BotStore(ChatStore, Ledger, Protocol):
-    """The store as the bot sees it: chats and the delivery ledger."""
 
 
 class TelegramService:
@@ -47,13 +43,13 @@ class TelegramService:
     def __init__(
         self,
         settings: Settings,
-        store: BotStore,
+        store: Store,
         *,
         on_outcome: Callable[[str], None] | None = None,
     ) -> None:
         tg = settings.telegram
         self._settings = settings
-        self._application = build_application(settings, store)
+        self._application = build_application(settings, store.async_chats())
         self._secret = (
             tg.webhook_secret.get_secret_value()
             if tg.webhook_secret is not None
@@ -65,7 +61,7 @@ class TelegramService:
 
         self.sender = Sender(
             self._application.bot,
-            store,
+            store.async_outbox(),
             render,
             default_language=tg.default_language,
             max_attempts=tg.max_attempts,

@@ -1,0 +1,67 @@
+"""The store: SQLAlchemy Core over one database — the only package that speaks SQL.
+
+Split by job: `engine` (opening, connection set-up, migrations, transactions and
+the database threads), `schema` (the tables), `articles` (what the indexer stores
+and the site reads), `chats` (subscriptions) and `outbox` (the delivery ledger).
+`Store` opens one database and hands out the parts; each consumer takes only the
+part it needs, through the Protocol it declares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from feedbot.store.articles import Articles, FileRecord, Known, StoreSource
+from feedbot.store.chats import AsyncChats, Chats
+from feedbot.store.engine import MIGRATIONS, SCHEMA_VERSION, Database
+from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
+
+__all__ = [
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Articles",
+    "AsyncChats",
+    "AsyncOutbox",
+    "Chats",
+    "Database",
+    "Delivery",
+    "FileRecord",
+    "Known",
+    "Outbox",
+    "Store",
+    "StoreSource",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    """One open database and its parts."""
+
+    db: Database
+    articles: Articles
+    chats: Chats
+    outbox: Outbox
+
+    @classmethod
+    def open(cls, path: Path, *, url: str | None = None) -> Store:
+        """Open (creating and migrating) the database: ``url`` if given, else the SQLite
+        file at ``path``."""
+        db = Database.open(path, url=url)
+        return cls(db, Articles(db), Chats(db), Outbox(db))
+
+    @property
+    def name(self) -> str:
+        """The SQLite file, or the database URL with its password masked."""
+        return self.db.name
+
+    def async_chats(self) -> AsyncChats:
+        """The chats for the bot's handlers (calls run on the database threads)."""
+        return AsyncChats(self.chats, self.articles, self.db)
+
+    def async_outbox(self) -> AsyncOutbox:
+        """The ledger for the sender (calls run on the database threads)."""
+        return AsyncOutbox(self.outbox, self.articles, self.db)
+
+    def close(self) -> None:
+        self.db.close()

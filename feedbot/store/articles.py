@@ -1,0 +1,211 @@
+"""The article rows: what the indexer stores and the site and the sender read.
+
+An article row is never deleted: a removed file sets ``removed_at`` and the
+article leaves the feed and pages. `Articles.apply_changes` stores a batch of
+files, removals and state in one transaction and, for articles seen for the first
+time after the baseline, queues one delivery per subscribed chat and channel.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from feedbot.article import Article, Entry, article_from_dict, article_to_dict
+from feedbot.store.engine import Database, set_state
+from feedbot.store.outbox import queue_deliveries
+from feedbot.store.schema import articles
+
+__all__ = ["Articles", "FileRecord", "Known", "StoreSource"]
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store knows about one article file (for the index decider)."""
+
+    article_id: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One parsed article file, as the indexer hands it to the store."""
+
+    article: Article
+    name: str  # file name inside the index folder
+    size: int
+    mtime_ns: int
+    content_hash: str
+
+    def known(self) -> Known:
+        return Known(self.article.id, self.size, self.mtime_ns, self.content_hash)
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(article=article_from_dict(json.loads(row.body)), updated=row.updated)
+
+
+class Articles:
+    """The ``articles`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._version = 0  # bumped after every committed article change (in this process)
+
+    @property
+    def version(self) -> int:
+        """A counter bumped after every committed article change (in this process)."""
+        return self._version
+
+    def known_files(self) -> dict[str, Known]:
+        """File name → what the store knows, for every article not removed."""
+        query = select(
+            articles.c.path,
+            articles.c.id,
+            articles.c.size,
+            articles.c.mtime_ns,
+            articles.c.content_hash,
+        ).where(articles.c.removed_at.is_(None))
+        with self._db.read() as conn:
+            return {
+                r.path: Known(r.id, r.size, r.mtime_ns, r.content_hash) for r in conn.execute(query)
+            }
+
+    def get_state(self, key: str) -> str | None:
+        """A value of the key-value state (the indexer keeps its baseline mark there)."""
+        return self._db.get_state(key)
+
+    def apply_changes(
+        self,
+        records: Sequence[FileRecord],
+        removals: Iterable[str],
+        now: datetime,
+        *,
+        broadcast: bool,
+        channels: Sequence[str] = (),
+        state_updates: Mapping[str, str] | None = None,
+    ) -> list[str]:
+        """Store ``records`` and mark the ids in ``removals`` removed, in one transaction.
+
+        Articles never seen before get ``broadcast`` and, when it is true, one pending
+        delivery per subscribed chat and per channel. Returns the new article ids."""
+        created: list[str] = []
+        removals = list(removals)
+        with self._db.write() as conn:
+            if records:
+                created = _upsert(conn, records, now, broadcast)
+            for article_id in removals:
+                conn.execute(
+                    update(articles)
+                    .where(articles.c.id == article_id, articles.c.removed_at.is_(None))
+                    .values(removed_at=now)
+                )
+            if broadcast and created:
+                queue_deliveries(conn, created, channels, now)
+            for key, value in (state_updates or {}).items():
+                set_state(conn, key, value)
+        if records or removals:
+            self._version += 1
+        return created
+
+    def count(self) -> int:
+        """Articles in the feed (not removed)."""
+        query = select(func.count()).select_from(articles).where(articles.c.removed_at.is_(None))
+        with self._db.read() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def newest(self, offset: int, limit: int) -> list[Entry]:
+        """Entries not removed, by date, seq and id, all descending."""
+        query = (
+            select(articles.c.body, articles.c.updated)
+            .where(articles.c.removed_at.is_(None))
+            .order_by(articles.c.date.desc(), articles.c.seq.desc(), articles.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def entry(self, article_id: str) -> Entry | None:
+        """The entry of one article not removed, or None."""
+        query = select(articles.c.body, articles.c.updated).where(
+            articles.c.id == article_id, articles.c.removed_at.is_(None)
+        )
+        with self._db.read() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _entry(row)
+
+
+def _row(record: FileRecord) -> dict[str, Any]:
+    article = record.article
+    published = article.date.value
+    return {
+        "path": record.name,
+        "size": record.size,
+        "mtime_ns": record.mtime_ns,
+        "content_hash": record.content_hash,
+        "body": json.dumps(article_to_dict(article), ensure_ascii=False, separators=(",", ":")),
+        "date": published,
+        "seq": article.seq,
+        "headline": article.headline,
+        "language": article.language,
+        "published": published,
+        "removed_at": None,
+    }
+
+
+def _upsert(
+    conn: Connection, records: Sequence[FileRecord], now: datetime, broadcast: bool
+) -> list[str]:
+    """Insert or update article rows; the ids never seen before."""
+    ids = [r.article.id for r in records]
+    query = select(articles.c.id, articles.c.content_hash).where(articles.c.id.in_(ids))
+    hashes = {r.id: r.content_hash for r in conn.execute(query)}
+    fresh: list[dict[str, Any]] = []
+    for record in records:
+        article = record.article
+        values = _row(record)
+        if article.id not in hashes:
+            extra = {"id": article.id, "first_seen": now, "updated": article.date.value}
+            fresh.append(values | extra | {"broadcast": broadcast})
+            hashes[article.id] = record.content_hash
+            continue
+        if hashes[article.id] != record.content_hash:
+            values["updated"] = max(now, article.date.value)
+        conn.execute(update(articles).where(articles.c.id == article.id).values(**values))
+    if fresh:
+        conn.execute(insert(articles), fresh)
+    return [row["id"] for row in fresh]
+
+
+class StoreSource:
+    """The article rows as a `feedbot.site.EntrySource` (count cached per version).
+
+    Its methods read the database: call them off the event loop (the daemon's site
+    renders on a database thread)."""
+
+    def __init__(self, articles: Articles) -> None:
+        self._articles = articles
+        self._count: tuple[int, int] | None = None
+
+    def version(self) -> object:
+        return self._articles.version
+
+    def count(self) -> int:
+        version = self._articles.version
+        if self._count is None or self._count[0] != version:
+            self._count = (version, self._articles.count())
+        return self._count[1]
+
+    def newest(self, offset: int, limit: int) -> Sequence[Entry]:
+        return self._articles.newest(offset, limit)
+
+    def get(self, article_id: str) -> Entry | None:
+        return self._articles.entry(article_id)

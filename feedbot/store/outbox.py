@@ -1,0 +1,244 @@
+"""The delivery ledger (an outbox): one row per post owed to a chat.
+
+A row goes ``pending`` → ``sending`` (claimed by the sender) → ``sent`` (Telegram
+confirmed it, with the message ids) or ``failed`` (with the reason), or back to
+``pending`` with a later ``next_attempt_at``. Claims left by a crash are released
+at the next start, so only messages that were in flight can be sent twice.
+
+`Outbox` is synchronous; `AsyncOutbox` is the sender's `feedbot.telegram.delivery.Ledger`:
+the same calls on the database threads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from feedbot.article import Entry
+from feedbot.store.engine import Database
+from feedbot.store.schema import chats, deliveries
+
+if TYPE_CHECKING:
+    from feedbot.store.articles import Articles
+
+__all__ = ["AsyncOutbox", "Delivery", "Outbox", "queue_deliveries"]
+
+OWED = ("pending", "sending")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One post owed to one chat, as the ledger holds it."""
+
+    id: int
+    article_id: str
+    chat: str
+    attempts: int
+    message_ids: tuple[int, ...]  # pieces already confirmed, in order
+    language: str | None  # the chat's language, if known
+
+
+def queue_deliveries(
+    conn: Connection, article_ids: Sequence[str], channels: Sequence[str], now: datetime
+) -> None:
+    """One pending delivery per subscribed chat and per channel for each article
+    (inside the caller's transaction; a row that exists already is left alone)."""
+    subscribed = conn.scalars(select(chats.c.id).where(chats.c.subscribed))
+    targets = list(dict.fromkeys([*subscribed, *channels]))
+    if not targets:
+        return
+    rows = [
+        {
+            "article_id": a,
+            "chat": c,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "message_ids": "[]",
+            "created_at": now,
+        }
+        for a in article_ids
+        for c in targets
+    ]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(deliveries).on_conflict_do_nothing(), rows)
+
+
+class Outbox:
+    """The ``deliveries`` table."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def release_claims(self) -> int:
+        """Put every ``sending`` row (left by a crash) back to ``pending``; how many."""
+        with self._db.write() as conn:
+            result = conn.execute(
+                update(deliveries).where(deliveries.c.status == "sending").values(status="pending")
+            )
+            return int(result.rowcount)
+
+    def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+        """Mark up to ``limit`` due pending rows ``sending`` and return them, oldest first."""
+        query = (
+            select(
+                deliveries.c.id,
+                deliveries.c.article_id,
+                deliveries.c.chat,
+                deliveries.c.attempts,
+                deliveries.c.message_ids,
+                chats.c.language,
+            )
+            .select_from(deliveries.outerjoin(chats, chats.c.id == deliveries.c.chat))
+            .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+            .limit(limit)
+        )
+        with self._db.write() as conn:
+            rows = conn.execute(query).all()
+            if rows:
+                conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.id.in_([r.id for r in rows]))
+                    .values(status="sending")
+                )
+        return [
+            Delivery(
+                r.id, r.article_id, r.chat, r.attempts, tuple(json.loads(r.message_ids)), r.language
+            )
+            for r in rows
+        ]
+
+    def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None:
+        """Record the pieces of a split post Telegram has confirmed so far."""
+        self._set(delivery_id, message_ids=json.dumps(list(message_ids)))
+
+    def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None:
+        """Telegram confirmed these whole posts (id, message ids, sent at): one transaction."""
+        if not done:
+            return
+        query = (
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("delivery_id"))
+            .values(
+                status="sent", message_ids=bindparam("ids"), sent_at=bindparam("at"), error=None
+            )
+        )
+        rows = [{"delivery_id": i, "ids": json.dumps(list(m)), "at": at} for i, m, at in done]
+        with self._db.write() as conn:
+            conn.execute(query, rows)
+
+    def mark_retry(
+        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None:
+        """Back to ``pending``, due again at ``next_attempt_at``."""
+        self._set(
+            delivery_id,
+            status="pending",
+            attempts=attempts,
+            next_attempt_at=next_attempt_at,
+            error=error,
+        )
+
+    def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
+        """Give up on a delivery, keeping the reason."""
+        self._set(delivery_id, status="failed", attempts=attempts, error=error)
+
+    def _set(self, delivery_id: int, **values: Any) -> None:
+        with self._db.write() as conn:
+            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
+
+    def chat_gone(self, chat: str, reason: str) -> None:
+        """The chat blocked or removed the bot: unsubscribe it, fail what it was owed."""
+        now = datetime.now(UTC)
+        with self._db.write() as conn:
+            conn.execute(
+                update(chats)
+                .where(chats.c.id == chat)
+                .values(subscribed=False, unsubscribed_at=now)
+            )
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.chat == chat, deliveries.c.status.in_(OWED))
+                .values(status="failed", error=reason)
+            )
+
+    def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
+        """A group became a supergroup while ``delivery_id`` was being sent to it.
+
+        The subscription and what the old id is owed follow the new id, each row
+        keeping its status: a row being sent stays claimed (re-queueing it would
+        send it twice). A post the new id already owes is not owed twice. True when
+        ``delivery_id`` should go on to the new id."""
+        with self._db.write() as conn:
+            row = conn.execute(select(chats).where(chats.c.id == old)).first()
+            if (
+                row is not None
+                and conn.execute(select(chats.c.id).where(chats.c.id == new)).first() is None
+            ):
+                values = dict(row._mapping) | {"id": new, "type": "supergroup"}
+                conn.execute(insert(chats).values(**values))
+                conn.execute(update(chats).where(chats.c.id == old).values(subscribed=False))
+            owed = select(deliveries.c.article_id).where(deliveries.c.chat == new)
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.chat == old,
+                    deliveries.c.status.in_(OWED),
+                    deliveries.c.article_id.in_(owed),
+                )
+                .values(status="failed", error=f"chat migrated to {new}, which is owed it already")
+            )
+            conn.execute(
+                update(deliveries)
+                .where(deliveries.c.chat == old, deliveries.c.status.in_(OWED))
+                .values(chat=new, message_ids="[]")
+            )
+            mine = conn.execute(
+                select(deliveries.c.chat, deliveries.c.status).where(deliveries.c.id == delivery_id)
+            ).first()
+        return mine is not None and mine.chat == new and mine.status == "sending"
+
+
+class AsyncOutbox:
+    """The ledger for the sender, on the event loop: every call runs on a database thread."""
+
+    def __init__(self, outbox: Outbox, articles: Articles, db: Database) -> None:
+        self._outbox = outbox
+        self._articles = articles
+        self._db = db
+
+    async def release_claims(self) -> int:
+        return await self._db.call(self._outbox.release_claims)
+
+    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
+        return await self._db.call(self._outbox.claim_due, now, limit)
+
+    async def entry(self, article_id: str) -> Entry | None:
+        return await self._db.call(self._articles.entry, article_id)
+
+    async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None:
+        await self._db.call(self._outbox.record_progress, delivery_id, message_ids)
+
+    async def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None:
+        await self._db.call(self._outbox.mark_sent_many, done)
+
+    async def mark_retry(
+        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None:
+        await self._db.call(self._outbox.mark_retry, delivery_id, attempts, next_attempt_at, error)
+
+    async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
+        await self._db.call(self._outbox.mark_failed, delivery_id, attempts, error)
+
+    async def chat_gone(self, chat: str, reason: str) -> None:
+        await self._db.call(self._outbox.chat_gone, chat, reason)
+
+    async def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
+        return await self._db.call(self._outbox.chat_migrated, delivery_id, old, new)

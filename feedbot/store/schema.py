@@ -1,0 +1,101 @@
+"""The tables, as SQLAlchemy Core metadata, shared by every part of the store.
+
+Dialect-neutral on purpose (SQLite and PostgreSQL): timestamps are UTC ISO 8601
+text (`UtcDateTime`, which sorts as time), lists are JSON text, booleans are
+`Boolean`. ``schema_version`` holds one row: the version the migrations reached.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+__all__ = ["UtcDateTime", "articles", "chats", "deliveries", "metadata", "schema_version", "state"]
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored as UTC ISO 8601 text (sorts as time for years 1–9999)."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+    def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+metadata = MetaData()
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+articles = Table(
+    "articles",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("path", Text, nullable=False),  # file name inside the index folder
+    Column("size", Integer, nullable=False),
+    Column("mtime_ns", Integer, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("body", Text, nullable=False),  # JSON of article_to_dict()
+    Column("date", UtcDateTime, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("headline", Text, nullable=False),
+    Column("language", Text, nullable=False),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("published", UtcDateTime, nullable=False),
+    Column("updated", UtcDateTime, nullable=False),
+    Column("removed_at", UtcDateTime),
+    Column("broadcast", Boolean, nullable=False),
+    Index("articles_order", "removed_at", "date", "seq", "id"),
+)
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", Text, primary_key=True),  # Telegram chat id as text, or @username
+    Column("type", Text, nullable=False),
+    Column("title", Text),
+    Column("language", Text),
+    Column("subscribed", Boolean, nullable=False),
+    Column("subscribed_at", UtcDateTime),
+    Column("unsubscribed_at", UtcDateTime),
+)
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("article_id", Text, ForeignKey("articles.id"), nullable=False),
+    Column("chat", Text, nullable=False),
+    Column("status", Text, nullable=False),  # pending | sending | sent | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("message_ids", Text, nullable=False, default="[]"),  # JSON list of confirmed pieces
+    Column("error", Text),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime),
+    UniqueConstraint("article_id", "chat"),
+    Index("deliveries_due", "status", "next_attempt_at"),
+)
+state = Table(
+    "state",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,71 @@
+"""Test-only ways into the store: whole rows for assertions, one-article writes, and
+waiting for the database from async tests (whose loop thread may not touch it)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import select
+
+from feedbot.article import Article
+from feedbot.store import FileRecord, Store
+from feedbot.store.schema import articles, deliveries
+
+__all__ = ["add", "article_row", "deliveries_for", "off_loop", "remove", "until"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def add(
+    store: Store,
+    article: Article,
+    now: datetime,
+    *,
+    broadcast: bool = True,
+    channels: Sequence[str] = (),
+    content_hash: str | None = None,
+) -> bool:
+    """Store one article as if read from ``<id>.txt``; True when it was new."""
+    digest = content_hash or hashlib.sha256(repr(article).encode()).hexdigest()
+    record = FileRecord(article, f"{article.id}.txt", 1, 1, digest)
+    new = store.articles.apply_changes([record], (), now, broadcast=broadcast, channels=channels)
+    return bool(new)
+
+
+def remove(store: Store, article_id: str, now: datetime) -> None:
+    """Mark one article removed."""
+    store.articles.apply_changes([], [article_id], now, broadcast=False)
+
+
+def article_row(store: Store, article_id: str) -> dict[str, Any] | None:
+    """Every column of one article row (removed or not)."""
+    with store.db.read() as conn:
+        row = conn.execute(select(articles).where(articles.c.id == article_id)).first()
+    return None if row is None else dict(row._mapping)
+
+
+def deliveries_for(store: Store, article_id: str) -> list[dict[str, Any]]:
+    """Every delivery row of one article, by chat."""
+    query = select(deliveries).where(deliveries.c.article_id == article_id)
+    with store.db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(query.order_by(deliveries.c.chat))]
+
+
+async def off_loop(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Call ``fn`` (which reads or writes the database) on a worker thread."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def until(check: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> None:
+    """Wait until ``check()`` — run on a worker thread, so it may read the database — holds."""
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(check):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {check}")
+        await asyncio.sleep(poll)
