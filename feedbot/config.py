@@ -105,7 +105,15 @@ class HttpSettings(_Section):
 class StorageSettings(_Section):
     """The database."""
 
-    path: Path = Field(Path("var/feedbot.sqlite3"), description="SQLite database file.")
+    path: Path = Field(
+        Path("var/feedbot.sqlite3"), description="SQLite database file (when `url` is not set)."
+    )
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of a shared database, e.g. "
+        "`postgresql+psycopg://feedbot:secret@db/feedbot` (replicas need PostgreSQL). "
+        "Unset: the SQLite file at `path`. The password is never logged.",
+    )
 
 
 class LogSettings(_Section):
