@@ -115,6 +115,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the feeds and pages of the index as it is at start (Ctrl-C stops)."""
     import asyncio
 
+    from feedbot.httpguard import http_limits
     from feedbot.site import Site
     from feedbot.web import bind_server, create_app, loop_factory
 
@@ -128,6 +129,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
             host or settings.http.host,
             settings.http.port if port is None else port,
             handle_signals=True,
+            limits=http_limits(settings.http.header_timeout, settings.http.max_connections),
         )
     except FeedbotError as e:
         fail(str(e))

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute
 
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
+from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport, list_files
 from feedbot.site import Site
 from feedbot.store import Store, StoreSource
@@ -307,7 +308,8 @@ class Daemon:
             self.site, self.settings, registry=self.registry, health=self.health, routes=routes
         )
         http = self.settings.http
-        return bind_server(app, http.host, http.port)
+        limits = http_limits(http.header_timeout, http.max_connections)
+        return bind_server(app, http.host, http.port, limits=limits)
 
     async def run(self, server: HttpServer) -> None:
         """Serve until a stop is requested, then shut down cleanly."""
