@@ -115,6 +115,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the feeds and pages of the index as it is at start (Ctrl-C stops)."""
     import asyncio
 
+    from feedbot.httpguard import http_limits
     from feedbot.site import Site
     from feedbot.web import bind_server, create_app, loop_factory
 
@@ -128,6 +129,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
             host or settings.http.host,
             settings.http.port if port is None else port,
             handle_signals=True,
+            limits=http_limits(settings.http.header_timeout, settings.http.max_connections),
         )
     except FeedbotError as e:
         fail(str(e))
@@ -143,12 +145,20 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 
 @cli.command()
+@click.option(
+    "--baseline",
+    is_flag=True,
+    help="Accept a new database although one existed here: the articles already in the "
+    "index are taken as posted (no post goes out for them).",
+)
 @click.pass_context
-def run(ctx: click.Context) -> None:
+def run(ctx: click.Context, baseline: bool) -> None:
     """Run the daemon: watch the index, keep the store current, serve feeds and pages.
 
-    SIGTERM or Ctrl-C stops cleanly (a second one exits at once). Exit 2 when the
-    index cannot be read, the database cannot be opened or the port is in use.
+    SIGTERM or Ctrl-C stops cleanly (a second one exits at once); SIGHUP re-reads
+    the configuration. Exit 2 when the index cannot be read, the database cannot
+    be opened or written, is damaged or in use by another feedbot, or the port is
+    in use.
     """
     from feedbot import daemon
     from feedbot.logs import setup_logging
@@ -162,7 +172,12 @@ def run(ctx: click.Context) -> None:
         secrets=[token.get_secret_value()] if token is not None else [],
     )
     try:
-        daemon.run(settings, components=[telegram_component])
+        daemon.run(
+            settings,
+            components=[telegram_component],
+            baseline=baseline,
+            reload=lambda: load_settings(ctx.obj.get("config_path")),
+        )
     except FeedbotError as e:
         fail(str(e))
 

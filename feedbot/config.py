@@ -100,6 +100,18 @@ class HttpSettings(_Section):
     cache_max_age: int = Field(
         300, ge=0, description="`Cache-Control: max-age` in seconds for feeds and pages."
     )
+    header_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds a client has to send a request line and headers; then 408 and "
+        "the connection is closed.",
+    )
+    max_connections: int = Field(
+        1000,
+        gt=0,
+        description="HTTP connections open at once; more are answered 503 and closed. Capped "
+        "below the open-file limit so descriptors stay free for the database and the index.",
+    )
 
 
 class StorageSettings(_Section):

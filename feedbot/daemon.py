@@ -19,6 +19,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
@@ -26,10 +27,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import BaseRoute
 
 from feedbot.config import Settings
+from feedbot.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
 from feedbot.errors import FeedbotError
+from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport, list_files
 from feedbot.looplag import LoopLag
+from feedbot.reload import LIVE, changed_keys, merge_live
 from feedbot.site import Site
+from feedbot.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store, StoreSource
 from feedbot.web import HttpServer, bind_server, create_app, loop_factory
 
@@ -124,6 +129,11 @@ class Daemon:
         self._ready: set[str] = set()  # files the watcher saw completed since the last scan
         self._ping_again = False
         self._waiting = 0  # scans queued behind the one running
+        self.identity: FileIdentity | None = None  # the database file, to notice it vanish
+        self.db_problem: str | None = None
+        self.reload_settings: Callable[[], Settings] | None = None  # SIGHUP re-reads with it
+        self._scheduler: AsyncIOScheduler | None = None
+        self._watchdog = ExitWatchdog(STOP_GRACE + 1.5)
 
     # --- scanning ---------------------------------------------------------------------------
 
@@ -140,15 +150,18 @@ class Daemon:
             if self._stopping.is_set() and reason != "start":
                 return None
             ready, self._ready = frozenset(self._ready), set()
+            self.check_database()
             try:
-                report = await asyncio.to_thread(
-                    self.indexer.scan, stop=self._stopping.is_set, ready=ready
+                report = await in_daemon_thread(
+                    lambda: self.indexer.scan(stop=self._stopping.is_set, ready=ready), "scan"
                 )
             except Exception as e:
                 self.metrics.scans.labels("error").inc()
                 self.last_error = f"{type(e).__name__}: {e}"
                 self.last_scan = datetime.now(UTC)
                 log.error("scan (%s) failed: %s", reason, self.last_error)
+                # reconnect next time: a connection can stay read-only
+                await self.store.db.call(self.store.db.reconnect)
                 return None
             self._record(report, reason)
         finally:
@@ -268,12 +281,24 @@ class Daemon:
 
     # --- health -----------------------------------------------------------------------------
 
+    def check_database(self) -> str | None:
+        """Whether the database path still names the open file; logs the change at ERROR once."""
+        problem = self.identity.problem() if self.identity is not None else None
+        if problem is not None and problem != self.db_problem:
+            log.error("%s", problem)
+        elif problem is None and self.db_problem is not None:
+            log.info("%s: the database file is back", self.store.name)
+        self.db_problem = problem
+        return problem
+
     def health(self) -> tuple[dict[str, Any], bool]:
         """The `/healthz` document and whether all is well."""
         now = datetime.now(UTC)
         overdue = 3 * self.settings.index.scan_interval
         bad = self.bad
-        if self.last_scan is None:
+        if self.check_database() is not None:
+            status, ok = "database file missing", False
+        elif self.last_scan is None:
             status, ok = "starting", False
         elif self.last_error is not None:
             status, ok = "scan failed", False
@@ -286,6 +311,7 @@ class Daemon:
             "last_scan": self.last_scan.isoformat() if self.last_scan else None,
             "last_scan_seconds": self.last_duration,
             "last_error": self.last_error,
+            "database_error": self.db_problem,
             "articles": self.articles,
             "bad_files": len(bad),
             "bad": list(bad[:100]),
@@ -303,7 +329,36 @@ class Daemon:
             log.warning("second signal: exiting at once")
             os._exit(1)
         log.info("stopping: finishing the work in flight")
+        self._watchdog.arm()
         self._stopping.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration and apply what can change while running."""
+        if self.reload_settings is None:
+            log.warning("SIGHUP: no configuration file to re-read")
+            return
+        try:
+            new = self.reload_settings()
+        except FeedbotError as e:
+            log.error("SIGHUP: configuration not applied, the old one stays: %s", e)
+            return
+        keys = changed_keys(self.settings, new)
+        live = [k for k in keys if k in LIVE]
+        later = [k for k in keys if k not in LIVE]
+        self.settings = merge_live(self.settings, new, live)
+        if "log.level" in live:
+            logging.getLogger().setLevel(new.log.level)
+        if "index.scan_interval" in live and self._scheduler is not None:
+            self._scheduler.reschedule_job(
+                "scan", trigger="interval", seconds=new.index.scan_interval
+            )
+        if "telegram.channels" in live:
+            self.indexer.channels = tuple(new.telegram.channels)
+        log.info(
+            "SIGHUP: configuration re-read; applied: %s; needs a restart: %s",
+            ", ".join(live) or "nothing changed",
+            ", ".join(later) or "nothing",
+        )
 
     def bind(self) -> HttpServer:
         """The web app on its bound socket (raises FeedbotError when the port is taken)."""
@@ -317,20 +372,35 @@ class Daemon:
             offload=self.store.db.call,
         )
         http = self.settings.http
-        return bind_server(app, http.host, http.port)
+        limits = http_limits(http.header_timeout, http.max_connections)
+        return bind_server(app, http.host, http.port, limits=limits)
 
     async def run(self, server: HttpServer) -> None:
         """Serve until a stop is requested, then shut down cleanly."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
         # The watcher starts before the first scan lists the folder, so nothing falls between.
         watcher = asyncio.ensure_future(self._watch()) if self.settings.index.watch else None
         await asyncio.sleep(0)
-        await self.scan("start")
-        scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
+        first = asyncio.ensure_future(self.scan("start"))
+        self._tasks.add(first)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait([first, stop], return_when=asyncio.FIRST_COMPLETED)
+        if not self._stopping.is_set():  # a stop during the first scan starts nothing
+            await self._start_all(server, watcher is not None)
+        await self._stopping.wait()
+        probe.cancel()
+        await self._stop_all(server, [t for t in (serving, watcher) if t is not None])
+        self._watchdog.disarm()
+
+    async def _start_all(self, server: HttpServer, watching: bool) -> None:
+        scheduler = self._scheduler = AsyncIOScheduler(
+            timezone=UTC, event_loop=asyncio.get_running_loop()
+        )
         scheduler.add_job(
             self.scan,
             "interval",
@@ -352,41 +422,90 @@ class Daemon:
             server.url,
             server.url,
             self.settings.index.scan_interval,
-            "on" if watcher else "off",
+            "on" if watching else "off",
             len(self.components),
         )
-        await self._stopping.wait()
+
+    async def _stop_all(self, server: HttpServer, running: list[asyncio.Task[Any]]) -> None:
         deadline = time.monotonic() + STOP_GRACE
-        scheduler.shutdown(wait=False)
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            for component in self.components:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
         if self._recheck is not None:
             self._recheck.cancel()
-        for component in self.components:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
-        with contextlib.suppress(Exception):  # the scan in flight finishes; queued ones skip
+        try:  # the scan in flight finishes; queued ones skip
             await asyncio.wait_for(self._lock.acquire(), max(0.1, deadline - time.monotonic()))
             self._lock.release()
+        except TimeoutError:
+            log.warning("the scan in flight did not finish within %gs; leaving it", STOP_GRACE)
         server.stop()
-        probe.cancel()
-        pending = [t for t in (serving, watcher, *self._tasks) if t is not None]
+        pending = [*running, *self._tasks]
         _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
         for task in late:
             task.cancel()
 
 
-def run(settings: Settings, *, components: Sequence[ComponentFactory] = ()) -> None:
-    """Open everything, serve until SIGTERM/SIGINT, close; raises FeedbotError on bad setup."""
+def run(
+    settings: Settings,
+    *,
+    components: Sequence[ComponentFactory] = (),
+    baseline: bool = False,
+    reload: Callable[[], Settings] | None = None,
+) -> None:
+    """Open everything, serve until SIGTERM/SIGINT, close; raises FeedbotError on bad setup.
+
+    ``baseline`` accepts a new database over a non-empty index where one existed
+    before (see `feedbot.dbfile`); ``reload`` re-reads the settings on SIGHUP.
+    """
     folder = settings.index.path
     try:
-        list_files(folder)
+        files = list_files(folder)
     except OSError as e:
         raise FeedbotError(f"{folder}: cannot read the index: {e.strerror or e}") from None
-    store = Store.open(settings.storage.path, url=settings.storage.url)
+    url = settings.storage.url
+    if url is not None and not url.startswith("sqlite"):  # a shared server: no file to guard
+        store = Store.open(settings.storage.path, url=url)
+        try:
+            _serve(Daemon(settings, store, components=components), reload)
+        finally:
+            store.close()
+        log.info("stopped")
+        return
+    database = sqlite_path(settings)
+    lock = DbLock.acquire(database)
     try:
-        daemon = Daemon(settings, store, components=components)
-        server = daemon.bind()
-        with asyncio.Runner(loop_factory=loop_factory()) as runner:
-            runner.run(daemon.run(server))
+        check_baseline(lock, len(files), allowed=baseline)
+        check_writable(database)
+        with explained(database):
+            store = Store.open(database)
+        try:
+            lock.record_database()
+            with explained(database):
+                daemon = Daemon(settings, store, components=components)
+            daemon.identity = FileIdentity.of(database)
+            _serve(daemon, reload)
+        finally:
+            store.close()
     finally:
-        store.close()
+        lock.release()
     log.info("stopped")
+
+
+def sqlite_path(settings: Settings) -> Path:
+    """The SQLite database file: ``storage.url`` when it is a ``sqlite:///`` URL, else
+    ``storage.path``."""
+    url = settings.storage.url
+    if url is None:
+        return settings.storage.path
+    from sqlalchemy import make_url
+
+    return Path(make_url(url).database or "")
+
+
+def _serve(daemon: Daemon, reload: Callable[[], Settings] | None) -> None:
+    daemon.reload_settings = reload
+    server = daemon.bind()
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(daemon.run(server))

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
+from feedbot.httpguard import HttpLimits, guarded_protocol
 from feedbot.pages import render_not_found
 from feedbot.site import MISS, Resource, Site
 
@@ -250,6 +251,8 @@ class _SiteLayer:
             )
         raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
         raw = raw.partition(b"?")[0]
+        if not raw.startswith(b"/"):  # `GET *` (asterisk form) or an empty target
+            return await self._respond(send, 400, [], b"Bad Request\n", method, b"text/plain")
         lowered = raw.lower()
         if any(bad in lowered for bad in _SUSPICIOUS):
             return await self._respond(send, 400, [], b"Bad Request\n", method, b"text/plain")
@@ -418,11 +421,13 @@ def bind_server(
     *,
     handle_signals: bool = False,
     access_log: bool = False,
+    limits: HttpLimits | None = None,
 ) -> HttpServer:
     """Bind ``host:port`` (0 = any free port) and return the server to `serve` on it.
 
     Raises `FeedbotError` with one clear line when the port is in use or the
-    address cannot be bound.
+    address cannot be bound. ``limits`` (header timeout, connections) default to
+    the settings' defaults; see `feedbot.httpguard`.
     """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -447,7 +452,7 @@ def bind_server(
         access_log=access_log,
         server_header=False,
         proxy_headers=False,
-        h11_max_incomplete_event_size=16 * 1024,
+        http=guarded_protocol(limits or HttpLimits(header_timeout=10.0, max_connections=1000)),
     )
     return HttpServer(_Server(config, handle_signals=handle_signals), sock)
 

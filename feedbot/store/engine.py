@@ -221,6 +221,11 @@ class Database:
             self._executor = None
         self.engine.dispose()
 
+    def reconnect(self) -> None:
+        """Drop the pooled connections: the next call opens fresh ones (after a write error
+        that a connection would otherwise keep, such as a database opened read-only)."""
+        self.engine.dispose()
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One write transaction (BEGIN IMMEDIATE … COMMIT, rolled back on error)."""

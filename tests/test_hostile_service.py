@@ -1,0 +1,366 @@
+"""Issue 10, the service side: a real `feedbot run` under hostile clients and surroundings."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, SEED
+from tests.test_daemon import until
+
+pytestmark = pytest.mark.slow
+
+
+class Run:
+    """One `python -m feedbot run [args]` process; stderr collected by a thread."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "feedbot", "run", *args],
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.url = ""
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def started(self) -> str:
+        def ready() -> str | None:
+            assert self.proc.poll() is None, self.log
+            m = re.search(r"serving (http://\S+/) ", self.log)
+            return m.group(1) if m else None
+
+        self.url = until(ready, what="the startup line")
+        return self.url
+
+    def refused(self) -> str:
+        code = self.proc.wait(timeout=15)
+        self._reader.join(timeout=5)
+        assert code == 2, self.log
+        errors = [line for line in self.lines if line.startswith("feedbot: error:")]
+        assert len(errors) == 1, self.log
+        return errors[0]
+
+    def health(self) -> httpx.Response:
+        return httpx.get(self.url + "healthz", timeout=5)
+
+    def stop(self) -> tuple[int, float]:
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=20)
+        self._reader.join(timeout=5)
+        return code, time.monotonic() - start
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "001_a.txt").write_bytes(SEED.read_bytes())
+    return {
+        "FEEDBOT_INDEX__PATH": str(index),
+        "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "db.sqlite3"),
+        "FEEDBOT_HTTP__PORT": "0",
+        "FEEDBOT_INDEX__SETTLE_MS": "0",
+        "FEEDBOT_INDEX__SCAN_INTERVAL": "0.5",
+        "FEEDBOT_LOG__LEVEL": "DEBUG",
+    }
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[object]:
+    runs: list[Run] = []
+
+    def run(env: dict[str, str], *args: str) -> Run:
+        r = Run(tmp_path, env, *args)
+        runs.append(r)
+        return r
+
+    yield run
+    for r in runs:
+        r.kill()
+
+
+@pytest.fixture
+def immutable() -> Iterator[list[Path]]:
+    """Paths made immutable with `chattr +i` (root ignores modes); cleared afterwards."""
+    paths: list[Path] = []
+    yield paths
+    for p in paths:
+        subprocess.run(["chattr", "-i", str(p)], check=False)
+
+
+def chattr(flag: str, *paths: Path) -> None:
+    subprocess.run(["chattr", flag, *map(str, paths)], check=True)
+
+
+def db(env: dict[str, str]) -> Path:
+    return Path(env["FEEDBOT_STORAGE__PATH"])
+
+
+# --- item 3: one daemon per SQLite file ---------------------------------------------------------
+
+
+def test_a_second_daemon_on_the_same_database_is_refused(env, start) -> None:  # type: ignore[no-untyped-def]
+    first = start(env)
+    first.started()
+    other = dict(env, FEEDBOT_INDEX__PATH=str(db(env).parent))  # another index, same database
+    line = start(other).refused()
+    assert "another feedbot (pid" in line and "one daemon per SQLite file" in line
+    assert first.health().status_code == 200
+    assert first.stop()[0] == 0
+
+
+# --- item 4: the database deleted under a running daemon ----------------------------------------
+
+
+def test_a_deleted_database_is_noticed_and_not_silently_recreated(env, start) -> None:  # type: ignore[no-untyped-def]
+    d = start(env)
+    d.started()
+    assert "taken as a baseline" in d.log  # the first start of a deployment says so
+    until(lambda: d.health().status_code == 200, what="healthy")
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db(env)) + suffix).unlink(missing_ok=True)
+    response = d.health()
+    assert response.status_code == 503
+    assert "was deleted" in response.json()["database_error"]
+    until(lambda: re.search(r"ERROR feedbot\.\w+: .*was deleted", d.log), what="the ERROR")
+    assert d.stop()[0] == 0
+    line = start(env).refused()
+    assert "the database is missing" in line and "--baseline" in line
+    again = start(env, "--baseline")
+    again.started()
+    assert again.stop()[0] == 0
+
+
+# --- item 5: read-only database or folder; write errors that clear ------------------------------
+
+
+def test_a_read_only_database_or_folder_is_refused_at_start(env, start, immutable) -> None:  # type: ignore[no-untyped-def]
+    d = start(env)
+    d.started()
+    assert d.stop()[0] == 0
+    immutable.append(db(env))
+    chattr("+i", db(env))
+    assert "the database is not writable" in start(env).refused()
+    chattr("-i", db(env))
+    immutable.append(db(env).parent)
+    chattr("+i", db(env).parent)
+    assert "the database folder is not writable" in start(env).refused()
+
+
+def test_a_write_error_that_clears_needs_no_restart(env, start, immutable, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    d = start(env)
+    d.started()
+    until(lambda: d.health().status_code == 200, what="healthy")
+    files = [db(env), Path(str(db(env)) + "-wal")]
+    immutable.extend(files)
+    chattr("+i", *files)
+    (tmp_path / "index" / "002_b.txt").write_bytes(SEED.read_bytes().replace(b"date ", b"date  "))
+    until(lambda: d.health().status_code == 503, what="the failed scan")
+    chattr("-i", *files)
+    until(lambda: d.health().json()["articles"] == 2, what="recovery")
+    assert d.health().status_code == 200
+    assert d.stop()[0] == 0
+
+
+# --- item 6: a damaged table page ---------------------------------------------------------------
+
+
+def test_a_damaged_table_page_is_one_line_and_exit_2(env, start, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    body = SEED.read_bytes()
+    for n in range(2, 40):
+        (tmp_path / "index" / f"{n:03d}_a{n}.txt").write_bytes(body.replace(b"date ", b"date ", 1))
+    d = start(env)
+    d.started()
+    until(lambda: d.health().json()["articles"] >= 39, what="the articles")
+    assert d.stop()[0] == 0
+    with sqlite3.connect(db(env)) as conn:
+        root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='articles'").fetchone()
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    with db(env).open("r+b") as f:
+        f.seek((root[0] - 1) * size + 8)
+        f.write(b"\xa5" * 64)
+    line = start(env).refused()
+    assert str(db(env)) in line
+    assert "the database is damaged (PRAGMA integrity_check: " in line
+
+
+# --- item 2 (second half) and also-seen: stopping with a scan stuck -----------------------------
+
+_LEASE = """
+import fcntl, os, signal, sys, time
+signal.signal(signal.SIGIO, signal.SIG_IGN)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
+print("leased", flush=True)
+time.sleep(60)
+"""
+
+
+def _blocked_in_open(pid: int) -> bool:
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            syscall = (task / "syscall").read_text().split()
+        except OSError:
+            continue
+        if syscall and syscall[0] in ("2", "257"):  # open, openat (x86-64)
+            return True
+    return False
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="syscall numbers are x86-64")
+def test_sigterm_ends_the_daemon_within_budget_with_a_scan_stuck(env, start, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A write lease held by another process blocks `open()` of a regular file for 45 s."""
+    leased = tmp_path / "index" / "001_a.txt"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _LEASE, str(leased)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "leased\n"
+        d = start(env)
+        until(lambda: _blocked_in_open(d.proc.pid), what="the first scan blocked in open()")
+        code, took = d.stop()
+        assert took < 10, (took, d.log)
+        assert "feedbot running" not in d.log  # nothing was started during the first scan
+        assert "did not finish" in d.log
+        assert code == 0, d.log
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+
+
+# --- item 15: SIGHUP ----------------------------------------------------------------------------
+
+
+def test_sighup_applies_what_it_can_and_keeps_a_bad_config_out(env, start, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    config = tmp_path / "feedbot.toml"
+    config.write_text('[index]\nscan_interval = 30\n[log]\nlevel = "DEBUG"\n')
+    fixed = {
+        k: v
+        for k, v in env.items()
+        if k not in ("FEEDBOT_LOG__LEVEL", "FEEDBOT_INDEX__SCAN_INTERVAL")
+    }
+    d = start(dict(fixed, FEEDBOT_CONFIG=str(config)))
+    d.started()
+    config.write_text("[index]\nscan_interval = 20\n[http]\ncache_max_age = 5\n")
+    d.proc.send_signal(signal.SIGHUP)
+    line = until(lambda: re.search(r"SIGHUP: configuration re-read; .*", d.log), what="reload")
+    assert "applied: index.scan_interval, log.level;" in line.group(0)
+    assert "needs a restart: http.cache_max_age" in line.group(0)
+    config.write_text("[index\n")
+    d.proc.send_signal(signal.SIGHUP)
+    until(lambda: "configuration not applied, the old one stays" in d.log, what="the refusal")
+    assert d.proc.poll() is None
+    assert d.health().status_code == 200
+    assert d.stop()[0] == 0
+
+
+# --- items 7 and 8: slow and oversized requests -------------------------------------------------
+
+
+def _connect(url: str) -> socket.socket:
+    host, port = url.removeprefix("http://").rstrip("/").rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=5)
+    return s
+
+
+def test_half_sent_requests_time_out_and_healthz_keeps_answering(env, start) -> None:  # type: ignore[no-untyped-def]
+    d = start(dict(env, FEEDBOT_HTTP__HEADER_TIMEOUT="1", FEEDBOT_HTTP__MAX_CONNECTIONS="400"))
+    d.started()
+    slow = [_connect(d.url) for _ in range(300)]
+    for s in slow:
+        s.sendall(b"GET /feed.atom HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    assert d.health().status_code == 200
+    started = time.monotonic()
+    for s in slow:
+        assert s.recv(64).startswith(b"HTTP/1.1 408 ")
+        s.close()
+    assert time.monotonic() - started < 4
+    over = [_connect(d.url) for _ in range(401)]
+    for s in over[:400]:
+        s.sendall(b"GET /healthz")
+    last = over[-1]
+    last.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert last.recv(64).startswith(b"HTTP/1.1 503 ")
+    for s in over:
+        s.close()
+    assert d.stop()[0] == 0
+
+
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [(b"GET /", b"414"), (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ", b"431")],
+    ids=["url", "header"],
+)
+def test_a_100_mb_request_head_is_cut_off_early(env, start, head, status) -> None:  # type: ignore[no-untyped-def]
+    d = start(env)
+    d.started()
+    before = _rss_kib(d.proc.pid)
+    s = _connect(d.url)
+    s.sendall(head)
+    sent = 0
+    chunk = b"a" * 65536
+    try:
+        while sent < 100 * 1024 * 1024:
+            s.sendall(chunk)
+            sent += len(chunk)
+    except OSError:
+        pass
+    answer = s.recv(64)
+    assert answer.startswith(b"HTTP/1.1 " + status), answer
+    assert sent < 16 * 1024 * 1024  # refused after a few KiB; the rest is socket buffers
+    assert d.health().status_code == 200
+    assert _rss_kib(d.proc.pid) - before < 10 * 1024
+    s.close()
+    assert d.stop()[0] == 0
+
+
+def test_asterisk_form_target_is_a_bad_request(env, start) -> None:  # type: ignore[no-untyped-def]
+    d = start(env)
+    d.started()
+    s = _connect(d.url)
+    s.sendall(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert s.recv(64).startswith(b"HTTP/1.1 400 ")
+    s.close()
+    assert d.stop()[0] == 0
