@@ -174,7 +174,8 @@ def test_follow_symlinks_setting_defaults_to_off() -> None:
 # --- 10: the watcher comes back when the folder does --------------------------------------
 
 
-async def test_watcher_rearms_when_the_folder_is_recreated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("away", ["removed", "moved"])
+async def test_watcher_rearms_when_the_folder_is_recreated(tmp_path: Path, away: str) -> None:
     folder = tmp_path / "index"
     folder.mkdir()
     stop = asyncio.Event()
@@ -187,10 +188,15 @@ async def test_watcher_rearms_when_the_folder_is_recreated(tmp_path: Path) -> No
 
     task = asyncio.ensure_future(pump())
     await asyncio.sleep(0.1)  # let the watch be set up
-    shutil.rmtree(folder)
+    if away == "removed":
+        shutil.rmtree(folder)
+    else:  # the old folder is still watched where it went unless the watch is dropped
+        folder.rename(tmp_path / "old")
     folder.mkdir()
     try:
         async with asyncio.timeout(5):
+            while not (await batches.get()).other:  # re-armed: a full scan is asked for
+                pass
             (folder / ".a.tmp").write_text("date 2024-01 A\n")
             os.replace(folder / ".a.tmp", folder / "001_a.txt")
             while "001_a.txt" not in (await batches.get()).ready:
