@@ -40,6 +40,7 @@ __all__ = [
     "render_atom",
     "render_json",
     "render_rss",
+    "site_url",
 ]
 
 FeedFormat = Literal["atom", "rss", "json"]
@@ -90,18 +91,23 @@ def article_path(article_id: str) -> str:
     return f"articles/{quote(article_id, safe='-_.~')}.html"
 
 
-def _base(feed: FeedSettings) -> str:
-    return feed.base_url if feed.base_url.endswith("/") else feed.base_url + "/"
+def site_url(feed: FeedSettings, path: str = "") -> str:
+    """Absolute URL of ``path`` (relative to the site root) on the site at ``feed.base_url``.
+
+    The one place a URL is joined: ``https://x.org/news`` and ``https://x.org/news/`` are
+    the same site, and the path always goes below its last segment, never in its place.
+    """
+    return feed.base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
 def feed_url(feed: FeedSettings, fmt: FeedFormat, archive: int | None = None) -> str:
     """Absolute URL of a feed document (what WebSub topics and ``rel=self`` use)."""
-    return _base(feed) + feed_path(fmt, archive)
+    return site_url(feed, feed_path(fmt, archive))
 
 
 def article_url(feed: FeedSettings, article_id: str) -> str:
-    """Absolute URL of an article page."""
-    return _base(feed) + article_path(article_id)
+    """Absolute URL of an article page (what the feeds, pages and Telegram posts link to)."""
+    return site_url(feed, article_path(article_id))
 
 
 def _feed_id(feed: FeedSettings) -> str:
@@ -157,7 +163,7 @@ def _links(doc: FeedDoc, feed: FeedSettings, fmt: FeedFormat) -> list[_Link]:
     media = MEDIA_TYPES[fmt]
     links = [
         _Link("self", feed_url(feed, fmt, doc.archive), media),
-        _Link("alternate", _base(feed), "text/html"),
+        _Link("alternate", site_url(feed), "text/html"),
     ]
     if doc.archive is None:
         if feed.websub_hub:
@@ -309,7 +315,7 @@ def render_json(doc: FeedDoc, feed: FeedSettings) -> bytes:
     obj: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": clean_text(feed.title),
-        "home_page_url": _base(feed),
+        "home_page_url": site_url(feed),
         "feed_url": feed_url(feed, "json", doc.archive),
         "description": clean_text(feed.subtitle),
         "language": feed.language,

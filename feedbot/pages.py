@@ -22,7 +22,7 @@ from markupsafe import Markup
 from feedbot.article import Article, DatePrecision, Entry
 from feedbot.body import clean_article, clean_text
 from feedbot.config import FeedSettings
-from feedbot.feeds import article_html, article_path, feed_url
+from feedbot.feeds import article_html, article_path, article_url, feed_url
 
 __all__ = [
     "PER_PAGE",
@@ -153,7 +153,7 @@ def render_article(entry: Entry, feed: FeedSettings) -> bytes:
         headline=_headline(article),
         summary=article.lead_summary,
         description=article.lead_summary or None,
-        canonical=feed.base_url.rstrip("/") + "/" + article_path(article.id),
+        canonical=article_url(feed, article.id),
         published=format_article_date(published, article.date.precision, lang),
         published_iso=_iso(published),
         updated=(format_article_date(updated, DatePrecision.INSTANT, lang) if updated else None),

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedbot.article import Article, ArticleDate, DatePrecision, Entry, Section, parse
+from feedbot.config import FeedSettings
 from feedbot.telegram.html import parse_telegram_html, utf16_len
 from feedbot.telegram.messages import (
     MAX_MESSAGE,
@@ -30,6 +31,7 @@ from tests.conftest import ROOT, SEED
 GOLDEN = ROOT / "tests" / "data" / "telegram"
 URL = "https://example.org/articles/a.html"
 JAN = ArticleDate(datetime(2022, 1, 1, tzinfo=UTC), DatePrecision.MONTH)
+FEED = FeedSettings(base_url="https://e.org/")
 
 
 def article(
@@ -210,15 +212,17 @@ def test_split_real_limit(bodies: list[str]) -> None:
 def test_latest() -> None:
     long = article("A very long headline & more " * 40)
     entries = [Entry.of(long)] * 12
-    html = render_latest(entries, base_url="https://example.org/site", language="it")
+    html = render_latest(
+        entries, feed=FeedSettings(base_url="https://example.org/site"), language="it"
+    )
     text = visible(html)
     assert text.startswith("Gli ultimi 10 articoli:\n1. A very long headline & more")
     assert text.count("— gennaio 2022") == 10
     assert utf16_len(text) <= MAX_MESSAGE
     assert 'href="https://example.org/site/articles/001_abc.html"' in html
-    one = render_latest([Entry.of(article("<x>"))], base_url="https://e.org/", language="en")
+    one = render_latest([Entry.of(article("<x>"))], feed=FEED, language="en")
     assert visible(one) == "The latest article:\n1. <x> — January 2022"
-    assert render_latest([], base_url="https://e.org/", language="it") == "Ancora nessun articolo."
+    assert render_latest([], feed=FEED, language="it") == "Ancora nessun articolo."
 
 
 def test_other_replies_parse_and_translate() -> None:

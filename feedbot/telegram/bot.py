@@ -43,7 +43,7 @@ from telegram.request import HTTPXRequest
 
 from feedbot.article import Entry
 from feedbot.config import Settings
-from feedbot.feeds import article_path, feed_path
+from feedbot.feeds import feed_url
 from feedbot.i18n import N_, language_name, translator
 from feedbot.logs import RedactFilter
 from feedbot.telegram.limits import FeedbotRateLimiter
@@ -204,22 +204,20 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _reply(update, _say(update, deps, usage, max=LATEST_MAX))
             return
     entries = deps.store.latest_entries(n)
-    text = render_latest(
-        entries, base_url=deps.settings.feed.base_url, language=_language(update, deps)
-    )
+    text = render_latest(entries, feed=deps.settings.feed, language=_language(update, deps))
     await _reply(update, text)
 
 
 async def feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The feed URLs."""
     deps = _deps(context)
-    base = deps.settings.feed.base_url.rstrip("/") + "/"
+    feed_settings = deps.settings.feed
     text = render_feed_links(
         _language(update, deps),
-        title=deps.settings.feed.title,
-        atom=base + feed_path("atom"),
-        rss=base + feed_path("rss"),
-        json=base + feed_path("json"),
+        title=feed_settings.title,
+        atom=feed_url(feed_settings, "atom"),
+        rss=feed_url(feed_settings, "rss"),
+        json=feed_url(feed_settings, "json"),
     )
     await _reply(update, text)
 
@@ -432,8 +430,3 @@ def webhook_route(
         return JSONResponse({"ok": True})
 
     return Route(path, receive, methods=["POST"])
-
-
-def post_url(settings: Settings, article_id: str) -> str:
-    """The article page a post links to."""
-    return settings.feed.base_url.rstrip("/") + "/" + article_path(article_id)

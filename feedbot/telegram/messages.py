@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from feedbot.article import Article, DatePrecision, Entry
-from feedbot.feeds import article_path
+from feedbot.config import FeedSettings
+from feedbot.feeds import article_url
 from feedbot.i18n import N_, format_day, format_month, translator
 from feedbot.telegram.html import escape, utf16_len
 
@@ -214,18 +215,17 @@ def _headline(text: str) -> str:
     return text[: _MAX_LATEST_HEADLINE - 1].rstrip() + "…"
 
 
-def render_latest(entries: Iterable[Entry], *, base_url: str, language: str) -> str:
+def render_latest(entries: Iterable[Entry], *, feed: FeedSettings, language: str) -> str:
     """The /latest reply: numbered headlines (at most ten) with links and dates."""
     _ = translator(language)
     chosen = list(entries)[:MAX_LATEST]
     if not chosen:
         return escape(_("No articles yet."))
-    base = base_url if base_url.endswith("/") else base_url + "/"
     header = _.ngettext("The latest article:", "The {n} latest articles:", len(chosen))
     lines = [f"<b>{escape(header)}</b>"]
     for number, entry in enumerate(chosen, 1):
         article = entry.article
-        link = _wrap(_headline(article.headline), base + article_path(article.id))
+        link = _wrap(_headline(article.headline), article_url(feed, article.id))
         lines.append(f"{number}. {link} — {escape(format_article_date(article, language))}")
     return "\n".join(lines)
 

@@ -22,10 +22,10 @@ from telegram.error import InvalidToken, TelegramError
 from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.errors import ConfigError
+from feedbot.feeds import article_url
 from feedbot.telegram.bot import (
     ChatStore,
     build_application,
-    post_url,
     register_commands,
     webhook_route,
 )
@@ -61,7 +61,9 @@ class TelegramService:
         )
 
         def render(entry: Entry, language: str) -> Sequence[str]:
-            return render_post(entry, url=post_url(settings, entry.article.id), language=language)
+            return render_post(
+                entry, url=article_url(settings.feed, entry.article.id), language=language
+            )
 
         self.sender = Sender(
             self._application.bot,
