@@ -23,6 +23,7 @@ from feedgen.feed import FeedGenerator
 from feedbot.article import Article, DatePrecision, Entry
 from feedbot.body import article_html, clean_entries, clean_text
 from feedbot.config import FeedSettings
+from feedbot.dates import rfc3339, utc
 
 __all__ = [
     "EMPTY_FEED_UPDATED",
@@ -121,14 +122,6 @@ def _entry_id(feed: FeedSettings, article_id: str) -> str:
 # --- Dates --------------------------------------------------------------------------------------
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-def _rfc3339(value: datetime) -> str:
-    return _utc(value).isoformat().replace("+00:00", "Z")
-
-
 def entry_updated(entry: Entry) -> datetime:
     """The ``updated`` time the feeds show for an entry (UTC).
 
@@ -137,9 +130,9 @@ def entry_updated(entry: Entry) -> datetime:
     is unchanged, its sequence number breaks the tie as seconds after the date's
     midnight; a changed entry shows the time the change was detected.
     """
-    updated = _utc(entry.updated)
+    updated = utc(entry.updated)
     date = entry.article.date
-    if date.precision is not DatePrecision.INSTANT and updated == _utc(date.value):
+    if date.precision is not DatePrecision.INSTANT and updated == utc(date.value):
         return updated + timedelta(seconds=entry.article.seq % 86_400)
     return updated
 
@@ -282,8 +275,8 @@ def _add_entry(fe: FeedEntry, entry: Entry, feed: FeedSettings) -> None:
     if article.language not in ("", "und", feed.language):
         fe.feedbot.language = article.language
     fe.updated(entry_updated(entry))
-    fe.published(_utc(article.date.value))
-    fe.pubDate(_utc(article.date.value))
+    fe.published(utc(article.date.value))
+    fe.pubDate(utc(article.date.value))
     author = {"name": clean_text(feed.author_name)}
     if feed.author_email:
         author["email"] = clean_text(feed.author_email)
@@ -337,8 +330,8 @@ def render_json(doc: FeedDoc, feed: FeedSettings) -> bytes:
         }
         if article.lead_summary:
             item["summary"] = article.lead_summary
-        item["date_published"] = _rfc3339(article.date.value)
-        item["date_modified"] = _rfc3339(entry_updated(entry))
+        item["date_published"] = rfc3339(article.date.value)
+        item["date_modified"] = rfc3339(entry_updated(entry))
         item["authors"] = [author]
         if article.language not in ("", "und"):
             item["language"] = article.language

@@ -1,4 +1,4 @@
-"""Translations (gettext catalogs read with Babel) and dates formatted per language.
+"""Translations: gettext catalogs read with Babel, and language names (dates: `feedbot.dates`).
 
 The catalogs are the ``.po`` files under ``feedbot/locales/<lang>/LC_MESSAGES/``,
 compiled in memory on first use; English is the source language, so its catalog
@@ -13,13 +13,11 @@ mostly repeats the msgids. Messages use ``str.format`` placeholders::
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from typing import Final
 
 from babel import Locale
-from babel.dates import format_date, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -29,8 +27,6 @@ __all__ = [
     "LANGUAGES",
     "N_",
     "Translator",
-    "format_day",
-    "format_month",
     "language_name",
     "load_translations",
     "normalize_language",
@@ -95,20 +91,6 @@ def translator(language: str) -> Translator:
 
 def _locale(language: str) -> Locale:
     return Locale.parse(normalize_language(language))
-
-
-def format_month(value: date | datetime, language: str) -> str:
-    """``January 2022`` / ``gennaio 2022``."""
-    if isinstance(value, datetime):
-        value = value.date()
-    return format_skeleton("yMMMM", value, locale=_locale(language))
-
-
-def format_day(value: date | datetime, language: str) -> str:
-    """``January 14, 2022`` / ``14 gennaio 2022``."""
-    if isinstance(value, datetime):
-        value = value.date()
-    return format_date(value, format="long", locale=_locale(language))
 
 
 def language_name(code: str, language: str) -> str:

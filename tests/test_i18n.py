@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,6 @@ from babel.messages.pofile import read_po
 
 from feedbot.i18n import (
     LANGUAGES,
-    format_day,
-    format_month,
     language_name,
     normalize_language,
     translator,
@@ -89,14 +86,6 @@ def test_translator() -> None:
 )
 def test_normalize_language(code: str | None, expected: str) -> None:
     assert normalize_language(code) == expected
-
-
-def test_dates() -> None:
-    jan = datetime(2022, 1, 1, tzinfo=UTC)
-    assert format_month(jan, "it") == "gennaio 2022"
-    assert format_month(jan, "en") == "January 2022"
-    assert format_day(date(2022, 1, 14), "it") == "14 gennaio 2022"
-    assert format_day(datetime(2022, 1, 14, 23, 30, tzinfo=UTC), "en") == "January 14, 2022"
 
 
 def test_language_names() -> None:

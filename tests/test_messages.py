@@ -19,7 +19,6 @@ from feedbot.telegram.html import parse_telegram_html, utf16_len
 from feedbot.telegram.messages import (
     MAX_MESSAGE,
     command_descriptions,
-    format_article_date,
     render_feed_links,
     render_help,
     render_latest,
@@ -120,7 +119,6 @@ def test_everything_is_escaped() -> None:
 )
 def test_dates(date: ArticleDate, language: str, expected: str) -> None:
     a = article(date=date)
-    assert format_article_date(a, language) == expected
     assert visible(render_post(a, url=URL, language=language)[0]).split("\n")[1] == expected
 
 

@@ -17,8 +17,9 @@ from typing import Final
 
 from feedbot.article import Article, DatePrecision, Entry
 from feedbot.config import FeedSettings
+from feedbot.dates import format_date
 from feedbot.feeds import article_url
-from feedbot.i18n import N_, format_day, format_month, translator
+from feedbot.i18n import N_, translator
 from feedbot.telegram.html import escape, utf16_len
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "MAX_LATEST",
     "MAX_MESSAGE",
     "command_descriptions",
-    "format_article_date",
     "render_feed_links",
     "render_help",
     "render_latest",
@@ -171,11 +171,12 @@ def _split(tokens: Sequence[_Token], limit: int) -> list[list[_Token]]:
     return pieces
 
 
-def format_article_date(article: Article, language: str) -> str:
-    """The article's date as people write it: ``January 2022``, ``14 gennaio 2022``."""
-    if article.date.precision is DatePrecision.MONTH:
-        return format_month(article.date.value, language)
-    return format_day(article.date.value, language)
+def _date(article: Article, language: str) -> str:
+    """The article's date to the day at most: ``January 2022``, ``14 gennaio 2022``."""
+    precision = article.date.precision
+    if precision is DatePrecision.INSTANT:
+        precision = DatePrecision.DAY
+    return format_date(article.date.value, precision, language)
 
 
 def render_post(
@@ -186,7 +187,7 @@ def render_post(
     _ = translator(language)
     blocks: list[list[tuple[str, Style]]] = []
     header: list[tuple[str, Style]] = [(_clean(article.headline), "b")]
-    header.append((format_article_date(article, language), None))
+    header.append((_date(article, language), None))
     blocks.append(header)
     for section in article.sections:
         block: list[tuple[str, Style]] = []
@@ -226,7 +227,7 @@ def render_latest(entries: Iterable[Entry], *, feed: FeedSettings, language: str
     for number, entry in enumerate(chosen, 1):
         article = entry.article
         link = _wrap(_headline(article.headline), article_url(feed, article.id))
-        lines.append(f"{number}. {link} — {escape(format_article_date(article, language))}")
+        lines.append(f"{number}. {link} — {escape(_date(article, language))}")
     return "\n".join(lines)
 
 
