@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 from functools import cache
 from importlib import resources
-from typing import Final
+from typing import Final, Literal, get_args
 
 from babel import Locale
 from babel.messages.mofile import write_mo
@@ -23,9 +23,10 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 __all__ = [
+    "CATALOG_LANGUAGES",
     "DOMAIN",
-    "LANGUAGES",
     "N_",
+    "CatalogLanguage",
     "Translator",
     "language_name",
     "load_translations",
@@ -34,7 +35,10 @@ __all__ = [
 ]
 
 DOMAIN: Final = "feedbot"
-LANGUAGES: Final = ("en", "it")
+#: The languages feedbot speaks, declared once: one catalog each under ``locales/`` (a test
+#: checks the folder). Not the languages `summarize.DETECTABLE` can recognise in an article.
+CatalogLanguage = Literal["en", "it"]
+CATALOG_LANGUAGES: Final[tuple[CatalogLanguage, ...]] = get_args(CatalogLanguage)
 
 
 def N_(message: str) -> str:
@@ -46,7 +50,7 @@ def normalize_language(code: str | None, default: str = "en") -> str:
     """``"it-IT"`` → ``"it"``; anything unsupported (or None) → ``default``."""
     if code:
         base = code.replace("_", "-").split("-", 1)[0].lower()
-        if base in LANGUAGES:
+        if base in CATALOG_LANGUAGES:
             return base
     return default
 

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from feedbot.config import TelegramSettings
 from feedbot.i18n import (
-    LANGUAGES,
+    CATALOG_LANGUAGES,
     language_name,
     normalize_language,
     translator,
 )
+from feedbot.summarize import DETECTABLE
+from feedbot.telegram.bot import chat_language
+from feedbot.telegram.messages import LANGUAGE_LABELS
 from tests.conftest import ROOT
 
 LOCALES = ROOT / "feedbot" / "locales"
@@ -42,7 +47,7 @@ def test_catalogs_have_the_same_messages() -> None:
     assert len(ids(catalog("it"))) >= 30
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", CATALOG_LANGUAGES)
 def test_every_message_is_translated(language: str) -> None:
     untranslated = []
     for m in catalog(language):
@@ -78,6 +83,29 @@ def test_translator() -> None:
     assert it.ngettext("{n} article", "{n} articles", 4) == "4 articoli"
     assert translator("en")("Read the article") == "Read the article"
     assert translator("de")("Read the article") == "Read the article"  # unsupported → English
+
+
+def test_catalog_languages_are_declared_once() -> None:
+    """The locales folder, the /settings buttons and the config's choices follow one list."""
+    assert sorted(CATALOG_LANGUAGES) == sorted(p.name for p in LOCALES.iterdir() if p.is_dir())
+    assert tuple(LANGUAGE_LABELS) == CATALOG_LANGUAGES
+    field = TelegramSettings.model_fields["default_language"]
+    assert get_args(field.annotation) == CATALOG_LANGUAGES
+    assert not set(CATALOG_LANGUAGES) - DETECTABLE  # articles in our own languages are recognised
+
+
+@pytest.mark.parametrize(
+    ("stored", "user", "expected"),
+    [
+        ("it", "en", "it"),
+        (None, "it-IT", "it"),
+        (None, "it_CH", "it"),
+        ("xx", "de", "en"),
+        (None, None, "en"),
+    ],
+)
+def test_chat_language(stored: str | None, user: str | None, expected: str) -> None:
+    assert chat_language(stored, user, "en") == expected
 
 
 @pytest.mark.parametrize(

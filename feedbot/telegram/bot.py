@@ -44,7 +44,7 @@ from telegram.request import HTTPXRequest
 from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.feeds import feed_url
-from feedbot.i18n import N_, language_name, translator
+from feedbot.i18n import CATALOG_LANGUAGES, N_, language_name, normalize_language, translator
 from feedbot.logs import RedactFilter
 from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.messages import (
@@ -61,7 +61,6 @@ __all__ = ["BotDeps", "ChatStore", "build_application", "chat_language", "webhoo
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("en", "it")
 LATEST_DEFAULT, LATEST_MAX = 5, 10
 ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 GONE_STATUSES = (ChatMember.LEFT, ChatMember.BANNED)
@@ -96,10 +95,9 @@ def _deps(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:
 
 def chat_language(stored: str | None, user_language: str | None, default: str) -> str:
     """The chat's choice, else the user's Telegram language if we speak it, else the default."""
-    if stored in LANGUAGES:
+    if stored in CATALOG_LANGUAGES:
         return stored
-    short = (user_language or "").split("-")[0].lower()
-    return short if short in LANGUAGES else default
+    return normalize_language(user_language, default)
 
 
 def _language(update: Update, deps: BotDeps) -> str:
@@ -248,7 +246,7 @@ async def settings_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if query is None or chat is None or query.data is None:
         return
     language = query.data.removeprefix("lang:")
-    if language not in LANGUAGES:
+    if language not in CATALOG_LANGUAGES:
         await query.answer()
         return
     if chat.type != ChatType.PRIVATE:
