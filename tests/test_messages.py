@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from feedbot.article import Article, ArticleDate, DatePrecision, Entry, Section, parse
 from feedbot.config import FeedSettings
-from feedbot.telegram.html import parse_telegram_html, utf16_len
 from feedbot.telegram.messages import (
     MAX_MESSAGE,
     command_descriptions,
@@ -24,8 +23,10 @@ from feedbot.telegram.messages import (
     render_latest,
     render_post,
     render_stats,
+    utf16_len,
 )
 from tests.conftest import ROOT, SEED
+from tests.telegram_html import parse_telegram_html
 
 GOLDEN = ROOT / "tests" / "data" / "telegram"
 URL = "https://example.org/articles/a.html"

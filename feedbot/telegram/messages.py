@@ -20,7 +20,6 @@ from feedbot.config import FeedSettings
 from feedbot.dates import format_date
 from feedbot.feeds import article_url
 from feedbot.i18n import N_, translator
-from feedbot.telegram.html import escape, utf16_len
 
 __all__ = [
     "COMMANDS",
@@ -28,12 +27,14 @@ __all__ = [
     "MAX_LATEST",
     "MAX_MESSAGE",
     "command_descriptions",
+    "escape",
     "render_feed_links",
     "render_help",
     "render_latest",
     "render_post",
     "render_stats",
     "render_text",
+    "utf16_len",
 ]
 
 MAX_MESSAGE: Final = 4096  # UTF-16 code units of visible text, Telegram's limit
@@ -60,10 +61,22 @@ LANGUAGE_LABELS: Final = {"en": "English", "it": "Italiano"}
 # (headline/date, heading/summary) is as good as a sentence end, no better.
 _BLOCK, _LINE, _SENTENCE, _WORD, _CHAR = 0, 2, 2, 3, 4
 _SENTENCE_END = re.compile(r"[.!?…:;][\"'»”’)\]]*$")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+_ESCAPE_RE = re.compile(r'[&<>"]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 Style = str | None  # None = plain, "b" = bold, any other value = a link to that URL
+
+
+def utf16_len(s: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts message length and offsets."""
+    return len(s.encode("utf-16-le")) // 2
+
+
+def escape(s: str) -> str:
+    """Escape text (or an attribute value) for Telegram HTML."""
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], s)
 
 
 @dataclass(frozen=True, slots=True)
