@@ -77,6 +77,7 @@ class TelegramService:
         )
         self._sender_task: asyncio.Task[None] | None = None
         self._retry_task: asyncio.Task[None] | None = None
+        self._initialized = False  # our own flag: Application's is private
         self.running = False
         self.username: str | None = None
 
@@ -128,8 +129,9 @@ class TelegramService:
     async def _connect(self) -> None:
         application = self._application
         tg = self._settings.telegram
-        if not application._initialized:
+        if not self._initialized:
             await application.initialize()
+            self._initialized = True
         self.username = application.bot.username
         await register_commands(application)
         if tg.mode == "webhook":
@@ -167,8 +169,11 @@ class TelegramService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry_task
         if not self.running:
-            if self._application._initialized:
+            if self._initialized:
+                self._initialized = False
                 await self._application.shutdown()
+            else:  # a failed initialize() may have opened the bot's connections: close them
+                await self._application.bot.shutdown()
             return
         self.running = False
         await self.sender.stop()
@@ -179,4 +184,5 @@ class TelegramService:
             await application.updater.stop()
         if application.running:
             await application.stop()
+        self._initialized = False
         await application.shutdown()
