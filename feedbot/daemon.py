@@ -1,8 +1,9 @@
 """The daemon: the one place that wires store, index, scheduler, watcher, web and bot.
 
 Everything runs in one asyncio loop. Scans run in a worker thread (so HTTP stays
-responsive) and are serialized by a lock; the APScheduler interval job, the
-watchfiles watcher and the settle re-check all call the same `Daemon.scan`.
+responsive) and are serialized by a lock; the APScheduler interval job, the folder
+watcher (inotify on Linux, watchfiles elsewhere) and the settle re-check all call the
+same `Daemon.scan`.
 Optional components (the Telegram bot) plug in through `Component`.
 """
 

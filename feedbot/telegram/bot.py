@@ -2,8 +2,8 @@
 
 Every handler has one shape, ``async def name(update, context) -> None``, and
 finds what it needs in ``context.bot_data["feedbot"]`` (a `BotDeps`). All wiring
-is in `build_application`; `TelegramBot` drives the application inside the
-daemon's event loop (polling or webhook) together with the delivery `Sender`.
+is in `build_application`; `telegram.service.TelegramService` drives the application
+inside the daemon's event loop (polling or webhook) together with the delivery `Sender`.
 """
 
 from __future__ import annotations
