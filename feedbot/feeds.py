@@ -111,6 +111,13 @@ def article_url(feed: FeedSettings, article_id: str) -> str:
     return site_url(feed, article_path(article_id))
 
 
+def _author(feed: FeedSettings) -> dict[str, str]:
+    author = {"name": clean_text(feed.author_name)}
+    if feed.author_email:
+        author["email"] = clean_text(feed.author_email)
+    return author
+
+
 def _feed_id(feed: FeedSettings) -> str:
     return f"tag:{feed.id_authority}:feed"
 
@@ -237,10 +244,7 @@ def _generator(doc: FeedDoc, feed: FeedSettings, fmt: Literal["atom", "rss"]) ->
     fg.subtitle(clean_text(feed.subtitle))
     fg.description(clean_text(feed.subtitle))
     fg.language(feed.language)
-    author = {"name": clean_text(feed.author_name)}
-    if feed.author_email:
-        author["email"] = clean_text(feed.author_email)
-    fg.author(author)
+    fg.author(_author(feed))
     fg.generator("feedbot")
     updated = _doc_updated(doc.entries)
     fg.updated(updated)
@@ -277,10 +281,7 @@ def _add_entry(fe: FeedEntry, entry: Entry, feed: FeedSettings) -> None:
     fe.updated(entry_updated(entry))
     fe.published(utc(article.date.value))
     fe.pubDate(utc(article.date.value))
-    author = {"name": clean_text(feed.author_name)}
-    if feed.author_email:
-        author["email"] = clean_text(feed.author_email)
-    fe.author(author)
+    fe.author(_author(feed))
     fe.link(href=article_url(feed, article.id), rel="alternate", type="text/html")
     if article.lead_summary:  # type="html" too, so text that looks like markup stays text
         fe.summary(html.escape(article.lead_summary, quote=False), type="html")
@@ -304,7 +305,7 @@ def render_rss(doc: FeedDoc, feed: FeedSettings) -> bytes:
 
 def render_json(doc: FeedDoc, feed: FeedSettings) -> bytes:
     """The JSON Feed 1.1 document; ``next_url`` leads to the next-older archive."""
-    author: dict[str, str] = {"name": clean_text(feed.author_name)}
+    author = {"name": clean_text(feed.author_name)}  # JSON Feed authors have no email
     obj: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": clean_text(feed.title),
