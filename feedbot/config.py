@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from feedbot.errors import ConfigError
+from feedbot.i18n import CatalogLanguage
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -171,7 +172,7 @@ class TelegramSettings(_Section):
     admins: list[int] = Field(
         default_factory=list, description="Telegram user ids allowed to use admin commands."
     )
-    default_language: Literal["en", "it"] = Field(
+    default_language: CatalogLanguage = Field(
         "en", description="Language for chats whose language is not known."
     )
     global_rate: float = Field(30.0, gt=0, description="Messages per second overall.")

@@ -22,6 +22,7 @@ from feedgen.feed import FeedGenerator
 from feedbot.article import Article, DatePrecision, Entry, id_in_url
 from feedbot.body import article_html, clean_entries, clean_text
 from feedbot.config import FeedSettings
+from feedbot.dates import rfc3339, utc
 
 __all__ = [
     "EMPTY_FEED_UPDATED",
@@ -39,6 +40,7 @@ __all__ = [
     "render_atom",
     "render_json",
     "render_rss",
+    "site_url",
 ]
 
 FeedFormat = Literal["atom", "rss", "json"]
@@ -89,18 +91,30 @@ def article_path(article_id: str) -> str:
     return f"articles/{id_in_url(article_id)}.html"
 
 
-def _base(feed: FeedSettings) -> str:
-    return feed.base_url if feed.base_url.endswith("/") else feed.base_url + "/"
+def site_url(feed: FeedSettings, path: str = "") -> str:
+    """Absolute URL of ``path`` (relative to the site root) on the site at ``feed.base_url``.
+
+    The one place a URL is joined: ``https://x.org/news`` and ``https://x.org/news/`` are
+    the same site, and the path always goes below its last segment, never in its place.
+    """
+    return feed.base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
 def feed_url(feed: FeedSettings, fmt: FeedFormat, archive: int | None = None) -> str:
     """Absolute URL of a feed document (what WebSub topics and ``rel=self`` use)."""
-    return _base(feed) + feed_path(fmt, archive)
+    return site_url(feed, feed_path(fmt, archive))
 
 
 def article_url(feed: FeedSettings, article_id: str) -> str:
-    """Absolute URL of an article page."""
-    return _base(feed) + article_path(article_id)
+    """Absolute URL of an article page (what the feeds, pages and Telegram posts link to)."""
+    return site_url(feed, article_path(article_id))
+
+
+def _author(feed: FeedSettings) -> dict[str, str]:
+    author = {"name": clean_text(feed.author_name)}
+    if feed.author_email:
+        author["email"] = clean_text(feed.author_email)
+    return author
 
 
 def _feed_id(feed: FeedSettings) -> str:
@@ -114,14 +128,6 @@ def _entry_id(feed: FeedSettings, article_id: str) -> str:
 # --- Dates --------------------------------------------------------------------------------------
 
 
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-def _rfc3339(value: datetime) -> str:
-    return _utc(value).isoformat().replace("+00:00", "Z")
-
-
 def entry_updated(entry: Entry) -> datetime:
     """The ``updated`` time the feeds show for an entry (UTC).
 
@@ -130,9 +136,9 @@ def entry_updated(entry: Entry) -> datetime:
     is unchanged, its sequence number breaks the tie as seconds after the date's
     midnight; a changed entry shows the time the change was detected.
     """
-    updated = _utc(entry.updated)
+    updated = utc(entry.updated)
     date = entry.article.date
-    if date.precision is not DatePrecision.INSTANT and updated == _utc(date.value):
+    if date.precision is not DatePrecision.INSTANT and updated == utc(date.value):
         return updated + timedelta(seconds=entry.article.seq % 86_400)
     return updated
 
@@ -156,7 +162,7 @@ def _links(doc: FeedDoc, feed: FeedSettings, fmt: FeedFormat) -> list[_Link]:
     media = MEDIA_TYPES[fmt]
     links = [
         _Link("self", feed_url(feed, fmt, doc.archive), media),
-        _Link("alternate", _base(feed), "text/html"),
+        _Link("alternate", site_url(feed), "text/html"),
     ]
     if doc.archive is None:
         if feed.websub_hub:
@@ -237,10 +243,7 @@ def _generator(doc: FeedDoc, feed: FeedSettings, fmt: Literal["atom", "rss"]) ->
     fg.subtitle(clean_text(feed.subtitle))
     fg.description(clean_text(feed.subtitle))
     fg.language(feed.language)
-    author = {"name": clean_text(feed.author_name)}
-    if feed.author_email:
-        author["email"] = clean_text(feed.author_email)
-    fg.author(author)
+    fg.author(_author(feed))
     fg.generator("feedbot")
     updated = _doc_updated(doc.entries)
     fg.updated(updated)
@@ -275,12 +278,9 @@ def _add_entry(fe: FeedEntry, entry: Entry, feed: FeedSettings) -> None:
     if article.language not in ("", "und", feed.language):
         fe.feedbot.language = article.language
     fe.updated(entry_updated(entry))
-    fe.published(_utc(article.date.value))
-    fe.pubDate(_utc(article.date.value))
-    author = {"name": clean_text(feed.author_name)}
-    if feed.author_email:
-        author["email"] = clean_text(feed.author_email)
-    fe.author(author)
+    fe.published(utc(article.date.value))
+    fe.pubDate(utc(article.date.value))
+    fe.author(_author(feed))
     fe.link(href=article_url(feed, article.id), rel="alternate", type="text/html")
     if article.lead_summary:  # type="html" too, so text that looks like markup stays text
         fe.summary(html.escape(article.lead_summary, quote=False), type="html")
@@ -304,11 +304,11 @@ def render_rss(doc: FeedDoc, feed: FeedSettings) -> bytes:
 
 def render_json(doc: FeedDoc, feed: FeedSettings) -> bytes:
     """The JSON Feed 1.1 document; ``next_url`` leads to the next-older archive."""
-    author: dict[str, str] = {"name": clean_text(feed.author_name)}
+    author = {"name": clean_text(feed.author_name)}  # JSON Feed authors have no email
     obj: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": clean_text(feed.title),
-        "home_page_url": _base(feed),
+        "home_page_url": site_url(feed),
         "feed_url": feed_url(feed, "json", doc.archive),
         "description": clean_text(feed.subtitle),
         "language": feed.language,
@@ -330,8 +330,8 @@ def render_json(doc: FeedDoc, feed: FeedSettings) -> bytes:
         }
         if article.lead_summary:
             item["summary"] = article.lead_summary
-        item["date_published"] = _rfc3339(article.date.value)
-        item["date_modified"] = _rfc3339(entry_updated(entry))
+        item["date_published"] = rfc3339(article.date.value)
+        item["date_modified"] = rfc3339(entry_updated(entry))
         item["authors"] = [author]
         if article.language not in ("", "und"):
             item["language"] = article.language

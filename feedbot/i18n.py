@@ -1,4 +1,4 @@
-"""Translations (gettext catalogs read with Babel) and dates formatted per language.
+"""Translations: gettext catalogs read with Babel, and language names (dates: `feedbot.dates`).
 
 The catalogs are the ``.po`` files under ``feedbot/locales/<lang>/LC_MESSAGES/``,
 compiled in memory on first use; English is the source language, so its catalog
@@ -13,24 +13,21 @@ mostly repeats the msgids. Messages use ``str.format`` placeholders::
 from __future__ import annotations
 
 import io
-from datetime import date, datetime
 from functools import cache
 from importlib import resources
-from typing import Final
+from typing import Final, Literal, get_args
 
 from babel import Locale
-from babel.dates import format_date, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
 __all__ = [
+    "CATALOG_LANGUAGES",
     "DOMAIN",
-    "LANGUAGES",
     "N_",
+    "CatalogLanguage",
     "Translator",
-    "format_day",
-    "format_month",
     "language_name",
     "load_translations",
     "normalize_language",
@@ -38,7 +35,10 @@ __all__ = [
 ]
 
 DOMAIN: Final = "feedbot"
-LANGUAGES: Final = ("en", "it")
+#: The languages feedbot speaks, declared once: one catalog each under ``locales/`` (a test
+#: checks the folder). Not the languages `summarize.DETECTABLE` can recognise in an article.
+CatalogLanguage = Literal["en", "it"]
+CATALOG_LANGUAGES: Final[tuple[CatalogLanguage, ...]] = get_args(CatalogLanguage)
 
 
 def N_(message: str) -> str:
@@ -50,7 +50,7 @@ def normalize_language(code: str | None, default: str = "en") -> str:
     """``"it-IT"`` → ``"it"``; anything unsupported (or None) → ``default``."""
     if code:
         base = code.replace("_", "-").split("-", 1)[0].lower()
-        if base in LANGUAGES:
+        if base in CATALOG_LANGUAGES:
             return base
     return default
 
@@ -95,20 +95,6 @@ def translator(language: str) -> Translator:
 
 def _locale(language: str) -> Locale:
     return Locale.parse(normalize_language(language))
-
-
-def format_month(value: date | datetime, language: str) -> str:
-    """``January 2022`` / ``gennaio 2022``."""
-    if isinstance(value, datetime):
-        value = value.date()
-    return format_skeleton("yMMMM", value, locale=_locale(language))
-
-
-def format_day(value: date | datetime, language: str) -> str:
-    """``January 14, 2022`` / ``14 gennaio 2022``."""
-    if isinstance(value, datetime):
-        value = value.date()
-    return format_date(value, format="long", locale=_locale(language))
 
 
 def language_name(code: str, language: str) -> str:

@@ -8,25 +8,21 @@ from any directory; feed autodiscovery links and the canonical URL are absolute.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_skeleton, format_time
 from markupsafe import Markup
 
 from feedbot.article import Article, DatePrecision, Entry
 from feedbot.body import clean_article, clean_text
 from feedbot.config import FeedSettings
-from feedbot.feeds import article_html, article_path, feed_url
+from feedbot.dates import format_date, rfc3339, utc
+from feedbot.feeds import article_html, article_path, article_url, feed_url
 
 __all__ = [
     "PER_PAGE",
-    "format_article_date",
     "index_page_count",
     "index_path",
     "render_article",
@@ -54,34 +50,6 @@ def index_path(page: int) -> str:
 def index_page_count(total: int) -> int:
     """How many index pages ``total`` articles fill (at least one, which may be empty)."""
     return max(1, -(-total // PER_PAGE))
-
-
-@functools.lru_cache(maxsize=64)
-def _locale(language: str) -> Locale:
-    try:
-        return Locale.parse(language.replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        return Locale.parse("en")
-
-
-def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-def _iso(value: datetime) -> str:
-    return _utc(value).isoformat().replace("+00:00", "Z")
-
-
-def format_article_date(value: datetime, precision: DatePrecision, language: str) -> str:
-    """A date as readers of ``language`` write it, as precise as the article's date line."""
-    locale = _locale(language)
-    value = _utc(value)
-    if precision is DatePrecision.MONTH:
-        return str(format_skeleton("yMMMM", value, locale=locale))
-    day = str(format_date(value, format="long", locale=locale))
-    if precision is DatePrecision.DAY:
-        return day
-    return f"{day} {format_time(value, format='HH:mm', locale=locale)} UTC"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +92,8 @@ def render_index(entries: Sequence[Entry], page: int, pages: int, feed: FeedSett
                 href=article_path(article.id),
                 headline=_headline(article),
                 lang=lang,
-                date=format_article_date(article.date.value, article.date.precision, feed.language),
-                datetime=_iso(article.date.value),
+                date=format_date(article.date.value, article.date.precision, feed.language),
+                datetime=rfc3339(article.date.value),
                 summary=article.lead_summary,
             )
         )
@@ -147,17 +115,17 @@ def render_article(entry: Entry, feed: FeedSettings) -> bytes:
     article = clean_article(entry.article)
     lang = article.language if article.language not in ("", "und") else feed.language
     published = article.date.value
-    updated = entry.updated if _utc(entry.updated) != _utc(published) else None
+    updated = entry.updated if utc(entry.updated) != utc(published) else None
     context = _common(feed, "../", lang)
     context.update(
         headline=_headline(article),
         summary=article.lead_summary,
         description=article.lead_summary or None,
-        canonical=feed.base_url.rstrip("/") + "/" + article_path(article.id),
-        published=format_article_date(published, article.date.precision, lang),
-        published_iso=_iso(published),
-        updated=(format_article_date(updated, DatePrecision.INSTANT, lang) if updated else None),
-        updated_iso=_iso(updated) if updated else None,
+        canonical=article_url(feed, article.id),
+        published=format_date(published, article.date.precision, lang),
+        published_iso=rfc3339(published),
+        updated=(format_date(updated, DatePrecision.INSTANT, lang) if updated else None),
+        updated_iso=rfc3339(updated) if updated else None,
         body=Markup(article_html(article)),  # noqa: S704 - escaped by article_html itself
     )
     return _render("article.html", context)

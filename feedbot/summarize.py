@@ -20,10 +20,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from itertools import chain, filterfalse
+from typing import Final
 
 __all__ = [
+    "DETECTABLE",
     "DETECT_CHARS",
-    "LANGUAGES",
     "MAX_CANDIDATES",
     "MAX_SUMMARY_CHARS",
     "MAX_SUMMARY_SENTENCES",
@@ -182,7 +183,9 @@ _SCRIPTS = (
     ("hi", re.compile("[\u0900-\u097f]")),
     ("th", re.compile("[\u0e00-\u0e7f]")),
 )
-LANGUAGES = frozenset(_PROFILES) | {code for code, _ in _SCRIPTS} | {"ja", "und"}
+#: What `detect_language` can return (``und``: undetermined). Not the catalog languages the
+#: bot speaks (`feedbot.i18n.CATALOG_LANGUAGES`): an article may be in any of these.
+DETECTABLE: Final = frozenset(_PROFILES) | {code for code, _ in _SCRIPTS} | {"ja", "und"}
 
 
 def stop_words(language: str) -> frozenset[str]:

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
+from feedbot.feeds import site_url
 from feedbot.httpguard import HttpLimits, guarded_protocol
 from feedbot.pages import render_not_found
 from feedbot.site import MISS, Resource, Site
@@ -181,9 +182,8 @@ class _SiteLayer:
         self.feed_links: dict[str, Headers] = {}
         hub = settings.feed.websub_hub
         if hub:
-            base = settings.feed.base_url.rstrip("/") + "/"
             for path in ("feed.atom", "feed.rss", "feed.json"):
-                link = f'<{hub}>; rel="hub", <{base}{path}>; rel="self"'
+                link = f'<{hub}>; rel="hub", <{site_url(settings.feed, path)}>; rel="self"'
                 self.feed_links[path] = [(b"link", link.encode("utf-8"))]
         self.prepared: dict[str, _Prepared] = {}
         self.not_found = render_not_found(settings.feed)

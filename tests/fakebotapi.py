@@ -41,7 +41,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from feedbot.telegram.html import TelegramHTMLError, parse_telegram_html, utf16_len
+from feedbot.telegram.messages import utf16_len
+from tests.telegram_html import TelegramHTMLError, parse_telegram_html
 
 __all__ = ["FakeBotAPI", "FakeLimits", "Faults", "RequestRecord", "RetryWindow", "Sent"]
 

@@ -353,3 +353,43 @@ async def test_webhook_checks_the_secret(fake: FakeBotAPI, store: Store, tmp_pat
         assert not [r for r in fake.requests if r.method == "getupdates"]
     finally:
         await service.stop()
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+@pytest.mark.parametrize(
+    ("failing", "getme_calls"),
+    [("getme", 2), ("setmycommands", 1)],  # initialize() failed / succeeded before the failure
+)
+async def test_a_bot_api_down_at_start_is_retried(
+    fake: FakeBotAPI, store: Store, tmp_path: Path, failing: str, getme_calls: int
+) -> None:
+    """A call of the start-up fails: the service retries in the background, then serves."""
+    fake.set_faults(rate=1.0, kinds=("5xx",), methods=frozenset({failing}))
+    service = TelegramService(make_settings(tmp_path, fake.base_url), store)
+    await service.start()
+    try:
+        assert not service.running
+        assert service.health()["telegram"]["running"] is False
+        fake.set_faults(rate=0)
+        await fake.wait_for(lambda: service.running, timeout=15)
+        assert [r.method for r in fake.requests].count("getme") == getme_calls
+        assert (await Chat(fake, USER, USER).send("/start")).startswith("Welcome")
+    finally:
+        await service.stop()
+
+
+async def test_stop_while_the_bot_api_is_still_down(
+    fake: FakeBotAPI, store: Store, tmp_path: Path
+) -> None:
+    """Stopping before the first good connect ends the retries and closes the bot's connections
+    (an unclosed socket is a ResourceWarning, an error here)."""
+    fake.set_faults(rate=1.0, kinds=("5xx",), methods=frozenset({"getme", "setmycommands"}))
+    service = TelegramService(make_settings(tmp_path, fake.base_url), store)
+    await service.start()
+    await service.stop()
+    assert not service.running
+    calls = len(fake.requests)
+    await service.stop()  # twice is harmless
+    assert len(fake.requests) == calls

@@ -24,8 +24,9 @@ from typing import Any
 import pytest
 
 from feedbot.article import parse
+from feedbot.feeds import article_url
 from feedbot.store import Store
-from feedbot.telegram.bot import build_application, post_url
+from feedbot.telegram.bot import build_application
 from feedbot.telegram.delivery import Sender
 from feedbot.telegram.messages import render_post
 from feedbot.telegram.service import TelegramService
@@ -328,7 +329,7 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
 
     def render(entry: Any, language: str) -> list[str]:
         return render_post(
-            entry, url=post_url(settings, entry.article.id), language=language, limit=250
+            entry, url=article_url(settings.feed, entry.article.id), language=language, limit=250
         )
 
     entry = await off_loop(store.articles.entry, new)

@@ -36,12 +36,17 @@ from feedbot.feeds import (
     archive_range,
     article_html,
     article_path,
+    article_url,
     entry_updated,
     feed_path,
+    feed_url,
     render_atom,
     render_json,
     render_rss,
+    site_url,
 )
+from feedbot.pages import render_article
+from feedbot.telegram.messages import render_latest
 
 from .conftest import SEED
 
@@ -370,6 +375,39 @@ def test_base_url_without_trailing_slash() -> None:
     feed = FEED.model_copy(update={"base_url": BASE.rstrip("/")})
     root = check_atom(render_atom(FeedDoc(make_entries(1), None, 0), feed), BASE + "feed.atom")
     assert root.find(f"{ATOM}id").text == "tag:news.example,2026:feed"
+
+
+@pytest.mark.parametrize(
+    "base", ["https://x.org/news", "https://x.org/news/", "https://x.org/news//"]
+)
+def test_site_url_joins_below_the_base(base: str) -> None:
+    feed = FEED.model_copy(update={"base_url": base})
+    assert site_url(feed) == "https://x.org/news/"
+    assert site_url(feed, "feed.atom") == "https://x.org/news/feed.atom"
+    assert site_url(feed, "/feed.atom") == "https://x.org/news/feed.atom"
+    assert feed_url(feed, "json", 3) == "https://x.org/news/archive/3.json"
+    assert article_url(feed, "a b") == "https://x.org/news/articles/a%20b.html"
+
+
+@pytest.mark.parametrize("base", ["https://x.org", "https://x.org/"])
+def test_site_url_at_the_root(base: str) -> None:
+    feed = FEED.model_copy(update={"base_url": base})
+    assert site_url(feed) == "https://x.org/"
+    assert feed_url(feed, "atom") == "https://x.org/feed.atom"
+
+
+@pytest.mark.parametrize("base", ["https://x.org/news", "https://x.org/news//"])
+def test_every_link_to_an_article_is_the_same(base: str) -> None:
+    feed = FEED.model_copy(update={"base_url": base})
+    [entry] = make_entries(1)
+    url = "https://x.org/news/" + article_path(entry.article.id)
+    atom = feedparser.parse(render_atom(FeedDoc([entry], None, 0), feed))
+    assert atom.feed.link == "https://x.org/news/"
+    assert atom.entries[0].link == url
+    [item] = json.loads(render_json(FeedDoc([entry], None, 0), feed))["items"]
+    assert item["url"] == url
+    assert f'<link rel="canonical" href="{url}">' in render_article(entry, feed).decode()
+    assert f'href="{url}"' in render_latest([entry], feed=feed, language="en")
 
 
 def test_ids_do_not_depend_on_base_url() -> None:

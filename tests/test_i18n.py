@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from feedbot.config import TelegramSettings
 from feedbot.i18n import (
-    LANGUAGES,
-    format_day,
-    format_month,
+    CATALOG_LANGUAGES,
     language_name,
     normalize_language,
     translator,
 )
+from feedbot.summarize import DETECTABLE
+from feedbot.telegram.bot import chat_language
+from feedbot.telegram.messages import LANGUAGE_LABELS
 from tests.conftest import ROOT
 
 LOCALES = ROOT / "feedbot" / "locales"
@@ -45,7 +47,7 @@ def test_catalogs_have_the_same_messages() -> None:
     assert len(ids(catalog("it"))) >= 30
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("language", CATALOG_LANGUAGES)
 def test_every_message_is_translated(language: str) -> None:
     untranslated = []
     for m in catalog(language):
@@ -83,20 +85,35 @@ def test_translator() -> None:
     assert translator("de")("Read the article") == "Read the article"  # unsupported → English
 
 
+def test_catalog_languages_are_declared_once() -> None:
+    """The locales folder, the /settings buttons and the config's choices follow one list."""
+    assert sorted(CATALOG_LANGUAGES) == sorted(p.name for p in LOCALES.iterdir() if p.is_dir())
+    assert tuple(LANGUAGE_LABELS) == CATALOG_LANGUAGES
+    field = TelegramSettings.model_fields["default_language"]
+    assert get_args(field.annotation) == CATALOG_LANGUAGES
+    assert not set(CATALOG_LANGUAGES) - DETECTABLE  # articles in our own languages are recognised
+
+
+@pytest.mark.parametrize(
+    ("stored", "user", "expected"),
+    [
+        ("it", "en", "it"),
+        (None, "it-IT", "it"),
+        (None, "it_CH", "it"),
+        ("xx", "de", "en"),
+        (None, None, "en"),
+    ],
+)
+def test_chat_language(stored: str | None, user: str | None, expected: str) -> None:
+    assert chat_language(stored, user, "en") == expected
+
+
 @pytest.mark.parametrize(
     ("code", "expected"),
     [("it", "it"), ("it-IT", "it"), ("EN_us", "en"), ("de", "en"), (None, "en")],
 )
 def test_normalize_language(code: str | None, expected: str) -> None:
     assert normalize_language(code) == expected
-
-
-def test_dates() -> None:
-    jan = datetime(2022, 1, 1, tzinfo=UTC)
-    assert format_month(jan, "it") == "gennaio 2022"
-    assert format_month(jan, "en") == "January 2022"
-    assert format_day(date(2022, 1, 14), "it") == "14 gennaio 2022"
-    assert format_day(datetime(2022, 1, 14, 23, 30, tzinfo=UTC), "en") == "January 14, 2022"
 
 
 def test_language_names() -> None:

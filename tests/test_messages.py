@@ -14,22 +14,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedbot.article import Article, ArticleDate, DatePrecision, Entry, Section, parse
-from feedbot.telegram.html import parse_telegram_html, utf16_len
+from feedbot.config import FeedSettings
 from feedbot.telegram.messages import (
     MAX_MESSAGE,
     command_descriptions,
-    format_article_date,
     render_feed_links,
     render_help,
     render_latest,
     render_post,
     render_stats,
+    utf16_len,
 )
 from tests.conftest import ROOT, SEED
+from tests.telegram_html import parse_telegram_html
 
 GOLDEN = ROOT / "tests" / "data" / "telegram"
 URL = "https://example.org/articles/a.html"
 JAN = ArticleDate(datetime(2022, 1, 1, tzinfo=UTC), DatePrecision.MONTH)
+FEED = FeedSettings(base_url="https://e.org/")
 
 
 def article(
@@ -118,7 +120,6 @@ def test_everything_is_escaped() -> None:
 )
 def test_dates(date: ArticleDate, language: str, expected: str) -> None:
     a = article(date=date)
-    assert format_article_date(a, language) == expected
     assert visible(render_post(a, url=URL, language=language)[0]).split("\n")[1] == expected
 
 
@@ -210,15 +211,17 @@ def test_split_real_limit(bodies: list[str]) -> None:
 def test_latest() -> None:
     long = article("A very long headline & more " * 40)
     entries = [Entry.of(long)] * 12
-    html = render_latest(entries, base_url="https://example.org/site", language="it")
+    html = render_latest(
+        entries, feed=FeedSettings(base_url="https://example.org/site"), language="it"
+    )
     text = visible(html)
     assert text.startswith("Gli ultimi 10 articoli:\n1. A very long headline & more")
     assert text.count("— gennaio 2022") == 10
     assert utf16_len(text) <= MAX_MESSAGE
     assert 'href="https://example.org/site/articles/001_abc.html"' in html
-    one = render_latest([Entry.of(article("<x>"))], base_url="https://e.org/", language="en")
+    one = render_latest([Entry.of(article("<x>"))], feed=FEED, language="en")
     assert visible(one) == "The latest article:\n1. <x> — January 2022"
-    assert render_latest([], base_url="https://e.org/", language="it") == "Ancora nessun articolo."
+    assert render_latest([], feed=FEED, language="it") == "Ancora nessun articolo."
 
 
 def test_other_replies_parse_and_translate() -> None:

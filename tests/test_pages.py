@@ -8,13 +8,10 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
-
-from feedbot.article import Article, Block, BlockKind, DatePrecision, Entry, Section
+from feedbot.article import Article, Block, BlockKind, Entry, Section
 from feedbot.config import FeedSettings, Settings
 from feedbot.pages import (
     PER_PAGE,
-    format_article_date,
     index_page_count,
     index_path,
     render_article,
@@ -150,21 +147,6 @@ def test_empty_index() -> None:
     assert index_page_count(0) == 1
     text = well_formed(render_index([], 1, 1, FEED))
     assert "No articles yet." in text and "<nav" not in text
-
-
-@pytest.mark.parametrize(
-    ("precision", "language", "expected"),
-    [
-        (DatePrecision.MONTH, "it", "gennaio 2022"),
-        (DatePrecision.MONTH, "en", "January 2022"),
-        (DatePrecision.DAY, "it", "14 gennaio 2022"),
-        (DatePrecision.INSTANT, "en", "January 14, 2022 09:30 UTC"),
-        (DatePrecision.DAY, "xx-nonsense", "January 14, 2022"),  # unknown language: English
-    ],
-)
-def test_dates(precision: DatePrecision, language: str, expected: str) -> None:
-    value = datetime(2022, 1, 14, 9, 30, tzinfo=UTC)
-    assert format_article_date(value, precision, language) == expected
 
 
 def test_not_found_page() -> None:

@@ -313,16 +313,15 @@ async def test_extra_routes_and_shared_registry(registry: CollectorRegistry) -> 
     assert 'route="/telegram/webhook",status="200"} 1.0' in metrics
 
 
-async def test_websub_link_headers() -> None:
-    settings = Settings(
-        feed={"base_url": "https://news.example/", "websub_hub": "https://hub.example/"}
-    )
+@pytest.mark.parametrize("base", ["https://news.example/site", "https://news.example/site//"])
+async def test_websub_link_headers(base: str) -> None:
+    settings = Settings(feed={"base_url": base, "websub_hub": "https://hub.example/"})
     app = create_app(site(2, settings), settings, registry=CollectorRegistry())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         atom = await c.get("/feed.atom")
         page = await c.get("/index.html")
     assert atom.headers["link"] == (
-        '<https://hub.example/>; rel="hub", <https://news.example/feed.atom>; rel="self"'
+        '<https://hub.example/>; rel="hub", <https://news.example/site/feed.atom>; rel="self"'
     )
     assert "link" not in page.headers
 

@@ -2,8 +2,8 @@
 
 Every handler has one shape, ``async def name(update, context) -> None``, and
 finds what it needs in ``context.bot_data["feedbot"]`` (a `BotDeps`). All wiring
-is in `build_application`; `TelegramBot` drives the application inside the
-daemon's event loop (polling or webhook) together with the delivery `Sender`.
+is in `build_application`; `telegram.service.TelegramService` drives the application
+inside the daemon's event loop (polling or webhook) together with the delivery `Sender`.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from telegram.request import HTTPXRequest
 
 from feedbot.article import Entry
 from feedbot.config import Settings
-from feedbot.feeds import article_path, feed_path
-from feedbot.i18n import N_, language_name, translator
+from feedbot.feeds import feed_url
+from feedbot.i18n import CATALOG_LANGUAGES, N_, language_name, normalize_language, translator
 from feedbot.logs import RedactFilter
 from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.messages import (
@@ -61,7 +61,6 @@ __all__ = ["BotDeps", "ChatStore", "build_application", "chat_language", "webhoo
 
 log = logging.getLogger(__name__)
 
-LANGUAGES = ("en", "it")
 LATEST_DEFAULT, LATEST_MAX = 5, 10
 ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 GONE_STATUSES = (ChatMember.LEFT, ChatMember.BANNED)
@@ -96,10 +95,9 @@ def _deps(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:
 
 def chat_language(stored: str | None, user_language: str | None, default: str) -> str:
     """The chat's choice, else the user's Telegram language if we speak it, else the default."""
-    if stored in LANGUAGES:
+    if stored in CATALOG_LANGUAGES:
         return stored
-    short = (user_language or "").split("-")[0].lower()
-    return short if short in LANGUAGES else default
+    return normalize_language(user_language, default)
 
 
 async def _language(update: Update, deps: BotDeps) -> str:
@@ -204,22 +202,21 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await _reply(update, await _say(update, deps, usage, max=LATEST_MAX))
             return
     entries = await deps.store.latest_entries(n)
-    text = render_latest(
-        entries, base_url=deps.settings.feed.base_url, language=await _language(update, deps)
-    )
+    language = await _language(update, deps)
+    text = render_latest(entries, feed=deps.settings.feed, language=language)
     await _reply(update, text)
 
 
 async def feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The feed URLs."""
     deps = _deps(context)
-    base = deps.settings.feed.base_url.rstrip("/") + "/"
+    feed_settings = deps.settings.feed
     text = render_feed_links(
         await _language(update, deps),
-        title=deps.settings.feed.title,
-        atom=base + feed_path("atom"),
-        rss=base + feed_path("rss"),
-        json=base + feed_path("json"),
+        title=feed_settings.title,
+        atom=feed_url(feed_settings, "atom"),
+        rss=feed_url(feed_settings, "rss"),
+        json=feed_url(feed_settings, "json"),
     )
     await _reply(update, text)
 
@@ -250,7 +247,7 @@ async def settings_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if query is None or chat is None or query.data is None:
         return
     language = query.data.removeprefix("lang:")
-    if language not in LANGUAGES:
+    if language not in CATALOG_LANGUAGES:
         await query.answer()
         return
     if chat.type != ChatType.PRIVATE:
@@ -438,8 +435,3 @@ def webhook_route(
         return JSONResponse({"ok": True})
 
     return Route(path, receive, methods=["POST"])
-
-
-def post_url(settings: Settings, article_id: str) -> str:
-    """The article page a post links to."""
-    return settings.feed.base_url.rstrip("/") + "/" + article_path(article_id)

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from feedbot.article import Article, DatePrecision, Entry
-from feedbot.feeds import article_path
-from feedbot.i18n import N_, format_day, format_month, translator
-from feedbot.telegram.html import escape, utf16_len
+from feedbot.config import FeedSettings
+from feedbot.dates import format_date
+from feedbot.feeds import article_url
+from feedbot.i18n import N_, translator
 
 __all__ = [
     "COMMANDS",
@@ -26,13 +27,14 @@ __all__ = [
     "MAX_LATEST",
     "MAX_MESSAGE",
     "command_descriptions",
-    "format_article_date",
+    "escape",
     "render_feed_links",
     "render_help",
     "render_latest",
     "render_post",
     "render_stats",
     "render_text",
+    "utf16_len",
 ]
 
 MAX_MESSAGE: Final = 4096  # UTF-16 code units of visible text, Telegram's limit
@@ -59,10 +61,22 @@ LANGUAGE_LABELS: Final = {"en": "English", "it": "Italiano"}
 # (headline/date, heading/summary) is as good as a sentence end, no better.
 _BLOCK, _LINE, _SENTENCE, _WORD, _CHAR = 0, 2, 2, 3, 4
 _SENTENCE_END = re.compile(r"[.!?…:;][\"'»”’)\]]*$")
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
+_ESCAPE_RE = re.compile(r'[&<>"]')
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 Style = str | None  # None = plain, "b" = bold, any other value = a link to that URL
+
+
+def utf16_len(s: str) -> int:
+    """Length in UTF-16 code units, as Telegram counts message length and offsets."""
+    return len(s.encode("utf-16-le")) // 2
+
+
+def escape(s: str) -> str:
+    """Escape text (or an attribute value) for Telegram HTML."""
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,11 +184,12 @@ def _split(tokens: Sequence[_Token], limit: int) -> list[list[_Token]]:
     return pieces
 
 
-def format_article_date(article: Article, language: str) -> str:
-    """The article's date as people write it: ``January 2022``, ``14 gennaio 2022``."""
-    if article.date.precision is DatePrecision.MONTH:
-        return format_month(article.date.value, language)
-    return format_day(article.date.value, language)
+def _date(article: Article, language: str) -> str:
+    """The article's date to the day at most: ``January 2022``, ``14 gennaio 2022``."""
+    precision = article.date.precision
+    if precision is DatePrecision.INSTANT:
+        precision = DatePrecision.DAY
+    return format_date(article.date.value, precision, language)
 
 
 def render_post(
@@ -185,7 +200,7 @@ def render_post(
     _ = translator(language)
     blocks: list[list[tuple[str, Style]]] = []
     header: list[tuple[str, Style]] = [(_clean(article.headline), "b")]
-    header.append((format_article_date(article, language), None))
+    header.append((_date(article, language), None))
     blocks.append(header)
     for section in article.sections:
         block: list[tuple[str, Style]] = []
@@ -214,19 +229,18 @@ def _headline(text: str) -> str:
     return text[: _MAX_LATEST_HEADLINE - 1].rstrip() + "…"
 
 
-def render_latest(entries: Iterable[Entry], *, base_url: str, language: str) -> str:
+def render_latest(entries: Iterable[Entry], *, feed: FeedSettings, language: str) -> str:
     """The /latest reply: numbered headlines (at most ten) with links and dates."""
     _ = translator(language)
     chosen = list(entries)[:MAX_LATEST]
     if not chosen:
         return escape(_("No articles yet."))
-    base = base_url if base_url.endswith("/") else base_url + "/"
     header = _.ngettext("The latest article:", "The {n} latest articles:", len(chosen))
     lines = [f"<b>{escape(header)}</b>"]
     for number, entry in enumerate(chosen, 1):
         article = entry.article
-        link = _wrap(_headline(article.headline), base + article_path(article.id))
-        lines.append(f"{number}. {link} — {escape(format_article_date(article, language))}")
+        link = _wrap(_headline(article.headline), article_url(feed, article.id))
+        lines.append(f"{number}. {link} — {escape(_date(article, language))}")
     return "\n".join(lines)
 
 

@@ -22,10 +22,10 @@ from telegram.error import InvalidToken, TelegramError
 from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.errors import ConfigError
+from feedbot.feeds import article_url
 from feedbot.store import Store
 from feedbot.telegram.bot import (
     build_application,
-    post_url,
     register_commands,
     webhook_route,
 )
@@ -57,7 +57,9 @@ class TelegramService:
         )
 
         def render(entry: Entry, language: str) -> Sequence[str]:
-            return render_post(entry, url=post_url(settings, entry.article.id), language=language)
+            return render_post(
+                entry, url=article_url(settings.feed, entry.article.id), language=language
+            )
 
         self.sender = Sender(
             self._application.bot,
@@ -71,6 +73,7 @@ class TelegramService:
         )
         self._sender_task: asyncio.Task[None] | None = None
         self._retry_task: asyncio.Task[None] | None = None
+        self._initialized = False  # our own flag: Application's is private
         self.running = False
         self.username: str | None = None
 
@@ -122,8 +125,9 @@ class TelegramService:
     async def _connect(self) -> None:
         application = self._application
         tg = self._settings.telegram
-        if not application._initialized:
+        if not self._initialized:
             await application.initialize()
+            self._initialized = True
         self.username = application.bot.username
         await register_commands(application)
         if tg.mode == "webhook":
@@ -161,8 +165,11 @@ class TelegramService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry_task
         if not self.running:
-            if self._application._initialized:
+            if self._initialized:
+                self._initialized = False
                 await self._application.shutdown()
+            else:  # a failed initialize() may have opened the bot's connections: close them
+                await self._application.bot.shutdown()
             return
         self.running = False
         await self.sender.stop()
@@ -173,4 +180,5 @@ class TelegramService:
             await application.updater.stop()
         if application.running:
             await application.stop()
+        self._initialized = False
         await application.shutdown()

@@ -1,10 +1,11 @@
-"""Telegram's HTML parse mode: escaping, UTF-16 length, and a strict parser.
+"""A strict parser of Telegram's HTML parse mode, for the tests (feedbot itself only escapes).
 
 `parse_telegram_html` accepts what Telegram accepts for ``parse_mode=HTML`` and
 raises `TelegramHTMLError` on what it rejects (unknown tags, unclosed or
 misnested tags, entities other than ``&lt; &gt; &amp; &quot;`` and numeric
 ones). It is at least as strict as Telegram: a bare ``>`` is rejected too.
-The fake Bot API server of the test suite validates every message with it.
+The fake Bot API server validates every message with it, and the message tests
+read posts back through it.
 """
 
 from __future__ import annotations
@@ -12,16 +13,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from feedbot.telegram.messages import utf16_len
+
 __all__ = [
     "MessageEntity",
     "TelegramHTMLError",
-    "escape",
     "parse_telegram_html",
-    "utf16_len",
 ]
 
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
-_ESCAPE_RE = re.compile(r'[&<>"]')
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY_RE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]*);")
 _TAG_RE = re.compile(
@@ -72,16 +71,6 @@ class MessageEntity:
         if self.language is not None:
             d["language"] = self.language
         return d
-
-
-def utf16_len(s: str) -> int:
-    """Length in UTF-16 code units, as Telegram counts message length and offsets."""
-    return len(s.encode("utf-16-le")) // 2
-
-
-def escape(s: str) -> str:
-    """Escape text (or an attribute value) for Telegram HTML."""
-    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group()], s)
 
 
 def _decode(raw: str, where: int) -> str:
