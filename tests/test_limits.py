@@ -78,9 +78,10 @@ async def test_gate_hands_out_turns_in_order_and_within_the_window() -> None:
     stamps: list[float] = []
 
     async def take(i: int) -> None:
-        await gate.acquire()
+        taken = await gate.acquire()
         order.append(i)
         stamps.append(time.monotonic())
+        gate.settle(taken, time.monotonic())  # answered at once
 
     await asyncio.gather(*(take(i) for i in range(20)))
     await gate.close()
@@ -168,6 +169,21 @@ def test_window_counts_an_event_until_a_span_after_its_answer() -> None:
     assert window.free_at(1.3) == pytest.approx(1.5)  # the settled event is still counted
     window.settle(7.0, 8.0)  # an event already forgotten comes back until its answer + span
     assert window.free_at(8.5) == 8.5
+
+
+def test_a_request_in_flight_keeps_its_slot_until_it_is_answered() -> None:
+    """Taken at 0.0 and still unanswered at 5.0: it may reach Telegram any moment, so it
+    still counts (a busy client once let a 31st message into Telegram's second this way)."""
+    window = Window(2, 1.0, margin=0.0)
+    window.take(0.0)
+    window.record(4.5)
+    assert window.free_at(5.0) == pytest.approx(5.5)  # the answered one leaves at 5.5
+    window.take(5.5)
+    assert window.free_at(6.0) > 6.0  # both slots in flight
+    window.settle(0.0, 6.0)  # answered at last: it counts until a span after its answer
+    assert window.free_at(6.5) == pytest.approx(7.0)
+    window.settle(5.5, 6.8)
+    assert window.free_at(7.0) == 7.0 and not window.idle(7.0) and window.idle(7.9)
 
 
 async def test_limiter_frees_a_slot_a_window_after_the_answer() -> None:

@@ -64,6 +64,8 @@ SENDING_METHODS = frozenset(
 #: request's start until a window after its answer (`Window.settle`), which already
 #: brackets the moment Telegram saw it. This only absorbs clock rounding.
 DEFAULT_MARGIN = 0.005
+PENDING_MAX = 120.0  # seconds an unanswered request may hold its slot (longer than any timeout)
+PENDING_POLL = 0.005  # with every slot in flight, how soon to look again
 
 
 def is_group_chat(chat: int | str) -> bool:
@@ -85,7 +87,7 @@ def retry_after_seconds(error: RetryAfter) -> float:
 class Window:
     """At most ``limit`` events in any ``period`` seconds (plus ``margin``)."""
 
-    __slots__ = ("_events", "limit", "span")
+    __slots__ = ("_events", "_pending", "limit", "span")
 
     def __init__(self, limit: int, period: float, margin: float = DEFAULT_MARGIN) -> None:
         if limit < 1 or period <= 0:
@@ -93,6 +95,7 @@ class Window:
         self.limit = limit
         self.span = period + margin
         self._events: list[float] = []  # sorted
+        self._pending: list[float] = []  # taken, not answered yet (sorted start times)
 
     @classmethod
     def per_second(cls, rate: float, margin: float = DEFAULT_MARGIN) -> Window:
@@ -101,14 +104,32 @@ class Window:
         return cls(limit, limit / rate, margin)
 
     def free_at(self, now: float) -> float:
-        """The earliest time at or after ``now`` when one more event fits."""
-        events = self._events
+        """The earliest time at or after ``now`` when one more event fits.
+
+        A request taken and not answered yet holds its slot however long ago it was
+        taken: it may reach the server at any moment (a request stuck in a busy
+        client would otherwise land in a window that had already let others in)."""
+        events, pending = self._events, self._pending
         gone = bisect.bisect_right(events, now - self.span)
         if gone:
             del events[:gone]
-        if len(events) < self.limit:
+        lost = bisect.bisect_right(pending, now - PENDING_MAX)
+        if lost:  # taken by a request that never settled (cancelled): let it go
+            del pending[:lost]
+        free = self.limit - len(pending)
+        if len(events) < free:
             return now
-        return events[len(events) - self.limit] + self.span
+        if free <= 0:
+            return now + PENDING_POLL  # every slot is in flight: look again shortly
+        return events[len(events) - free] + self.span
+
+    def take(self, at: float) -> None:
+        """Count one request sent at ``at``, in flight until `settle` is called for it."""
+        pending = self._pending
+        if not pending or pending[-1] <= at:
+            pending.append(at)
+        else:
+            bisect.insort(pending, at)
 
     def record(self, at: float) -> None:
         """Count one event at ``at``."""
@@ -124,15 +145,16 @@ class Window:
         The server saw the request somewhere between the two, so the event keeps its
         slot until ``span`` after ``ended``.
         """
-        events = self._events
-        i = bisect.bisect_left(events, started)
-        if i < len(events) and events[i] == started:
-            del events[i]
+        for taken in (self._pending, self._events):
+            i = bisect.bisect_left(taken, started)
+            if i < len(taken) and taken[i] == started:
+                del taken[i]
+                break
         self.record(max(started, ended))
 
     def idle(self, now: float) -> bool:
         """True when no event counts any more: the window can be dropped."""
-        return not self._events or self._events[-1] <= now - self.span
+        return not self._pending and (not self._events or self._events[-1] <= now - self.span)
 
 
 class RateLimits:
@@ -185,7 +207,7 @@ class Gate:
         return max(self._paused_until, self._window.free_at(now))
 
     def _take(self, now: float) -> float:
-        self._window.record(now)
+        self._window.take(now)
         return now
 
     async def acquire(self) -> float:
@@ -280,7 +302,7 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
             await self._wait_for_chat(chat)
             started = await self._gate.acquire()
             chat_started = self._clock()
-            self._chats.window(chat).record(chat_started)
+            self._chats.window(chat).take(chat_started)
         self._sent += 1
         if self._sent % 1000 == 0:
             now = self._clock()
