@@ -36,8 +36,8 @@ from sqlalchemy import (
     make_url,
     select,
     text,
-    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from feedbot.errors import SchemaTooNewError, StoreError
@@ -270,7 +270,8 @@ class Database:
 
 
 def set_state(conn: Connection, key: str, value: str) -> None:
-    """Store ``value`` under ``key`` inside the caller's transaction."""
-    done = conn.execute(update(state).where(state.c.key == key).values(value=value))
-    if not done.rowcount:
-        conn.execute(insert(state).values(key=key, value=value))
+    """Store ``value`` under ``key`` inside the caller's transaction (an upsert, so two
+    processes setting a new key together do not collide)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(state).values(key=key, value=value)
+    conn.execute(upsert.on_conflict_do_update(index_elements=[state.c.key], set_={"value": value}))

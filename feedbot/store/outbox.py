@@ -99,6 +99,9 @@ class Outbox:
             .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
+            # PostgreSQL (READ COMMITTED): lock what we claim, pass over rows another
+            # claimer holds. SQLite has no FOR UPDATE: BEGIN IMMEDIATE serialises claims.
+            .with_for_update(of=deliveries, skip_locked=True)
         )
         with self._db.write() as conn:
             rows = conn.execute(query).all()

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -51,8 +52,8 @@ articles = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("path", Text, nullable=False),  # file name inside the index folder
-    Column("size", Integer, nullable=False),
-    Column("mtime_ns", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),  # beyond 32 bits: nanoseconds since 1970
     Column("content_hash", Text, nullable=False),
     Column("body", Text, nullable=False),  # JSON of article_to_dict()
     Column("date", UtcDateTime, nullable=False),
@@ -80,7 +81,10 @@ chats = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    # BIGSERIAL on PostgreSQL; on SQLite exactly INTEGER, the rowid alias that autoincrements
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("article_id", Text, ForeignKey("articles.id"), nullable=False),
     Column("chat", Text, nullable=False),
     Column("status", Text, nullable=False),  # pending | sending | sent | failed
