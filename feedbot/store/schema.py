@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -25,7 +26,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["UtcDateTime", "articles", "chats", "deliveries", "metadata", "schema_version", "state"]
+__all__ = [
+    "UtcDateTime",
+    "articles",
+    "bytewise",
+    "chats",
+    "deliveries",
+    "metadata",
+    "schema_version",
+    "state",
+]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -43,6 +53,12 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)
+
+
+def bytewise(column: ColumnElement[str], dialect: str) -> ColumnElement[str]:
+    """``column`` compared by code point, as Python compares strings: SQLite's default;
+    on PostgreSQL the ``C`` collation, whatever locale the database sorts text by."""
+    return column.collate("C") if dialect == "postgresql" else column
 
 
 metadata = MetaData()
