@@ -33,6 +33,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     make_url,
     select,
     text,
@@ -252,6 +253,23 @@ class Database:
             self._executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="feedbot-db")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    @staticmethod
+    def stored_version(path: Path, *, url: str | None = None) -> int | None:
+        """The schema version a database has now, read without writing or migrating
+        (None: no database or no schema yet)."""
+        if url is None or url.startswith("sqlite"):
+            return _on_disk_version(path if url is None else Path(_parse_url(url).database or ""))
+        engine = create_engine(_parse_url(url), connect_args={"connect_timeout": 5})
+        try:
+            with engine.connect() as conn:
+                if not inspect(conn).has_table(schema_version.name):
+                    return None
+                return int(conn.scalar(select(func.max(schema_version.c.version))) or 0)
+        except SQLAlchemyError as e:
+            raise StoreError(f"{masked_url(url)}: {getattr(e, 'orig', None) or e}") from None
+        finally:
+            engine.dispose()
 
     def schema_version(self) -> int:
         """The schema version of the open database."""
