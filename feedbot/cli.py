@@ -166,11 +166,8 @@ def run(ctx: click.Context, baseline: bool) -> None:
 
     settings = settings_from(ctx)
     token = settings.telegram.token
-    setup_logging(
-        settings.log.level,
-        settings.log.format,
-        secrets=[token.get_secret_value()] if token is not None else [],
-    )
+    secrets = [token.get_secret_value()] if token is not None else []
+    setup_logging(settings.log.level, settings.log.format, secrets=secrets + _db_password(settings))
     try:
         daemon.run(
             settings,
@@ -279,6 +276,20 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     else:
         for _, text in lines:
             click.echo(text)
+
+
+def _db_password(settings: Settings) -> list[str]:
+    """The password in storage.url, for the log filter to hide wherever it turns up."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if settings.storage.url is None:
+        return []
+    try:
+        password = make_url(settings.storage.url).password
+    except ArgumentError:
+        return []
+    return [str(password)] if password else []
 
 
 @cli.command()
