@@ -62,7 +62,11 @@ def _memory_site(settings: Settings) -> tuple[object, int]:
     from feedbot.site import MemorySource, Site
 
     try:
-        articles, errors = load_folder(settings.index.path, max_bytes=settings.index.max_file_bytes)
+        articles, errors = load_folder(
+            settings.index.path,
+            max_bytes=settings.index.max_file_bytes,
+            follow_symlinks=settings.index.follow_symlinks,
+        )
     except FeedbotError as e:
         fail(str(e))
     except OSError as e:
@@ -197,16 +201,24 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     missing = [str(p) for p in targets if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    files: list[Path] = []
+    files: list[tuple[Path, Path | None]] = []  # (file, the folder it was found in)
     try:
         for target in targets:
-            files += list_article_files(target) if target.is_dir() else [target]
+            if target.is_dir():
+                files += [(p, target) for p in list_article_files(target)]
+            else:
+                files.append((target, None))
     except ArticleError as e:
         fail(str(e))
     bad = 0
-    for path in files:
+    for path, folder in files:
         try:
-            read_article(path, max_bytes=settings.index.max_file_bytes)
+            read_article(  # a file in a folder follows the index's rules; one named, its link
+                path,
+                max_bytes=settings.index.max_file_bytes,
+                follow_symlinks=folder is None or settings.index.follow_symlinks,
+                within=folder,
+            )
         except ArticleError as e:
             bad += 1
             click.echo(str(e))

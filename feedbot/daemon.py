@@ -111,6 +111,7 @@ class Daemon:
             max_bytes=index.max_file_bytes,
             settle_ms=index.settle_ms,
             channels=settings.telegram.channels,
+            follow_symlinks=index.follow_symlinks,
         )
         self.site = Site(StoreSource(store.articles), settings)
         self.lag = LoopLag(self.registry)

@@ -156,10 +156,11 @@ def test_migrate_refuses_a_newer_database(
     store = open_at(database_url)
     try:
         with store.db.write() as conn:
-            conn.exec_driver_sql("UPDATE schema_version SET version = 99")
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
     finally:
         store.close()
     monkeypatch.setenv("FEEDBOT_STORAGE__URL", with_password(database_url))
     result = CliRunner().invoke(cli, ["migrate"])
     assert result.exit_code == 2
-    assert "schema version 99" in result.output and SECRET not in result.output
+    assert "has schema 9999, written by a newer feedbot" in result.output
+    assert SECRET not in result.output

@@ -353,6 +353,12 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
     sender, task, application = await run_sender()
     # One message a second to a private chat: stop while the third piece waits its turn.
     await fake.wait_for(lambda: len(fake.texts(71)) == 2)
+
+    def progress() -> int:
+        [row] = [r for r in deliveries_for(store, new) if r["chat"] == "71"]
+        return len(json.loads(row["message_ids"]))
+
+    await until(lambda: progress() == 2)  # the answer for piece 2 is in, not only its request
     await sender.stop(grace=0)
     await task
     await application.shutdown()

@@ -92,7 +92,7 @@ def test_a_newer_database_is_refused_before_anything_is_written(
         conn.execute(text("CREATE TABLE schema_version (version INTEGER NOT NULL)"))
         conn.execute(text("INSERT INTO schema_version VALUES (99)"))
     raw.dispose()
-    with pytest.raises(SchemaTooNewError, match="schema version 99"):
+    with pytest.raises(SchemaTooNewError, match="schema_version 99"):
         Store.open(tmp_path / "feedbot.sqlite3", url=None if engine == "sqlite" else database_url)
     raw = create_engine(database_url)
     with raw.connect() as conn:

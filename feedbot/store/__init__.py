@@ -14,11 +14,10 @@ from pathlib import Path
 
 from feedbot.store.articles import Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
-from feedbot.store.engine import MIGRATIONS, SCHEMA_VERSION, Database
+from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
 
 __all__ = [
-    "MIGRATIONS",
     "SCHEMA_VERSION",
     "Articles",
     "AsyncChats",

@@ -61,6 +61,10 @@ def bytewise(column: ColumnElement[str], dialect: str) -> ColumnElement[str]:
     return column.collate("C") if dialect == "postgresql" else column
 
 
+# 64-bit on PostgreSQL; on SQLite INTEGER, which is 64-bit already (and, as a primary key,
+# the rowid alias that autoincrements).
+BIGINT = BigInteger().with_variant(Integer, "sqlite")
+
 metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 articles = Table(
@@ -68,8 +72,8 @@ articles = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("path", Text, nullable=False),  # file name inside the index folder
-    Column("size", BigInteger, nullable=False),
-    Column("mtime_ns", BigInteger, nullable=False),  # beyond 32 bits: nanoseconds since 1970
+    Column("size", BIGINT, nullable=False),
+    Column("mtime_ns", BIGINT, nullable=False),  # beyond 32 bits: nanoseconds since 1970
     Column("content_hash", Text, nullable=False),
     Column("body", Text, nullable=False),  # JSON of article_to_dict()
     Column("date", UtcDateTime, nullable=False),
@@ -97,7 +101,6 @@ chats = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    # BIGSERIAL on PostgreSQL; on SQLite exactly INTEGER, the rowid alias that autoincrements
     Column(
         "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     ),
