@@ -170,11 +170,8 @@ def run(ctx: click.Context, baseline: bool) -> None:
 
     settings = settings_from(ctx)
     token = settings.telegram.token
-    setup_logging(
-        settings.log.level,
-        settings.log.format,
-        secrets=[token.get_secret_value()] if token is not None else [],
-    )
+    secrets = [token.get_secret_value()] if token is not None else []
+    setup_logging(settings.log.level, settings.log.format, secrets=secrets + _db_password(settings))
     try:
         daemon.run(
             settings,
@@ -291,6 +288,83 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     else:
         for _, text in lines:
             click.echo(text)
+
+
+def _db_password(settings: Settings) -> list[str]:
+    """The password in storage.url, for the log filter to hide wherever it turns up."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if settings.storage.url is None:
+        return []
+    try:
+        password = make_url(settings.storage.url).password
+    except ArgumentError:
+        return []
+    return [str(password)] if password else []
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the database (storage.url, else storage.path) to this feedbot's schema and exit.
+
+    `feedbot run` migrates on start too; run this first to upgrade at a moment you
+    choose. Exit 2 when the database cannot be opened or is newer than this feedbot.
+    """
+    from feedbot.store import Database
+
+    storage = settings_from(ctx).storage
+    try:
+        before = Database.stored_version(storage.path, url=storage.url)
+        db = Database.open(storage.path, url=storage.url)
+        try:
+            after = db.schema_version()
+        finally:
+            db.close()
+    except FeedbotError as e:
+        fail(str(e))
+    if before == after:
+        click.echo(f"feedbot: {db.name} is up to date (schema {after})", err=True)
+    else:
+        start = "nothing" if before is None else f"schema {before}"
+        click.echo(f"feedbot: migrated {db.name} from {start} to schema {after}", err=True)
+
+
+@cli.command("copy-db")
+@click.option("--from", "source", required=True, help="Database URL, or a SQLite file's path.")
+@click.option("--to", "target", required=True, help="Database URL, or a SQLite file's path.")
+@click.option("--force", is_flag=True, help="Replace what the target holds (else refused).")
+def copy_db(source: str, target: str, force: bool) -> None:
+    """Copy articles, chats, the delivery ledger and state into another database.
+
+    For example from the SQLite file to PostgreSQL (postgresql+psycopg://user:pw@host/db).
+    Both are migrated to this feedbot's schema first. The target is written in one
+    transaction; it must be empty unless --force. Stop the daemon while copying.
+    """
+    from feedbot.progress import table_progress
+    from feedbot.store.copy import copy_database, open_location
+
+    try:
+        ends = []
+        for location in (source, target):
+            ends.append(open_location(location))
+    except FeedbotError as e:
+        for db in ends:
+            db.close()
+        fail(str(e))
+    src, dst = ends
+    try:
+        with table_progress(sys.stderr, "copying") as progress:
+            report = copy_database(src, dst, force=force, progress=progress)
+    except FeedbotError as e:
+        fail(str(e))
+    finally:
+        src.close()
+        dst.close()
+    rows = ", ".join(f"{n} {table}" for table, n in report.rows.items())
+    replaced = f" (replaced {report.replaced} rows)" if report.replaced else ""
+    click.echo(f"feedbot: copied {rows} from {src.name} to {dst.name}{replaced}", err=True)
 
 
 @cli.command("config-docs")

@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute
 
 from feedbot.config import Settings
 from feedbot.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
-from feedbot.errors import FeedbotError
+from feedbot.errors import FeedbotError, StoreError
 from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport, list_files
 from feedbot.looplag import LoopLag
@@ -160,7 +160,8 @@ class Daemon:
                 self.metrics.scans.labels("error").inc()
                 self.last_error = f"{type(e).__name__}: {e}"
                 self.last_scan = datetime.now(UTC)
-                log.error("scan (%s) failed: %s", reason, self.last_error)
+                if self.store.db.outage is None:  # an outage is logged once, by the store
+                    log.error("scan (%s) failed: %s", reason, self.last_error)
                 # reconnect next time: a connection can stay read-only
                 await self.store.db.call(self.store.db.reconnect)
                 return None
@@ -280,6 +281,24 @@ class Daemon:
         except Exception as e:  # the interval job still runs
             log.error("file watcher stopped: %s; relying on the interval scan", e)
 
+    async def _reconnect(self) -> None:
+        """While the database server is unreachable, try it with backoff (1 s … 10 s); once
+        it answers, scan at once rather than at the next interval."""
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay if self.store.db.outage is not None else 1.0)
+            if self.store.db.outage is None:
+                delay = 1.0
+                continue
+            with contextlib.suppress(StoreError):
+                await self.store.db.call(self.store.db.ping)
+            if self.store.db.outage is not None:
+                delay = min(delay * 2, 10.0)
+                continue
+            self._spawn("reconnected")
+            for component in self.components:
+                component.wake()
+
     # --- health -----------------------------------------------------------------------------
 
     def check_database(self) -> str | None:
@@ -299,6 +318,8 @@ class Daemon:
         bad = self.bad
         if self.check_database() is not None:
             status, ok = "database file missing", False
+        elif self.store.db.outage is not None:
+            status, ok = "database unreachable", False
         elif self.last_scan is None:
             status, ok = "starting", False
         elif self.last_error is not None:
@@ -312,7 +333,7 @@ class Daemon:
             "last_scan": self.last_scan.isoformat() if self.last_scan else None,
             "last_scan_seconds": self.last_duration,
             "last_error": self.last_error,
-            "database_error": self.db_problem,
+            "database_error": self.db_problem or self.store.db.outage,
             "articles": self.articles,
             "bad_files": len(bad),
             "bad": list(bad[:100]),
@@ -384,6 +405,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
+        reconnect = asyncio.ensure_future(self._reconnect())
         # The watcher starts before the first scan lists the folder, so nothing falls between.
         watcher = asyncio.ensure_future(self._watch()) if self.settings.index.watch else None
         await asyncio.sleep(0)
@@ -395,6 +417,7 @@ class Daemon:
             await self._start_all(server, watcher is not None)
         await self._stopping.wait()
         probe.cancel()
+        reconnect.cancel()
         await self._stop_all(server, [t for t in (serving, watcher) if t is not None])
         self._watchdog.disarm()
 

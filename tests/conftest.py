@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from feedbot.store import Store
+from tests.pgserver import Server, ThrowawayServer, fresh_database, shared_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -29,9 +31,81 @@ def seed_bytes() -> bytes:
     return SEED.read_bytes()
 
 
+ENGINES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
+]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    """The PostgreSQL server of the run (127.0.0.1:5432, or a throwaway one); never skips."""
+    with shared_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_run_url(pg_server: Server) -> Iterator[str]:
+    """A fresh database for this run (a unique name), dropped at the end."""
+    with fresh_database(pg_server) as url:
+        yield url
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    """A real SQLite store in a file under tmp_path."""
-    s = Store.open(tmp_path / "feedbot.sqlite3")
+def pg_url(pg_server: Server, pg_run_url: str) -> Iterator[str]:
+    """The run's database, emptied for this test: its schema is dropped and re-created
+    afterwards, so every test starts from a database with no tables."""
+    yield pg_run_url
+    name = pg_run_url.rsplit("/", 1)[1]
+    with pg_server.connect(name) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+@pytest.fixture
+def new_pg_database(pg_server: Server) -> Iterator[Callable[..., str]]:
+    """Make more fresh databases (for a second store, a daemon, a copy-db target; keyword
+    ``icu_locale="en-US"`` for one that sorts text by a natural language); each is dropped
+    after the test."""
+    with ExitStack() as stack:
+        yield lambda **options: stack.enter_context(fresh_database(pg_server, **options))
+
+
+@pytest.fixture
+def pg_throwaway() -> Iterator[ThrowawayServer]:
+    """A PostgreSQL server of the test's own, that it may stop and start again."""
+    with ThrowawayServer() as server:
+        yield server
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: tests using it (or `database_url`, `store`) run on both."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """The test's database as ``storage.url``: a SQLite file under tmp_path, or an empty
+    PostgreSQL database."""
+    if engine == "sqlite":
+        return sqlite_url(tmp_path / "feedbot.sqlite3")
+    return str(request.getfixturevalue("pg_url"))
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def store(engine: str, database_url: str, tmp_path: Path) -> Iterator[Store]:
+    """A real store on each engine: a SQLite file under tmp_path (opened by path, as by
+    default), or an empty PostgreSQL database (opened by URL)."""
+    url = None if engine == "sqlite" else database_url
+    s = Store.open(tmp_path / "feedbot.sqlite3", url=url)
     yield s
     s.close()

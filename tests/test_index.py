@@ -100,12 +100,10 @@ def write(folder: Path, name: str, text: str, *, age: float = 10.0) -> Path:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> tuple[Path, Store]:
+def env(tmp_path: Path, store: Store) -> tuple[Path, Store]:
     folder = tmp_path / "index"
     folder.mkdir()
-    store = Store.open(tmp_path / "db.sqlite3")
-    yield folder, store  # type: ignore[misc]
-    store.close()
+    return folder, store
 
 
 def make(folder: Path, store: Store, settle_ms: int = 200) -> Indexer:

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -29,13 +32,18 @@ from sqlalchemy import (
     Engine,
     create_engine,
     event,
-    insert,
     make_url,
     select,
     text,
-    update,
 )
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
 from feedbot.errors import SchemaTooNewError, StoreError
 from feedbot.store.migrate import Position, head, inspect_database, revisions, upgrade
@@ -43,8 +51,11 @@ from feedbot.store.schema import state
 
 __all__ = ["SCHEMA_VERSION", "Database", "masked_url", "set_state"]
 
+log = logging.getLogger(__name__)
+
 P = ParamSpec("P")
 T = TypeVar("T")
+RETRY_FOR = 60.0  # seconds `Database.call_retrying` waits for a lost server to come back
 DB_THREADS = 4  # a slow write never holds up a read (/latest, a page) behind it
 MIGRATION_LOCK = 0x66656564  # "feed": PostgreSQL advisory lock held while migrating
 
@@ -116,6 +127,8 @@ class Database:
         self.name = name  # the SQLite file, or the URL with its password masked
         self.path = path  # the SQLite file; None on PostgreSQL
         self._executor: ThreadPoolExecutor | None = None
+        self.outage: str | None = None  # why the server cannot be reached, while it cannot
+        self._outage_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -232,7 +245,8 @@ class Database:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as e:
-            raise StoreError(f"{self.name}: {getattr(e, 'orig', None) or e}") from e
+            raise self._failed(e) from e
+        self._reached()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -241,7 +255,49 @@ class Database:
             with self.engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as e:
-            raise StoreError(f"{self.name}: {getattr(e, 'orig', None) or e}") from e
+            raise self._failed(e) from e
+        self._reached()
+
+    def ping(self) -> None:
+        """One round trip to the server (clears `outage` when it answers)."""
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def _failed(self, e: SQLAlchemyError) -> StoreError:
+        """The StoreError for ``e``; a lost server is logged once, not per statement."""
+        detail = str(getattr(e, "orig", None) or e)
+        lost = self.dialect == "postgresql" and (
+            isinstance(e, OperationalError | InterfaceError)
+            or (isinstance(e, DBAPIError) and e.connection_invalidated)
+        )
+        if lost:
+            reason = detail.strip().splitlines()[0][:200] if detail.strip() else type(e).__name__
+            with self._outage_lock:
+                if self.outage is None:
+                    log.error("%s: database unreachable (%s); reconnecting", self.name, reason)
+                self.outage = reason
+        return StoreError(f"{self.name}: {detail}")
+
+    def _reached(self) -> None:
+        if self.outage is not None:
+            with self._outage_lock:
+                if self.outage is not None:
+                    log.info("%s: database reachable again", self.name)
+                    self.outage = None
+
+    async def call_retrying(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`call`, retried with backoff while the server is unreachable (up to `RETRY_FOR`
+        seconds): for writes that record what already happened, such as a sent post."""
+        deadline = time.monotonic() + RETRY_FOR
+        delay = 0.25
+        while True:
+            try:
+                return await self.call(fn, *args, **kwargs)
+            except StoreError:
+                if self.outage is None or time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` — database work — on a database thread and await it."""
@@ -249,6 +305,23 @@ class Database:
             self._executor = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="feedbot-db")
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    @staticmethod
+    def stored_version(path: Path, *, url: str | None = None) -> int | None:
+        """How many revisions a database has applied now, read without writing or
+        migrating (None: no database or no schema yet)."""
+        if url is None or url.startswith("sqlite"):
+            found = _on_disk(path if url is None else Path(_parse_url(url).database or ""))
+        else:
+            engine = create_engine(_parse_url(url), connect_args={"connect_timeout": 5})
+            try:
+                with engine.connect() as conn:
+                    found = inspect_database(conn)
+            except SQLAlchemyError as e:
+                raise StoreError(f"{masked_url(url)}: {getattr(e, 'orig', None) or e}") from None
+            finally:
+                engine.dispose()
+        return None if found is None or found.revision is None else found.number
 
     def schema_version(self) -> int:
         """The number of revisions applied to the open database."""
@@ -266,7 +339,8 @@ class Database:
 
 
 def set_state(conn: Connection, key: str, value: str) -> None:
-    """Store ``value`` under ``key`` inside the caller's transaction."""
-    done = conn.execute(update(state).where(state.c.key == key).values(value=value))
-    if not done.rowcount:
-        conn.execute(insert(state).values(key=key, value=value))
+    """Store ``value`` under ``key`` inside the caller's transaction (an upsert, so two
+    processes setting a new key together do not collide)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(state).values(key=key, value=value)
+    conn.execute(upsert.on_conflict_do_update(index_elements=[state.c.key], set_={"value": value}))

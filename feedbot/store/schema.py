@@ -11,8 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +26,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["UtcDateTime", "articles", "chats", "deliveries", "metadata", "schema_version", "state"]
+__all__ = [
+    "UtcDateTime",
+    "articles",
+    "bytewise",
+    "chats",
+    "deliveries",
+    "metadata",
+    "schema_version",
+    "state",
+]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -44,6 +55,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else datetime.fromisoformat(value)
 
 
+def bytewise(column: ColumnElement[str], dialect: str) -> ColumnElement[str]:
+    """``column`` compared by code point, as Python compares strings: SQLite's default;
+    on PostgreSQL the ``C`` collation, whatever locale the database sorts text by."""
+    return column.collate("C") if dialect == "postgresql" else column
+
+
+# 64-bit on PostgreSQL; on SQLite INTEGER, which is 64-bit already (and, as a primary key,
+# the rowid alias that autoincrements).
+BIGINT = BigInteger().with_variant(Integer, "sqlite")
+
 metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 articles = Table(
@@ -51,8 +72,8 @@ articles = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("path", Text, nullable=False),  # file name inside the index folder
-    Column("size", Integer, nullable=False),
-    Column("mtime_ns", Integer, nullable=False),
+    Column("size", BIGINT, nullable=False),
+    Column("mtime_ns", BIGINT, nullable=False),  # beyond 32 bits: nanoseconds since 1970
     Column("content_hash", Text, nullable=False),
     Column("body", Text, nullable=False),  # JSON of article_to_dict()
     Column("date", UtcDateTime, nullable=False),
@@ -80,7 +101,9 @@ chats = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("article_id", Text, ForeignKey("articles.id"), nullable=False),
     Column("chat", Text, nullable=False),
     Column("status", Text, nullable=False),  # pending | sending | sent | failed

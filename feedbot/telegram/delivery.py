@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -47,6 +47,7 @@ from telegram.error import (
 )
 
 from feedbot.article import Entry
+from feedbot.errors import StoreError
 from feedbot.store.outbox import Delivery
 from feedbot.telegram.limits import retry_after_seconds
 
@@ -63,7 +64,7 @@ Renderer = Callable[[Entry, str], Sequence[str]]  # (entry, language) -> message
 class Ledger(Protocol):
     """What the sender needs from the store (async: the store works off the loop)."""
 
-    async def release_claims(self) -> int: ...
+    async def release_claims(self, keep: Collection[int] = ()) -> int: ...
     async def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
     async def entry(self, article_id: str) -> Entry | None: ...
     async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
@@ -141,6 +142,7 @@ class Sender:
         self._entries: dict[str, tuple[float, asyncio.Future[Entry | None]]] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._confirmed: list[tuple[int, Sequence[int], datetime]] = []
+        self._recording: set[int] = set()  # sent, confirmation being written
         self._flush_handle: asyncio.Handle | None = None
         self._writes: set[asyncio.Future[Any]] = set()  # ledger writes not yet finished
         self._moved: dict[str, str] = {}  # chat id -> the id it migrated to
@@ -160,9 +162,20 @@ class Sender:
         released = await self._ledger.release_claims()
         if released:
             log.info("resuming %d deliveries that were in flight at the last stop", released)
+        backoff = 0.0  # after a failed claim: its commit may have landed unacknowledged
         while not self._stopping:
             if not self._queue:
-                claimed = await self._ledger.claim_due(self._clock(), self._batch)
+                try:
+                    if backoff:  # release what that claim took; keep what we hold
+                        await self._ledger.release_claims(keep=self._held())
+                    claimed = await self._ledger.claim_due(self._clock(), self._batch)
+                except StoreError:  # the database logs the outage once; wait and retry
+                    backoff = min(max(backoff * 2, 0.5), 10.0)
+                    self._wake.clear()  # stop() sets it
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), backoff)
+                    continue
+                backoff = 0.0
                 for d in claimed:
                     self._claimed.setdefault(d.chat, set()).add(d.id)
                 self._queue.extend(claimed)
@@ -179,6 +192,11 @@ class Sender:
             task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{delivery.id}")
             self._tasks.add(task)
             task.add_done_callback(self._done)
+
+    def _held(self) -> set[int]:
+        """Ids this sender holds claimed: queued, being sent, or sent but not yet recorded."""
+        held = {d.id for d in self._queue} | {i for ids in self._claimed.values() for i in ids}
+        return held | {i for i, _, _ in self._confirmed} | self._recording
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -264,10 +282,14 @@ class Sender:
         return await asyncio.shield(self._track(write))
 
     async def _record_sent(self, done: list[tuple[int, Sequence[int], datetime]]) -> None:
+        ids = {i for i, _, _ in done}
+        self._recording |= ids
         try:
             await self._ledger.mark_sent_many(done)
         except Exception:  # the rows stay claimed; a restart resends them
             log.exception("could not record %d sent deliveries", len(done))
+        finally:
+            self._recording -= ids
 
     def _count(self, outcome: str) -> None:
         if self._on_outcome is not None:
