@@ -32,7 +32,7 @@ from feedbot.errors import FeedbotError, StoreError
 from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport, list_files
 from feedbot.looplag import LoopLag
-from feedbot.reload import LIVE, changed_keys, merge_live
+from feedbot.reload import LIVE, RATE_KEYS, changed_keys, merge_live
 from feedbot.site import Site
 from feedbot.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store, StoreSource
@@ -59,6 +59,10 @@ class Component(Protocol):
 
     def wake(self) -> None:
         """New deliveries were written."""
+        ...
+
+    def reconfigure(self, settings: Settings) -> None:
+        """SIGHUP: apply the live settings (the rate limits) to what is running."""
         ...
 
     def health(self) -> dict[str, Any]:
@@ -258,11 +262,10 @@ class Daemon:
         folder = self.settings.index.path
         try:
             if watch.available():
+                # It re-arms by itself when the folder goes away and comes back.
                 async for changes in watch.watch(folder, is_article_name, self._stopping):
                     self._ready |= changes.ready
                     self._spawn("watch")
-                if not self._stopping.is_set():
-                    log.error("the index folder went away; relying on the interval scan")
                 return
             from watchfiles import awatch
 
@@ -376,6 +379,9 @@ class Daemon:
             )
         if "telegram.channels" in live:
             self.indexer.channels = tuple(new.telegram.channels)
+        if any(k in RATE_KEYS for k in live):
+            for component in self.components:
+                component.reconfigure(self.settings)
         log.info(
             "SIGHUP: configuration re-read; applied: %s; needs a restart: %s",
             ", ".join(live) or "nothing changed",

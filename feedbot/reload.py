@@ -12,15 +12,17 @@ from typing import Any
 
 from feedbot.config import Settings
 
-__all__ = ["LIVE", "changed_keys", "merge_live"]
+__all__ = ["LIVE", "RATE_KEYS", "changed_keys", "merge_live"]
 
-LIVE = frozenset(
+RATE_KEYS = frozenset(
     {
-        "log.level",
-        "index.scan_interval",
-        "telegram.channels",
+        "telegram.global_rate",
+        "telegram.chat_rate",
+        "telegram.group_rate_per_minute",
+        "telegram.paid_global_rate",
     }
 )
+LIVE = frozenset({"log.level", "index.scan_interval", "telegram.channels"}) | RATE_KEYS
 _SECTIONS = ("index", "feed", "http", "storage", "log", "telegram")
 
 

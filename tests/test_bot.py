@@ -208,6 +208,18 @@ async def test_settings_buttons_set_the_language(bot: Bot) -> None:
     assert (await chat.send("/start")).startswith("Benvenuto")
 
 
+async def test_reconfigure_gives_the_running_limiter_new_rates(bot: Bot) -> None:
+    """SIGHUP's path into the bot: the limiter python-telegram-bot uses takes the new rates."""
+    from feedbot.telegram.limits import FeedbotRateLimiter
+
+    limiter = bot.service.application.bot.rate_limiter
+    assert isinstance(limiter, FeedbotRateLimiter) and limiter.gate.window.limit == 30
+    settings = make_settings(bot.tmp_path, bot.fake.base_url, global_rate=5)
+    bot.service.reconfigure(settings)
+    assert limiter.gate.window.limit == 5
+    assert "/latest" in await bot.chat().send("/help")  # and it still sends
+
+
 async def test_stats_only_for_admins(bot: Bot) -> None:
     await bot.chat().send("/start")
     refused = await bot.chat().send("/stats")

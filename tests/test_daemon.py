@@ -256,6 +256,9 @@ class Recorder:
     async def start(self) -> None:
         pass
 
+    def reconfigure(self, settings: Any) -> None:
+        pass
+
     async def stop(self) -> None:
         pass
 

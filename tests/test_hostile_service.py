@@ -281,10 +281,12 @@ def test_sighup_applies_what_it_can_and_keeps_a_bad_config_out(env, start, tmp_p
     }
     d = start(dict(fixed, FEEDBOT_CONFIG=str(config)))
     d.started()
-    config.write_text("[index]\nscan_interval = 20\n[http]\ncache_max_age = 5\n")
+    config.write_text(
+        "[index]\nscan_interval = 20\n[http]\ncache_max_age = 5\n[telegram]\nglobal_rate = 10\n"
+    )
     d.proc.send_signal(signal.SIGHUP)
     line = until(lambda: re.search(r"SIGHUP: configuration re-read; .*", d.log), what="reload")
-    assert "applied: index.scan_interval, log.level;" in line.group(0)
+    assert "applied: index.scan_interval, log.level, telegram.global_rate;" in line.group(0)
     assert "needs a restart: http.cache_max_age" in line.group(0)
     config.write_text("[index\n")
     d.proc.send_signal(signal.SIGHUP)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from telegram.error import Forbidden, RetryAfter
 
 from feedbot.telegram.limits import (
+    DEFAULT_MARGIN,
     FeedbotRateLimiter,
     Gate,
     RateLimits,
@@ -204,3 +205,15 @@ async def test_limiter_frees_a_slot_a_window_after_the_answer() -> None:
     await limiter.shutdown()
     # Two slots a second; the third send waits for a second after the first *answer*.
     assert starts[2] - starts[0] >= 1.2
+
+
+def test_new_rates_apply_at_once_and_keep_what_was_counted() -> None:
+    """SIGHUP: the windows open now take the new limits; what was sent still counts."""
+    limiter = FeedbotRateLimiter(global_rate=100, chat_rate=100, group_per_minute=20)
+    window = limiter.gate.window
+    window.record(0.0)
+    window.record(0.1)
+    assert window.free_at(0.2) == 0.2
+    limiter.set_rates(global_rate=2, chat_rate=1, group_per_minute=10)
+    assert window.limit == 2
+    assert window.free_at(0.2) == pytest.approx(1.0 + DEFAULT_MARGIN)

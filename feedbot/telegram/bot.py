@@ -366,6 +366,16 @@ def hide_token_from_httpx(token: str) -> None:
         logger.addFilter(_HTTPX_REDACT)
 
 
+def rates(settings: Settings) -> dict[str, Any]:
+    """The limiter's rates from the settings (`FeedbotRateLimiter` and its `set_rates`)."""
+    tg = settings.telegram
+    return {
+        "global_rate": tg.paid_global_rate if tg.paid_broadcast else tg.global_rate,
+        "chat_rate": tg.chat_rate,
+        "group_per_minute": tg.group_rate_per_minute,
+    }
+
+
 def build_application(
     settings: Settings, store: ChatStore
 ) -> Application[Any, Any, Any, Any, Any, Any]:
@@ -373,11 +383,7 @@ def build_application(
     tg = settings.telegram
     assert tg.token is not None, "build_application needs a token"
     hide_token_from_httpx(tg.token.get_secret_value())
-    limiter = FeedbotRateLimiter(
-        global_rate=tg.paid_global_rate if tg.paid_broadcast else tg.global_rate,
-        chat_rate=tg.chat_rate,
-        group_per_minute=tg.group_rate_per_minute,
-    )
+    limiter = FeedbotRateLimiter(**rates(settings))
     pool = 128 if tg.paid_broadcast else 64
     builder = (
         ApplicationBuilder()

@@ -42,6 +42,9 @@ class BotOff:
     def wake(self) -> None:
         return None
 
+    def reconfigure(self, settings: Settings) -> None:
+        return None
+
     def health(self) -> dict[str, Any]:
         return {"telegram": {"running": False, "reason": "no token configured"}}
 

@@ -103,6 +103,10 @@ class Window:
         limit = max(1, int(rate))
         return cls(limit, limit / rate, margin)
 
+    def reshape(self, other: Window) -> None:
+        """Take ``other``'s limit and span, keeping the events already counted."""
+        self.limit, self.span = other.limit, other.span
+
     def free_at(self, now: float) -> float:
         """The earliest time at or after ``now`` when one more event fits.
 
@@ -169,11 +173,7 @@ class RateLimits:
         key = str(chat)
         window = self._windows.get(key)
         if window is None:
-            if is_group_chat(key):
-                window = Window(self._group_per_minute, 60.0)
-            else:
-                window = Window.per_second(self._chat_rate)
-            self._windows[key] = window
+            window = self._windows[key] = self._new(key)
         return window
 
     def prune(self, now: float) -> None:
@@ -183,6 +183,17 @@ class RateLimits:
 
     def __len__(self) -> int:
         return len(self._windows)
+
+    def reshape(self, *, chat_rate: float, group_per_minute: int) -> None:
+        """New limits for every chat, the windows open now included."""
+        self._chat_rate, self._group_per_minute = chat_rate, group_per_minute
+        for key, window in self._windows.items():
+            window.reshape(self._new(key))
+
+    def _new(self, key: str) -> Window:
+        if is_group_chat(key):
+            return Window(self._group_per_minute, 60.0)
+        return Window.per_second(self._chat_rate)
 
 
 class Gate:
@@ -198,6 +209,10 @@ class Gate:
     @property
     def paused_until(self) -> float:
         return self._paused_until
+
+    @property
+    def window(self) -> Window:
+        return self._window
 
     def pause(self, seconds: float) -> None:
         """Hold every sender for ``seconds`` from now (Telegram's ``retry_after``)."""
@@ -271,6 +286,11 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
     @property
     def gate(self) -> Gate:
         return self._gate
+
+    def set_rates(self, *, global_rate: float, chat_rate: float, group_per_minute: int) -> None:
+        """Apply new limits at once (SIGHUP), keeping what was already sent in the windows."""
+        self._gate.window.reshape(Window.per_second(global_rate))
+        self._chats.reshape(chat_rate=chat_rate, group_per_minute=group_per_minute)
 
     async def initialize(self) -> None:
         return None

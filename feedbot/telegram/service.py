@@ -26,10 +26,12 @@ from feedbot.feeds import article_url
 from feedbot.store import Store
 from feedbot.telegram.bot import (
     build_application,
+    rates,
     register_commands,
     webhook_route,
 )
 from feedbot.telegram.delivery import Sender
+from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.messages import render_post
 
 __all__ = ["TelegramService"]
@@ -146,6 +148,13 @@ class TelegramService:
         self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
         self.running = True
         log.info("Telegram bot @%s is up (%s)", self.username, tg.mode)
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Apply the rate limits of ``settings`` at once (SIGHUP)."""
+        limiter = self._application.bot.rate_limiter
+        if isinstance(limiter, FeedbotRateLimiter):
+            limiter.set_rates(**rates(settings))
+        self._settings = settings
 
     def health(self) -> dict[str, Any]:
         """The bot's part of `/healthz`."""
