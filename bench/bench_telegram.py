@@ -46,7 +46,7 @@ TEXT = '<b>Benchmark</b>\nOne post, the same for everyone. <a href="https://exam
 def _fake_process(conn: Connection, limits: dict[str, Any]) -> None:
     """Serve a FakeBotAPI from this process; answer "stats" and "stop" over ``conn``."""
     sys.path.insert(0, str(ROOT))
-    from tests.fakebotapi import FakeBotAPI, FakeLimits
+    from feedbot.telegram.emulator import FakeBotAPI, FakeLimits
 
     fake = FakeBotAPI(TOKEN, limits=FakeLimits(**limits)).start_in_thread()
     conn.send(fake.base_url)
@@ -247,7 +247,7 @@ def _paid_figures(tmp: Path, quick: bool) -> list[Figure]:
 
 def _latency_figures(tmp: Path, quick: bool) -> list[Figure]:
     sys.path.insert(0, str(ROOT))
-    from tests.fakebotapi import FakeBotAPI
+    from feedbot.telegram.emulator import FakeBotAPI
 
     drops = 8 if quick else 15
     index = tmp / "latency-index"

@@ -166,6 +166,7 @@ def run(ctx: click.Context, baseline: bool) -> None:
     """
     from feedbot import daemon
     from feedbot.logs import setup_logging
+    from feedbot.playground import playground_component
     from feedbot.telegram.component import telegram_component
 
     settings = settings_from(ctx)
@@ -175,7 +176,7 @@ def run(ctx: click.Context, baseline: bool) -> None:
     try:
         daemon.run(
             settings,
-            components=[telegram_component],
+            components=[telegram_component, playground_component],
             baseline=baseline,
             reload=lambda: load_settings(ctx.obj.get("config_path")),
         )

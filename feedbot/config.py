@@ -31,6 +31,7 @@ __all__ = [
     "HttpSettings",
     "IndexSettings",
     "LogSettings",
+    "PlaygroundSettings",
     "Settings",
     "StorageSettings",
     "TelegramSettings",
@@ -191,6 +192,17 @@ class TelegramSettings(_Section):
     )
 
 
+class PlaygroundSettings(_Section):
+    """The chat playground: the real bot against an in-process Bot API emulator, in the browser."""
+
+    enabled: bool | Literal["auto"] = Field(
+        "auto",
+        description="Serve `/playground`: `auto` turns it on only when no Telegram token is set "
+        "and `http.host` is a loopback address; `true` also on other addresses (anyone who "
+        "reaches the server can chat with the bot); `false` never. A token always turns it off.",
+    )
+
+
 class Settings(BaseSettings):
     """All of feedbot's settings."""
 
@@ -208,6 +220,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = StorageSettings()
     log: LogSettings = LogSettings()
     telegram: TelegramSettings = TelegramSettings()
+    playground: PlaygroundSettings = PlaygroundSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -443,14 +443,20 @@ class Daemon:
         scheduler.start()
         for component in self.components:
             await component.start()
+        pages = "".join(
+            f", {name} {server.url}{path.lstrip('/')}"
+            for component in self.components
+            for name, path in getattr(component, "pages", {}).items()
+        )
         log.info(
-            "feedbot running: index %s (%d articles), database %s, serving %s (feed %sfeed.atom), "
-            "scan every %gs, watcher %s, %d component(s)",
+            "feedbot running: index %s (%d articles), database %s, serving %s "
+            "(feed %sfeed.atom%s), scan every %gs, watcher %s, %d component(s)",
             self.settings.index.path,
             self.articles,
             self.store.name,
             server.url,
             server.url,
+            pages,
             self.settings.index.scan_interval,
             "on" if watching else "off",
             len(self.components),

@@ -225,8 +225,10 @@ class Indexer:
         settle_ms: int,
         channels: Sequence[str] = (),
         follow_symlinks: bool = False,
+        report_bad: bool = True,
     ) -> None:
         self.folder = folder
+        self.report_bad = report_bad  # log each bad file (once per version) as a warning
         self.follow_symlinks = follow_symlinks
         self.store = store
         self.max_bytes = max_bytes
@@ -364,5 +366,5 @@ class Indexer:
         previous = self.bad.get(f.name)
         assert read.error is not None
         self.bad[f.name] = BadFile(f.size, f.mtime_ns, read.digest, str(read.error), read.retry)
-        if previous is None or previous.content_hash != read.digest:
+        if self.report_bad and (previous is None or previous.content_hash != read.digest):
             log.warning("%s", read.error)

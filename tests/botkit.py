@@ -12,7 +12,7 @@ from feedbot.article import parse
 from feedbot.config import Settings
 from feedbot.index import Indexer
 from feedbot.store import Store
-from tests.telegram_html import parse_telegram_html
+from feedbot.telegram.parse_html import parse_telegram_html
 
 __all__ = ["BASE_URL", "TOKEN", "Index", "assert_token_absent", "make_settings", "plain"]
 

@@ -18,9 +18,9 @@ from starlette.applications import Starlette
 
 from feedbot.article import parse
 from feedbot.store import Store
+from feedbot.telegram.emulator import FakeBotAPI
 from feedbot.telegram.service import TelegramService
 from tests.botkit import BASE_URL, TOKEN, Index, assert_token_absent, make_settings
-from tests.fakebotapi import FakeBotAPI
 from tests.storekit import off_loop, until
 
 ADMIN = 4242

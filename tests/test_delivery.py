@@ -28,11 +28,11 @@ from feedbot.feeds import article_url
 from feedbot.store import Store
 from feedbot.telegram.bot import build_application
 from feedbot.telegram.delivery import Sender
+from feedbot.telegram.emulator import FakeBotAPI
 from feedbot.telegram.messages import render_post
 from feedbot.telegram.service import TelegramService
 from tests.botkit import TOKEN, Index, assert_token_absent, make_settings, plain
 from tests.conftest import ROOT
-from tests.fakebotapi import FakeBotAPI
 from tests.storekit import deliveries_for, off_loop, until
 
 CHANNEL, CHANNEL_NAME = -1009000, "news_channel"

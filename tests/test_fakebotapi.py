@@ -27,7 +27,7 @@ from telegram.ext import Application, ApplicationBuilder, CommandHandler, Contex
 from telegram.request import HTTPXRequest
 
 import feedbot.telegram  # noqa: F401 - sets PTB_TIMEDELTA, as the app does
-from tests.fakebotapi import FakeBotAPI, FakeLimits, Faults
+from feedbot.telegram.emulator import FakeBotAPI, FakeLimits, Faults
 
 
 @pytest.fixture

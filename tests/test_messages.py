@@ -25,8 +25,8 @@ from feedbot.telegram.messages import (
     render_stats,
     utf16_len,
 )
+from feedbot.telegram.parse_html import parse_telegram_html
 from tests.conftest import ROOT, SEED
-from tests.telegram_html import parse_telegram_html
 
 GOLDEN = ROOT / "tests" / "data" / "telegram"
 URL = "https://example.org/articles/a.html"

@@ -1,11 +1,12 @@
-"""A strict parser of Telegram's HTML parse mode, for the tests (feedbot itself only escapes).
+"""A strict parser of Telegram's HTML parse mode, for the Bot API emulator.
 
 `parse_telegram_html` accepts what Telegram accepts for ``parse_mode=HTML`` and
 raises `TelegramHTMLError` on what it rejects (unknown tags, unclosed or
 misnested tags, entities other than ``&lt; &gt; &amp; &quot;`` and numeric
 ones). It is at least as strict as Telegram: a bare ``>`` is rejected too.
-The fake Bot API server validates every message with it, and the message tests
-read posts back through it.
+The Bot API emulator (`feedbot.telegram.emulator`) validates every message with
+it, so the tests, the benchmarks and the playground all see Telegram's refusals;
+the message tests read posts back through it. feedbot's own posts only escape.
 """
 
 from __future__ import annotations

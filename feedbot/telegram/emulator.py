@@ -42,7 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from feedbot.telegram.messages import utf16_len
-from tests.telegram_html import TelegramHTMLError, parse_telegram_html
+from feedbot.telegram.parse_html import TelegramHTMLError, parse_telegram_html
 
 __all__ = ["FakeBotAPI", "FakeLimits", "Faults", "RequestRecord", "RetryWindow", "Sent"]
 

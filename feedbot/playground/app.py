@@ -1,0 +1,218 @@
+"""The playground's HTTP side: the page, its JSON API and its event stream.
+
+``/playground/`` serves three static files from the package (no build step). The
+API under ``/playground/api/`` drives the emulator's control side as the simulated
+user; every input is checked (types, sizes, known chats, topics and buttons) and a
+refusal is a 400 with ``{"error": "…"}``. POSTs must be JSON and, when the browser
+says where they come from, same-origin: a page on another site cannot drive the
+bot. ``/playground/api/events`` is a server-sent event stream of what changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from importlib.resources import files
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from feedbot.i18n import CATALOG_LANGUAGES
+
+if TYPE_CHECKING:
+    from feedbot.playground.service import Playground
+
+__all__ = ["playground_routes"]
+
+MAX_BODY = 16 * 1024  # bytes of a JSON request
+MAX_DATA = 64  # bytes of callback data, as Telegram
+HEARTBEAT = 15.0  # seconds between keep-alive comments on the event stream
+SECURITY_HEADERS = {
+    "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+STATIC = {
+    "index.html": "text/html; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+}
+
+
+class BadRequest(Exception):
+    """The request is malformed; the message is shown to the page."""
+
+
+def _static() -> dict[str, bytes]:
+    folder = files("feedbot.playground").joinpath("static")
+    return {name: folder.joinpath(name).read_bytes() for name in STATIC}
+
+
+def _json(body: object, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True  # not a browser's cross-site request (those always say where from)
+    parts = urlsplit(origin)
+    return parts.netloc == request.headers.get("host", "") and parts.scheme in ("http", "https")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise BadRequest("send application/json")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise BadRequest(f"the request is larger than {MAX_BODY} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the request is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the request must be a JSON object")
+    return data
+
+
+def _int(data: dict[str, Any], key: str, *, optional: bool = False) -> int | None:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if isinstance(value, str) and value.lstrip("-").isdigit() and len(value) < 20:
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or abs(value) >= 2**53:
+        raise BadRequest(f"{key} must be an integer")
+    return value
+
+
+def _str(data: dict[str, Any], key: str, limit: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise BadRequest(f"{key} must be a string")
+    if len(value.encode("utf-8", "surrogatepass")) > limit:
+        raise BadRequest(f"{key} is longer than {limit} bytes")
+    return value
+
+
+def _language(data: dict[str, Any]) -> str:
+    language = data.get("language", "en")
+    if language not in CATALOG_LANGUAGES:
+        raise BadRequest(f"language must be one of {', '.join(CATALOG_LANGUAGES)}")
+    return str(language)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(playground: Playground, handler: Handler) -> Handler:
+    """Answer 400 on bad input and on what the playground refuses, 503 while it is down."""
+    from feedbot.playground.service import PlaygroundError
+
+    async def guarded(request: Request) -> Response:
+        if request.method == "POST" and not _same_origin(request):
+            return _json({"error": "cross-origin requests are refused"}, 403)
+        try:
+            return await handler(request)
+        except BadRequest as e:
+            return _json({"error": str(e)}, 400)
+        except PlaygroundError as e:
+            return _json({"error": str(e)}, 503 if not playground.running else 400)
+
+    return guarded
+
+
+def playground_routes(playground: Playground) -> list[BaseRoute]:
+    """The routes of ``/playground`` (see the module docstring)."""
+    static = _static()
+
+    async def redirect(request: Request) -> Response:
+        return RedirectResponse("/playground/", status_code=308)
+
+    async def asset(request: Request) -> Response:
+        name = request.url.path.removeprefix("/playground/") or "index.html"
+        return Response(static[name], media_type=STATIC[name], headers=SECURITY_HEADERS)
+
+    async def state(request: Request) -> Response:
+        language = _language(dict(request.query_params))
+        bot = playground.emulator.bot_user if playground.emulator is not None else {}
+        return _json(
+            {
+                "running": playground.running,
+                "problem": playground.problem,
+                "bot": {"name": bot.get("first_name"), "username": bot.get("username")},
+                "chats": playground.describe(),
+                "commands": playground.commands(language),
+                "languages": list(CATALOG_LANGUAGES),
+                "refusals": playground.log.refusals,
+            }
+        )
+
+    async def messages(request: Request) -> Response:
+        query = dict(request.query_params)
+        chat = playground.chat(_int(query, "chat") or 0)
+        thread = _int(query, "thread", optional=True)
+        found = playground.log.messages(chat.id, thread)
+        return _json({"messages": [m.to_json() for m in found]})
+
+    async def send(request: Request) -> Response:
+        data = await _body(request)
+        chat, thread = _int(data, "chat") or 0, _int(data, "thread", optional=True)
+        text = _str(data, "text", 4 * 4096)
+        logged = playground.send(chat, thread, text, _language(data))
+        return _json({"message": logged.to_json()})
+
+    async def press(request: Request) -> Response:
+        data = await _body(request)
+        chat, message_id = _int(data, "chat") or 0, _int(data, "message") or 0
+        playground.press(chat, message_id, _str(data, "data", MAX_DATA), _language(data))
+        return _json({"ok": True})
+
+    async def role(request: Request) -> Response:
+        data = await _body(request)
+        playground.set_role(_int(data, "chat") or 0, _str(data, "role", 32))
+        return _json({"ok": True})
+
+    async def events(request: Request) -> Response:
+        queue = playground.log.listen()
+        if queue is None:
+            return _json({"error": "too many pages are listening"}, 503)
+
+        async def stream() -> AsyncIterator[bytes]:
+            try:
+                yield b"retry: 2000\n\n"
+                while True:
+                    try:
+                        event = await asyncio.wait_for(queue.get(), HEARTBEAT)
+                    except TimeoutError:
+                        yield b": ping\n\n"
+                        continue
+                    if event is None:
+                        return
+                    data = json.dumps(event.data, ensure_ascii=False)
+                    yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+            finally:
+                playground.log.unlisten(queue)
+
+        headers = {**SECURITY_HEADERS, "x-accel-buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    api = [("state", state, "GET"), ("messages", messages, "GET"), ("events", events, "GET")]
+    api += [("send", send, "POST"), ("press", press, "POST"), ("role", role, "POST")]
+    routes: list[BaseRoute] = [Route("/playground", redirect, methods=["GET", "HEAD"])]
+    routes += [Route(f"/playground/{name}", asset, methods=["GET", "HEAD"]) for name in STATIC]
+    routes.append(Route("/playground/", asset, methods=["GET", "HEAD"]))
+    routes += [
+        Route(f"/playground/api/{name}", _guarded(playground, fn), methods=[method])
+        for name, fn, method in api
+    ]
+    return routes

@@ -1,0 +1,209 @@
+"""The playground in a real browser: Debian's chromium, headless, driven by Playwright.
+
+`feedbot run` starts as a subprocess on a temporary index; the test chats with the
+bot the way a newcomer would and saves screenshots (desktop and mobile, private
+chat and settings menu) under ``test-artifacts/playground/`` (printed). Chromium
+is installed with apt-get when missing (as the container test installs podman);
+Playwright cannot download its own browser here, so it is pointed at
+/usr/bin/chromium. Outside CI a machine that cannot run it skips with the reason;
+in CI (``CI=true``) that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts" / "playground"
+USER, GROUP = 7001, -1001000000101
+ARTICLE = (
+    "date 2026-11-24 Rivers rise after a week of rain\n\n"
+    'Evil <img src=x onerror="window.__xss=1"> and <script>window.__xss=2</script> text '
+    "stays text. The rivers rose all week.\n\nWhat next\n\nMore rain is expected.\n"
+)
+
+
+def _cannot(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"the browser test cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+def _ensure_chromium() -> None:
+    if os.path.exists(CHROMIUM):
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        _cannot(f"{CHROMIUM} is missing (apt-get install chromium as root)")
+    for args in (
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "--no-install-recommends", "chromium"],
+    ):
+        done = subprocess.run(args, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            _cannot(f"{' '.join(args)} failed: {done.stderr[-500:]}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _ensure_chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _cannot("playwright is not installed (make deps)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+class Feedbot:
+    """`feedbot run` on a temporary index with the playground on (no token, loopback)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.index = tmp / "index"
+        self.index.mkdir()
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "FEEDBOT_INDEX__PATH": str(self.index),
+            "FEEDBOT_STORAGE__PATH": str(tmp / "var" / "feedbot.sqlite3"),
+            "FEEDBOT_HTTP__PORT": "0",
+            "FEEDBOT_INDEX__SETTLE_MS": "100",
+        }
+        env.pop("FEEDBOT_TELEGRAM__TOKEN", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "feedbot", "run"],
+            cwd=tmp,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 30
+        while not (m := re.search(r"playground (http://\S+/playground/)", "".join(self.lines))):
+            assert self.proc.poll() is None and time.monotonic() < deadline, "".join(self.lines)
+            time.sleep(0.05)
+        self.url = m.group(1)
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def drop(self, name: str, text: str) -> None:
+        tmp = self.index / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.index / name)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=5)
+        assert self.proc.stderr is not None
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def feedbot(tmp_path: Path) -> Iterator[Feedbot]:
+    f = Feedbot(tmp_path)
+    yield f
+    f.stop()
+
+
+def shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def send(page: Any, text: str) -> None:
+    page.fill("#text", text)
+    page.press("#text", "Enter")
+
+
+def test_chatting_with_the_bot_in_the_browser(browser: Any, feedbot: Feedbot) -> None:
+    from playwright.sync_api import expect
+
+    print(f"\nplayground screenshots: {ARTIFACTS}")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(feedbot.url)
+    expect(page.locator("#chat-title")).to_have_text("feedbot")  # the private chat opens first
+    send(page, "/start")
+    expect(page.locator(".message.bot").last).to_contain_text("Welcome to feedbot!")
+
+    feedbot.drop("001_0123456789abcdef.txt", ARTICLE)
+    headline = page.locator(".message.bot b", has_text="Rivers rise after a week of rain")
+    expect(headline).to_be_visible()
+    post = page.locator(".message.bot").last
+    link = post.locator('a[href$="/articles/001_0123456789abcdef.html"]')
+    expect(link).to_be_visible()
+    expect(post).to_contain_text('<img src=x onerror="window.__xss=1">')
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#messages img, #messages script").count() == 0
+    shot(page, "private-desktop")
+
+    page.click("#menu-button")  # the command menu, from getMyCommands
+    page.click("#menu button:has-text('/settings')")
+    menu = page.locator(".message.bot", has=page.locator(".keyboard"))
+    expect(menu).to_contain_text("Choose a language")
+    message_id = menu.get_attribute("data-id")
+    shot(page, "settings-desktop")
+    menu.locator(".keyboard button", has_text="Italiano").click()
+    same = page.locator(f'.message.bot[data-id="{message_id}"]')
+    expect(same).to_contain_text("Lingua impostata")
+    expect(same.locator(".meta")).to_contain_text("edited")
+    assert same.count() == 1 and same.locator(".keyboard").count() == 0
+
+    page.click(f'.chat[data-chat="{GROUP}"]')
+    page.select_option("#role", "member")
+    expect(page.locator(f'.chat[data-chat="{GROUP}"]')).to_have_class(re.compile("active"))
+    page.wait_for_function("() => !document.querySelector('#role-box').hidden")
+    send(page, "/start")
+    expect(page.locator(".message.bot").last).to_contain_text(
+        "Only the administrators of this group can do that."
+    )
+    assert errors == []
+
+    mobile = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    mobile.set_default_timeout(15000)
+    mobile.goto(feedbot.url)
+    mobile.click(f'.chat[data-chat="{USER}"]')
+    expect(mobile.locator("#messages .message").first).to_be_visible()
+    shot(mobile, "private-mobile")
+    send(mobile, "/settings")
+    expect(mobile.locator(".message.bot .keyboard").last).to_be_visible()
+    shot(mobile, "settings-mobile")
