@@ -121,7 +121,7 @@ def _p99(metrics: str) -> tuple[float, int]:
 
 
 def _lag(tmp: Path, n: int, chats: int) -> Figure:
-    from tests.fakebotapi import FakeBotAPI
+    from feedbot.telegram.emulator import FakeBotAPI
 
     index = tmp / "lag-index"
     index.mkdir()

@@ -15,8 +15,8 @@ import pytest
 
 from bench.corpus import generate
 from feedbot.store import Store
+from feedbot.telegram.emulator import FakeBotAPI
 from tests.botkit import TOKEN
-from tests.fakebotapi import FakeBotAPI
 from tests.pgserver import ThrowawayServer
 from tests.test_daemon import Daemon, until
 

@@ -132,6 +132,11 @@ class Playground:
     def health(self) -> dict[str, Any]:
         return {"playground": {"running": self.running, "problem": self.problem}}
 
+    def reconfigure(self, settings: Settings) -> None:
+        """SIGHUP: the playground's bot takes the new rate limits, as a real one would."""
+        if self.bot is not None:
+            self.bot.reconfigure(settings)
+
     async def start(self) -> None:
         """Start everything; a failure is logged and leaves the daemon running without it."""
         try:
