@@ -40,7 +40,14 @@ def _start(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str
     proc = subprocess.Popen(
         [sys.executable, "-m", "feedbot", "run"],
         cwd=tmp,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "FEEDBOT_HTTP__PORT": "0", **env},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "FEEDBOT_HTTP__PORT": "0",
+            "FEEDBOT_LOG__LEVEL": "INFO",  # the start-up line names the port
+            "FEEDBOT_PLAYGROUND__ENABLED": "false",
+            **env,
+        },
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
@@ -73,7 +80,6 @@ def _rescan(tmp: Path, n: int) -> Figure:
             "FEEDBOT_INDEX__PATH": str(index),
             "FEEDBOT_STORAGE__PATH": str(tmp / "rescan.sqlite3"),
             "FEEDBOT_INDEX__SCAN_INTERVAL": "1",
-            "FEEDBOT_LOG__LEVEL": "WARNING",
         },
     )
     seen: list[float] = []
@@ -136,7 +142,6 @@ def _lag(tmp: Path, n: int, chats: int) -> Figure:
         "FEEDBOT_TELEGRAM__TOKEN": TOKEN,
         "FEEDBOT_TELEGRAM__API_BASE_URL": fake.base_url,
         "FEEDBOT_INDEX__SETTLE_MS": "0",
-        "FEEDBOT_LOG__LEVEL": "WARNING",
     }
     proc, url = _start(tmp, env)
     try:
