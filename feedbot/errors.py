@@ -10,6 +10,7 @@ __all__ = [
     "ArticleError",
     "ConfigError",
     "FeedbotError",
+    "FencedError",
     "SchemaTooNewError",
     "StoreError",
 ]
@@ -43,3 +44,8 @@ class StoreError(FeedbotError):
 
 class SchemaTooNewError(StoreError):
     """The database was written by a newer feedbot than this one."""
+
+
+class FencedError(StoreError):
+    """A leader-only write was refused: this replica no longer holds the leader lease
+    (or holds it under an older epoch). The caller steps down to follower."""

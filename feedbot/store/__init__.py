@@ -15,6 +15,7 @@ from pathlib import Path
 from feedbot.store.articles import Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.engine import MIGRATIONS, SCHEMA_VERSION, Database
+from feedbot.store.lease import Fence, Lease
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
     "Chats",
     "Database",
     "Delivery",
+    "Fence",
     "FileRecord",
     "Known",
+    "Lease",
     "Outbox",
     "Store",
     "StoreSource",
@@ -42,13 +45,15 @@ class Store:
     articles: Articles
     chats: Chats
     outbox: Outbox
+    fence: Fence  # armed by `feedbot.leader` when replicas elect a leader
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
         """Open (creating and migrating) the database: ``url`` if given, else the SQLite
         file at ``path``."""
         db = Database.open(path, url=url)
-        return cls(db, Articles(db), Chats(db), Outbox(db))
+        fence = Fence()
+        return cls(db, Articles(db, fence), Chats(db), Outbox(db, fence), fence)
 
     @property
     def name(self) -> str:

@@ -41,7 +41,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from feedbot.errors import SchemaTooNewError, StoreError
-from feedbot.store.schema import articles, chats, deliveries, metadata, schema_version, state
+from feedbot.store.schema import (
+    articles,
+    chats,
+    deliveries,
+    leases,
+    metadata,
+    schema_version,
+    state,
+)
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Database", "masked_url", "set_state"]
 
@@ -56,7 +64,12 @@ def _migration_1(conn: Connection) -> None:
     metadata.create_all(conn, tables=[articles, chats, deliveries, state])
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1]
+def _migration_2(conn: Connection) -> None:
+    """Replicas: the leader lease."""
+    metadata.create_all(conn, tables=[leases])
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

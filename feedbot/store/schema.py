@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,7 +25,16 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["UtcDateTime", "articles", "chats", "deliveries", "metadata", "schema_version", "state"]
+__all__ = [
+    "UtcDateTime",
+    "articles",
+    "chats",
+    "deliveries",
+    "leases",
+    "metadata",
+    "schema_version",
+    "state",
+]
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -98,4 +108,17 @@ state = Table(
     metadata,
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Leadership among replicas (see `feedbot.store.lease`). Times are seconds since the
+# epoch by the DATABASE's clock, so the replicas' own clocks never matter.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),  # the replica name
+    Column("epoch", Integer, nullable=False),  # grows with every new holder (fencing token)
+    Column("acquired_at", Float, nullable=False),
+    Column("renewed_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )
