@@ -160,7 +160,7 @@ def run(ctx: click.Context, baseline: bool) -> None:
     be opened or written, is damaged or in use by another feedbot, or the port is
     in use.
     """
-    from feedbot import daemon
+    from feedbot import process
     from feedbot.logs import setup_logging
     from feedbot.telegram.component import telegram_component
 
@@ -172,7 +172,7 @@ def run(ctx: click.Context, baseline: bool) -> None:
         secrets=[token.get_secret_value()] if token is not None else [],
     )
     try:
-        daemon.run(
+        process.run(
             settings,
             components=[telegram_component],
             baseline=baseline,

@@ -19,7 +19,6 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
@@ -27,18 +26,20 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import BaseRoute
 
 from feedbot.config import Settings
-from feedbot.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
-from feedbot.errors import FeedbotError
+from feedbot.dbfile import FileIdentity
+from feedbot.errors import FeedbotError, FencedError, StoreError
+from feedbot.follow import Follower
 from feedbot.httpguard import http_limits
-from feedbot.index import Indexer, ScanReport, list_files
+from feedbot.index import Indexer, ScanReport
+from feedbot.leader import Leadership
 from feedbot.looplag import LoopLag
 from feedbot.reload import LIVE, changed_keys, merge_live
 from feedbot.site import Site
 from feedbot.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store, StoreSource
-from feedbot.web import HttpServer, bind_server, create_app, loop_factory
+from feedbot.web import HttpServer, bind_server, create_app
 
-__all__ = ["Component", "ComponentFactory", "Daemon", "run"]
+__all__ = ["Component", "ComponentFactory", "Daemon"]
 
 log = logging.getLogger("feedbot.daemon")
 
@@ -53,7 +54,17 @@ class Component(Protocol):
         """Extra HTTP routes (e.g. the webhook) mounted on the web app."""
         ...
 
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Every replica: set up (the leader's part starts in `lead`)."""
+        ...
+
+    async def lead(self, leadership: Leadership) -> None:
+        """This replica became the leader: start the leader's part (polling, sending)."""
+        ...
+
+    async def follow(self) -> None:
+        """This replica stopped leading: stop the leader's part."""
+        ...
 
     async def stop(self) -> None: ...
 
@@ -114,6 +125,14 @@ class Daemon:
         )
         self.site = Site(StoreSource(store.articles), settings)
         self.lag = LoopLag(self.registry)
+        self.leadership = Leadership(
+            store, settings.cluster, self.registry, solo=store.db.dialect != "postgresql"
+        )
+        self.follower = (
+            None
+            if self.leadership.solo
+            else Follower(store, settings.cluster.version_check_interval)
+        )
         self.components = [c for f in components if (c := f(settings, store, self.registry))]
         self.last_scan: datetime | None = None
         self.last_duration: float | None = None
@@ -133,13 +152,17 @@ class Daemon:
         self.db_problem: str | None = None
         self.reload_settings: Callable[[], Settings] | None = None  # SIGHUP re-reads with it
         self._scheduler: AsyncIOScheduler | None = None
+        self._leading = False  # the leader's duties run (follows `leadership.leading`)
+        self._term = asyncio.Event()  # set when the leader's duties stop
+        self._watcher: asyncio.Task[None] | None = None
+        self._server: HttpServer | None = None
         self._watchdog = ExitWatchdog(STOP_GRACE + 1.5)
 
     # --- scanning ---------------------------------------------------------------------------
 
     async def scan(self, reason: str) -> ScanReport | None:
-        """One reconcile of the folder (serialized; skipped once stopping)."""
-        if self._stopping.is_set():
+        """One reconcile of the folder (serialized; skipped once stopping, and on followers)."""
+        if self._stopping.is_set() or not self.leadership.leading:
             return None
         self._waiting += 1
         try:
@@ -147,14 +170,17 @@ class Daemon:
         finally:
             self._waiting -= 1
         try:
-            if self._stopping.is_set() and reason != "start":
+            if (self._stopping.is_set() and reason != "start") or not self.leadership.leading:
                 return None
             ready, self._ready = frozenset(self._ready), set()
             self.check_database()
             try:
                 report = await in_daemon_thread(
-                    lambda: self.indexer.scan(stop=self._stopping.is_set, ready=ready), "scan"
+                    lambda: self.indexer.scan(stop=self._scan_stop, ready=ready), "scan"
                 )
+            except FencedError as e:
+                self.leadership.step_down(f"scan: {e}")
+                return None
             except Exception as e:
                 self.metrics.scans.labels("error").inc()
                 self.last_error = f"{type(e).__name__}: {e}"
@@ -176,6 +202,9 @@ class Daemon:
         if report.recheck_in is not None and not self._stopping.is_set():
             self._schedule_recheck(report.recheck_in)
         return report
+
+    def _scan_stop(self) -> bool:
+        return self._stopping.is_set() or not self.leadership.leading
 
     def _record(self, report: ScanReport, reason: str) -> None:
         self.last_scan, self.last_duration, self.last_error = (
@@ -248,18 +277,19 @@ class Daemon:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _watch(self) -> None:
-        """Scan on changes: inotify on Linux (finished files at once), watchfiles elsewhere."""
+    async def _watch(self, over: asyncio.Event) -> None:
+        """Scan on changes until ``over`` is set: inotify on Linux (finished files at once),
+        watchfiles elsewhere."""
         from feedbot import watch
         from feedbot.article import is_article_name
 
         folder = self.settings.index.path
         try:
             if watch.available():
-                async for changes in watch.watch(folder, is_article_name, self._stopping):
+                async for changes in watch.watch(folder, is_article_name, over):
                     self._ready |= changes.ready
                     self._spawn("watch")
-                if not self._stopping.is_set():
+                if not over.is_set():
                     log.error("the index folder went away; relying on the interval scan")
                 return
             from watchfiles import awatch
@@ -270,7 +300,7 @@ class Daemon:
             async for _ in awatch(
                 folder,
                 watch_filter=wanted,
-                stop_event=self._stopping,
+                stop_event=over,
                 step=30,
                 debounce=400,
                 recursive=False,
@@ -298,6 +328,10 @@ class Daemon:
         bad = self.bad
         if self.check_database() is not None:
             status, ok = "database file missing", False
+        elif self.leadership.db_error is not None:
+            status, ok = "database unreachable", False
+        elif not self.leadership.leading:
+            status, ok = "ok", True  # a follower serves; the leader scans
         elif self.last_scan is None:
             status, ok = "starting", False
         elif self.last_error is not None:
@@ -316,6 +350,7 @@ class Daemon:
             "bad_files": len(bad),
             "bad": list(bad[:100]),
             "started": self.started.isoformat(),
+            **self.leadership.health(),
         }
         for component in self.components:
             body.update(component.health())
@@ -331,6 +366,7 @@ class Daemon:
         log.info("stopping: finishing the work in flight")
         self._watchdog.arm()
         self._stopping.set()
+        self._term.set()
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change while running."""
@@ -376,28 +412,83 @@ class Daemon:
         return bind_server(app, http.host, http.port, limits=limits)
 
     async def run(self, server: HttpServer) -> None:
-        """Serve until a stop is requested, then shut down cleanly."""
+        """Serve until a stop is requested, then shut down cleanly.
+
+        Every replica serves and follows the others' changes; the leader's duties
+        (watcher, scans, scheduler, the components' leader part) start and stop with
+        this replica's role (`_reconcile`)."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self._server = server
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
+        following = self.follower.start() if self.follower is not None else None
+        for component in self.components:
+            await component.start()
+        electing = asyncio.ensure_future(self.leadership.run(self._stopping))
+        roles = asyncio.ensure_future(self._reconcile())
+        await self._stopping.wait()
+        probe.cancel()
+        await asyncio.wait([roles], timeout=STOP_GRACE)
+        deadline = time.monotonic() + STOP_GRACE
+        if self._leading:
+            await self._follow(deadline)
+        await self.leadership.release()
+        await asyncio.gather(electing, return_exceptions=True)
+        for component in self.components:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
+        if self.follower is not None:
+            await self.follower.stop()
+        server.stop()
+        pending = [serving, *self._tasks, *([following] if following else [])]
+        _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
+        for task in late:
+            task.cancel()
+        self._watchdog.disarm()
+
+    async def _reconcile(self) -> None:
+        """Start or stop the leader's duties whenever the role changes."""
+        changed = self.leadership.changed
+        while not self._stopping.is_set():
+            changed.clear()
+            if self.leadership.leading and not self._leading:
+                await self._lead()
+            elif not self.leadership.leading and self._leading:
+                await self._follow(time.monotonic() + STOP_GRACE)
+            else:
+                stop = asyncio.ensure_future(self._stopping.wait())
+                change = asyncio.ensure_future(changed.wait())
+                await asyncio.wait([stop, change], return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                change.cancel()
+
+    async def _lead(self) -> None:
+        """Become the leader: catch up with the database, watch, scan, schedule, lead."""
+        self._leading = True
+        self._term = asyncio.Event()
+        if not self.leadership.solo:  # another leader may have written since we looked
+            try:
+                await self.store.db.call(self.indexer.reload)
+            except StoreError as e:
+                log.error("cannot read the articles to take over: %s", e)
+                self.leadership.step_down(str(e))
+                return
         # The watcher starts before the first scan lists the folder, so nothing falls between.
-        watcher = asyncio.ensure_future(self._watch()) if self.settings.index.watch else None
+        watching = self.settings.index.watch
+        if watching:
+            self._watcher = asyncio.ensure_future(self._watch(self._term))
         await asyncio.sleep(0)
         first = asyncio.ensure_future(self.scan("start"))
         self._tasks.add(first)
+        first.add_done_callback(self._tasks.discard)
         stop = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait([first, stop], return_when=asyncio.FIRST_COMPLETED)
-        if not self._stopping.is_set():  # a stop during the first scan starts nothing
-            await self._start_all(server, watcher is not None)
-        await self._stopping.wait()
-        probe.cancel()
-        await self._stop_all(server, [t for t in (serving, watcher) if t is not None])
-        self._watchdog.disarm()
-
-    async def _start_all(self, server: HttpServer, watching: bool) -> None:
+        stop.cancel()
+        if self._stopping.is_set() or not self.leadership.leading:
+            return  # a stop (or a lost lease) during the first scan starts nothing more
         scheduler = self._scheduler = AsyncIOScheduler(
             timezone=UTC, event_loop=asyncio.get_running_loop()
         )
@@ -412,100 +503,40 @@ class Daemon:
         )
         scheduler.start()
         for component in self.components:
-            await component.start()
+            await component.lead(self.leadership)
+        server = self._server
         log.info(
-            "feedbot running: index %s (%d articles), database %s, serving %s (feed %sfeed.atom), "
+            "feedbot leading: index %s (%d articles), database %s, serving %s (feed %sfeed.atom), "
             "scan every %gs, watcher %s, %d component(s)",
             self.settings.index.path,
             self.articles,
             self.store.name,
-            server.url,
-            server.url,
+            server.url if server else "-",
+            server.url if server else "-",
             self.settings.index.scan_interval,
             "on" if watching else "off",
             len(self.components),
         )
 
-    async def _stop_all(self, server: HttpServer, running: list[asyncio.Task[Any]]) -> None:
-        deadline = time.monotonic() + STOP_GRACE
+    async def _follow(self, deadline: float) -> None:
+        """Stop the leader's duties: no new scans; the scan and sends in flight finish."""
+        self._leading = False
+        self._term.set()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
-            for component in self.components:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
+            self._scheduler = None
         if self._recheck is not None:
             self._recheck.cancel()
+        for component in self.components:
+            try:
+                await asyncio.wait_for(component.follow(), max(0.1, deadline - time.monotonic()))
+            except Exception as e:
+                log.warning("stopping the leader's part of %s: %s", type(component).__name__, e)
         try:  # the scan in flight finishes; queued ones skip
             await asyncio.wait_for(self._lock.acquire(), max(0.1, deadline - time.monotonic()))
             self._lock.release()
         except TimeoutError:
             log.warning("the scan in flight did not finish within %gs; leaving it", STOP_GRACE)
-        server.stop()
-        pending = [*running, *self._tasks]
-        _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
-        for task in late:
-            task.cancel()
-
-
-def run(
-    settings: Settings,
-    *,
-    components: Sequence[ComponentFactory] = (),
-    baseline: bool = False,
-    reload: Callable[[], Settings] | None = None,
-) -> None:
-    """Open everything, serve until SIGTERM/SIGINT, close; raises FeedbotError on bad setup.
-
-    ``baseline`` accepts a new database over a non-empty index where one existed
-    before (see `feedbot.dbfile`); ``reload`` re-reads the settings on SIGHUP.
-    """
-    folder = settings.index.path
-    try:
-        files = list_files(folder)
-    except OSError as e:
-        raise FeedbotError(f"{folder}: cannot read the index: {e.strerror or e}") from None
-    url = settings.storage.url
-    if url is not None and not url.startswith("sqlite"):  # a shared server: no file to guard
-        store = Store.open(settings.storage.path, url=url)
-        try:
-            _serve(Daemon(settings, store, components=components), reload)
-        finally:
-            store.close()
-        log.info("stopped")
-        return
-    database = sqlite_path(settings)
-    lock = DbLock.acquire(database)
-    try:
-        check_baseline(lock, len(files), allowed=baseline)
-        check_writable(database)
-        with explained(database):
-            store = Store.open(database)
-        try:
-            lock.record_database()
-            with explained(database):
-                daemon = Daemon(settings, store, components=components)
-            daemon.identity = FileIdentity.of(database)
-            _serve(daemon, reload)
-        finally:
-            store.close()
-    finally:
-        lock.release()
-    log.info("stopped")
-
-
-def sqlite_path(settings: Settings) -> Path:
-    """The SQLite database file: ``storage.url`` when it is a ``sqlite:///`` URL, else
-    ``storage.path``."""
-    url = settings.storage.url
-    if url is None:
-        return settings.storage.path
-    from sqlalchemy import make_url
-
-    return Path(make_url(url).database or "")
-
-
-def _serve(daemon: Daemon, reload: Callable[[], Settings] | None) -> None:
-    daemon.reload_settings = reload
-    server = daemon.bind()
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(daemon.run(server))
+        if self._watcher is not None:
+            await asyncio.wait([self._watcher], timeout=max(0.1, deadline - time.monotonic()))
+            self._watcher = None

@@ -88,6 +88,7 @@ async def bot(fake: FakeBotAPI, store: Store, tmp_path: Path) -> AsyncIterator[B
     settings = make_settings(tmp_path, fake.base_url, admins=[ADMIN])
     service = TelegramService(settings, store)
     await service.start()
+    await service.lead()
     try:
         yield Bot(fake, store, service, tmp_path)
     finally:
@@ -328,6 +329,7 @@ async def test_webhook_checks_the_secret(fake: FakeBotAPI, store: Store, tmp_pat
     )
     service = TelegramService(settings, store)
     await service.start()
+    await service.lead()
     try:
         assert fake.webhook == {"url": "http://127.0.0.1:9/hook", "secret_token": "s3cret-Token_1"}
         app = Starlette(routes=service.routes)

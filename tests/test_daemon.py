@@ -251,6 +251,12 @@ class Recorder:
     async def start(self) -> None:
         pass
 
+    async def lead(self, leadership: object) -> None:
+        pass
+
+    async def follow(self) -> None:
+        pass
+
     async def stop(self) -> None:
         pass
 

@@ -65,6 +65,7 @@ async def service(fake: FakeBotAPI, store: Store, tmp_path: Path) -> AsyncIterat
     settings = make_settings(tmp_path, fake.base_url, channels=[f"@{CHANNEL_NAME}"])
     svc = TelegramService(settings, store)
     await svc.start()
+    await svc.lead()
     try:
         yield svc
     finally:
@@ -234,6 +235,7 @@ async def test_unknown_channel_fails_without_retry(
     await off_loop(idx.scan)
     svc = TelegramService(settings, store)
     await svc.start()
+    await svc.lead()
     try:
         await settle(fake, store)
     finally:
@@ -300,6 +302,7 @@ async def test_network_errors_retry_then_fail(
     settings = make_settings(tmp_path, fake.base_url, max_attempts=2)
     svc = TelegramService(settings, store)
     await svc.start()
+    await svc.lead()
     try:
         await settle(fake, store, timeout=10)
     finally:

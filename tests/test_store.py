@@ -60,7 +60,10 @@ def test_too_new_schema_refused_without_changes(tmp_path: Path) -> None:
     raw.commit()
     raw.close()
     before = path.read_bytes()
-    with pytest.raises(SchemaTooNewError, match=r"schema version 2, this feedbot knows up to 1"):
+    with pytest.raises(
+        SchemaTooNewError,
+        match=rf"schema version {SCHEMA_VERSION + 1}, this feedbot knows up to {SCHEMA_VERSION}",
+    ):
         Store.open(path)
     assert path.read_bytes() == before
     wal = tmp_path / "db.sqlite3-wal"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -61,8 +62,8 @@ articles = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("path", Text, nullable=False),  # file name inside the index folder
-    Column("size", Integer, nullable=False),
-    Column("mtime_ns", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),  # nanoseconds: past 32 bits
     Column("content_hash", Text, nullable=False),
     Column("body", Text, nullable=False),  # JSON of article_to_dict()
     Column("date", UtcDateTime, nullable=False),

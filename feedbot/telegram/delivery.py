@@ -47,6 +47,7 @@ from telegram.error import (
 )
 
 from feedbot.article import Entry
+from feedbot.errors import FencedError, StoreError
 from feedbot.store.outbox import Delivery
 from feedbot.telegram.limits import retry_after_seconds
 
@@ -121,8 +122,10 @@ class Sender:
         batch: int = 200,
         clock: Clock = lambda: datetime.now(UTC),
         on_outcome: Callable[[str], None] | None = None,
+        on_fenced: Callable[[str], None] | None = None,
     ) -> None:
         self._bot = bot
+        self.on_fenced = on_fenced  # a ledger write was fenced: this replica lost the lead
         self._ledger = ledger
         self._render = render
         self._default_language = default_language
@@ -156,13 +159,27 @@ class Sender:
         return len(self._tasks)
 
     async def run(self, *, poll: float = 1.0) -> None:
-        """Send until `stop()`; release the claims left by a previous crash first."""
-        released = await self._ledger.release_claims()
+        """Send until `stop()` (or a fenced write); release the claims left by a previous
+        crash, or by a leader that lost the lease, first."""
+        self._stopping = False
+        try:
+            released = await self._ledger.release_claims()
+        except FencedError as e:
+            self._fenced(e)
+            return
         if released:
             log.info("resuming %d deliveries that were in flight at the last stop", released)
         while not self._stopping:
             if not self._queue:
-                claimed = await self._ledger.claim_due(self._clock(), self._batch)
+                try:
+                    claimed = await self._ledger.claim_due(self._clock(), self._batch)
+                except FencedError as e:
+                    self._fenced(e)
+                    break
+                except StoreError as e:  # the database is away: try again after a poll
+                    log.warning("cannot claim deliveries: %s", e)
+                    await asyncio.sleep(poll)
+                    continue
                 for d in claimed:
                     self._claimed.setdefault(d.chat, set()).add(d.id)
                 self._queue.extend(claimed)
@@ -179,6 +196,16 @@ class Sender:
             task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{delivery.id}")
             self._tasks.add(task)
             task.add_done_callback(self._done)
+
+    def _fenced(self, error: FencedError) -> None:
+        """This replica lost the lease: claim nothing more; rows in flight stay claimed
+        for the new leader to release."""
+        if not self._stopping:
+            log.warning("sender: %s; stopping", error)
+        self._stopping = True
+        self._wake.set()
+        if self.on_fenced is not None:
+            self.on_fenced(str(error))
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -201,7 +228,8 @@ class Sender:
         self._queue.clear()
         self._claimed.clear()
         self._dropped.clear()
-        await self._ledger.release_claims()
+        with contextlib.suppress(FencedError):  # else the new leader releases them
+            await self._ledger.release_claims()
 
     async def _entry(self, article_id: str) -> Entry | None:
         """The article, looked up at most once per `ENTRY_TTL` seconds during a broadcast.
@@ -266,6 +294,9 @@ class Sender:
     async def _record_sent(self, done: list[tuple[int, Sequence[int], datetime]]) -> None:
         try:
             await self._ledger.mark_sent_many(done)
+        except FencedError as e:  # the new leader released and resends them
+            log.warning("%d sends not recorded: %s", len(done), e)
+            self._fenced(e)
         except Exception:  # the rows stay claimed; a restart resends them
             log.exception("could not record %d sent deliveries", len(done))
 
@@ -282,7 +313,10 @@ class Sender:
                 if delivery.id in self._dropped:
                     self._dropped.discard(delivery.id)
                     return  # the chat went away while this one waited; the ledger knows
-                await self._send(delivery)
+                try:
+                    await self._send(delivery)
+                except FencedError as e:
+                    self._fenced(e)
         finally:
             ids = self._claimed.get(chat)
             if ids is not None:

@@ -22,6 +22,7 @@ from telegram.error import InvalidToken, TelegramError
 from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.errors import ConfigError
+from feedbot.leader import Leadership
 from feedbot.store import Store
 from feedbot.telegram.bot import (
     build_application,
@@ -30,6 +31,7 @@ from feedbot.telegram.bot import (
     webhook_route,
 )
 from feedbot.telegram.delivery import Sender
+from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.messages import render_post
 
 __all__ = ["TelegramService"]
@@ -69,6 +71,9 @@ class TelegramService:
             max_in_flight=128 if tg.paid_broadcast else 64,
             on_outcome=on_outcome,
         )
+        self._limiter: FeedbotRateLimiter = self._application.bot.rate_limiter
+        self._initialized = False
+        self._leading = False
         self._sender_task: asyncio.Task[None] | None = None
         self._retry_task: asyncio.Task[None] | None = None
         self.running = False
@@ -91,11 +96,22 @@ class TelegramService:
         self.sender.wake()
 
     async def start(self) -> None:
+        """Every replica: nothing to do until this one leads (only the leader talks to
+        Telegram: polling, sending, setting the webhook)."""
+        return None
+
+    async def lead(self, leadership: Leadership | None = None) -> None:
         """Connect to Telegram and start receiving updates and sending posts.
 
-        A token Telegram rejects is a configuration error. A network failure is
-        logged and retried in the background: the feed side runs meanwhile.
+        With ``leadership``, every message first asks it whether this replica still
+        leads, and a fenced ledger write steps it down. A token Telegram rejects is a
+        configuration error. A network failure is logged and retried in the
+        background: the feed side runs meanwhile.
         """
+        if leadership is not None:
+            self._limiter.permit = leadership.may_act
+            self.sender.on_fenced = leadership.step_down
+        self._leading = True
         try:
             await self._connect()
         except InvalidToken:
@@ -108,7 +124,7 @@ class TelegramService:
 
     async def _connect_later(self) -> None:
         delay = 5.0
-        while not self.running:
+        while not self.running and self._leading:
             await asyncio.sleep(delay)
             try:
                 await self._connect()
@@ -122,8 +138,9 @@ class TelegramService:
     async def _connect(self) -> None:
         application = self._application
         tg = self._settings.telegram
-        if not application._initialized:
+        if not self._initialized:
             await application.initialize()
+            self._initialized = True
         self.username = application.bot.username
         await register_commands(application)
         if tg.mode == "webhook":
@@ -154,15 +171,15 @@ class TelegramService:
             }
         }
 
-    async def stop(self) -> None:
-        """Finish sends in flight, stop receiving updates, close the connection."""
+    async def follow(self) -> None:
+        """Stop leading: stop polling and claiming; sends in flight finish."""
+        self._leading = False
         if self._retry_task is not None:
             self._retry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry_task
+            self._retry_task = None
         if not self.running:
-            if self._application._initialized:
-                await self._application.shutdown()
             return
         self.running = False
         await self.sender.stop()
@@ -173,4 +190,11 @@ class TelegramService:
             await application.updater.stop()
         if application.running:
             await application.stop()
-        await application.shutdown()
+        log.info("Telegram bot stopped polling and sending (not the leader)")
+
+    async def stop(self) -> None:
+        """Finish sends in flight, stop receiving updates, close the connection."""
+        await self.follow()
+        if self._initialized:
+            await self._application.shutdown()
+            self._initialized = False
