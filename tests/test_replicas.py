@@ -1,0 +1,163 @@
+"""Replicas on one PostgreSQL database: fail-over, fencing, following, rate limits.
+
+Real ``feedbot run`` subprocesses (tests/replicakit.py) share a fresh database, one
+index folder and the fake Bot API (in a thread); each replica reaches the fake
+through its own base URL, so the fake records which replica sent each message and
+when. Faults are real: kill -9, SIGSTOP/SIGCONT, a PostgreSQL server restarted.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from feedbot.store import Store
+from tests.botkit import TOKEN
+from tests.fakebotapi import FakeBotAPI
+from tests.pgserver import ThrowawayServer, create_database
+from tests.replicakit import Corpus, Replica, leaders, max_per_second, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
+
+FAILOVER = 10.0  # seconds: the issue's bound for a new leader after the old one died
+IN_FLIGHT = 64  # the sender's most sends under way at once: the duplicates a crash may cost
+
+
+@pytest.fixture
+def url(new_pg_database: Callable[[], str]) -> str:
+    return new_pg_database()
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBotAPI]:
+    server = FakeBotAPI(TOKEN).start_in_thread()
+    yield server
+    server.stop_thread()
+
+
+@pytest.fixture
+def replicas() -> Iterator[list[Replica]]:
+    started: list[Replica] = []
+    yield started
+    problems = []
+    for r in started:
+        try:
+            r.stop()
+        except AssertionError as e:
+            problems.append(str(e))
+    for r in started:
+        assert TOKEN.split(":")[1] not in r.stderr()
+    assert not problems, "\n".join(problems)
+
+
+def subscribe(url: str, chats: range) -> None:
+    store = Store.open(Path("unused"), url=url)
+    try:
+        for chat in chats:
+            store.chats.subscribe(str(chat), kind="private", title=None)
+    finally:
+        store.close()
+
+
+def in_feed(replica: Replica, article_id: str) -> bool:
+    status, body = replica.get("feed.atom")
+    return status == 200 and article_id.encode() in body
+
+
+def the_leader(replicas: list[Replica], timeout: float = 30.0) -> Replica:
+    """Wait for exactly one replica to say it leads (and its bot to poll) and return it."""
+    found: list[Replica] = []
+
+    def one() -> bool:
+        found[:] = leaders(replicas)
+        return len(found) == 1
+
+    wait_until(one, timeout, "one leader", replicas)
+    leader = found[0]
+    if leader.fake is not None:
+        wait_until(
+            lambda: leader.health().get("telegram", {}).get("running") is True,
+            timeout,
+            f"{leader.name}'s bot up",
+            replicas,
+        )
+    return leader
+
+
+def test_a_new_file_reaches_every_replica_within_2_s(
+    tmp_path: Path, url: str, replicas: list[Replica]
+) -> None:
+    corpus = Corpus(tmp_path / "index")
+    corpus.drop()
+    replicas += [Replica(f"r{i}", tmp_path, url, None).start() for i in range(2)]
+    the_leader(replicas)
+    wait_until(lambda: all(r.health().get("status") == "ok" for r in replicas), 30, "ok", replicas)
+    for _ in range(3):
+        article = corpus.drop()
+        took = wait_until(
+            lambda: all(in_feed(r, article) for r in replicas), 10, "the article", replicas
+        )
+        assert took <= 2.0, f"{article} reached every replica after {took:.2f} s"
+
+
+def broadcast(
+    tmp_path: Path, url: str, fake: FakeBotAPI, replicas: list[Replica], chats: range, n: int
+) -> tuple[Corpus, Replica]:
+    """``n`` replicas with the bot on; a baseline article; ``chats`` subscribed."""
+    corpus = Corpus(tmp_path / "index")
+    corpus.drop()  # the baseline: never broadcast
+    subscribe(url, chats)
+    replicas += [Replica(f"r{i}", tmp_path, url, fake).start() for i in range(n)]
+    return corpus, the_leader(replicas)
+
+
+def posts(fake: FakeBotAPI, article: str) -> list:  # type: ignore[type-arg]
+    return [s for s in fake.sent if f"articles/{article}.html" in s.text]
+
+
+def check_rate(fake: FakeBotAPI) -> None:
+    """(c) the deployment never went over Telegram's 30 messages/s, and met no 429."""
+    sends = [s for s in fake.attempts if s.method == "sendmessage"]
+    assert fake.count_429 == 0
+    assert max_per_second([s.time for s in sends]) <= 30
+
+
+def test_kill_9_the_leader_in_a_broadcast(
+    tmp_path: Path, url: str, fake: FakeBotAPI, replicas: list[Replica]
+) -> None:
+    chats = range(3000, 3300)
+    corpus, leader = broadcast(tmp_path, url, fake, replicas, chats, 3)
+    article = corpus.drop()
+    wait_until(lambda: len(posts(fake, article)) >= 100, 30, "100 posts", replicas)
+    leader.kill()
+    killed = time.monotonic()
+    at_kill = len(posts(fake, article))
+    assert at_kill < len(chats), "the broadcast ended before the kill: nothing tested"
+    survivors = [r for r in replicas if r is not leader]
+    new = the_leader(survivors, timeout=FAILOVER + 5)
+    assert time.monotonic() - killed <= FAILOVER + 1  # polled every 50 ms + /healthz round trips
+    wait_until(
+        lambda: {s.chat_id for s in posts(fake, article)} >= set(chats), 60, "every chat", replicas
+    )
+    # anything still to come would be a duplicate: the ledger says when nothing is owed
+    store = Store.open(tmp_path / "unused", url=url)
+    try:
+        wait_until(lambda: owed(store) == 0, 30, "nothing owed", replicas)
+    finally:
+        store.close()
+    copies = Counter(s.chat_id for s in posts(fake, article))
+    assert sorted(copies) == list(chats)
+    assert sum(n - 1 for n in copies.values()) <= IN_FLIGHT
+    assert {s.replica for s in posts(fake, article)} == {leader.name, new.name}
+    assert all(s.replica == new.name for s in posts(fake, article) if s.time > killed)
+    check_rate(fake)
+
+
+def owed(store: Store) -> int:
+    stats = store.chats.stats()
+    return stats["deliveries_pending"] + stats["deliveries_sending"]
