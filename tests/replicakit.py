@@ -101,7 +101,7 @@ class Replica:
     def get(self, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
         """GET ``path`` from this replica: (status, body); (0, b"") when it does not answer."""
         try:
-            with urllib.request.urlopen(  # noqa: S310 - our own 127.0.0.1 server
+            with urllib.request.urlopen(
                 f"http://127.0.0.1:{self.port}/{path}", timeout=timeout
             ) as r:
                 return r.status, r.read()

@@ -19,7 +19,6 @@ import pytest
 from feedbot.store import Store
 from tests.botkit import TOKEN
 from tests.fakebotapi import FakeBotAPI
-from tests.pgserver import ThrowawayServer, create_database
 from tests.replicakit import Corpus, Replica, leaders, max_per_second, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
@@ -64,6 +63,20 @@ def subscribe(url: str, chats: range) -> None:
         store.close()
 
 
+def owed(store: Store) -> int:
+    stats = store.chats.stats()
+    return stats["deliveries_pending"] + stats["deliveries_sending"]
+
+
+def settled(url: str, replicas: list[Replica], timeout: float = 30.0) -> None:
+    """Wait until the ledger owes nothing (so any later message would be a duplicate)."""
+    store = Store.open(Path("unused"), url=url)
+    try:
+        wait_until(lambda: owed(store) == 0, timeout, "nothing owed", replicas)
+    finally:
+        store.close()
+
+
 def in_feed(replica: Replica, article_id: str) -> bool:
     status, body = replica.get("feed.atom")
     return status == 200 and article_id.encode() in body
@@ -100,7 +113,10 @@ def test_a_new_file_reaches_every_replica_within_2_s(
     for _ in range(3):
         article = corpus.drop()
         took = wait_until(
-            lambda: all(in_feed(r, article) for r in replicas), 10, "the article", replicas
+            lambda a=article: all(in_feed(r, a) for r in replicas),  # type: ignore[misc]
+            10,
+            "the article",
+            replicas,
         )
         assert took <= 2.0, f"{article} reached every replica after {took:.2f} s"
 
@@ -144,12 +160,7 @@ def test_kill_9_the_leader_in_a_broadcast(
     wait_until(
         lambda: {s.chat_id for s in posts(fake, article)} >= set(chats), 60, "every chat", replicas
     )
-    # anything still to come would be a duplicate: the ledger says when nothing is owed
-    store = Store.open(tmp_path / "unused", url=url)
-    try:
-        wait_until(lambda: owed(store) == 0, 30, "nothing owed", replicas)
-    finally:
-        store.close()
+    settled(url, replicas)
     copies = Counter(s.chat_id for s in posts(fake, article))
     assert sorted(copies) == list(chats)
     assert sum(n - 1 for n in copies.values()) <= IN_FLIGHT
@@ -158,6 +169,40 @@ def test_kill_9_the_leader_in_a_broadcast(
     check_rate(fake)
 
 
-def owed(store: Store) -> int:
-    stats = store.chats.stats()
-    return stats["deliveries_pending"] + stats["deliveries_sending"]
+def test_sigstop_the_leader_then_sigcont(
+    tmp_path: Path, url: str, fake: FakeBotAPI, replicas: list[Replica]
+) -> None:
+    chats = range(5000, 5300)
+    corpus, leader = broadcast(tmp_path, url, fake, replicas, chats, 2)
+    [other] = [r for r in replicas if r is not leader]
+    article = corpus.drop()
+    wait_until(lambda: len(posts(fake, article)) >= 60, 30, "60 posts", replicas)
+    leader.signal(signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        took = wait_until(lambda: other.role() == "leader", FAILOVER + 5, "take-over", replicas)
+        assert took <= FAILOVER
+        wait_until(lambda: time.monotonic() - stopped >= 20, 25, "20 s", replicas, interval=0.5)
+    finally:
+        leader.signal(signal.SIGCONT)
+    resumed = time.monotonic()
+    wait_until(lambda: leader.role() == "follower", 15, "the old leader follows", replicas)
+    wait_until(
+        lambda: {s.chat_id for s in posts(fake, article)} >= set(chats), 60, "every chat", replicas
+    )
+    settled(url, replicas)
+    # a second post after the pause: only the new leader sends it
+    late = corpus.drop()
+    wait_until(
+        lambda: {s.chat_id for s in posts(fake, late)} >= set(chats), 60, "the 2nd post", replicas
+    )
+    settled(url, replicas)
+    after = [s for s in fake.attempts if s.replica == leader.name and s.time > resumed]
+    assert not [s for s in after if s.method == "sendmessage"], "the old leader sent after SIGCONT"
+    assert {s.replica for s in posts(fake, late)} == {other.name}
+    copies = Counter(s.chat_id for s in posts(fake, article))
+    assert sorted(copies) == list(chats)
+    assert sum(n - 1 for n in copies.values()) <= IN_FLIGHT
+    assert other.role() == "leader" and leader.role() == "follower"
+    assert leader.health()["leader"] == other.name
+    check_rate(fake)
