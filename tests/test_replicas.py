@@ -19,6 +19,7 @@ import pytest
 from feedbot.store import Store
 from tests.botkit import TOKEN
 from tests.fakebotapi import FakeBotAPI
+from tests.pgserver import ThrowawayServer, create_database
 from tests.replicakit import Corpus, Replica, leaders, max_per_second, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
@@ -205,4 +206,39 @@ def test_sigstop_the_leader_then_sigcont(
     assert sum(n - 1 for n in copies.values()) <= IN_FLIGHT
     assert other.role() == "leader" and leader.role() == "follower"
     assert leader.health()["leader"] == other.name
+    check_rate(fake)
+
+
+def test_postgresql_restarts_under_two_replicas(
+    tmp_path: Path, pg_throwaway: ThrowawayServer, fake: FakeBotAPI, replicas: list[Replica]
+) -> None:
+    url = create_database(pg_throwaway.server, "feedbot_restart")
+    chats = range(7000, 7050)
+    corpus, _ = broadcast(tmp_path, url, fake, replicas, chats, 2)
+
+    def everywhere(article: str) -> None:
+        wait_until(lambda: all(in_feed(r, article) for r in replicas), 30, article, replicas)
+        wait_until(
+            lambda: {s.chat_id for s in posts(fake, article)} >= set(chats), 60, article, replicas
+        )
+
+    before = corpus.drop()
+    everywhere(before)
+    pg_throwaway.stop("fast")
+    try:
+        wait_until(lambda: all(r.get("healthz")[0] == 503 for r in replicas), 20, "503", replicas)
+        during = corpus.drop()  # written while the database is away
+        time.sleep(1.0)  # the leader tries (and fails) to store it meanwhile
+    finally:
+        pg_throwaway.start()
+    wait_until(lambda: all(r.health().get("status") == "ok" for r in replicas), 30, "ok", replicas)
+    the_leader(replicas)
+    everywhere(during)
+    after = corpus.drop()
+    everywhere(after)
+    settled(url, replicas)
+    for article in (before, during, after):
+        copies = Counter(s.chat_id for s in posts(fake, article))
+        assert sorted(copies) == list(chats), article
+    assert all(r.alive for r in replicas)
     check_rate(fake)

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 ENTRY_TTL = 2.0  # seconds an article read from the ledger is reused
+WRITE_PATIENCE = 60.0  # seconds a ledger write is retried while the database is away
 Renderer = Callable[[Entry, str], Sequence[str]]  # (entry, language) -> message pieces
 
 
@@ -224,7 +225,7 @@ class Sender:
             await asyncio.gather(*pending, return_exceptions=True)
         self._flush()
         if self._writes:  # what Telegram confirmed is recorded before the claims go back
-            await asyncio.gather(*self._writes, return_exceptions=True)
+            await asyncio.wait(set(self._writes), timeout=grace)
         self._queue.clear()
         self._claimed.clear()
         self._dropped.clear()
@@ -288,12 +289,29 @@ class Sender:
         future.add_done_callback(self._writes.discard)
         return future
 
-    async def _record(self, write: Coroutine[Any, Any, T]) -> T:
-        return await asyncio.shield(self._track(write))
+    async def _record(self, write: Callable[..., Awaitable[T]], *args: Any) -> T:
+        return await asyncio.shield(self._track(self._persist(write, *args)))
+
+    async def _persist(self, write: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """A ledger write, tried again while the database is away (a restart) for up to
+        `WRITE_PATIENCE` seconds: what Telegram answered must not be forgotten."""
+        deadline = time.monotonic() + WRITE_PATIENCE
+        delay = 0.25
+        while True:
+            try:
+                return await write(*args)
+            except FencedError:
+                raise
+            except StoreError as e:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("ledger write failed (%s); trying again in %.1f s", e, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 4.0)
 
     async def _record_sent(self, done: list[tuple[int, Sequence[int], datetime]]) -> None:
         try:
-            await self._ledger.mark_sent_many(done)
+            await self._persist(self._ledger.mark_sent_many, done)
         except FencedError as e:  # the new leader released and resends them
             log.warning("%d sends not recorded: %s", len(done), e)
             self._fenced(e)
@@ -331,9 +349,10 @@ class Sender:
         entry = await self._entry(delivery.article_id)
         if entry is None:
             await self._record(
-                ledger.mark_failed(
-                    delivery.id, delivery.attempts, "article removed before delivery"
-                )
+                ledger.mark_failed,
+                delivery.id,
+                delivery.attempts,
+                "article removed before delivery",
             )
             self._count("failed")
             return
@@ -354,14 +373,14 @@ class Sender:
                 new = str(e.new_chat_id)
                 log.info("chat %s moved to %s: following it", chat, new)
                 self._moved[chat] = new
-                go_on = await self._record(ledger.chat_migrated(delivery.id, chat, new))
+                go_on = await self._record(ledger.chat_migrated, delivery.id, chat, new)
                 chat, migrations = new, migrations + 1
                 if not go_on:
                     self._count("failed")
                     return  # the new chat was owed this post already: its own row sends it
                 if migrations > 3:
                     await self._record(
-                        ledger.mark_failed(delivery.id, delivery.attempts, "chat keeps migrating")
+                        ledger.mark_failed, delivery.id, delivery.attempts, "chat keeps migrating"
                     )
                     self._count("failed")
                     return
@@ -369,7 +388,7 @@ class Sender:
             except RetryAfter as e:  # the limiter already paused and retried; try later
                 wait = timedelta(seconds=retry_after_seconds(e))
                 await self._record(
-                    ledger.mark_retry(delivery.id, delivery.attempts, self._clock() + wait, str(e))
+                    ledger.mark_retry, delivery.id, delivery.attempts, self._clock() + wait, str(e)
                 )
                 self._count("retry")
                 return
@@ -378,7 +397,7 @@ class Sender:
                 return
             sent.append(message.message_id)
             if len(sent) < len(pieces):
-                await self._record(ledger.record_progress(delivery.id, sent))
+                await self._record(ledger.record_progress, delivery.id, sent)
         self._confirm(delivery.id, sent)
 
     async def _fail(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
@@ -387,8 +406,8 @@ class Sender:
         attempts = delivery.attempts + 1
         if kind == "gone":
             log.info("chat %s is gone (%s): unsubscribed", chat, error)
-            await self._record(self._ledger.chat_gone(chat, reason))
-            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
+            await self._record(self._ledger.chat_gone, chat, reason)
+            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
             self._dropped.update(self._claimed.get(delivery.chat, set()) - {delivery.id})
             self._count("gone")
         elif kind == "bug":
@@ -399,7 +418,7 @@ class Sender:
                 chat,
                 error,
             )
-            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
+            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
             self._count("failed")
         elif kind == "retry" and attempts < self._max_attempts:
             log.warning(
@@ -411,9 +430,9 @@ class Sender:
                 self._max_attempts - 1,
             )
             next_at = self._clock() + backoff(attempts)
-            await self._record(self._ledger.mark_retry(delivery.id, attempts, next_at, reason))
+            await self._record(self._ledger.mark_retry, delivery.id, attempts, next_at, reason)
             self._count("retry")
         else:
             log.warning("giving up on post %s for chat %s: %s", delivery.article_id, chat, error)
-            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
+            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
             self._count("failed")
