@@ -161,6 +161,7 @@ class Leadership:
 
     def _gain(self, epoch: int) -> None:
         self.epoch, self.leading = epoch, True
+        self._view, self._seen_at = LeaseView(self.me, epoch, 0.0, self._length), time.monotonic()
         self._store.fence.hold(self.me, epoch)
         self._gauge.set(1)
         self._changes.labels("leader").inc()

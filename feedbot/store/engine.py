@@ -56,6 +56,7 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Database", "masked_url", "set_state"
 P = ParamSpec("P")
 T = TypeVar("T")
 DB_THREADS = 4  # a slow write never holds up a read (/latest, a page) behind it
+IDLE_IN_TRANSACTION_MS = 5000  # below the shortest sensible lease (see feedbot.store.lease)
 MIGRATION_LOCK = 0x66656564  # "feed": PostgreSQL advisory lock held while migrating
 
 
@@ -164,7 +165,13 @@ class Database:
             pool_pre_ping=True,  # a connection lost to a server restart is replaced, not used
             pool_size=DB_THREADS + 2,
             max_overflow=4,
-            connect_args={"connect_timeout": 5, "application_name": "feedbot"},
+            connect_args={
+                "connect_timeout": 5,
+                "application_name": "feedbot",
+                # A replica paused inside a transaction (SIGSTOP) must not hold the lease
+                # row's share lock past its lease: the server ends such a session.
+                "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
+            },
         )
         event.listen(engine, "before_cursor_execute", _refuse_on_loop)
         return cls._migrated(cls(engine, masked_url(url), None))
