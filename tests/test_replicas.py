@@ -19,7 +19,7 @@ import pytest
 from feedbot.store import Store
 from tests.botkit import TOKEN
 from tests.fakebotapi import FakeBotAPI
-from tests.pgserver import ThrowawayServer, create_database
+from tests.pgserver import ThrowawayServer, create_database, free_port
 from tests.replicakit import Corpus, Replica, leaders, max_per_second, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
@@ -241,4 +241,32 @@ def test_postgresql_restarts_under_two_replicas(
         copies = Counter(s.chat_id for s in posts(fake, article))
         assert sorted(copies) == list(chats), article
     assert all(r.alive for r in replicas)
+    check_rate(fake)
+
+
+def test_webhook_updates_on_a_follower_are_answered_by_the_leader(
+    tmp_path: Path, url: str, fake: FakeBotAPI, replicas: list[Replica]
+) -> None:
+    Corpus(tmp_path / "index").drop()
+    follower_port = free_port()
+    hook = {
+        "FEEDBOT_TELEGRAM__MODE": "webhook",
+        "FEEDBOT_TELEGRAM__WEBHOOK_URL": f"http://127.0.0.1:{follower_port}/telegram/webhook",
+        "FEEDBOT_TELEGRAM__WEBHOOK_SECRET": "replica-Secret_1",
+    }
+    replicas.append(Replica("r0", tmp_path, url, fake, **hook).start())
+    leader = the_leader(replicas)
+    follower = Replica("r1", tmp_path, url, fake, **hook)
+    follower.port = follower_port  # the load balancer sends every update here
+    replicas.append(follower.start())
+    wait_until(lambda: follower.role() == "follower", 30, "r1 follows", replicas)
+    chats = range(9000, 9090)
+    for chat in chats:
+        fake.command("/start", chat_id=chat, language_code="en")
+    wait_until(lambda: all(fake.texts(c) for c in chats), 30, "every welcome", replicas)
+    welcomes = [s for s in fake.sent if s.chat_id in chats]
+    assert all(s.text.startswith("Welcome") for s in welcomes) and len(welcomes) == len(chats)
+    assert {s.replica for s in welcomes} == {leader.name}  # one limiter for the deployment
+    assert not [r for r in fake.requests if r.method == "getupdates"]
+    assert fake.webhook["url"].startswith(f"http://127.0.0.1:{follower_port}/")
     check_rate(fake)

@@ -15,6 +15,7 @@ from pathlib import Path
 from feedbot.store.articles import Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.engine import MIGRATIONS, SCHEMA_VERSION, Database
+from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence, Lease
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
 
@@ -29,6 +30,7 @@ __all__ = [
     "Delivery",
     "Fence",
     "FileRecord",
+    "Inbox",
     "Known",
     "Lease",
     "Outbox",
@@ -46,6 +48,7 @@ class Store:
     chats: Chats
     outbox: Outbox
     fence: Fence  # armed by `feedbot.leader` when replicas elect a leader
+    inbox: Inbox
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
@@ -53,7 +56,8 @@ class Store:
         file at ``path``."""
         db = Database.open(path, url=url)
         fence = Fence()
-        return cls(db, Articles(db, fence), Chats(db), Outbox(db, fence), fence)
+        parts = Articles(db, fence), Chats(db), Outbox(db, fence)
+        return cls(db, *parts, fence, Inbox(db, fence))
 
     @property
     def name(self) -> str:

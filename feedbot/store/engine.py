@@ -45,6 +45,7 @@ from feedbot.store.schema import (
     articles,
     chats,
     deliveries,
+    inbox,
     leases,
     metadata,
     schema_version,
@@ -66,8 +67,8 @@ def _migration_1(conn: Connection) -> None:
 
 
 def _migration_2(conn: Connection) -> None:
-    """Replicas: the leader lease."""
-    metadata.create_all(conn, tables=[leases])
+    """Replicas: the leader lease and the webhook inbox."""
+    metadata.create_all(conn, tables=[leases, inbox])
 
 
 MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2]

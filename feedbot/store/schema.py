@@ -123,3 +123,11 @@ leases = Table(
     Column("renewed_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+# Webhook updates a follower received, for the leader to handle (see `feedbot.store.inbox`).
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("payload", Text, nullable=False),  # the update as JSON
+    Column("received_at", UtcDateTime, nullable=False),
+)
