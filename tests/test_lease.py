@@ -112,6 +112,28 @@ def test_a_takeover_waits_for_the_write_in_flight(store: Store, second: Store) -
     assert took == [epoch + 1]
 
 
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)
+def test_a_takeover_ends_the_sessions_of_a_paused_leader(store: Store, second: Store) -> None:
+    """A leader frozen half-way through a write keeps the lease row locked; once the
+    lease expired, the next replica ends that session instead of waiting for ever."""
+    lease = Lease(store.db)
+    epoch = lease.acquire("old", 0.3)
+    assert epoch is not None
+    store.fence.arm()
+    store.fence.hold("old", epoch)
+    conn = store.db.engine.connect()
+    frozen = conn.begin()
+    store.fence.check(conn)  # and then the process stops
+    wait_for(lambda: not Lease(second.db).view().live)
+    started = time.monotonic()
+    assert Lease(second.db).acquire("new", 30.0) == epoch + 1
+    assert time.monotonic() - started < 4.0  # well before the idle-in-transaction timeout
+    with pytest.raises(Exception, match="terminat|closed|connection"):
+        frozen.commit()
+    conn.invalidate()
+    conn.close()
+
+
 def waiting_on_a_lock(store: Store) -> int:
     from sqlalchemy import text
 

@@ -206,6 +206,15 @@ def test_sigstop_the_leader_then_sigcont(
     assert sum(n - 1 for n in copies.values()) <= IN_FLIGHT
     assert other.role() == "leader" and leader.role() == "follower"
     assert leader.health()["leader"] == other.name
+    # the new leader stops cleanly: it hands the lease over and the first one leads again
+    other.stop()
+    wait_until(lambda: leader.role() == "leader", 10, "the lease handed back", replicas)
+    third = corpus.drop()
+    wait_until(
+        lambda: {s.chat_id for s in posts(fake, third)} >= set(chats), 60, "the 3rd post", replicas
+    )
+    settled(url, replicas)
+    assert Counter(s.replica for s in posts(fake, third)) == {leader.name: len(chats)}
     check_rate(fake)
 
 

@@ -17,18 +17,38 @@ runs and the fence stays open.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, Float, and_, literal_column, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    and_,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from feedbot.errors import FencedError
+from feedbot.errors import FencedError, StoreError
 from feedbot.store.engine import Database
 from feedbot.store.schema import leases
 
 __all__ = ["LEADER", "Fence", "Lease", "LeaseView"]
 
 LEADER = "leader"
+LOCK_WAIT = 1.0  # seconds a take-over waits for the lease row
+
+log = logging.getLogger("feedbot.leader")
+
+
+def _lock_timeout(error: StoreError) -> bool:
+    """The statement gave up waiting for a lock (PostgreSQL's lock_timeout)."""
+    orig = getattr(error.__cause__, "orig", None)
+    return getattr(orig, "sqlstate", None) == "55P03"
 
 
 def _now(conn: Connection) -> ColumnElement[float]:
@@ -64,8 +84,29 @@ class Lease:
         self.name = name
 
     def acquire(self, me: str, length: float) -> int | None:
-        """Take the lease when nobody holds it or it expired: the new epoch, else None."""
+        """Take the lease when nobody holds it or it expired: the new epoch, else None.
+
+        On PostgreSQL a take-over waits at most `LOCK_WAIT` for writes holding the lease
+        row. A replica paused in the middle of a write (SIGSTOP between two messages of
+        a statement) would hold it for ever — the server's idle-in-transaction timeout
+        does not see a half-sent statement — so once the lease has expired, sessions that
+        hold a lock on ``leases`` in a transaction older than `LOCK_WAIT` are ended (safe:
+        a write under an expired lease must not commit anyway) and the take-over is tried
+        once more."""
+        try:
+            return self._take(me, length)
+        except StoreError as e:
+            if not _lock_timeout(e):
+                raise
+        if self._end_stale_sessions():
+            with contextlib.suppress(StoreError):
+                return self._take(me, length)
+        return None
+
+    def _take(self, me: str, length: float) -> int | None:
         with self._db.write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL lock_timeout = {int(LOCK_WAIT * 1000)}"))
             now = _now(conn)
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
             query = dialect.insert(leases).values(
@@ -89,6 +130,31 @@ class Lease:
             )
             row = conn.execute(query.returning(leases.c.epoch)).first()
         return None if row is None else int(row[0])
+
+    def _end_stale_sessions(self) -> int:
+        """End the sessions that keep an expired lease's row locked; how many."""
+        with self._db.write() as conn:
+            expired = conn.execute(
+                select(1).where(leases.c.name == self.name, leases.c.expires_at <= _now(conn))
+            ).first()
+            if expired is None:
+                return 0
+            ended = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a "
+                    "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+                    "AND a.xact_start < now() - make_interval(secs => :age) "
+                    "AND a.pid IN (SELECT l.pid FROM pg_locks l "
+                    "WHERE l.relation = 'leases'::regclass AND l.granted)"
+                ),
+                {"age": LOCK_WAIT},
+            ).all()
+        if ended:
+            log.warning(
+                "ended %d database session(s) of a paused replica that held the expired lease",
+                len(ended),
+            )
+        return len(ended)
 
     def renew(self, me: str, epoch: int, length: float) -> bool:
         """Extend our unexpired lease by ``length`` seconds from now; False when it is lost."""
