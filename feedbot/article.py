@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote
 
 from feedbot.errors import ArticleError
 from feedbot.summarize import DETECT_CHARS, detect_language, summarize
@@ -25,6 +26,7 @@ from feedbot.summarize import DETECT_CHARS, detect_language, summarize
 __all__ = [
     "CAPTION_CREDITS",
     "DEFAULT_MAX_BYTES",
+    "MAX_ID_URL_CHARS",
     "Article",
     "ArticleDate",
     "Block",
@@ -34,12 +36,17 @@ __all__ = [
     "Section",
     "article_from_dict",
     "article_to_dict",
+    "id_in_url",
     "is_article_name",
+    "name_problem",
     "parse",
     "parse_date",
 ]
 
 DEFAULT_MAX_BYTES = 1024 * 1024
+# The longest id, percent-encoded as in its page's URL, that can be published: the page
+# route (`feedbot.site`) accepts exactly this, and the indexer refuses longer ones.
+MAX_ID_URL_CHARS = 200
 
 
 class DatePrecision(enum.StrEnum):
@@ -192,6 +199,32 @@ _BOM = b"\xef\xbb\xbf"
 def is_article_name(name: str) -> bool:
     """Whether a file name (not a path) is an article: ``*.txt``, no dotfile, no temp file."""
     return name.endswith(".txt") and not name.startswith(".") and not name.endswith(_TEMP_SUFFIXES)
+
+
+def id_in_url(article_id: str) -> str:
+    """An id as it appears in a URL: percent-encoded except for ``A-Za-z0-9-_.~``."""
+    return quote(article_id, safe="-_.~")
+
+
+def name_problem(name: str) -> str | None:
+    """Why an article file name (see `is_article_name`) cannot be published, or None.
+
+    The name must be UTF-8 (``os.fsdecode`` keeps other bytes as surrogates) and
+    without a backslash, and its id (the name less ``.txt``) must fit in a page URL.
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "file name is not valid UTF-8"
+    if "\\" in name:
+        return "file name contains a backslash"
+    length = len(id_in_url(name.removesuffix(".txt")))
+    if length > MAX_ID_URL_CHARS:
+        return (
+            f"the id takes {length} characters in a URL, over the limit of {MAX_ID_URL_CHARS}; "
+            "use a shorter file name"
+        )
+    return None
 
 
 def parse_date(token: str) -> ArticleDate:

@@ -16,10 +16,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
 from feedbot.errors import FeedbotError
+from feedbot.progress import bar as progress_bar
 from feedbot.site import Site
 
 __all__ = ["BuildReport", "export"]
@@ -86,19 +84,6 @@ def _stale(out: Path, keep: set[str]) -> list[Path]:
     return stale
 
 
-def _progress(enabled: bool) -> Progress:
-    console = Console(stderr=True)
-    return Progress(
-        TextColumn("building"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not (enabled and console.is_terminal),
-        transient=True,
-    )
-
-
 def export(site: Site, out: Path, *, progress: bool | None = None) -> BuildReport:
     """Write every path of ``site`` under ``out``; ``progress`` None = when stderr is a terminal."""
     if progress is None:
@@ -107,7 +92,7 @@ def export(site: Site, out: Path, *, progress: bool | None = None) -> BuildRepor
         out.mkdir(parents=True, exist_ok=True)
         paths = list(site.paths())
         written = unchanged = total_bytes = 0
-        with _progress(progress) as bar:
+        with progress_bar("building", progress) as bar:
             task = bar.add_task("build", total=len(paths))
             for path in paths:
                 resource = site.get(path)

@@ -62,7 +62,11 @@ def _memory_site(settings: Settings) -> tuple[object, int]:
     from feedbot.site import MemorySource, Site
 
     try:
-        articles, errors = load_folder(settings.index.path, max_bytes=settings.index.max_file_bytes)
+        articles, errors = load_folder(
+            settings.index.path,
+            max_bytes=settings.index.max_file_bytes,
+            follow_symlinks=settings.index.follow_symlinks,
+        )
     except FeedbotError as e:
         fail(str(e))
     except OSError as e:
@@ -166,11 +170,8 @@ def run(ctx: click.Context, baseline: bool) -> None:
 
     settings = settings_from(ctx)
     token = settings.telegram.token
-    setup_logging(
-        settings.log.level,
-        settings.log.format,
-        secrets=[token.get_secret_value()] if token is not None else [],
-    )
+    secrets = [token.get_secret_value()] if token is not None else []
+    setup_logging(settings.log.level, settings.log.format, secrets=secrets + _db_password(settings))
     try:
         process.run(
             settings,
@@ -200,16 +201,24 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     missing = [str(p) for p in targets if not p.exists()]
     if missing:
         fail(f"no such file or folder: {', '.join(missing)}")
-    files: list[Path] = []
+    files: list[tuple[Path, Path | None]] = []  # (file, the folder it was found in)
     try:
         for target in targets:
-            files += list_article_files(target) if target.is_dir() else [target]
+            if target.is_dir():
+                files += [(p, target) for p in list_article_files(target)]
+            else:
+                files.append((target, None))
     except ArticleError as e:
         fail(str(e))
     bad = 0
-    for path in files:
+    for path, folder in files:
         try:
-            read_article(path, max_bytes=settings.index.max_file_bytes)
+            read_article(  # a file in a folder follows the index's rules; one named, its link
+                path,
+                max_bytes=settings.index.max_file_bytes,
+                follow_symlinks=folder is None or settings.index.follow_symlinks,
+                within=folder,
+            )
         except ArticleError as e:
             bad += 1
             click.echo(str(e))
@@ -279,6 +288,83 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     else:
         for _, text in lines:
             click.echo(text)
+
+
+def _db_password(settings: Settings) -> list[str]:
+    """The password in storage.url, for the log filter to hide wherever it turns up."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if settings.storage.url is None:
+        return []
+    try:
+        password = make_url(settings.storage.url).password
+    except ArgumentError:
+        return []
+    return [str(password)] if password else []
+
+
+@cli.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Bring the database (storage.url, else storage.path) to this feedbot's schema and exit.
+
+    `feedbot run` migrates on start too; run this first to upgrade at a moment you
+    choose. Exit 2 when the database cannot be opened or is newer than this feedbot.
+    """
+    from feedbot.store import Database
+
+    storage = settings_from(ctx).storage
+    try:
+        before = Database.stored_version(storage.path, url=storage.url)
+        db = Database.open(storage.path, url=storage.url)
+        try:
+            after = db.schema_version()
+        finally:
+            db.close()
+    except FeedbotError as e:
+        fail(str(e))
+    if before == after:
+        click.echo(f"feedbot: {db.name} is up to date (schema {after})", err=True)
+    else:
+        start = "nothing" if before is None else f"schema {before}"
+        click.echo(f"feedbot: migrated {db.name} from {start} to schema {after}", err=True)
+
+
+@cli.command("copy-db")
+@click.option("--from", "source", required=True, help="Database URL, or a SQLite file's path.")
+@click.option("--to", "target", required=True, help="Database URL, or a SQLite file's path.")
+@click.option("--force", is_flag=True, help="Replace what the target holds (else refused).")
+def copy_db(source: str, target: str, force: bool) -> None:
+    """Copy articles, chats, the delivery ledger and state into another database.
+
+    For example from the SQLite file to PostgreSQL (postgresql+psycopg://user:pw@host/db).
+    Both are migrated to this feedbot's schema first. The target is written in one
+    transaction; it must be empty unless --force. Stop the daemon while copying.
+    """
+    from feedbot.progress import table_progress
+    from feedbot.store.copy import copy_database, open_location
+
+    try:
+        ends = []
+        for location in (source, target):
+            ends.append(open_location(location))
+    except FeedbotError as e:
+        for db in ends:
+            db.close()
+        fail(str(e))
+    src, dst = ends
+    try:
+        with table_progress(sys.stderr, "copying") as progress:
+            report = copy_database(src, dst, force=force, progress=progress)
+    except FeedbotError as e:
+        fail(str(e))
+    finally:
+        src.close()
+        dst.close()
+    rows = ", ".join(f"{n} {table}" for table, n in report.rows.items())
+    replaced = f" (replaced {report.replaced} rows)" if report.replaced else ""
+    click.echo(f"feedbot: copied {rows} from {src.name} to {dst.name}{replaced}", err=True)
 
 
 @cli.command("config-docs")

@@ -55,6 +55,11 @@ class IndexSettings(_Section):
     scan_interval: float = Field(
         60.0, gt=0, description="Seconds between full re-scans of the index (a safety net)."
     )
+    follow_symlinks: bool = Field(
+        False,
+        description="Read symbolic links in the folder, and then only those whose target lies "
+        "inside it; when false a link is reported as a bad file and never opened.",
+    )
     watch: bool = Field(True, description="Watch the folder for changes for sub-second pickup.")
     settle_ms: int = Field(
         500,

@@ -122,6 +122,7 @@ class Daemon:
             max_bytes=index.max_file_bytes,
             settle_ms=index.settle_ms,
             channels=settings.telegram.channels,
+            follow_symlinks=index.follow_symlinks,
         )
         self.site = Site(StoreSource(store.articles), settings)
         self.lag = LoopLag(self.registry)
@@ -185,7 +186,8 @@ class Daemon:
                 self.metrics.scans.labels("error").inc()
                 self.last_error = f"{type(e).__name__}: {e}"
                 self.last_scan = datetime.now(UTC)
-                log.error("scan (%s) failed: %s", reason, self.last_error)
+                if self.store.db.outage is None:  # an outage is logged once, by the store
+                    log.error("scan (%s) failed: %s", reason, self.last_error)
                 # reconnect next time: a connection can stay read-only
                 await self.store.db.call(self.store.db.reconnect)
                 return None
@@ -309,6 +311,24 @@ class Daemon:
         except Exception as e:  # the interval job still runs
             log.error("file watcher stopped: %s; relying on the interval scan", e)
 
+    async def _reconnect(self) -> None:
+        """While the database server is unreachable, try it with backoff (1 s … 10 s); once
+        it answers, scan at once rather than at the next interval."""
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay if self.store.db.outage is not None else 1.0)
+            if self.store.db.outage is None:
+                delay = 1.0
+                continue
+            with contextlib.suppress(StoreError):
+                await self.store.db.call(self.store.db.ping)
+            if self.store.db.outage is not None:
+                delay = min(delay * 2, 10.0)
+                continue
+            self._spawn("reconnected")
+            for component in self.components:
+                component.wake()
+
     # --- health -----------------------------------------------------------------------------
 
     def check_database(self) -> str | None:
@@ -328,7 +348,7 @@ class Daemon:
         bad = self.bad
         if self.check_database() is not None:
             status, ok = "database file missing", False
-        elif self.leadership.db_error is not None:
+        elif self.store.db.outage is not None or self.leadership.db_error is not None:
             status, ok = "database unreachable", False
         elif not self.leadership.leading:
             status, ok = "ok", True  # a follower serves; the leader scans
@@ -345,7 +365,7 @@ class Daemon:
             "last_scan": self.last_scan.isoformat() if self.last_scan else None,
             "last_scan_seconds": self.last_duration,
             "last_error": self.last_error,
-            "database_error": self.db_problem,
+            "database_error": self.db_problem or self.store.db.outage,
             "articles": self.articles,
             "bad_files": len(bad),
             "bad": list(bad[:100]),
@@ -424,6 +444,7 @@ class Daemon:
         self._server = server
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
+        reconnect = asyncio.ensure_future(self._reconnect())
         following = self.follower.start() if self.follower is not None else None
         for component in self.components:
             await component.start()
@@ -431,6 +452,7 @@ class Daemon:
         roles = asyncio.ensure_future(self._reconcile())
         await self._stopping.wait()
         probe.cancel()
+        reconnect.cancel()
         await asyncio.wait([roles], timeout=STOP_GRACE)
         deadline = time.monotonic() + STOP_GRACE
         if self._leading:

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import quote
 
 from feedgen.entry import FeedEntry
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 
-from feedbot.article import Article, DatePrecision, Entry
+from feedbot.article import Article, DatePrecision, Entry, id_in_url
 from feedbot.body import article_html, clean_entries, clean_text
 from feedbot.config import FeedSettings
 
@@ -87,7 +86,7 @@ def feed_path(fmt: FeedFormat, archive: int | None = None) -> str:
 
 def article_path(article_id: str) -> str:
     """Path of an article page: ``articles/<id>.html`` (the id percent-encoded if it must be)."""
-    return f"articles/{quote(article_id, safe='-_.~')}.html"
+    return f"articles/{id_in_url(article_id)}.html"
 
 
 def _base(feed: FeedSettings) -> str:
@@ -109,7 +108,7 @@ def _feed_id(feed: FeedSettings) -> str:
 
 
 def _entry_id(feed: FeedSettings, article_id: str) -> str:
-    return f"tag:{feed.id_authority}:article:{quote(article_id, safe='-_.~')}"
+    return f"tag:{feed.id_authority}:article:{id_in_url(article_id)}"
 
 
 # --- Dates --------------------------------------------------------------------------------------

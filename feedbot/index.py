@@ -5,6 +5,14 @@ them in, a `Plan` of intents out. Only files whose stat changed are read and
 hashed, so re-scanning an unchanged folder is a ``scandir`` + ``stat`` pass and
 dict lookups, no SQL. `Indexer.scan` lists the folder, decides, and applies the
 plan: it reads and parses what is new or changed, stores it, and reports.
+
+What is read: regular files named like articles directly in the folder, opened
+through `feedbot.files.open_regular`. A name that cannot be published
+(`feedbot.article.name_problem`), a symbolic link (unless ``follow_symlinks``,
+and then only to a file inside the folder), a FIFO or a device is a bad file:
+reported once, remembered by its stat, not read again until that changes. A
+file that could not be read (permission denied) is tried again every scan.
+Bad files are named relative to the folder.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +28,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from feedbot.article import Article, is_article_name, parse
-from feedbot.errors import ArticleError
+from feedbot.article import Article, is_article_name, name_problem, parse
+from feedbot.errors import ArticleError, RefusedFileError
+from feedbot.files import kind_problem, open_regular
 from feedbot.store.articles import FileRecord, Known
 
 __all__ = [
@@ -41,21 +51,28 @@ BATCH = 256  # articles parsed and stored per transaction (keeps memory flat on 
 
 
 class FileStat(NamedTuple):
-    """One article file as listed: its name in the folder, size and mtime."""
+    """One article file as listed: its name in the folder, size, mtime and type.
+
+    A symbolic link not followed is listed with its own stat (``lstat``)."""
 
     name: str
     size: int
     mtime_ns: int
+    mode: int = stat.S_IFREG
 
 
 @dataclass(frozen=True, slots=True)
 class BadFile:
-    """A file whose current content does not parse; reported once per content version."""
+    """A file that cannot be published as it is; reported once per content version.
+
+    ``retry``: the file could not be read (not a problem of its content, name or
+    type), so it is read again on the next scan even if its stat did not change."""
 
     size: int
     mtime_ns: int
     content_hash: str
     error: str
+    retry: bool = False
 
 
 @dataclass(slots=True)
@@ -83,8 +100,8 @@ def decide(
     """Intents for ``files`` against ``known`` (good articles) and ``bad`` (known bad files).
 
     A file changed within ``settle_ms`` may still be being written and waits, unless
-    it is named in ``ready``: the watcher saw it renamed into the folder or closed by
-    its writer, so it is complete now.
+    it is named in ``ready`` (the watcher saw it renamed into the folder or closed by
+    its writer, so it is complete now) or will be refused without being read.
     """
     bad = bad or {}
     plan = Plan()
@@ -100,11 +117,11 @@ def decide(
         if not is_article_name(name):
             continue
         b = bad.get(f.name)
-        if b is not None and (b.size, b.mtime_ns) == (f.size, f.mtime_ns):
+        if b is not None and not b.retry and (b.size, b.mtime_ns) == (f.size, f.mtime_ns):
             plan.bad += 1
             continue
         age = now_ns - f.mtime_ns
-        if abs(age) < settle_ns and name not in ready:
+        if abs(age) < settle_ns and name not in ready and _readable(f):
             plan.unsettled.append(f)
             wait = (settle_ns - age) / 1e9 if age >= 0 else settle_ns / 1e9
             plan.recheck_in = wait if plan.recheck_in is None else min(plan.recheck_in, wait)
@@ -117,20 +134,35 @@ def decide(
     return plan
 
 
-def list_files(folder: Path) -> list[FileStat]:
-    """The article files directly in ``folder`` with their stat (raises OSError)."""
+def _readable(f: FileStat) -> bool:
+    """Whether a file would be read (so waits to settle) rather than refused at once."""
+    return stat.S_ISREG(f.mode) and name_problem(f.name) is None
+
+
+def list_files(folder: Path, *, follow_symlinks: bool = False) -> list[FileStat]:
+    """The article files directly in ``folder`` with their stat (raises OSError).
+
+    Folders are left out; links, FIFOs and devices are listed for `Indexer` to report."""
     found = []
     with os.scandir(folder) as entries:
         for entry in entries:
             if not is_article_name(entry.name):
                 continue
             try:
-                if not entry.is_file():
-                    continue
-                st = entry.stat()
+                st = entry.stat(follow_symlinks=follow_symlinks)
             except FileNotFoundError:
-                continue  # gone between listing and stat
-            found.append(FileStat(entry.name, st.st_size, st.st_mtime_ns))
+                if not follow_symlinks:
+                    continue  # gone between listing and stat
+                st = None
+            except OSError:  # a loop of links, say
+                st = None
+            if st is None:
+                try:
+                    st = entry.stat(follow_symlinks=False)  # the link itself, reported
+                except OSError:
+                    continue
+            if not stat.S_ISDIR(st.st_mode):
+                found.append(FileStat(entry.name, st.st_size, st.st_mtime_ns, st.st_mode))
     return found
 
 
@@ -142,12 +174,13 @@ class ScanReport:
     changed: tuple[str, ...]
     removed: tuple[str, ...]
     unchanged: int
-    bad: tuple[str, ...]  # every bad file now, as `path:line: message`
+    bad: tuple[str, ...]  # every bad file now, as `name:line: message` (name in the folder)
     unsettled: int
     recheck_in: float | None
     seconds: float
     articles: int  # articles in the feed after the scan
     created: tuple[str, ...] = ()  # ids broadcast (first seen after the baseline)
+    examined: int = 0  # files read or refused; those whose stat is unchanged are not
 
     @property
     def changes(self) -> int:
@@ -177,6 +210,7 @@ class _Read:
     digest: str
     article: Article | None
     error: ArticleError | None
+    retry: bool = False  # the error came from reading, not from the file (see BadFile)
 
 
 class Indexer:
@@ -190,8 +224,10 @@ class Indexer:
         max_bytes: int,
         settle_ms: int,
         channels: Sequence[str] = (),
+        follow_symlinks: bool = False,
     ) -> None:
         self.folder = folder
+        self.follow_symlinks = follow_symlinks
         self.store = store
         self.max_bytes = max_bytes
         self.settle_ms = settle_ms
@@ -208,10 +244,14 @@ class Indexer:
 
     def _read(self, f: FileStat) -> _Read | None:
         """Read, hash and parse one file; None when it changed while being read."""
-        path = self.folder / f.name
-        name = str(path)
+        name = f.name  # errors name the file relative to the folder
+        problem = name_problem(name) or kind_problem(f.mode, follow_symlinks=self.follow_symlinks)
+        if problem is not None:
+            return _Read(f, f"refused:{problem}", None, ArticleError(name, 0, problem))
+        path = self.folder / name
         try:
-            with path.open("rb") as fh:
+            fd = open_regular(path, follow_symlinks=self.follow_symlinks, within=self.folder)
+            with open(fd, "rb") as fh:
                 st = os.fstat(fh.fileno())
                 if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
                     return None
@@ -221,11 +261,13 @@ class Indexer:
                     return _Read(f, digest, None, ArticleError(name, 0, msg))
                 data = fh.read(self.max_bytes + 1)
                 after = os.fstat(fh.fileno())
+        except RefusedFileError as e:
+            return _Read(f, f"refused:{e}", None, ArticleError(name, 0, str(e)))
         except FileNotFoundError:
             return None
         except OSError as e:
             error = ArticleError(name, 0, f"cannot read the file: {e.strerror or e}")
-            return _Read(f, f"error:{e.errno}", None, error)
+            return _Read(f, f"error:{e.errno}", None, error, retry=True)
         if (after.st_size, after.st_mtime_ns) != (f.size, f.mtime_ns) or len(data) != f.size:
             return None
         digest = hashlib.blake2b(data, digest_size=16).hexdigest()
@@ -248,13 +290,14 @@ class Indexer:
         ``ready`` names files known to be complete (see `decide`)."""
         start = time.perf_counter()
         now = now or datetime.now(UTC)
-        files = list_files(self.folder)
+        files = list_files(self.folder, follow_symlinks=self.follow_symlinks)
         plan = decide(files, self.known, now, self.settle_ms, bad=self.bad, ready=ready)
         broadcast = self.baseline_done
         new: list[str] = []
         changed: list[str] = []
         created: list[str] = []
         unsettled = len(plan.unsettled)
+        examined = 0
         todo = [(f, False) for f in plan.new] + [(f, True) for f in plan.changed]
         removed_ids = [self.known[name].article_id for name in plan.removed]
         if self.bad:
@@ -270,6 +313,7 @@ class Indexer:
             upserts: list[FileRecord] = []
             for f, was_known in todo[offset : offset + BATCH]:
                 read = self._read(f)
+                examined += 1
                 if read is None:
                     unsettled += 1
                     continue
@@ -316,6 +360,7 @@ class Indexer:
             seconds=time.perf_counter() - start,
             articles=len(self.known),
             created=tuple(created) if broadcast else (),
+            examined=examined,
         )
 
     def _recheck(self) -> float:
@@ -324,6 +369,6 @@ class Indexer:
     def _bad(self, f: FileStat, read: _Read) -> None:
         previous = self.bad.get(f.name)
         assert read.error is not None
-        self.bad[f.name] = BadFile(f.size, f.mtime_ns, read.digest, str(read.error))
+        self.bad[f.name] = BadFile(f.size, f.mtime_ns, read.digest, str(read.error), read.retry)
         if previous is None or previous.content_hash != read.digest:
             log.warning("%s", read.error)

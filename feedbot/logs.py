@@ -19,7 +19,15 @@ from typing import Any, TextIO
 __all__ = ["REDACTED", "JsonFormatter", "RedactFilter", "redact", "setup_logging"]
 
 REDACTED = "[REDACTED]"
-_QUIET = ("httpx", "httpcore", "apscheduler", "watchfiles", "uvicorn.access", "uvicorn.error")
+_QUIET = (
+    "alembic",
+    "httpx",
+    "httpcore",
+    "apscheduler",
+    "watchfiles",
+    "uvicorn.access",
+    "uvicorn.error",
+)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import unquote
 
-from feedbot.article import Entry
+from feedbot.article import MAX_ID_URL_CHARS, Entry
 from feedbot.config import Settings
 from feedbot.feeds import (
     EMPTY_FEED_UPDATED,
@@ -64,7 +64,7 @@ _FORMATS: tuple[FeedFormat, ...] = ("atom", "rss", "json")
 _FEED = re.compile(r"feed\.(atom|rss|json)")
 _ARCHIVE = re.compile(r"archive/([1-9][0-9]{0,8})\.(atom|rss|json)")
 _PAGE = re.compile(r"page/([1-9][0-9]{0,8})\.html")
-_ARTICLE = re.compile(r"articles/([A-Za-z0-9_.~%-]{1,200})\.html")
+_ARTICLE = re.compile(rf"articles/([A-Za-z0-9_.~%-]{{1,{MAX_ID_URL_CHARS}}})\.html")
 _BATCH = 500  # entries read at a time when listing every article
 
 

@@ -6,6 +6,9 @@ inotify tells what watchfiles cannot: a file renamed into the folder
 ``index.settle_ms``. A file only created or modified may still be being written
 and keeps the settle rule. Read through ctypes: no dependency, Linux only;
 `available()` says whether it can be used (elsewhere the daemon uses watchfiles).
+
+When the folder is removed or moved away, the watch waits for a folder of that
+name to exist again, re-arms on it and reports a change (a full scan is due).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import contextlib
 import ctypes
 import ctypes.util
+import logging
 import os
 import struct
 import sys
@@ -22,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Changes", "available", "watch"]
+
+log = logging.getLogger(__name__)
 
 IN_MODIFY = 0x00000002
 IN_CLOSE_WRITE = 0x00000008
@@ -33,6 +39,7 @@ IN_DELETE_SELF = 0x00000400
 IN_MOVE_SELF = 0x00000800
 IN_Q_OVERFLOW = 0x00004000
 IN_IGNORED = 0x00008000
+IN_ONLYDIR = 0x01000000
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 
@@ -65,14 +72,20 @@ def available() -> bool:
     return _libc() is not None
 
 
-def parse_events(data: bytes, wanted: Callable[[str], bool], into: Changes) -> bool:
-    """Add a buffer of inotify events to ``into``; False when the folder itself went away."""
+def parse_events(
+    data: bytes, wanted: Callable[[str], bool], into: Changes, wd: int | None = None
+) -> bool:
+    """Add a buffer of inotify events to ``into``; False when the folder itself went away.
+
+    With ``wd``, events of other watches (one removed before a re-arm) are left out."""
     offset = 0
     alive = True
     while offset + _HEADER.size <= len(data):
-        _, mask, _, length = _HEADER.unpack_from(data, offset)
+        event_wd, mask, _, length = _HEADER.unpack_from(data, offset)
         raw = data[offset + _HEADER.size : offset + _HEADER.size + length]
         offset += _HEADER.size + length
+        if wd is not None and event_wd != wd and not mask & IN_Q_OVERFLOW:
+            continue
         if mask & IN_Q_OVERFLOW:
             into.other = True
             continue
@@ -95,10 +108,13 @@ async def watch(
     stop: asyncio.Event,
     *,
     debounce: float = 0.02,
+    poll: float = 0.5,
 ) -> AsyncIterator[Changes]:
-    """Yield batches of changes in ``folder`` until ``stop`` is set or the folder goes.
+    """Yield batches of changes in ``folder`` until ``stop`` is set.
 
-    Raises OSError when the watch cannot be set up.
+    When the folder goes away, waits (checking every ``poll`` seconds) for it to
+    come back, then watches it again and yields a change. Raises OSError when the
+    watch cannot be set up at first.
     """
     libc = _libc()
     if libc is None:
@@ -108,9 +124,7 @@ async def watch(
         raise OSError(ctypes.get_errno(), "inotify_init1 failed")
     loop = asyncio.get_running_loop()
     try:
-        if libc.inotify_add_watch(fd, os.fsencode(folder), MASK) < 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, os.strerror(errno), str(folder))
+        wd = _add_watch(libc, fd, folder)
         pending = Changes()
         alive = True
         signal = asyncio.Event()
@@ -119,25 +133,68 @@ async def watch(
             nonlocal alive
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 while True:
-                    alive = parse_events(os.read(fd, 65536), wanted, pending) and alive
+                    alive = parse_events(os.read(fd, 65536), wanted, pending, wd) and alive
             signal.set()
 
         loop.add_reader(fd, readable)
         try:
-            while alive and not stop.is_set():
-                waiter = asyncio.ensure_future(signal.wait())
-                stopper = asyncio.ensure_future(stop.wait())
-                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
-                if stop.is_set():
+            while not stop.is_set():
+                if not alive:
+                    libc.inotify_rm_watch(fd, wd)  # a folder moved away is still watched
+                    log.warning("the index folder %s went away; waiting for it", folder)
+                    rearmed = await _rearm(libc, fd, folder, stop, poll)
+                    if rearmed is None:
+                        return
+                    wd, alive = rearmed, True
+                    log.info("the index folder %s is back; watching it again", folder)
+                    pending.other = True  # files may have come with it: a full scan
+                    yield _take(pending)
+                    continue
+                if not await _either(signal, stop):
                     return
                 await asyncio.sleep(debounce)  # let a burst of events arrive together
                 signal.clear()
                 if pending.ready or pending.other:
-                    batch, pending = pending, Changes()
-                    yield batch
+                    yield _take(pending)
         finally:
             loop.remove_reader(fd)
     finally:
         os.close(fd)
+
+
+def _take(pending: Changes) -> Changes:
+    """The batch so far, leaving ``pending`` empty (the reader keeps adding to it)."""
+    batch = Changes(set(pending.ready), pending.other)
+    pending.ready.clear()
+    pending.other = False
+    return batch
+
+
+async def _either(signal: asyncio.Event, stop: asyncio.Event) -> bool:
+    """Wait for ``signal`` or ``stop``; False when it was ``stop``."""
+    waiter = asyncio.ensure_future(signal.wait())
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    stopper.cancel()
+    return not stop.is_set()
+
+
+def _add_watch(libc: ctypes.CDLL, fd: int, folder: Path) -> int:
+    wd: int = libc.inotify_add_watch(fd, os.fsencode(folder), MASK | IN_ONLYDIR)
+    if wd < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno), str(folder))
+    return wd
+
+
+async def _rearm(
+    libc: ctypes.CDLL, fd: int, folder: Path, stop: asyncio.Event, poll: float
+) -> int | None:
+    """A new watch on ``folder`` once it exists again; None when ``stop`` is set first."""
+    while True:
+        with contextlib.suppress(OSError):  # not there yet (or not a folder yet)
+            return _add_watch(libc, fd, folder)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), poll)
+            return None

@@ -21,12 +21,15 @@ TOKEN = "123456789:AAH" + "x7Kq2Lm9Zp4Rt8Vw1Ys6Nb3Jc5Hd0Fg2Ke"
 BASE_URL = "https://news.example.org/"
 
 
-def make_settings(tmp_path: Path, api_base_url: str, **telegram: Any) -> Settings:
-    """Settings for a bot talking to a fake Bot API, with its index and database in tmp_path."""
+def make_settings(
+    tmp_path: Path, api_base_url: str, *, storage_url: str | None = None, **telegram: Any
+) -> Settings:
+    """Settings for a bot talking to a fake Bot API, with its index in tmp_path and its
+    database at ``storage_url`` (the `database_url` fixture), else in tmp_path."""
     values: dict[str, Any] = {"token": TOKEN, "api_base_url": api_base_url, **telegram}
     return Settings(
         index={"path": tmp_path / "index", "settle_ms": 0},
-        storage={"path": tmp_path / "feedbot.sqlite3"},
+        storage={"path": tmp_path / "feedbot.sqlite3", "url": storage_url},
         feed={"base_url": BASE_URL, "title": "Test News"},
         telegram=values,
     )

@@ -67,11 +67,12 @@ def pg_url(pg_server: Server, pg_run_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def new_pg_database(pg_server: Server) -> Iterator[Callable[[], str]]:
-    """Make more fresh databases (for a second store, a daemon, a copy-db target);
-    each is dropped after the test."""
+def new_pg_database(pg_server: Server) -> Iterator[Callable[..., str]]:
+    """Make more fresh databases (for a second store, a daemon, a copy-db target; keyword
+    ``icu_locale="en-US"`` for one that sorts text by a natural language); each is dropped
+    after the test."""
     with ExitStack() as stack:
-        yield lambda: stack.enter_context(fresh_database(pg_server))
+        yield lambda **options: stack.enter_context(fresh_database(pg_server, **options))
 
 
 @pytest.fixture

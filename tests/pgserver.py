@@ -95,10 +95,16 @@ def unique_name(prefix: str = "feedbot_test") -> str:
     return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
 
 
-def create_database(server: Server, name: str) -> str:
-    """Create the empty database ``name``; return its SQLAlchemy URL."""
+def create_database(server: Server, name: str, *, icu_locale: str | None = None) -> str:
+    """Create the empty database ``name`` (sorting text by ``icu_locale``, such as
+    ``en-US``, instead of the server's default); return its SQLAlchemy URL."""
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if icu_locale is not None:
+        query += sql.SQL(" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE {}").format(
+            sql.Literal(icu_locale)
+        )
     with server.connect() as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(query)
     return server.url(name)
 
 
@@ -111,10 +117,12 @@ def drop_database(server: Server, name: str) -> None:
 
 
 @contextlib.contextmanager
-def fresh_database(server: Server, prefix: str = "feedbot_test") -> Iterator[str]:
+def fresh_database(
+    server: Server, prefix: str = "feedbot_test", *, icu_locale: str | None = None
+) -> Iterator[str]:
     """A new empty database for the block; its URL. Dropped afterwards."""
     name = unique_name(prefix)
-    url = create_database(server, name)
+    url = create_database(server, name, icu_locale=icu_locale)
     try:
         yield url
     finally:

@@ -84,8 +84,10 @@ class Bot:
 
 
 @pytest.fixture
-async def bot(fake: FakeBotAPI, store: Store, tmp_path: Path) -> AsyncIterator[Bot]:
-    settings = make_settings(tmp_path, fake.base_url, admins=[ADMIN])
+async def bot(
+    database_url: str, fake: FakeBotAPI, store: Store, tmp_path: Path
+) -> AsyncIterator[Bot]:
+    settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, admins=[ADMIN])
     service = TelegramService(settings, store)
     await service.start()
     await service.lead()
@@ -318,10 +320,13 @@ def _update(update_id: int, text: str, chat_id: int = USER) -> dict[str, Any]:
     }
 
 
-async def test_webhook_checks_the_secret(fake: FakeBotAPI, store: Store, tmp_path: Path) -> None:
+async def test_webhook_checks_the_secret(
+    database_url: str, fake: FakeBotAPI, store: Store, tmp_path: Path
+) -> None:
     settings = make_settings(
         tmp_path,
         fake.base_url,
+        storage_url=database_url,
         mode="webhook",
         webhook_url="http://127.0.0.1:9/hook",
         webhook_path="/hook",

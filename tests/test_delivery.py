@@ -61,8 +61,12 @@ def index(tmp_path: Path, store: Store) -> Index:
 
 
 @pytest.fixture
-async def service(fake: FakeBotAPI, store: Store, tmp_path: Path) -> AsyncIterator[TelegramService]:
-    settings = make_settings(tmp_path, fake.base_url, channels=[f"@{CHANNEL_NAME}"])
+async def service(
+    database_url: str, fake: FakeBotAPI, store: Store, tmp_path: Path
+) -> AsyncIterator[TelegramService]:
+    settings = make_settings(
+        tmp_path, fake.base_url, storage_url=database_url, channels=[f"@{CHANNEL_NAME}"]
+    )
     svc = TelegramService(settings, store)
     await svc.start()
     await svc.lead()
@@ -225,9 +229,11 @@ async def test_blocked_chat_is_unsubscribed_after_the_first_403(
 
 
 async def test_unknown_channel_fails_without_retry(
-    fake: FakeBotAPI, store: Store, tmp_path: Path
+    database_url: str, fake: FakeBotAPI, store: Store, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path, fake.base_url, channels=["@no_such_channel"])
+    settings = make_settings(
+        tmp_path, fake.base_url, storage_url=database_url, channels=["@no_such_channel"]
+    )
     idx = await off_loop(Index, tmp_path / "index", store, channels=("@no_such_channel",))
     idx.write(1)
     await off_loop(idx.scan)
@@ -291,7 +297,7 @@ async def test_migration_when_the_new_id_is_owed_the_post_already(
 
 
 async def test_network_errors_retry_then_fail(
-    fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
+    database_url: str, fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
 ) -> None:
     await off_loop(subscribe, store, 61)
     index.write(1)
@@ -299,7 +305,7 @@ async def test_network_errors_retry_then_fail(
     [new] = index.write(1)
     await off_loop(index.scan)
     fake.set_faults(rate=1.0, kinds=("5xx",))
-    settings = make_settings(tmp_path, fake.base_url, max_attempts=2)
+    settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, max_attempts=2)
     svc = TelegramService(settings, store)
     await svc.start()
     await svc.lead()
@@ -319,9 +325,9 @@ async def test_network_errors_retry_then_fail(
 
 
 async def test_split_post_resumes_at_the_next_piece_after_a_restart(
-    fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
+    database_url: str, fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path, fake.base_url)
+    settings = make_settings(tmp_path, fake.base_url, storage_url=database_url)
     await off_loop(subscribe, store, 71)
     index.write(1)
     await off_loop(index.scan)
@@ -350,6 +356,12 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
     sender, task, application = await run_sender()
     # One message a second to a private chat: stop while the third piece waits its turn.
     await fake.wait_for(lambda: len(fake.texts(71)) == 2)
+
+    def progress() -> int:
+        [row] = [r for r in deliveries_for(store, new) if r["chat"] == "71"]
+        return len(json.loads(row["message_ids"]))
+
+    await until(lambda: progress() == 2)  # the answer for piece 2 is in, not only its request
     await sender.stop(grace=0)
     await task
     await application.shutdown()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from feedbot.errors import ArticleError
-from feedbot.files import list_article_files, load_folder, read_article
+from feedbot.files import SYMLINK_OFF, list_article_files, load_folder, read_article
 from tests.conftest import SEED
 
 GOOD = b"date 2022-01-14 Headline\n\nBody text.\n"
@@ -65,7 +65,7 @@ def test_read_article_on_a_folder(tmp_path: Path) -> None:
     (tmp_path / "dir.txt").mkdir()
     with pytest.raises(ArticleError) as info:
         read_article(tmp_path / "dir.txt")
-    assert "cannot read" in info.value.message
+    assert info.value.message == "not a regular file (a directory)"
 
 
 def test_load_folder_reports_bad_files_and_keeps_the_good(tmp_path: Path) -> None:
@@ -79,3 +79,19 @@ def test_load_folder_size_limit(tmp_path: Path) -> None:
     articles, errors = load_folder(tmp_path, max_bytes=10)
     assert articles == []
     assert errors[0].line == 0
+
+
+def test_load_folder_follows_the_index_rules_for_links(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    index.mkdir()
+    (tmp_path / "secret.txt").write_bytes(GOOD)
+    (index / "001_a.txt").write_bytes(GOOD)
+    (index / "002_in.txt").symlink_to(index / "001_a.txt")
+    (index / "003_out.txt").symlink_to(tmp_path / "secret.txt")
+    articles, errors = load_folder(index)
+    assert [a.id for a in articles] == ["001_a"]
+    assert [e.message for e in errors] == [SYMLINK_OFF, SYMLINK_OFF]
+    articles, errors = load_folder(index, follow_symlinks=True)
+    assert [a.id for a in articles] == ["001_a", "002_in"]
+    assert [e.message for e in errors] == ["the symbolic link points outside the index folder"]
+    assert read_article(index / "003_out.txt").id == "003_out"  # a file named outright is read

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from feedbot.store import Store
 from tests.conftest import ROOT, SEED
 from tests.test_daemon import until
 
@@ -221,38 +222,40 @@ def test_a_damaged_table_page_is_one_line_and_exit_2(env, start, tmp_path) -> No
 
 # --- item 2 (second half) and also-seen: stopping with a scan stuck -----------------------------
 
-_LEASE = """
-import fcntl, os, signal, sys, time
-signal.signal(signal.SIGIO, signal.SIG_IGN)
-fd = os.open(sys.argv[1], os.O_RDONLY)
-fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)
-print("leased", flush=True)
+_HOLD = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
 time.sleep(60)
 """
 
 
-def _blocked_in_open(pid: int) -> bool:
+def _sleeping_thread(pid: int) -> bool:
+    """A thread of ``pid`` is in nanosleep/clock_nanosleep: SQLite's busy handler waiting."""
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             syscall = (task / "syscall").read_text().split()
         except OSError:
             continue
-        if syscall and syscall[0] in ("2", "257"):  # open, openat (x86-64)
+        if syscall and syscall[0] in ("35", "230"):  # nanosleep, clock_nanosleep (x86-64)
             return True
     return False
 
 
 @pytest.mark.skipif(os.uname().machine != "x86_64", reason="syscall numbers are x86-64")
 def test_sigterm_ends_the_daemon_within_budget_with_a_scan_stuck(env, start, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """A write lease held by another process blocks `open()` of a regular file for 45 s."""
-    leased = tmp_path / "index" / "001_a.txt"
+    """Another process holds the SQLite write lock: the first scan waits for it (up to the
+    10 s busy timeout), longer than the 8 s stop budget. Files can no longer block a scan
+    (they are opened without blocking), so the database is the stuck resource here."""
+    Store.open(db(env)).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", _LEASE, str(leased)], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _HOLD, str(db(env))], stdout=subprocess.PIPE, text=True
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "leased\n"
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         d = start(env)
-        until(lambda: _blocked_in_open(d.proc.pid), what="the first scan blocked in open()")
+        until(lambda: _sleeping_thread(d.proc.pid), what="the first scan waiting for the lock")
         code, took = d.stop()
         assert took < 10, (took, d.log)
         assert "feedbot running" not in d.log  # nothing was started during the first scan

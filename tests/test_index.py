@@ -100,12 +100,10 @@ def write(folder: Path, name: str, text: str, *, age: float = 10.0) -> Path:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> tuple[Path, Store]:
+def env(tmp_path: Path, store: Store) -> tuple[Path, Store]:
     folder = tmp_path / "index"
     folder.mkdir()
-    store = Store.open(tmp_path / "db.sqlite3")
-    yield folder, store  # type: ignore[misc]
-    store.close()
+    return folder, store
 
 
 def make(folder: Path, store: Store, settle_ms: int = 200) -> Indexer:
@@ -177,7 +175,7 @@ def test_bad_file_warned_once_per_version(
     indexer = make(folder, store)
     with caplog.at_level(logging.WARNING, logger="feedbot.index"):
         report = indexer.scan()
-        assert len(report.bad) == 1 and report.bad[0].startswith(f"{path}:1: ")
+        assert len(report.bad) == 1 and report.bad[0].startswith(f"{path.name}:1: ")
         os.utime(path, (1_600_000_000, 1_600_000_000))  # same content, new stat
         assert len(indexer.scan().bad) == 1
         assert len(indexer.scan().bad) == 1

@@ -128,7 +128,7 @@ def test_a_takeover_ends_the_sessions_of_a_paused_leader(store: Store, second: S
     started = time.monotonic()
     assert Lease(second.db).acquire("new", 30.0) == epoch + 1
     assert time.monotonic() - started < 4.0  # well before the idle-in-transaction timeout
-    with pytest.raises(Exception, match="terminat|closed|connection"):
+    with pytest.raises(Exception, match=r"terminat|closed|connection"):
         frozen.commit()
     conn.invalidate()
     conn.close()

@@ -48,6 +48,13 @@ def test_parse_events(events: list[bytes], ready: set[str], other: bool, alive: 
     assert (changes.ready, changes.other) == (ready, other)
 
 
+def test_parse_events_of_a_removed_watch_are_left_out() -> None:
+    changes = Changes()
+    data = event(IN_DELETE_SELF) + event(IN_MOVED_TO, "001_a.txt")  # both of watch 1
+    assert parse_events(data, is_article_name, changes, wd=2) is True
+    assert (changes.ready, changes.other) == (set(), False)
+
+
 async def next_batch(stream: object) -> Changes:
     return await asyncio.wait_for(stream.__anext__(), 5)  # type: ignore[attr-defined]
 

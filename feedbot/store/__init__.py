@@ -14,13 +14,12 @@ from pathlib import Path
 
 from feedbot.store.articles import Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
-from feedbot.store.engine import MIGRATIONS, SCHEMA_VERSION, Database
+from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence, Lease
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
 
 __all__ = [
-    "MIGRATIONS",
     "SCHEMA_VERSION",
     "Articles",
     "AsyncChats",

@@ -22,7 +22,7 @@ from feedbot.article import Article, Entry, article_from_dict, article_to_dict
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
 from feedbot.store.outbox import queue_deliveries
-from feedbot.store.schema import articles
+from feedbot.store.schema import articles, bytewise
 
 __all__ = ["CHANGES_CHANNEL", "VERSION_KEY", "Articles", "FileRecord", "Known", "StoreSource"]
 
@@ -162,7 +162,11 @@ class Articles:
         query = (
             select(articles.c.body, articles.c.updated)
             .where(articles.c.removed_at.is_(None))
-            .order_by(articles.c.date.desc(), articles.c.seq.desc(), articles.c.id.desc())
+            .order_by(
+                articles.c.date.desc(),
+                articles.c.seq.desc(),
+                bytewise(articles.c.id, self._db.dialect).desc(),
+            )
             .offset(offset)
             .limit(limit)
         )

@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select, update
 
 from feedbot.article import Entry
 from feedbot.store.engine import Database
-from feedbot.store.schema import articles, chats, deliveries
+from feedbot.store.schema import articles, bytewise, chats, deliveries
 
 if TYPE_CHECKING:
     from feedbot.store.articles import Articles
@@ -63,7 +63,11 @@ class Chats:
 
     def subscribers(self) -> list[str]:
         """Ids of the subscribed chats."""
-        query = select(chats.c.id).where(chats.c.subscribed.is_(True)).order_by(chats.c.id)
+        query = (
+            select(chats.c.id)
+            .where(chats.c.subscribed.is_(True))
+            .order_by(bytewise(chats.c.id, self._db.dialect))
+        )
         with self._db.read() as conn:
             return list(conn.scalars(query))
 

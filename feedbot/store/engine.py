@@ -4,9 +4,8 @@ thread every database call from the event loop is handed to.
 `Database` owns one SQLAlchemy engine. Writes are one transaction each (on SQLite
 ``BEGIN IMMEDIATE``, so a writer waits for the lock up front instead of failing at
 commit); readers see WAL snapshots. The schema is versioned by a one-row
-``schema_version`` table and migrated on open by `MIGRATIONS` (version n+1 is
-``MIGRATIONS[n]``); a database newer than this code raises `SchemaTooNewError`
-before anything is written.
+revision Alembic records and migrated on open (`feedbot.store.migrate`); a database
+newer than this code raises `SchemaTooNewError` before anything is written.
 
 No database call may run on an event loop's thread: a ``busy_timeout`` wait there
 would freeze HTTP, the bot and the watcher together. Every statement checks it
@@ -18,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import sqlite3
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -31,65 +32,50 @@ from sqlalchemy import (
     Engine,
     create_engine,
     event,
-    func,
-    insert,
     make_url,
     select,
     text,
-    update,
 )
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-from feedbot.errors import SchemaTooNewError, StoreError
-from feedbot.store.schema import (
-    articles,
-    chats,
-    deliveries,
-    inbox,
-    leases,
-    metadata,
-    schema_version,
-    state,
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
 )
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Database", "masked_url", "set_state"]
+from feedbot.errors import FencedError, SchemaTooNewError, StoreError
+from feedbot.store.migrate import Position, head, inspect_database, revisions, upgrade
+from feedbot.store.schema import state
+
+__all__ = ["SCHEMA_VERSION", "Database", "masked_url", "set_state"]
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
+RETRY_FOR = 60.0  # seconds `Database.call_retrying` waits for a lost server to come back
 DB_THREADS = 4  # a slow write never holds up a read (/latest, a page) behind it
 IDLE_IN_TRANSACTION_MS = 5000  # below the shortest sensible lease (see feedbot.store.lease)
 MIGRATION_LOCK = 0x66656564  # "feed": PostgreSQL advisory lock held while migrating
 
 
-def _migration_1(conn: Connection) -> None:
-    """The first schema: articles, chats, deliveries, state."""
-    metadata.create_all(conn, tables=[articles, chats, deliveries, state])
+SCHEMA_VERSION = len(revisions())  # revisions applied to an up-to-date database
 
 
-def _migration_2(conn: Connection) -> None:
-    """Replicas: the leader lease and the webhook inbox."""
-    metadata.create_all(conn, tables=[leases, inbox])
-
-
-MIGRATIONS: list[Callable[[Connection], None]] = [_migration_1, _migration_2]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _on_disk_version(path: Path) -> int | None:
-    """The schema version of an existing database, read without writing (None: no schema)."""
+def _on_disk(path: Path) -> Position | None:
+    """Where an existing SQLite database stands, read without writing (None: no file)."""
     if not path.exists():
         return None
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as raw:
-            found = raw.execute(
-                "SELECT 1 FROM sqlite_master WHERE type='table' AND name='schema_version'"
-            ).fetchone()
-            if found is None:
-                return None
-            row = raw.execute("SELECT max(version) FROM schema_version").fetchone()
-    except sqlite3.Error as e:
-        raise StoreError(f"{path}: cannot open the database: {e}") from None
-    return int(row[0]) if row and row[0] is not None else 0
+        with engine.connect() as conn:
+            return inspect_database(conn)
+    except SQLAlchemyError as e:
+        raise StoreError(f"{path}: cannot open the database: {getattr(e, 'orig', e)}") from None
+    finally:
+        engine.dispose()
 
 
 def _refuse_on_loop(*_: Any) -> None:
@@ -101,10 +87,10 @@ def _refuse_on_loop(*_: Any) -> None:
     raise StoreError("a database call was made on the event loop thread (use Database.call)")
 
 
-def _too_new(where: str, found: int) -> SchemaTooNewError:
+def _too_new(where: str, found: Position) -> SchemaTooNewError:
     return SchemaTooNewError(
-        f"{where}: the database has schema version {found}, this feedbot knows up to "
-        f"{SCHEMA_VERSION}; upgrade feedbot or point storage.path elsewhere"
+        f"{where}: the database has schema {found.revision}, written by a newer feedbot "
+        f"(this one knows up to {head()}); upgrade feedbot or point the storage elsewhere"
     )
 
 
@@ -142,6 +128,8 @@ class Database:
         self.name = name  # the SQLite file, or the URL with its password masked
         self.path = path  # the SQLite file; None on PostgreSQL
         self._executor: ThreadPoolExecutor | None = None
+        self.outage: str | None = None  # why the server cannot be reached, while it cannot
+        self._outage_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -179,8 +167,8 @@ class Database:
 
     @classmethod
     def _open_sqlite(cls, path: Path) -> Database:
-        found = _on_disk_version(path)
-        if found is not None and found > SCHEMA_VERSION:
+        found = _on_disk(path)
+        if found is not None and not found.known:
             raise _too_new(str(path), found)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,20 +208,28 @@ class Database:
         return db
 
     def _migrate(self) -> None:
-        """Bring the schema up to `SCHEMA_VERSION` in one transaction (replicas that start
-        together take turns: PostgreSQL's DDL is transactional and an advisory lock is held)."""
+        """Bring the schema up to date in one transaction; an up-to-date database is only
+        read. Replicas that start together take turns: PostgreSQL's DDL is transactional
+        and an advisory lock is held while migrating."""
+        with self.read() as conn:
+            position = inspect_database(conn)
+        if not position.known:
+            raise _too_new(self.name, position)
+        if position.current:
+            return
         with self.write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
-            schema_version.create(conn, checkfirst=True)
-            current = conn.scalar(select(func.max(schema_version.c.version))) or 0
-            if current > SCHEMA_VERSION:
-                raise _too_new(self.name, current)
-            for number in range(current, SCHEMA_VERSION):
-                MIGRATIONS[number](conn)
-            if current != SCHEMA_VERSION:
-                conn.execute(schema_version.delete())
-                conn.execute(insert(schema_version).values(version=SCHEMA_VERSION))
+            position = inspect_database(conn)
+            if not position.known:
+                raise _too_new(self.name, position)
+            if not position.current:
+                upgrade(conn, position)
+
+    def position(self) -> Position:
+        """Where the open database's schema stands."""
+        with self.read() as conn:
+            return inspect_database(conn)
 
     def close(self) -> None:
         """Close every connection (checkpointing the WAL) and the database threads."""
@@ -256,7 +252,8 @@ class Database:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as e:
-            raise StoreError(f"{self.name}: {getattr(e, 'orig', None) or e}") from e
+            raise self._failed(e) from e
+        self._reached()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -265,7 +262,51 @@ class Database:
             with self.engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as e:
-            raise StoreError(f"{self.name}: {getattr(e, 'orig', None) or e}") from e
+            raise self._failed(e) from e
+        self._reached()
+
+    def ping(self) -> None:
+        """One round trip to the server (clears `outage` when it answers)."""
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def _failed(self, e: SQLAlchemyError) -> StoreError:
+        """The StoreError for ``e``; a lost server is logged once, not per statement."""
+        detail = str(getattr(e, "orig", None) or e)
+        lost = self.dialect == "postgresql" and (
+            isinstance(e, OperationalError | InterfaceError)
+            or (isinstance(e, DBAPIError) and e.connection_invalidated)
+        )
+        if lost:
+            reason = detail.strip().splitlines()[0][:200] if detail.strip() else type(e).__name__
+            with self._outage_lock:
+                if self.outage is None:
+                    log.error("%s: database unreachable (%s); reconnecting", self.name, reason)
+                self.outage = reason
+        return StoreError(f"{self.name}: {detail}")
+
+    def _reached(self) -> None:
+        if self.outage is not None:
+            with self._outage_lock:
+                if self.outage is not None:
+                    log.info("%s: database reachable again", self.name)
+                    self.outage = None
+
+    async def call_retrying(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`call`, retried with backoff while the server is unreachable (up to `RETRY_FOR`
+        seconds): for writes that record what already happened, such as a sent post."""
+        deadline = time.monotonic() + RETRY_FOR
+        delay = 0.25
+        while True:
+            try:
+                return await self.call(fn, *args, **kwargs)
+            except FencedError:
+                raise  # not the leader any more: no point in trying again
+            except StoreError:
+                if self.outage is None or time.monotonic() + delay > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` — database work — on a database thread and await it."""
@@ -274,10 +315,26 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
 
+    @staticmethod
+    def stored_version(path: Path, *, url: str | None = None) -> int | None:
+        """How many revisions a database has applied now, read without writing or
+        migrating (None: no database or no schema yet)."""
+        if url is None or url.startswith("sqlite"):
+            found = _on_disk(path if url is None else Path(_parse_url(url).database or ""))
+        else:
+            engine = create_engine(_parse_url(url), connect_args={"connect_timeout": 5})
+            try:
+                with engine.connect() as conn:
+                    found = inspect_database(conn)
+            except SQLAlchemyError as e:
+                raise StoreError(f"{masked_url(url)}: {getattr(e, 'orig', None) or e}") from None
+            finally:
+                engine.dispose()
+        return None if found is None or found.revision is None else found.number
+
     def schema_version(self) -> int:
-        """The schema version of the open database."""
-        with self.read() as conn:
-            return int(conn.scalar(select(func.max(schema_version.c.version))) or 0)
+        """The number of revisions applied to the open database."""
+        return self.position().number
 
     def get_state(self, key: str) -> str | None:
         """The value stored under ``key``, or None."""
@@ -291,7 +348,8 @@ class Database:
 
 
 def set_state(conn: Connection, key: str, value: str) -> None:
-    """Store ``value`` under ``key`` inside the caller's transaction."""
-    done = conn.execute(update(state).where(state.c.key == key).values(value=value))
-    if not done.rowcount:
-        conn.execute(insert(state).values(key=key, value=value))
+    """Store ``value`` under ``key`` inside the caller's transaction (an upsert, so two
+    processes setting a new key together do not collide)."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    upsert = dialect.insert(state).values(key=key, value=value)
+    conn.execute(upsert.on_conflict_do_update(index_elements=[state.c.key], set_={"value": value}))

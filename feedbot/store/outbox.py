@@ -6,13 +6,14 @@ confirmed it, with the message ids) or ``failed`` (with the reason), or back to
 at the next start, so only messages that were in flight can be sent twice.
 
 `Outbox` is synchronous; `AsyncOutbox` is the sender's `feedbot.telegram.delivery.Ledger`:
-the same calls on the database threads.
+the same calls on the database threads, its writes retried while the server is
+unreachable (they record what Telegram already did).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -86,14 +87,15 @@ class Outbox:
             self._fence.check(conn)
             yield conn
 
-    def release_claims(self) -> int:
-        """Put every ``sending`` row (left by a crash, or by a leader that lost the lease)
-        back to ``pending``; how many."""
+    def release_claims(self, keep: Collection[int] = ()) -> int:
+        """Put every ``sending`` row (left by a crash, by a claim whose commit was not
+        acknowledged, or by a leader that lost the lease) back to ``pending``, but those
+        in ``keep``; how many."""
+        query = update(deliveries).where(deliveries.c.status == "sending")
+        if keep:
+            query = query.where(deliveries.c.id.not_in(list(keep)))
         with self._write() as conn:
-            result = conn.execute(
-                update(deliveries).where(deliveries.c.status == "sending").values(status="pending")
-            )
-            return int(result.rowcount)
+            return int(conn.execute(query.values(status="pending")).rowcount)
 
     def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
         """Mark up to ``limit`` due pending rows ``sending`` and return them, oldest first."""
@@ -110,6 +112,9 @@ class Outbox:
             .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
+            # PostgreSQL (READ COMMITTED): lock what we claim, pass over rows another
+            # claimer holds. SQLite has no FOR UPDATE: BEGIN IMMEDIATE serialises claims.
+            .with_for_update(of=deliveries, skip_locked=True)
         )
         with self._write() as conn:
             rows = conn.execute(query).all()
@@ -225,8 +230,8 @@ class AsyncOutbox:
         self._articles = articles
         self._db = db
 
-    async def release_claims(self) -> int:
-        return await self._db.call(self._outbox.release_claims)
+    async def release_claims(self, keep: Collection[int] = ()) -> int:
+        return await self._db.call(self._outbox.release_claims, keep)
 
     async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
         return await self._db.call(self._outbox.claim_due, now, limit)
@@ -235,21 +240,23 @@ class AsyncOutbox:
         return await self._db.call(self._articles.entry, article_id)
 
     async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None:
-        await self._db.call(self._outbox.record_progress, delivery_id, message_ids)
+        await self._db.call_retrying(self._outbox.record_progress, delivery_id, message_ids)
 
     async def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None:
-        await self._db.call(self._outbox.mark_sent_many, done)
+        await self._db.call_retrying(self._outbox.mark_sent_many, done)
 
     async def mark_retry(
         self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
     ) -> None:
-        await self._db.call(self._outbox.mark_retry, delivery_id, attempts, next_attempt_at, error)
+        await self._db.call_retrying(
+            self._outbox.mark_retry, delivery_id, attempts, next_attempt_at, error
+        )
 
     async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
-        await self._db.call(self._outbox.mark_failed, delivery_id, attempts, error)
+        await self._db.call_retrying(self._outbox.mark_failed, delivery_id, attempts, error)
 
     async def chat_gone(self, chat: str, reason: str) -> None:
-        await self._db.call(self._outbox.chat_gone, chat, reason)
+        await self._db.call_retrying(self._outbox.chat_gone, chat, reason)
 
     async def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
-        return await self._db.call(self._outbox.chat_migrated, delivery_id, old, new)
+        return await self._db.call_retrying(self._outbox.chat_migrated, delivery_id, old, new)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    ColumnElement,
     Float,
     ForeignKey,
     Index,
@@ -29,8 +30,10 @@ from sqlalchemy import (
 __all__ = [
     "UtcDateTime",
     "articles",
+    "bytewise",
     "chats",
     "deliveries",
+    "inbox",
     "leases",
     "metadata",
     "schema_version",
@@ -55,6 +58,16 @@ class UtcDateTime(TypeDecorator[datetime]):
         return None if value is None else datetime.fromisoformat(value)
 
 
+def bytewise(column: ColumnElement[str], dialect: str) -> ColumnElement[str]:
+    """``column`` compared by code point, as Python compares strings: SQLite's default;
+    on PostgreSQL the ``C`` collation, whatever locale the database sorts text by."""
+    return column.collate("C") if dialect == "postgresql" else column
+
+
+# 64-bit on PostgreSQL; on SQLite INTEGER, which is 64-bit already (and, as a primary key,
+# the rowid alias that autoincrements).
+BIGINT = BigInteger().with_variant(Integer, "sqlite")
+
 metadata = MetaData()
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 articles = Table(
@@ -62,8 +75,8 @@ articles = Table(
     metadata,
     Column("id", Text, primary_key=True),
     Column("path", Text, nullable=False),  # file name inside the index folder
-    Column("size", BigInteger, nullable=False),
-    Column("mtime_ns", BigInteger, nullable=False),  # nanoseconds: past 32 bits
+    Column("size", BIGINT, nullable=False),
+    Column("mtime_ns", BIGINT, nullable=False),  # beyond 32 bits: nanoseconds since 1970
     Column("content_hash", Text, nullable=False),
     Column("body", Text, nullable=False),  # JSON of article_to_dict()
     Column("date", UtcDateTime, nullable=False),
@@ -91,7 +104,9 @@ chats = Table(
 deliveries = Table(
     "deliveries",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("article_id", Text, ForeignKey("articles.id"), nullable=False),
     Column("chat", Text, nullable=False),
     Column("status", Text, nullable=False),  # pending | sending | sent | failed

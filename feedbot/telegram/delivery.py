@@ -31,7 +31,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -58,14 +58,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 ENTRY_TTL = 2.0  # seconds an article read from the ledger is reused
-WRITE_PATIENCE = 60.0  # seconds a ledger write is retried while the database is away
 Renderer = Callable[[Entry, str], Sequence[str]]  # (entry, language) -> message pieces
 
 
 class Ledger(Protocol):
     """What the sender needs from the store (async: the store works off the loop)."""
 
-    async def release_claims(self) -> int: ...
+    async def release_claims(self, keep: Collection[int] = ()) -> int: ...
     async def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
     async def entry(self, article_id: str) -> Entry | None: ...
     async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
@@ -145,6 +144,7 @@ class Sender:
         self._entries: dict[str, tuple[float, asyncio.Future[Entry | None]]] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._confirmed: list[tuple[int, Sequence[int], datetime]] = []
+        self._recording: set[int] = set()  # sent, confirmation being written
         self._flush_handle: asyncio.Handle | None = None
         self._writes: set[asyncio.Future[Any]] = set()  # ledger writes not yet finished
         self._moved: dict[str, str] = {}  # chat id -> the id it migrated to
@@ -170,17 +170,23 @@ class Sender:
             return
         if released:
             log.info("resuming %d deliveries that were in flight at the last stop", released)
+        backoff = 0.0  # after a failed claim: its commit may have landed unacknowledged
         while not self._stopping:
             if not self._queue:
                 try:
+                    if backoff:  # release what that claim took; keep what we hold
+                        await self._ledger.release_claims(keep=self._held())
                     claimed = await self._ledger.claim_due(self._clock(), self._batch)
                 except FencedError as e:
                     self._fenced(e)
                     break
-                except StoreError as e:  # the database is away: try again after a poll
-                    log.warning("cannot claim deliveries: %s", e)
-                    await asyncio.sleep(poll)
+                except StoreError:  # the database logs the outage once; wait and retry
+                    backoff = min(max(backoff * 2, 0.5), 10.0)
+                    self._wake.clear()  # stop() sets it
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), backoff)
                     continue
+                backoff = 0.0
                 for d in claimed:
                     self._claimed.setdefault(d.chat, set()).add(d.id)
                 self._queue.extend(claimed)
@@ -207,6 +213,11 @@ class Sender:
         self._wake.set()
         if self.on_fenced is not None:
             self.on_fenced(str(error))
+
+    def _held(self) -> set[int]:
+        """Ids this sender holds claimed: queued, being sent, or sent but not yet recorded."""
+        held = {d.id for d in self._queue} | {i for ids in self._claimed.values() for i in ids}
+        return held | {i for i, _, _ in self._confirmed} | self._recording
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -289,34 +300,22 @@ class Sender:
         future.add_done_callback(self._writes.discard)
         return future
 
-    async def _record(self, write: Callable[..., Awaitable[T]], *args: Any) -> T:
-        return await asyncio.shield(self._track(self._persist(write, *args)))
-
-    async def _persist(self, write: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """A ledger write, tried again while the database is away (a restart) for up to
-        `WRITE_PATIENCE` seconds: what Telegram answered must not be forgotten."""
-        deadline = time.monotonic() + WRITE_PATIENCE
-        delay = 0.25
-        while True:
-            try:
-                return await write(*args)
-            except FencedError:
-                raise
-            except StoreError as e:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("ledger write failed (%s); trying again in %.1f s", e, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 4.0)
+    async def _record(self, write: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        """A ledger write (the ledger retries it while the database is away)."""
+        return await asyncio.shield(self._track(write(*args)))
 
     async def _record_sent(self, done: list[tuple[int, Sequence[int], datetime]]) -> None:
+        ids = {i for i, _, _ in done}
+        self._recording |= ids
         try:
-            await self._persist(self._ledger.mark_sent_many, done)
+            await self._ledger.mark_sent_many(done)
         except FencedError as e:  # the new leader released and resends them
             log.warning("%d sends not recorded: %s", len(done), e)
             self._fenced(e)
         except Exception:  # the rows stay claimed; a restart resends them
             log.exception("could not record %d sent deliveries", len(done))
+        finally:
+            self._recording -= ids
 
     def _count(self, outcome: str) -> None:
         if self._on_outcome is not None:

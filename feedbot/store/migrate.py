@@ -1,0 +1,109 @@
+"""Migrations with Alembic, driven from code (no ``alembic.ini``, no ``env.py``).
+
+Revisions live in ``feedbot/store/versions/`` (``r0001_initial.py``, …), written by
+hand, one linear history. A database's version is the revision in its
+``alembic_version`` table; a database written before Alembic has only the one-row
+``schema_version`` table of feedbot 0.1, and is adopted as revision 0001 (its
+schema is exactly 0001's). ``schema_version`` is kept at the number of revisions
+applied so that older releases, which read it, refuse a database that moved on.
+
+`inspect` reads where a database stands without writing anything; `Database`
+refuses a database newer than this code before any write and runs `upgrade`
+inside its write transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, func, insert, inspect, select, text
+
+from feedbot.store.schema import metadata, schema_version
+
+__all__ = ["Position", "head", "inspect_database", "revisions", "upgrade"]
+
+log = logging.getLogger(__name__)
+
+VERSIONS = Path(__file__).with_name("versions")
+LEGACY = {1: "0001"}  # schema_version of feedbot 0.1 -> the revision it equals
+
+
+@cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory(str(VERSIONS.parent), version_locations=[str(VERSIONS)])
+
+
+@cache
+def revisions() -> tuple[str, ...]:
+    """Every revision, oldest first."""
+    return tuple(reversed([r.revision for r in _script().walk_revisions()]))
+
+
+def head() -> str:
+    """The newest revision this code knows."""
+    return revisions()[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a database stands."""
+
+    revision: str | None  # None: an empty database
+    known: bool  # False: written by a newer feedbot
+    legacy: bool = False  # only feedbot 0.1's schema_version table (no alembic_version yet)
+
+    @property
+    def number(self) -> int:
+        """1-based position in `revisions` (0: empty; past the end: unknown, newer)."""
+        if self.revision is None:
+            return 0
+        if not self.known:
+            return len(revisions()) + 1
+        return revisions().index(self.revision) + 1
+
+    @property
+    def current(self) -> bool:
+        return self.known and self.revision == head() and not self.legacy
+
+
+def inspect_database(conn: Connection) -> Position:
+    """Where the database on ``conn`` stands (reads only)."""
+    tables = set(inspect(conn).get_table_names())
+    if "alembic_version" in tables:
+        found = conn.scalar(text("SELECT max(version_num) FROM alembic_version"))
+        return Position(found, found is None or found in revisions())
+    if "schema_version" in tables:
+        legacy = conn.scalar(select(func.max(schema_version.c.version))) or 0
+        if legacy == 0:
+            return Position(None, True)
+        revision = LEGACY.get(int(legacy))
+        return Position(revision or f"schema_version {legacy}", revision is not None, True)
+    return Position(None, True)
+
+
+def upgrade(conn: Connection, position: Position) -> None:
+    """Apply every revision after ``position`` on ``conn`` (in the caller's transaction)."""
+    script = _script()
+    if position.revision is None:
+        log.debug("creating the database schema (%s)", head())
+    else:
+        log.info("migrating the database from schema %s to %s", position.revision, head())
+    if position.legacy and position.revision is not None:
+        MigrationContext.configure(conn).stamp(script, position.revision)
+
+    def steps(rev: Any, context: Any) -> Any:
+        return script._upgrade_revs("head", rev)
+
+    with EnvironmentContext(Config(), script, fn=steps, destination_rev="head") as env:
+        env.configure(connection=conn, target_metadata=metadata)
+        env.run_migrations()
+    conn.execute(schema_version.delete())
+    conn.execute(insert(schema_version).values(version=len(revisions())))
