@@ -19,7 +19,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -38,6 +38,9 @@ from feedbot.site import Site
 from feedbot.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store, StoreSource
 from feedbot.web import HttpServer, bind_server, create_app
+
+if TYPE_CHECKING:
+    from feedbot.websub import Publisher
 
 __all__ = ["Component", "ComponentFactory", "Daemon"]
 
@@ -145,9 +148,8 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._recheck: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._ping: asyncio.Task[None] | None = None
+        self._publisher: Publisher | None = None
         self._ready: set[str] = set()  # files the watcher saw completed since the last scan
-        self._ping_again = False
         self._waiting = 0  # scans queued behind the one running
         self.identity: FileIdentity | None = None  # the database file, to notice it vanish
         self.db_problem: str | None = None
@@ -239,32 +241,19 @@ class Daemon:
         )
 
     def _publish(self) -> None:
-        """Tell the WebSub hub the feeds changed; never holds up publishing.
+        """Tell the WebSub hub the feeds changed (`feedbot.websub.Publisher`)."""
+        if self._publisher is None:
+            from feedbot.feeds import feed_url
+            from feedbot.websub import Publisher
 
-        Pings that pile up while one is under way collapse into one more ping.
-        """
-        if self._ping is not None and not self._ping.done():
-            self._ping_again = True
-            return
-        self._ping = asyncio.ensure_future(self._ping_hub())
-        self._tasks.add(self._ping)
-        self._ping.add_done_callback(self._tasks.discard)
-
-    async def _ping_hub(self) -> None:
-        import httpx
-
-        from feedbot.feeds import feed_url
-        from feedbot.websub import ping_hub
-
-        feed = self.settings.feed
-        assert feed.websub_hub is not None
-        topics = [feed_url(feed, fmt) for fmt in ("atom", "rss", "json")]
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            while True:
-                self._ping_again = False
-                await ping_hub(client, feed.websub_hub, topics)
-                if not self._ping_again:
-                    return
+            feed = self.settings.feed
+            assert feed.websub_hub is not None
+            topics = [feed_url(feed, fmt) for fmt in ("atom", "rss", "json")]
+            self._publisher = Publisher(feed.websub_hub, topics)
+        task = self._publisher.publish()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _schedule_recheck(self, delay: float) -> None:
         if self._recheck is not None:
@@ -280,36 +269,14 @@ class Daemon:
         task.add_done_callback(self._tasks.discard)
 
     async def _watch(self, over: asyncio.Event) -> None:
-        """Scan on changes until ``over`` is set: inotify on Linux (finished files at once),
-        watchfiles elsewhere."""
-        from feedbot import watch
-        from feedbot.article import is_article_name
+        """Scan on changes until ``over`` is set (`feedbot.watch.follow_folder`)."""
+        from feedbot.watch import follow_folder
 
-        folder = self.settings.index.path
-        try:
-            if watch.available():
-                async for changes in watch.watch(folder, is_article_name, over):
-                    self._ready |= changes.ready
-                    self._spawn("watch")
-                if not over.is_set():
-                    log.error("the index folder went away; relying on the interval scan")
-                return
-            from watchfiles import awatch
+        def changed(ready: frozenset[str]) -> None:
+            self._ready |= ready
+            self._spawn("watch")
 
-            def wanted(change: object, path: str) -> bool:
-                return is_article_name(os.path.basename(path))
-
-            async for _ in awatch(
-                folder,
-                watch_filter=wanted,
-                stop_event=over,
-                step=30,
-                debounce=400,
-                recursive=False,
-            ):
-                self._spawn("watch")
-        except Exception as e:  # the interval job still runs
-            log.error("file watcher stopped: %s; relying on the interval scan", e)
+        await follow_folder(self.settings.index.path, over, changed)
 
     async def _reconnect(self) -> None:
         """While the database server is unreachable, try it with backoff (1 s … 10 s); once

@@ -240,8 +240,10 @@ class Sender:
         self._queue.clear()
         self._claimed.clear()
         self._dropped.clear()
+        # what Telegram confirmed but is not recorded yet stays claimed (not sent twice)
+        unrecorded = {i for i, _, _ in self._confirmed} | self._recording
         with contextlib.suppress(FencedError):  # else the new leader releases them
-            await self._ledger.release_claims()
+            await self._ledger.release_claims(keep=unrecorded)
 
     async def _entry(self, article_id: str) -> Entry | None:
         """The article, looked up at most once per `ENTRY_TTL` seconds during a broadcast.
