@@ -35,7 +35,7 @@ def _failover(tmp: Path, url: str, kills: int) -> list[float]:
     replicas = [Replica(f"r{i}", tmp, url, None).start() for i in range(2)]
     times: list[float] = []
     try:
-        for _ in range(kills):
+        for round_ in range(kills):
             found: list[Replica] = []
 
             def one(found: list[Replica] = found) -> bool:
@@ -61,7 +61,10 @@ def _failover(tmp: Path, url: str, kills: int) -> list[float]:
                 0.02,
             )
             times.append(time.monotonic() - killed)
-            leader.start()  # back as a follower
+            if round_ + 1 < kills:
+                leader.start()  # back as a follower
+            else:
+                replicas.remove(leader)
     finally:
         for r in replicas:
             r.stop()
@@ -115,6 +118,7 @@ def run(quick: bool) -> list[Figure]:
     kills, chats = (2, 300) if quick else (5, 1500)
     with shared_server() as server, tempfile.TemporaryDirectory(prefix="feedbot-bench-rep-") as d:
         with fresh_database(server, "feedbot_bench") as url:
+            (Path(d) / "failover").mkdir()
             times = _failover(Path(d) / "failover", url, kills)
         with fresh_database(server, "feedbot_bench") as url:
             (Path(d) / "fanout").mkdir()
