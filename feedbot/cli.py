@@ -164,7 +164,7 @@ def run(ctx: click.Context, baseline: bool) -> None:
     be opened or written, is damaged or in use by another feedbot, or the port is
     in use.
     """
-    from feedbot import daemon
+    from feedbot import process
     from feedbot.logs import setup_logging
     from feedbot.playground import playground_component
     from feedbot.telegram.component import telegram_component
@@ -174,7 +174,7 @@ def run(ctx: click.Context, baseline: bool) -> None:
     secrets = [token.get_secret_value()] if token is not None else []
     setup_logging(settings.log.level, settings.log.format, secrets=secrets + _db_password(settings))
     try:
-        daemon.run(
+        process.run(
             settings,
             components=[telegram_component, playground_component],
             baseline=baseline,

@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +27,7 @@ from feedbot.i18n import CatalogLanguage
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
+    "ClusterSettings",
     "FeedSettings",
     "HttpSettings",
     "IndexSettings",
@@ -135,6 +136,43 @@ class StorageSettings(_Section):
     )
 
 
+class ClusterSettings(_Section):
+    """Several replicas on one PostgreSQL database: the leader lease. (On SQLite the one
+    daemon is always the leader and these do nothing.)"""
+
+    replica_name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="This replica's name in the lease, `/healthz` and logs. Unset: host name "
+        "and process id (`web-1-4242`). Give every replica a different one.",
+    )
+    lease_seconds: float = Field(
+        6.0,
+        gt=0,
+        description="How long the leader's lease lasts without renewal: a leader that dies "
+        "or hangs is replaced after at most this long (plus `renew_interval`).",
+    )
+    renew_interval: float = Field(
+        2.0,
+        gt=0,
+        description="Seconds between lease renewals by the leader (and take-over attempts by "
+        "the others); must be under half of `lease_seconds`.",
+    )
+    version_check_interval: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds between checks that no change notification from the leader was "
+        "missed (followers pick changes up within a second through LISTEN/NOTIFY).",
+    )
+
+    @model_validator(mode="after")
+    def _renew_in_time(self) -> ClusterSettings:
+        if self.renew_interval * 2 > self.lease_seconds:
+            raise ValueError("cluster.renew_interval must be at most half of cluster.lease_seconds")
+        return self
+
+
 class LogSettings(_Section):
     """Logging to stderr."""
 
@@ -218,6 +256,7 @@ class Settings(BaseSettings):
     feed: FeedSettings = FeedSettings()
     http: HttpSettings = HttpSettings()
     storage: StorageSettings = StorageSettings()
+    cluster: ClusterSettings = ClusterSettings()
     log: LogSettings = LogSettings()
     telegram: TelegramSettings = TelegramSettings()
     playground: PlaygroundSettings = PlaygroundSettings()

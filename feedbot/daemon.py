@@ -19,26 +19,30 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.routing import BaseRoute
 
 from feedbot.config import Settings
-from feedbot.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
-from feedbot.errors import FeedbotError, StoreError
+from feedbot.dbfile import FileIdentity
+from feedbot.errors import FeedbotError, FencedError, StoreError
+from feedbot.follow import Follower
 from feedbot.httpguard import http_limits
-from feedbot.index import Indexer, ScanReport, list_files
+from feedbot.index import Indexer, ScanReport
+from feedbot.leader import Leadership
 from feedbot.looplag import LoopLag
 from feedbot.reload import LIVE, RATE_KEYS, changed_keys, merge_live
 from feedbot.site import Site
 from feedbot.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store, StoreSource
-from feedbot.web import HttpServer, bind_server, create_app, loop_factory
+from feedbot.web import HttpServer, bind_server, create_app
 
-__all__ = ["Component", "ComponentFactory", "Daemon", "run"]
+if TYPE_CHECKING:
+    from feedbot.websub import Publisher
+
+__all__ = ["Component", "ComponentFactory", "Daemon"]
 
 log = logging.getLogger("feedbot.daemon")
 
@@ -53,7 +57,17 @@ class Component(Protocol):
         """Extra HTTP routes (e.g. the webhook) mounted on the web app."""
         ...
 
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Every replica: set up (the leader's part starts in `lead`)."""
+        ...
+
+    async def lead(self, leadership: Leadership) -> None:
+        """This replica became the leader: start the leader's part (polling, sending)."""
+        ...
+
+    async def follow(self) -> None:
+        """This replica stopped leading: stop the leader's part."""
+        ...
 
     async def stop(self) -> None: ...
 
@@ -119,6 +133,14 @@ class Daemon:
         )
         self.site = Site(StoreSource(store.articles), settings)
         self.lag = LoopLag(self.registry)
+        self.leadership = Leadership(
+            store, settings.cluster, self.registry, solo=store.db.dialect != "postgresql"
+        )
+        self.follower = (
+            None
+            if self.leadership.solo
+            else Follower(store, settings.cluster.version_check_interval)
+        )
         self.components = [c for f in components if (c := f(settings, store, self.registry))]
         self.last_scan: datetime | None = None
         self.last_duration: float | None = None
@@ -130,21 +152,24 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._recheck: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._ping: asyncio.Task[None] | None = None
+        self._publisher: Publisher | None = None
         self._ready: set[str] = set()  # files the watcher saw completed since the last scan
-        self._ping_again = False
         self._waiting = 0  # scans queued behind the one running
         self.identity: FileIdentity | None = None  # the database file, to notice it vanish
         self.db_problem: str | None = None
         self.reload_settings: Callable[[], Settings] | None = None  # SIGHUP re-reads with it
         self._scheduler: AsyncIOScheduler | None = None
+        self._leading = False  # the leader's duties run (follows `leadership.leading`)
+        self._term = asyncio.Event()  # set when the leader's duties stop
+        self._watcher: asyncio.Task[None] | None = None
+        self._server: HttpServer | None = None
         self._watchdog = ExitWatchdog(STOP_GRACE + 1.5)
 
     # --- scanning ---------------------------------------------------------------------------
 
     async def scan(self, reason: str) -> ScanReport | None:
-        """One reconcile of the folder (serialized; skipped once stopping)."""
-        if self._stopping.is_set():
+        """One reconcile of the folder (serialized; skipped once stopping, and on followers)."""
+        if self._stopping.is_set() or not self.leadership.leading:
             return None
         self._waiting += 1
         try:
@@ -152,14 +177,17 @@ class Daemon:
         finally:
             self._waiting -= 1
         try:
-            if self._stopping.is_set() and reason != "start":
+            if (self._stopping.is_set() and reason != "start") or not self.leadership.leading:
                 return None
             ready, self._ready = frozenset(self._ready), set()
             self.check_database()
             try:
                 report = await in_daemon_thread(
-                    lambda: self.indexer.scan(stop=self._stopping.is_set, ready=ready), "scan"
+                    lambda: self.indexer.scan(stop=self._scan_stop, ready=ready), "scan"
                 )
+            except FencedError as e:
+                self.leadership.step_down(f"scan: {e}")
+                return None
             except Exception as e:
                 self.metrics.scans.labels("error").inc()
                 self.last_error = f"{type(e).__name__}: {e}"
@@ -182,6 +210,9 @@ class Daemon:
         if report.recheck_in is not None and not self._stopping.is_set():
             self._schedule_recheck(report.recheck_in)
         return report
+
+    def _scan_stop(self) -> bool:
+        return self._stopping.is_set() or not self.leadership.leading
 
     def _record(self, report: ScanReport, reason: str) -> None:
         self.last_scan, self.last_duration, self.last_error = (
@@ -214,32 +245,19 @@ class Daemon:
         )
 
     def _publish(self) -> None:
-        """Tell the WebSub hub the feeds changed; never holds up publishing.
+        """Tell the WebSub hub the feeds changed (`feedbot.websub.Publisher`)."""
+        if self._publisher is None:
+            from feedbot.feeds import feed_url
+            from feedbot.websub import Publisher
 
-        Pings that pile up while one is under way collapse into one more ping.
-        """
-        if self._ping is not None and not self._ping.done():
-            self._ping_again = True
-            return
-        self._ping = asyncio.ensure_future(self._ping_hub())
-        self._tasks.add(self._ping)
-        self._ping.add_done_callback(self._tasks.discard)
-
-    async def _ping_hub(self) -> None:
-        import httpx
-
-        from feedbot.feeds import feed_url
-        from feedbot.websub import ping_hub
-
-        feed = self.settings.feed
-        assert feed.websub_hub is not None
-        topics = [feed_url(feed, fmt) for fmt in ("atom", "rss", "json")]
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            while True:
-                self._ping_again = False
-                await ping_hub(client, feed.websub_hub, topics)
-                if not self._ping_again:
-                    return
+            feed = self.settings.feed
+            assert feed.websub_hub is not None
+            topics = [feed_url(feed, fmt) for fmt in ("atom", "rss", "json")]
+            self._publisher = Publisher(feed.websub_hub, topics)
+        task = self._publisher.publish()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _schedule_recheck(self, delay: float) -> None:
         if self._recheck is not None:
@@ -254,35 +272,15 @@ class Daemon:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _watch(self) -> None:
-        """Scan on changes: inotify on Linux (finished files at once), watchfiles elsewhere."""
-        from feedbot import watch
-        from feedbot.article import is_article_name
+    async def _watch(self, over: asyncio.Event) -> None:
+        """Scan on changes until ``over`` is set (`feedbot.watch.follow_folder`)."""
+        from feedbot.watch import follow_folder
 
-        folder = self.settings.index.path
-        try:
-            if watch.available():
-                # It re-arms by itself when the folder goes away and comes back.
-                async for changes in watch.watch(folder, is_article_name, self._stopping):
-                    self._ready |= changes.ready
-                    self._spawn("watch")
-                return
-            from watchfiles import awatch
+        def changed(ready: frozenset[str]) -> None:
+            self._ready |= ready
+            self._spawn("watch")
 
-            def wanted(change: object, path: str) -> bool:
-                return is_article_name(os.path.basename(path))
-
-            async for _ in awatch(
-                folder,
-                watch_filter=wanted,
-                stop_event=self._stopping,
-                step=30,
-                debounce=400,
-                recursive=False,
-            ):
-                self._spawn("watch")
-        except Exception as e:  # the interval job still runs
-            log.error("file watcher stopped: %s; relying on the interval scan", e)
+        await follow_folder(self.settings.index.path, over, changed)
 
     async def _reconnect(self) -> None:
         """While the database server is unreachable, try it with backoff (1 s … 10 s); once
@@ -321,8 +319,10 @@ class Daemon:
         bad = self.bad
         if self.check_database() is not None:
             status, ok = "database file missing", False
-        elif self.store.db.outage is not None:
+        elif self.store.db.outage is not None or self.leadership.db_error is not None:
             status, ok = "database unreachable", False
+        elif not self.leadership.leading:
+            status, ok = "ok", True  # a follower serves; the leader scans
         elif self.last_scan is None:
             status, ok = "starting", False
         elif self.last_error is not None:
@@ -341,6 +341,7 @@ class Daemon:
             "bad_files": len(bad),
             "bad": list(bad[:100]),
             "started": self.started.isoformat(),
+            **self.leadership.health(),
         }
         for component in self.components:
             body.update(component.health())
@@ -356,6 +357,7 @@ class Daemon:
         log.info("stopping: finishing the work in flight")
         self._watchdog.arm()
         self._stopping.set()
+        self._term.set()
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change while running."""
@@ -404,30 +406,85 @@ class Daemon:
         return bind_server(app, http.host, http.port, limits=limits)
 
     async def run(self, server: HttpServer) -> None:
-        """Serve until a stop is requested, then shut down cleanly."""
+        """Serve until a stop is requested, then shut down cleanly.
+
+        Every replica serves and follows the others' changes; the leader's duties
+        (watcher, scans, scheduler, the components' leader part) start and stop with
+        this replica's role (`_reconcile`)."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self._server = server
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
         reconnect = asyncio.ensure_future(self._reconnect())
-        # The watcher starts before the first scan lists the folder, so nothing falls between.
-        watcher = asyncio.ensure_future(self._watch()) if self.settings.index.watch else None
-        await asyncio.sleep(0)
-        first = asyncio.ensure_future(self.scan("start"))
-        self._tasks.add(first)
-        stop = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait([first, stop], return_when=asyncio.FIRST_COMPLETED)
-        if not self._stopping.is_set():  # a stop during the first scan starts nothing
-            await self._start_all(server, watcher is not None)
+        following = self.follower.start() if self.follower is not None else None
+        for component in self.components:
+            await component.start()
+        electing = asyncio.ensure_future(self.leadership.run(self._stopping))
+        roles = asyncio.ensure_future(self._reconcile())
         await self._stopping.wait()
         probe.cancel()
         reconnect.cancel()
-        await self._stop_all(server, [t for t in (serving, watcher) if t is not None])
+        await asyncio.wait([roles], timeout=STOP_GRACE)
+        deadline = time.monotonic() + STOP_GRACE
+        if self._leading:
+            await self._follow(deadline)
+        await self.leadership.release()
+        await asyncio.gather(electing, return_exceptions=True)
+        for component in self.components:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
+        if self.follower is not None:
+            await self.follower.stop()
+        server.stop()
+        pending = [serving, *self._tasks, *([following] if following else [])]
+        _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
+        for task in late:
+            task.cancel()
         self._watchdog.disarm()
 
-    async def _start_all(self, server: HttpServer, watching: bool) -> None:
+    async def _reconcile(self) -> None:
+        """Start or stop the leader's duties whenever the role changes."""
+        changed = self.leadership.changed
+        while not self._stopping.is_set():
+            changed.clear()
+            if self.leadership.leading and not self._leading:
+                await self._lead()
+            elif not self.leadership.leading and self._leading:
+                await self._follow(time.monotonic() + STOP_GRACE)
+            else:
+                stop = asyncio.ensure_future(self._stopping.wait())
+                change = asyncio.ensure_future(changed.wait())
+                await asyncio.wait([stop, change], return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                change.cancel()
+
+    async def _lead(self) -> None:
+        """Become the leader: catch up with the database, watch, scan, schedule, lead."""
+        self._leading = True
+        self._term = asyncio.Event()
+        if not self.leadership.solo:  # another leader may have written since we looked
+            try:
+                await self.store.db.call(self.indexer.reload)
+            except StoreError as e:
+                log.error("cannot read the articles to take over: %s", e)
+                self.leadership.step_down(str(e))
+                return
+        # The watcher starts before the first scan lists the folder, so nothing falls between.
+        watching = self.settings.index.watch
+        if watching:
+            self._watcher = asyncio.ensure_future(self._watch(self._term))
+        await asyncio.sleep(0)
+        first = asyncio.ensure_future(self.scan("start"))
+        self._tasks.add(first)
+        first.add_done_callback(self._tasks.discard)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait([first, stop], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if self._stopping.is_set() or not self.leadership.leading:
+            return  # a stop (or a lost lease) during the first scan starts nothing more
         scheduler = self._scheduler = AsyncIOScheduler(
             timezone=UTC, event_loop=asyncio.get_running_loop()
         )
@@ -442,106 +499,47 @@ class Daemon:
         )
         scheduler.start()
         for component in self.components:
-            await component.start()
+            await component.lead(self.leadership)
+        server = self._server
+        url = server.url if server else "-"
         pages = "".join(
-            f", {name} {server.url}{path.lstrip('/')}"
+            f", {name} {url}{path.lstrip('/')}"
             for component in self.components
             for name, path in getattr(component, "pages", {}).items()
         )
         log.info(
-            "feedbot running: index %s (%d articles), database %s, serving %s "
+            "feedbot leading: index %s (%d articles), database %s, serving %s "
             "(feed %sfeed.atom%s), scan every %gs, watcher %s, %d component(s)",
             self.settings.index.path,
             self.articles,
             self.store.name,
-            server.url,
-            server.url,
+            url,
+            url,
             pages,
             self.settings.index.scan_interval,
             "on" if watching else "off",
             len(self.components),
         )
 
-    async def _stop_all(self, server: HttpServer, running: list[asyncio.Task[Any]]) -> None:
-        deadline = time.monotonic() + STOP_GRACE
+    async def _follow(self, deadline: float) -> None:
+        """Stop the leader's duties: no new scans; the scan and sends in flight finish."""
+        self._leading = False
+        self._term.set()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
-            for component in self.components:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
+            self._scheduler = None
         if self._recheck is not None:
             self._recheck.cancel()
+        for component in self.components:
+            try:
+                await asyncio.wait_for(component.follow(), max(0.1, deadline - time.monotonic()))
+            except Exception as e:
+                log.warning("stopping the leader's part of %s: %s", type(component).__name__, e)
         try:  # the scan in flight finishes; queued ones skip
             await asyncio.wait_for(self._lock.acquire(), max(0.1, deadline - time.monotonic()))
             self._lock.release()
         except TimeoutError:
             log.warning("the scan in flight did not finish within %gs; leaving it", STOP_GRACE)
-        server.stop()
-        pending = [*running, *self._tasks]
-        _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
-        for task in late:
-            task.cancel()
-
-
-def run(
-    settings: Settings,
-    *,
-    components: Sequence[ComponentFactory] = (),
-    baseline: bool = False,
-    reload: Callable[[], Settings] | None = None,
-) -> None:
-    """Open everything, serve until SIGTERM/SIGINT, close; raises FeedbotError on bad setup.
-
-    ``baseline`` accepts a new database over a non-empty index where one existed
-    before (see `feedbot.dbfile`); ``reload`` re-reads the settings on SIGHUP.
-    """
-    folder = settings.index.path
-    try:
-        files = list_files(folder)
-    except OSError as e:
-        raise FeedbotError(f"{folder}: cannot read the index: {e.strerror or e}") from None
-    url = settings.storage.url
-    if url is not None and not url.startswith("sqlite"):  # a shared server: no file to guard
-        store = Store.open(settings.storage.path, url=url)
-        try:
-            _serve(Daemon(settings, store, components=components), reload)
-        finally:
-            store.close()
-        log.info("stopped")
-        return
-    database = sqlite_path(settings)
-    lock = DbLock.acquire(database)
-    try:
-        check_baseline(lock, len(files), allowed=baseline)
-        check_writable(database)
-        with explained(database):
-            store = Store.open(database)
-        try:
-            lock.record_database()
-            with explained(database):
-                daemon = Daemon(settings, store, components=components)
-            daemon.identity = FileIdentity.of(database)
-            _serve(daemon, reload)
-        finally:
-            store.close()
-    finally:
-        lock.release()
-    log.info("stopped")
-
-
-def sqlite_path(settings: Settings) -> Path:
-    """The SQLite database file: ``storage.url`` when it is a ``sqlite:///`` URL, else
-    ``storage.path``."""
-    url = settings.storage.url
-    if url is None:
-        return settings.storage.path
-    from sqlalchemy import make_url
-
-    return Path(make_url(url).database or "")
-
-
-def _serve(daemon: Daemon, reload: Callable[[], Settings] | None) -> None:
-    daemon.reload_settings = reload
-    server = daemon.bind()
-    with asyncio.Runner(loop_factory=loop_factory()) as runner:
-        runner.run(daemon.run(server))
+        if self._watcher is not None:
+            await asyncio.wait([self._watcher], timeout=max(0.1, deadline - time.monotonic()))
+            self._watcher = None

@@ -10,6 +10,7 @@ __all__ = [
     "ArticleError",
     "ConfigError",
     "FeedbotError",
+    "FencedError",
     "RefusedFileError",
     "SchemaTooNewError",
     "StoreError",
@@ -70,3 +71,8 @@ class StoreError(FeedbotError):
 
 class SchemaTooNewError(StoreError):
     """The database was written by a newer feedbot than this one."""
+
+
+class FencedError(StoreError):
+    """A leader-only write was refused: this replica no longer holds the leader lease
+    (or holds it under an older epoch). The caller steps down to follower."""

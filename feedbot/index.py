@@ -238,6 +238,12 @@ class Indexer:
         self.bad: dict[str, BadFile] = {}
         self.baseline_done = store.get_state(BASELINE_KEY) is not None
 
+    def reload(self) -> None:
+        """Read what the store knows again (a replica that becomes the leader: the one
+        before it may have stored files since)."""
+        self.known = self.store.known_files()
+        self.baseline_done = self.store.get_state(BASELINE_KEY) is not None
+
     def _read(self, f: FileStat) -> _Read | None:
         """Read, hash and parse one file; None when it changed while being read."""
         name = f.name  # errors name the file relative to the folder

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Changes", "available", "watch"]
+__all__ = ["Changes", "available", "follow_folder", "watch"]
 
 log = logging.getLogger(__name__)
 
@@ -198,3 +198,31 @@ async def _rearm(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), poll)
             return None
+
+
+async def follow_folder(
+    folder: Path, over: asyncio.Event, changed: Callable[[frozenset[str]], None]
+) -> None:
+    """Call ``changed(ready)`` on every change of article files in ``folder`` until
+    ``over`` is set: inotify on Linux (``ready`` names files complete now), watchfiles
+    elsewhere (``ready`` is empty). Never raises: the interval scan is the safety net."""
+    from feedbot.article import is_article_name
+
+    try:
+        if available():
+            async for changes in watch(folder, is_article_name, over):
+                changed(frozenset(changes.ready))
+            if not over.is_set():
+                log.error("the index folder went away; relying on the interval scan")
+            return
+        from watchfiles import awatch
+
+        def wanted(change: object, path: str) -> bool:
+            return is_article_name(os.path.basename(path))
+
+        async for _ in awatch(
+            folder, watch_filter=wanted, stop_event=over, step=30, debounce=400, recursive=False
+        ):
+            changed(frozenset())
+    except Exception as e:
+        log.error("file watcher stopped: %s; relying on the interval scan", e)

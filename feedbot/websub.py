@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import httpx
 
-__all__ = ["ping_hub"]
+__all__ = ["Publisher", "ping_hub"]
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +72,30 @@ async def ping_hub(
             log.exception("websub: ping of %s for %s failed", hub, topic)
             ok = False
     return ok
+
+
+class Publisher:
+    """Pings the hub after each publish without ever holding it up: pings that pile up
+    while one is under way collapse into one more ping."""
+
+    def __init__(self, hub: str, topics: Sequence[str]) -> None:
+        self._hub = hub
+        self._topics = list(topics)
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def publish(self) -> asyncio.Task[None] | None:
+        """Ping soon; the task of a new ping (None when one under way will ping again)."""
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return None
+        self._task = asyncio.ensure_future(self._run())
+        return self._task
+
+    async def _run(self) -> None:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            while True:
+                self._again = False
+                await ping_hub(client, self._hub, self._topics)
+                if not self._again:
+                    return

@@ -90,6 +90,7 @@ async def bot(
     settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, admins=[ADMIN])
     service = TelegramService(settings, store)
     await service.start()
+    await service.lead()
     try:
         yield Bot(fake, store, service, tmp_path)
     finally:
@@ -345,6 +346,7 @@ async def test_webhook_checks_the_secret(
     )
     service = TelegramService(settings, store)
     await service.start()
+    await service.lead()
     try:
         assert fake.webhook == {"url": "http://127.0.0.1:9/hook", "secret_token": "s3cret-Token_1"}
         app = Starlette(routes=service.routes)
@@ -386,6 +388,7 @@ async def test_a_bot_api_down_at_start_is_retried(
     fake.set_faults(rate=1.0, kinds=("5xx",), methods=frozenset({failing}))
     service = TelegramService(make_settings(tmp_path, fake.base_url), store)
     await service.start()
+    await service.lead()
     try:
         assert not service.running
         assert service.health()["telegram"]["running"] is False
@@ -405,6 +408,7 @@ async def test_stop_while_the_bot_api_is_still_down(
     fake.set_faults(rate=1.0, kinds=("5xx",), methods=frozenset({"getme", "setmycommands"}))
     service = TelegramService(make_settings(tmp_path, fake.base_url), store)
     await service.start()
+    await service.lead()
     await service.stop()
     assert not service.running
     calls = len(fake.requests)

@@ -305,3 +305,65 @@ def test_runtime_stage_runs_the_daemon_as_a_user() -> None:
 def test_dockerignore_keeps_local_state_out() -> None:
     ignored = set(DOCKERIGNORE.read_text().split())
     assert {".venv", ".git", "var", "site", ".env", "bench/out"} <= ignored
+
+
+# --- docker-compose.replicas.yml -----------------------------------------------------------
+
+REPLICAS = ROOT / "docker-compose.replicas.yml"
+
+
+def replica_services() -> dict[str, dict[str, Any]]:
+    data = yaml.safe_load(REPLICAS.read_text(encoding="utf-8"))  # merges the << anchors
+    services = data["services"]
+    return {name: s for name, s in services.items() if name.startswith("replica-")}
+
+
+def replica_env(service: dict[str, Any]) -> dict[str, str]:
+    """The replica's FEEDBOT_* environment, with ${POSTGRES_PASSWORD} filled in."""
+    env = {str(k): str(v) for k, v in service["environment"].items()}
+    return {k: v.replace("${POSTGRES_PASSWORD}", "pw") for k, v in env.items()}
+
+
+def test_replicas_compose_runs_two_replicas_on_one_database_and_index(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    replicas = replica_services()
+    assert len(replicas) == 2
+    seen: list[Settings] = []
+    for service_ in replicas.values():
+        with monkeypatch.context() as m:
+            for key, value in {**image_env(), **replica_env(service_)}.items():
+                if key not in NOT_SETTINGS:
+                    m.setenv(key, value)
+            seen.append(load_settings(ROOT / "config" / "feedbot.toml"))
+        assert service_["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert service_["healthcheck"] == service()["healthcheck"]
+    first, second = seen
+    assert first.storage.url == second.storage.url
+    assert first.storage.url is not None and first.storage.url.startswith("postgresql+psycopg://")
+    assert "@postgres:5432/" in first.storage.url
+    assert first.index.path == second.index.path
+    names = [s.cluster.replica_name for s in seen]
+    assert None not in names and len(set(names)) == 2
+    index = in_container(first.index.path)
+    sources = [
+        {v.split(":")[0] for v in s["volumes"] if v.split(":")[1] == str(index)}
+        for s in replicas.values()
+    ]
+    assert sources[0] == sources[1] and len(sources[0]) == 1  # the same folder
+    assert (ROOT / next(iter(sources[0]))).is_dir()
+    ports = [p.split(":")[0] for s in replicas.values() for p in s["ports"]]
+    assert len(set(ports)) == 2
+
+
+def test_replicas_compose_names_only_real_settings() -> None:
+    names = set(_ENV_NAME.findall(REPLICAS.read_text(encoding="utf-8"))) - NOT_SETTINGS
+    assert {"FEEDBOT_STORAGE__URL", "FEEDBOT_CLUSTER__REPLICA_NAME"} <= names
+    assert not sorted(n for n in names if not setting_exists(n))
+
+
+def test_replicas_compose_keeps_the_password_in_the_env_file() -> None:
+    data = yaml.safe_load(REPLICAS.read_text(encoding="utf-8"))
+    password = data["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    assert password.startswith("${POSTGRES_PASSWORD:?")
+    assert "POSTGRES_PASSWORD=" in ENV_EXAMPLE.read_text()

@@ -259,6 +259,12 @@ class Recorder:
     def reconfigure(self, settings: Any) -> None:
         pass
 
+    async def lead(self, leadership: object) -> None:
+        pass
+
+    async def follow(self) -> None:
+        pass
+
     async def stop(self) -> None:
         pass
 

@@ -70,6 +70,7 @@ async def service(
     )
     svc = TelegramService(settings, store)
     await svc.start()
+    await svc.lead()
     try:
         yield svc
     finally:
@@ -241,6 +242,7 @@ async def test_unknown_channel_fails_without_retry(
     await off_loop(idx.scan)
     svc = TelegramService(settings, store)
     await svc.start()
+    await svc.lead()
     try:
         await settle(fake, store)
     finally:
@@ -307,6 +309,7 @@ async def test_network_errors_retry_then_fail(
     settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, max_attempts=2)
     svc = TelegramService(settings, store)
     await svc.start()
+    await svc.lead()
     try:
         await settle(fake, store, timeout=10)
     finally:

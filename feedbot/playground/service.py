@@ -27,6 +27,7 @@ from starlette.routing import BaseRoute
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
 from feedbot.index import Indexer
+from feedbot.leader import Leadership
 from feedbot.playground.chatlog import ChatLog, LoggedMessage
 from feedbot.store import Store
 from feedbot.telegram.messages import utf16_len
@@ -132,6 +133,13 @@ class Playground:
     def health(self) -> dict[str, Any]:
         return {"playground": {"running": self.running, "problem": self.problem}}
 
+    async def lead(self, leadership: Leadership) -> None:
+        """The playground runs whatever the deployment's role (it only runs on SQLite)."""
+        return None
+
+    async def follow(self) -> None:
+        return None
+
     def reconfigure(self, settings: Settings) -> None:
         """SIGHUP: the playground's bot takes the new rate limits, as a real one would."""
         if self.bot is not None:
@@ -194,6 +202,7 @@ class Playground:
         await self._scan()
         self.bot = TelegramService(settings, store)
         await self.bot.start()
+        await self.bot.lead()  # its own SQLite database: always the only replica
         self.running = self.bot.running
         if not self.running:
             raise FeedbotError("the bot did not connect to the emulator")

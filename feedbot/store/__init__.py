@@ -15,6 +15,8 @@ from pathlib import Path
 from feedbot.store.articles import Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.engine import SCHEMA_VERSION, Database
+from feedbot.store.inbox import Inbox
+from feedbot.store.lease import Fence, Lease
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
 
 __all__ = [
@@ -25,8 +27,11 @@ __all__ = [
     "Chats",
     "Database",
     "Delivery",
+    "Fence",
     "FileRecord",
+    "Inbox",
     "Known",
+    "Lease",
     "Outbox",
     "Store",
     "StoreSource",
@@ -41,13 +46,17 @@ class Store:
     articles: Articles
     chats: Chats
     outbox: Outbox
+    fence: Fence  # armed by `feedbot.leader` when replicas elect a leader
+    inbox: Inbox
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
         """Open (creating and migrating) the database: ``url`` if given, else the SQLite
         file at ``path``."""
         db = Database.open(path, url=url)
-        return cls(db, Articles(db), Chats(db), Outbox(db))
+        fence = Fence()
+        parts = Articles(db, fence), Chats(db), Outbox(db, fence)
+        return cls(db, *parts, fence, Inbox(db, fence))
 
     @property
     def name(self) -> str:

@@ -9,19 +9,25 @@ time after the baseline, queues one delivery per subscribed chat and channel.
 from __future__ import annotations
 
 import json
+import threading
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, text, update
 
 from feedbot.article import Article, Entry, article_from_dict, article_to_dict
 from feedbot.store.engine import Database, set_state
+from feedbot.store.lease import Fence
 from feedbot.store.outbox import queue_deliveries
 from feedbot.store.schema import articles, bytewise
 
-__all__ = ["Articles", "FileRecord", "Known", "StoreSource"]
+__all__ = ["CHANGES_CHANNEL", "VERSION_KEY", "Articles", "FileRecord", "Known", "StoreSource"]
+
+VERSION_KEY = "articles_version"  # a fresh token with every committed article change
+CHANGES_CHANNEL = "feedbot_articles"  # PostgreSQL NOTIFY channel, sent at that commit
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +61,34 @@ def _entry(row: Any) -> Entry:
 class Articles:
     """The ``articles`` table."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, fence: Fence | None = None) -> None:
         self._db = db
-        self._version = 0  # bumped after every committed article change (in this process)
+        self._fence = fence or Fence()
+        self._version = 0  # bumped after every article change this process knows of
+        self._seen: str | None = None  # the database's VERSION_KEY when last looked at
+        self._bump_lock = threading.Lock()
 
     @property
     def version(self) -> int:
-        """A counter bumped after every committed article change (in this process)."""
+        """A counter bumped after every article change committed here, or noticed from
+        another replica (`changed_elsewhere`, `check_version`)."""
         return self._version
+
+    def changed_elsewhere(self) -> None:
+        """Another replica committed article changes (a notification said so)."""
+        with self._bump_lock:
+            self._version += 1
+
+    def check_version(self) -> bool:
+        """Compare the database's change token with the last one seen; bump the version
+        and return True when it moved (the fallback for a missed notification)."""
+        token = self._db.get_state(VERSION_KEY)
+        with self._bump_lock:
+            if token == self._seen:
+                return False
+            self._seen = token
+            self._version += 1
+        return True
 
     def known_files(self) -> dict[str, Known]:
         """File name → what the store knows, for every article not removed."""
@@ -98,7 +124,9 @@ class Articles:
         delivery per subscribed chat and per channel. Returns the new article ids."""
         created: list[str] = []
         removals = list(removals)
+        token = uuid.uuid4().hex
         with self._db.write() as conn:
+            self._fence.check(conn)
             if records:
                 created = _upsert(conn, records, now, broadcast)
             for article_id in removals:
@@ -111,8 +139,16 @@ class Articles:
                 queue_deliveries(conn, created, channels, now)
             for key, value in (state_updates or {}).items():
                 set_state(conn, key, value)
+            if records or removals:
+                set_state(conn, VERSION_KEY, token)
+                if conn.dialect.name == "postgresql":  # delivered at commit
+                    conn.execute(
+                        text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL}
+                    )
         if records or removals:
-            self._version += 1
+            with self._bump_lock:
+                self._version += 1
+                self._seen = token
         return created
 
     def count(self) -> int:

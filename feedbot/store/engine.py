@@ -45,7 +45,7 @@ from sqlalchemy.exc import (
     SQLAlchemyError,
 )
 
-from feedbot.errors import SchemaTooNewError, StoreError
+from feedbot.errors import FencedError, SchemaTooNewError, StoreError
 from feedbot.store.migrate import Position, head, inspect_database, revisions, upgrade
 from feedbot.store.schema import state
 
@@ -57,6 +57,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 RETRY_FOR = 60.0  # seconds `Database.call_retrying` waits for a lost server to come back
 DB_THREADS = 4  # a slow write never holds up a read (/latest, a page) behind it
+IDLE_IN_TRANSACTION_MS = 5000  # below the shortest sensible lease (see feedbot.store.lease)
 MIGRATION_LOCK = 0x66656564  # "feed": PostgreSQL advisory lock held while migrating
 
 
@@ -153,7 +154,13 @@ class Database:
             pool_pre_ping=True,  # a connection lost to a server restart is replaced, not used
             pool_size=DB_THREADS + 2,
             max_overflow=4,
-            connect_args={"connect_timeout": 5, "application_name": "feedbot"},
+            connect_args={
+                "connect_timeout": 5,
+                "application_name": "feedbot",
+                # A replica paused inside a transaction (SIGSTOP) must not hold the lease
+                # row's share lock past its lease: the server ends such a session.
+                "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
+            },
         )
         event.listen(engine, "before_cursor_execute", _refuse_on_loop)
         return cls._migrated(cls(engine, masked_url(url), None))
@@ -293,6 +300,8 @@ class Database:
         while True:
             try:
                 return await self.call(fn, *args, **kwargs)
+            except FencedError:
+                raise  # not the leader any more: no point in trying again
             except StoreError:
                 if self.outage is None or time.monotonic() + delay > deadline:
                     raise

@@ -13,7 +13,8 @@ unreachable (they record what Telegram already did).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from feedbot.article import Entry
 from feedbot.store.engine import Database
+from feedbot.store.lease import Fence
 from feedbot.store.schema import chats, deliveries
 
 if TYPE_CHECKING:
@@ -72,18 +74,27 @@ def queue_deliveries(
 
 
 class Outbox:
-    """The ``deliveries`` table."""
+    """The ``deliveries`` table. Every write passes the leader `Fence` in its own
+    transaction (`feedbot.errors.FencedError` once this replica lost the lease)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, fence: Fence | None = None) -> None:
         self._db = db
+        self._fence = fence or Fence()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._db.write() as conn:
+            self._fence.check(conn)
+            yield conn
 
     def release_claims(self, keep: Collection[int] = ()) -> int:
-        """Put every ``sending`` row (left by a crash, or by a claim whose commit was not
-        acknowledged) back to ``pending``, but those in ``keep``; how many."""
+        """Put every ``sending`` row (left by a crash, by a claim whose commit was not
+        acknowledged, or by a leader that lost the lease) back to ``pending``, but those
+        in ``keep``; how many."""
         query = update(deliveries).where(deliveries.c.status == "sending")
         if keep:
             query = query.where(deliveries.c.id.not_in(list(keep)))
-        with self._db.write() as conn:
+        with self._write() as conn:
             return int(conn.execute(query.values(status="pending")).rowcount)
 
     def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
@@ -105,7 +116,7 @@ class Outbox:
             # claimer holds. SQLite has no FOR UPDATE: BEGIN IMMEDIATE serialises claims.
             .with_for_update(of=deliveries, skip_locked=True)
         )
-        with self._db.write() as conn:
+        with self._write() as conn:
             rows = conn.execute(query).all()
             if rows:
                 conn.execute(
@@ -136,7 +147,7 @@ class Outbox:
             )
         )
         rows = [{"delivery_id": i, "ids": json.dumps(list(m)), "at": at} for i, m, at in done]
-        with self._db.write() as conn:
+        with self._write() as conn:
             conn.execute(query, rows)
 
     def mark_retry(
@@ -156,13 +167,13 @@ class Outbox:
         self._set(delivery_id, status="failed", attempts=attempts, error=error)
 
     def _set(self, delivery_id: int, **values: Any) -> None:
-        with self._db.write() as conn:
+        with self._write() as conn:
             conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
 
     def chat_gone(self, chat: str, reason: str) -> None:
         """The chat blocked or removed the bot: unsubscribe it, fail what it was owed."""
         now = datetime.now(UTC)
-        with self._db.write() as conn:
+        with self._write() as conn:
             conn.execute(
                 update(chats)
                 .where(chats.c.id == chat)
@@ -181,7 +192,7 @@ class Outbox:
         keeping its status: a row being sent stays claimed (re-queueing it would
         send it twice). A post the new id already owes is not owed twice. True when
         ``delivery_id`` should go on to the new id."""
-        with self._db.write() as conn:
+        with self._write() as conn:
             row = conn.execute(select(chats).where(chats.c.id == old)).first()
             if (
                 row is not None

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ColumnElement,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -32,6 +33,8 @@ __all__ = [
     "bytewise",
     "chats",
     "deliveries",
+    "inbox",
+    "leases",
     "metadata",
     "schema_version",
     "state",
@@ -121,4 +124,25 @@ state = Table(
     metadata,
     Column("key", Text, primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# Leadership among replicas (see `feedbot.store.lease`). Times are seconds since the
+# epoch by the DATABASE's clock, so the replicas' own clocks never matter.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("holder", Text, nullable=False),  # the replica name
+    Column("epoch", Integer, nullable=False),  # grows with every new holder (fencing token)
+    Column("acquired_at", Float, nullable=False),
+    Column("renewed_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+# Webhook updates a follower received, for the leader to handle (see `feedbot.store.inbox`).
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("payload", Text, nullable=False),  # the update as JSON
+    Column("received_at", UtcDateTime, nullable=False),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -423,9 +423,14 @@ async def register_commands(application: Application[Any, Any, Any, Any, Any, An
 
 
 def webhook_route(
-    application: Application[Any, Any, Any, Any, Any, Any], path: str, secret: str
+    application: Application[Any, Any, Any, Any, Any, Any],
+    path: str,
+    secret: str,
+    *,
+    forward: Callable[[Any], Awaitable[bool]] | None = None,
 ) -> BaseRoute:
-    """A Starlette route that feeds webhook updates to the application."""
+    """A Starlette route that feeds webhook updates to the application — or, when
+    ``forward(data)`` takes the update (a follower replica), to the leader."""
     expected = secret.encode()
 
     async def receive(request: Request) -> Response:
@@ -437,7 +442,8 @@ def webhook_route(
             update = Update.de_json(data, application.bot)
         except Exception:
             return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
-        await application.update_queue.put(update)
+        if forward is None or not await forward(data):
+            await application.update_queue.put(update)
         return JSONResponse({"ok": True})
 
     return Route(path, receive, methods=["POST"])

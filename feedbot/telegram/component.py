@@ -16,6 +16,7 @@ from feedbot.config import Settings
 from feedbot.store import Store
 
 if TYPE_CHECKING:
+    from feedbot.leader import Leadership
     from feedbot.telegram.service import TelegramService
 
 __all__ = ["BotOff", "telegram_component"]
@@ -35,6 +36,12 @@ class BotOff:
             "Telegram bot is off: set FEEDBOT_TELEGRAM__TOKEN to a token from @BotFather "
             "to turn it on"
         )
+
+    async def lead(self, leadership: Leadership) -> None:
+        return None
+
+    async def follow(self) -> None:
+        return None
 
     async def stop(self) -> None:
         return None

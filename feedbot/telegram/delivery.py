@@ -47,7 +47,7 @@ from telegram.error import (
 )
 
 from feedbot.article import Entry
-from feedbot.errors import StoreError
+from feedbot.errors import FencedError, StoreError
 from feedbot.store.outbox import Delivery
 from feedbot.telegram.limits import retry_after_seconds
 
@@ -122,8 +122,10 @@ class Sender:
         batch: int = 200,
         clock: Clock = lambda: datetime.now(UTC),
         on_outcome: Callable[[str], None] | None = None,
+        on_fenced: Callable[[str], None] | None = None,
     ) -> None:
         self._bot = bot
+        self.on_fenced = on_fenced  # a ledger write was fenced: this replica lost the lead
         self._ledger = ledger
         self._render = render
         self._default_language = default_language
@@ -158,8 +160,14 @@ class Sender:
         return len(self._tasks)
 
     async def run(self, *, poll: float = 1.0) -> None:
-        """Send until `stop()`; release the claims left by a previous crash first."""
-        released = await self._ledger.release_claims()
+        """Send until `stop()` (or a fenced write); release the claims left by a previous
+        crash, or by a leader that lost the lease, first."""
+        self._stopping = False
+        try:
+            released = await self._ledger.release_claims()
+        except FencedError as e:
+            self._fenced(e)
+            return
         if released:
             log.info("resuming %d deliveries that were in flight at the last stop", released)
         backoff = 0.0  # after a failed claim: its commit may have landed unacknowledged
@@ -169,6 +177,9 @@ class Sender:
                     if backoff:  # release what that claim took; keep what we hold
                         await self._ledger.release_claims(keep=self._held())
                     claimed = await self._ledger.claim_due(self._clock(), self._batch)
+                except FencedError as e:
+                    self._fenced(e)
+                    break
                 except StoreError:  # the database logs the outage once; wait and retry
                     backoff = min(max(backoff * 2, 0.5), 10.0)
                     self._wake.clear()  # stop() sets it
@@ -193,6 +204,16 @@ class Sender:
             self._tasks.add(task)
             task.add_done_callback(self._done)
 
+    def _fenced(self, error: FencedError) -> None:
+        """This replica lost the lease: claim nothing more; rows in flight stay claimed
+        for the new leader to release."""
+        if not self._stopping:
+            log.warning("sender: %s; stopping", error)
+        self._stopping = True
+        self._wake.set()
+        if self.on_fenced is not None:
+            self.on_fenced(str(error))
+
     def _held(self) -> set[int]:
         """Ids this sender holds claimed: queued, being sent, or sent but not yet recorded."""
         held = {d.id for d in self._queue} | {i for ids in self._claimed.values() for i in ids}
@@ -215,11 +236,14 @@ class Sender:
             await asyncio.gather(*pending, return_exceptions=True)
         self._flush()
         if self._writes:  # what Telegram confirmed is recorded before the claims go back
-            await asyncio.gather(*self._writes, return_exceptions=True)
+            await asyncio.wait(set(self._writes), timeout=grace)
         self._queue.clear()
         self._claimed.clear()
         self._dropped.clear()
-        await self._ledger.release_claims()
+        # what Telegram confirmed but is not recorded yet stays claimed (not sent twice)
+        unrecorded = {i for i, _, _ in self._confirmed} | self._recording
+        with contextlib.suppress(FencedError):  # else the new leader releases them
+            await self._ledger.release_claims(keep=unrecorded)
 
     async def _entry(self, article_id: str) -> Entry | None:
         """The article, looked up at most once per `ENTRY_TTL` seconds during a broadcast.
@@ -278,14 +302,18 @@ class Sender:
         future.add_done_callback(self._writes.discard)
         return future
 
-    async def _record(self, write: Coroutine[Any, Any, T]) -> T:
-        return await asyncio.shield(self._track(write))
+    async def _record(self, write: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
+        """A ledger write (the ledger retries it while the database is away)."""
+        return await asyncio.shield(self._track(write(*args)))
 
     async def _record_sent(self, done: list[tuple[int, Sequence[int], datetime]]) -> None:
         ids = {i for i, _, _ in done}
         self._recording |= ids
         try:
             await self._ledger.mark_sent_many(done)
+        except FencedError as e:  # the new leader released and resends them
+            log.warning("%d sends not recorded: %s", len(done), e)
+            self._fenced(e)
         except Exception:  # the rows stay claimed; a restart resends them
             log.exception("could not record %d sent deliveries", len(done))
         finally:
@@ -304,7 +332,10 @@ class Sender:
                 if delivery.id in self._dropped:
                     self._dropped.discard(delivery.id)
                     return  # the chat went away while this one waited; the ledger knows
-                await self._send(delivery)
+                try:
+                    await self._send(delivery)
+                except FencedError as e:
+                    self._fenced(e)
         finally:
             ids = self._claimed.get(chat)
             if ids is not None:
@@ -319,9 +350,10 @@ class Sender:
         entry = await self._entry(delivery.article_id)
         if entry is None:
             await self._record(
-                ledger.mark_failed(
-                    delivery.id, delivery.attempts, "article removed before delivery"
-                )
+                ledger.mark_failed,
+                delivery.id,
+                delivery.attempts,
+                "article removed before delivery",
             )
             self._count("failed")
             return
@@ -342,14 +374,14 @@ class Sender:
                 new = str(e.new_chat_id)
                 log.info("chat %s moved to %s: following it", chat, new)
                 self._moved[chat] = new
-                go_on = await self._record(ledger.chat_migrated(delivery.id, chat, new))
+                go_on = await self._record(ledger.chat_migrated, delivery.id, chat, new)
                 chat, migrations = new, migrations + 1
                 if not go_on:
                     self._count("failed")
                     return  # the new chat was owed this post already: its own row sends it
                 if migrations > 3:
                     await self._record(
-                        ledger.mark_failed(delivery.id, delivery.attempts, "chat keeps migrating")
+                        ledger.mark_failed, delivery.id, delivery.attempts, "chat keeps migrating"
                     )
                     self._count("failed")
                     return
@@ -357,7 +389,7 @@ class Sender:
             except RetryAfter as e:  # the limiter already paused and retried; try later
                 wait = timedelta(seconds=retry_after_seconds(e))
                 await self._record(
-                    ledger.mark_retry(delivery.id, delivery.attempts, self._clock() + wait, str(e))
+                    ledger.mark_retry, delivery.id, delivery.attempts, self._clock() + wait, str(e)
                 )
                 self._count("retry")
                 return
@@ -366,7 +398,7 @@ class Sender:
                 return
             sent.append(message.message_id)
             if len(sent) < len(pieces):
-                await self._record(ledger.record_progress(delivery.id, sent))
+                await self._record(ledger.record_progress, delivery.id, sent)
         self._confirm(delivery.id, sent)
 
     async def _fail(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
@@ -375,8 +407,8 @@ class Sender:
         attempts = delivery.attempts + 1
         if kind == "gone":
             log.info("chat %s is gone (%s): unsubscribed", chat, error)
-            await self._record(self._ledger.chat_gone(chat, reason))
-            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
+            await self._record(self._ledger.chat_gone, chat, reason)
+            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
             self._dropped.update(self._claimed.get(delivery.chat, set()) - {delivery.id})
             self._count("gone")
         elif kind == "bug":
@@ -387,7 +419,7 @@ class Sender:
                 chat,
                 error,
             )
-            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
+            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
             self._count("failed")
         elif kind == "retry" and attempts < self._max_attempts:
             log.warning(
@@ -399,9 +431,9 @@ class Sender:
                 self._max_attempts - 1,
             )
             next_at = self._clock() + backoff(attempts)
-            await self._record(self._ledger.mark_retry(delivery.id, attempts, next_at, reason))
+            await self._record(self._ledger.mark_retry, delivery.id, attempts, next_at, reason)
             self._count("retry")
         else:
             log.warning("giving up on post %s for chat %s: %s", delivery.article_id, chat, error)
-            await self._record(self._ledger.mark_failed(delivery.id, attempts, reason))
+            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
             self._count("failed")

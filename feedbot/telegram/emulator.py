@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import contextvars
 import itertools
 import json
 import math
@@ -50,6 +51,9 @@ __all__ = ["FakeBotAPI", "FakeLimits", "Faults", "RequestRecord", "RetryWindow",
 DEFAULT_TOKEN = "123456789:" + "AA" + "FakeTokenForTestsOnly_abcdefghijk"
 SEND_METHODS = frozenset({"sendmessage", "editmessagetext"})
 JSONDict = dict[str, Any]
+# Which client sent the request being handled: several processes (replicas) can share one
+# fake, each with its own base URL ``…/r/<name>/bot`` (`FakeBotAPI.base_url_for`).
+_REPLICA: contextvars.ContextVar[str] = contextvars.ContextVar("replica", default="")
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Sent:
     description: str = ""
     message_id: int | None = None
     params: JSONDict = field(default_factory=dict)
+    replica: str = ""  # the client's name from its base URL ("" for the plain one)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class RequestRecord:
     time: float
     chat_id: int | str | None
     status: int
+    replica: str = ""
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,7 @@ class FakeBotAPI:
         self._members: dict[tuple[int | str, int], str] = {}
         self._updates: list[JSONDict] = []
         self._update_ids = itertools.count(1)
+        self._polls = 0  # getUpdates calls so far; only the newest may wait
         self._message_ids: dict[int | str, itertools.count[int]] = {}
         self._texts: dict[tuple[int | str, int], str] = {}
         self._global: deque[float] = deque()
@@ -198,7 +205,10 @@ class FakeBotAPI:
         self._thread: threading.Thread | None = None
         self._thread_stop: asyncio.Event | None = None
         self.app = Starlette(
-            routes=[Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"])]
+            routes=[
+                Route("/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+                Route("/r/{replica}/bot{token}/{method}", self._endpoint, methods=["GET", "POST"]),
+            ]
         )
 
     # ----------------------------------------------------------------- lifecycle
@@ -476,8 +486,14 @@ class FakeBotAPI:
         while not self._closing and time.monotonic() < deadline:
             await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
+    def base_url_for(self, replica: str) -> str:
+        """A base URL that tags every request (and message) with ``replica``."""
+        return self.base_url.removesuffix("/bot") + f"/r/{replica}/bot"
+
     async def _endpoint(self, request: Request) -> Response:
         now = self.clock()
+        replica = request.path_params.get("replica", "")
+        _REPLICA.set(replica)
         params: JSONDict = dict(request.query_params)
         body = await request.body()
         if body:
@@ -499,7 +515,7 @@ class FakeBotAPI:
             result = await handler(params, chat_id, now)
         except _Reply as r:
             with self._lock:
-                self.requests.append(RequestRecord(method, now, chat_id, r.status))
+                self.requests.append(RequestRecord(method, now, chat_id, r.status, replica))
             if r.status == 502:
                 return Response("<html><body>502 Bad Gateway</body></html>", 502)
             payload: JSONDict = {"ok": False, "error_code": r.status, "description": r.description}
@@ -507,7 +523,7 @@ class FakeBotAPI:
                 payload["parameters"] = r.parameters
             return JSONResponse(payload, status_code=r.status)
         with self._lock:
-            self.requests.append(RequestRecord(method, now, chat_id, 200))
+            self.requests.append(RequestRecord(method, now, chat_id, 200, replica))
         return JSONResponse({"ok": True, "result": result})
 
     def _handlers(self) -> dict[str, Callable[[JSONDict, Any, float], Awaitable[Any]]]:
@@ -574,6 +590,7 @@ class FakeBotAPI:
             outcome,
             desc,
             params=params,
+            replica=_REPLICA.get(),
         )
         with self._lock:
             self.attempts.append(sent)
@@ -621,7 +638,18 @@ class FakeBotAPI:
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         deadline = now + float(params.get("timeout") or 0)
+        # Like Telegram, a second poller ends the long poll already waiting with 409.
+        with self._lock:
+            self._polls += 1
+            mine = self._polls
+        self._wake_all()
         while True:
+            if self._polls != mine:
+                raise _Reply(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make sure that only "
+                    "one bot instance is running",
+                )
             wake = self._wake
             with self._lock:
                 if offset:

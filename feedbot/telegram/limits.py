@@ -33,6 +33,8 @@ from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from feedbot.errors import FencedError
+
 __all__ = [
     "FeedbotRateLimiter",
     "Gate",
@@ -282,6 +284,9 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
         self._max_retries = max_retries
         self._locks: dict[str, asyncio.Lock] = {}
         self._sent = 0
+        # Asked right before each message goes out: False (a replica that lost the
+        # leader lease) refuses it with FencedError.
+        self.permit: Callable[[], bool] = lambda: True
 
     @property
     def gate(self) -> Gate:
@@ -347,6 +352,8 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
         while True:
             started, chat_started = await self._take_turn(chat)
             try:
+                if not self.permit():
+                    raise FencedError("this replica no longer leads: message not sent")
                 return await callback(*args, **kwargs)
             except RetryAfter as e:
                 seconds = retry_after_seconds(e)

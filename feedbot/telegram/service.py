@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 from collections.abc import Callable, Sequence
@@ -21,8 +22,9 @@ from telegram.error import InvalidToken, TelegramError
 
 from feedbot.article import Entry
 from feedbot.config import Settings
-from feedbot.errors import ConfigError
+from feedbot.errors import ConfigError, FencedError, StoreError
 from feedbot.feeds import article_url
+from feedbot.leader import Leadership
 from feedbot.store import Store
 from feedbot.telegram.bot import (
     build_application,
@@ -37,6 +39,8 @@ from feedbot.telegram.messages import render_post
 __all__ = ["TelegramService"]
 
 log = logging.getLogger(__name__)
+
+INBOX_POLL = 0.2  # seconds between looks at the webhook inbox when it was empty
 
 
 class TelegramService:
@@ -73,9 +77,21 @@ class TelegramService:
             max_in_flight=128 if tg.paid_broadcast else 64,
             on_outcome=on_outcome,
         )
+        self._db = store.db
+        # Replicas in webhook mode: followers hand updates to the leader through the store.
+        replicas = store.db.dialect == "postgresql" and tg.mode == "webhook"
+        self._inbox = store.inbox if replicas else None
+        if replicas and tg.webhook_secret is None:
+            raise ConfigError(
+                "telegram.webhook_secret must be set when replicas share a webhook: "
+                "every replica checks the same secret"
+            )
+        self._inbox_task: asyncio.Task[None] | None = None
+        self._limiter: FeedbotRateLimiter = self._application.bot.rate_limiter
+        self._initialized = False
+        self._leading = False
         self._sender_task: asyncio.Task[None] | None = None
         self._retry_task: asyncio.Task[None] | None = None
-        self._initialized = False  # our own flag: Application's is private
         self.running = False
         self.username: str | None = None
 
@@ -89,18 +105,56 @@ class TelegramService:
         tg = self._settings.telegram
         if tg.mode != "webhook":
             return []
-        return [webhook_route(self._application, tg.webhook_path, self._secret)]
+        forward = self._forward if self._inbox is not None else None
+        return [webhook_route(self._application, tg.webhook_path, self._secret, forward=forward)]
+
+    async def _forward(self, data: Any) -> bool:
+        """A follower keeps a webhook update for the leader (True); the leader handles it."""
+        if self._leading or self._inbox is None:
+            return False
+        await self._db.call(self._inbox.push, json.dumps(data))
+        return True
+
+    async def _drain_inbox(self) -> None:
+        """The leader handles the updates followers received, in arrival order."""
+        assert self._inbox is not None
+        while self.running:
+            try:
+                taken = await self._db.call(self._inbox.take)
+            except FencedError as e:
+                if self.sender.on_fenced is not None:
+                    self.sender.on_fenced(str(e))
+                return
+            except StoreError as e:
+                log.warning("cannot read the webhook inbox: %s", e)
+                taken = []
+            for payload in taken:
+                update = Update.de_json(json.loads(payload), self._application.bot)
+                await self._application.update_queue.put(update)
+            if not taken:
+                await asyncio.sleep(INBOX_POLL)
 
     def wake(self) -> None:
         """New deliveries were written: send them now."""
         self.sender.wake()
 
     async def start(self) -> None:
+        """Every replica: nothing to do until this one leads (only the leader talks to
+        Telegram: polling, sending, setting the webhook)."""
+        return None
+
+    async def lead(self, leadership: Leadership | None = None) -> None:
         """Connect to Telegram and start receiving updates and sending posts.
 
-        A token Telegram rejects is a configuration error. A network failure is
-        logged and retried in the background: the feed side runs meanwhile.
+        With ``leadership``, every message first asks it whether this replica still
+        leads, and a fenced ledger write steps it down. A token Telegram rejects is a
+        configuration error. A network failure is logged and retried in the
+        background: the feed side runs meanwhile.
         """
+        if leadership is not None:
+            self._limiter.permit = leadership.may_act
+            self.sender.on_fenced = leadership.step_down
+        self._leading = True
         try:
             await self._connect()
         except InvalidToken:
@@ -113,7 +167,7 @@ class TelegramService:
 
     async def _connect_later(self) -> None:
         delay = 5.0
-        while not self.running:
+        while not self.running and self._leading:
             await asyncio.sleep(delay)
             try:
                 await self._connect()
@@ -147,6 +201,8 @@ class TelegramService:
         await application.start()
         self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
         self.running = True
+        if self._inbox is not None:
+            self._inbox_task = asyncio.create_task(self._drain_inbox(), name="telegram-inbox")
         log.info("Telegram bot @%s is up (%s)", self.username, tg.mode)
 
     def reconfigure(self, settings: Settings) -> None:
@@ -167,20 +223,19 @@ class TelegramService:
             }
         }
 
-    async def stop(self) -> None:
-        """Finish sends in flight, stop receiving updates, close the connection."""
+    async def follow(self) -> None:
+        """Stop leading: stop polling and claiming; sends in flight finish."""
+        self._leading = False
         if self._retry_task is not None:
             self._retry_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry_task
+            self._retry_task = None
         if not self.running:
-            if self._initialized:
-                self._initialized = False
-                await self._application.shutdown()
-            else:  # a failed initialize() may have opened the bot's connections: close them
-                await self._application.bot.shutdown()
             return
         self.running = False
+        if self._inbox_task is not None:
+            await asyncio.gather(self._inbox_task, return_exceptions=True)
         await self.sender.stop()
         if self._sender_task is not None:
             await asyncio.gather(self._sender_task, return_exceptions=True)
@@ -189,5 +244,13 @@ class TelegramService:
             await application.updater.stop()
         if application.running:
             await application.stop()
-        self._initialized = False
-        await application.shutdown()
+        log.info("Telegram bot stopped polling and sending (not the leader)")
+
+    async def stop(self) -> None:
+        """Finish sends in flight, stop receiving updates, close the connection."""
+        await self.follow()
+        if self._initialized:
+            self._initialized = False
+            await self._application.shutdown()
+        else:  # a failed initialize() may have opened the bot's connections: close them
+            await self._application.bot.shutdown()

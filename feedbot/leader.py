@@ -1,0 +1,192 @@
+"""Leadership: which replica scans, sends and polls Telegram.
+
+`Leadership.run` keeps this replica's side of the lease (`feedbot.store.lease`): a
+follower tries to take it every ``renew_interval``; the leader renews it as often.
+Each new term arms the store's `Fence` with its epoch, and each loss drops it, so
+leader-only writes stop at once. The daemon watches `Leadership.changed` and starts
+or stops the leader's duties (`feedbot.daemon`).
+
+The leader also keeps a local deadline: the moment its lease would expire if the
+last renewal it saw succeed was its last (measured from *before* that renewal was
+sent, by this process's monotonic clock). `may_act` says whether that moment is
+still ahead; the Telegram rate limiter asks it before every message, so a leader
+that was paused (SIGSTOP, a long GC, a frozen VM) and wakes after losing the lease
+sends nothing more, even before its next database round trip says so.
+
+On SQLite one daemon owns the database file: it leads from the start, without a
+lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from feedbot.config import ClusterSettings
+from feedbot.errors import StoreError
+from feedbot.store import Store
+from feedbot.store.lease import Lease, LeaseView
+
+__all__ = ["Leadership", "default_replica_name"]
+
+log = logging.getLogger("feedbot.leader")
+
+SAFETY = 0.25  # seconds of the lease not counted on locally (scheduling, clock rates)
+
+
+def default_replica_name() -> str:
+    """Host name and process id: unique among replicas on one database."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Leadership:
+    """This replica's role; `run` keeps it up to date until the daemon stops."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: ClusterSettings,
+        registry: CollectorRegistry,
+        *,
+        solo: bool,
+    ) -> None:
+        self.me = settings.replica_name or default_replica_name()
+        self.solo = solo
+        self._store = store
+        self._lease = Lease(store.db)
+        self._length = settings.lease_seconds
+        self._interval = settings.renew_interval
+        self.epoch: int | None = None
+        self.leading = False
+        self.changed = asyncio.Event()  # set on every change of `leading`
+        self._valid_until = 0.0  # monotonic: our lease surely holds until then
+        self._view = LeaseView(None, 0, None, None)
+        self._seen_at = 0.0  # monotonic time of `_view`
+        self._wake = asyncio.Event()
+        self.db_error: str | None = None  # the lease's last database failure, if any
+        self._gauge = Gauge(
+            "feedbot_leader", "1 when this replica leads, else 0.", registry=registry
+        )
+        self._changes = Counter(
+            "feedbot_leadership_changes",
+            "Times this replica became leader or stopped leading.",
+            ["to"],
+            registry=registry,
+        )
+        for to in ("leader", "follower"):
+            self._changes.labels(to)
+        if solo:
+            self._gain(0)
+
+    # --- what the rest of the daemon asks -------------------------------------------------
+
+    def may_act(self) -> bool:
+        """True while this replica surely still holds the lease (checked before each send)."""
+        return self.leading and (self.solo or time.monotonic() < self._valid_until)
+
+    def step_down(self, reason: str) -> None:
+        """A leader-only write was fenced: stop leading now (the lease loop may win again)."""
+        if self.leading:
+            self._lose(reason)
+            self._wake.set()
+
+    def health(self) -> dict[str, Any]:
+        """The `/healthz` part: role, leader, lease age."""
+        if self.solo:
+            return {"role": "leader", "replica": self.me, "leader": self.me, "lease": None}
+        view = self._view
+        age = None
+        if view.age is not None:
+            age = round(view.age + (time.monotonic() - self._seen_at), 3)
+        return {
+            "role": "leader" if self.leading else "follower",
+            "replica": self.me,
+            "leader": view.holder if view.live else None,
+            "lease": {
+                "holder": view.holder,
+                "epoch": view.epoch,
+                "age_seconds": age,
+                "expired": not view.live,
+                "error": self.db_error,
+            },
+        }
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Hold or chase the lease until ``stopping`` is set (then `release`)."""
+        if self.solo:
+            return
+        self._store.fence.arm()
+        log.info("replica %s: lease %gs, renewed every %gs", self.me, self._length, self._interval)
+        while not stopping.is_set():
+            await self._turn()
+            self._wake.clear()
+            waits = [asyncio.ensure_future(e.wait()) for e in (stopping, self._wake)]
+            await asyncio.wait(waits, timeout=self._interval, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+
+    async def _turn(self) -> None:
+        db = self._store.db
+        started = time.monotonic()
+        try:
+            if self.leading and self.epoch is not None:
+                if await db.call(self._lease.renew, self.me, self.epoch, self._length):
+                    self._valid_until = started + self._length - SAFETY
+                else:
+                    self._lose("the lease was lost")
+            else:
+                epoch = await db.call(self._lease.acquire, self.me, self._length)
+                if epoch is not None:
+                    self._valid_until = started + self._length - SAFETY
+                    self._gain(epoch)
+            self._view = await db.call(self._lease.view)
+            self._seen_at = time.monotonic()
+            if self.db_error is not None:
+                log.info("lease: the database answers again")
+            self.db_error = None
+        except StoreError as e:
+            if self.db_error is None:
+                log.error("lease: cannot reach the database: %s", e)
+            self.db_error = str(e)
+            if self.leading and time.monotonic() >= self._valid_until - self._interval:
+                self._lose("the lease could not be renewed in time")
+
+    def _gain(self, epoch: int) -> None:
+        self.epoch, self.leading = epoch, True
+        self._view, self._seen_at = LeaseView(self.me, epoch, 0.0, self._length), time.monotonic()
+        self._store.fence.hold(self.me, epoch)
+        self._gauge.set(1)
+        self._changes.labels("leader").inc()
+        if not self.solo:
+            log.warning("replica %s is now the leader (epoch %d)", self.me, epoch)
+        self.changed.set()
+
+    def _lose(self, reason: str) -> None:
+        self._store.fence.drop()
+        self.leading = False
+        self._gauge.set(0)
+        self._changes.labels("follower").inc()
+        log.warning("replica %s stopped leading (epoch %s): %s", self.me, self.epoch, reason)
+        self.changed.set()
+
+    async def release(self) -> None:
+        """At a clean stop, after the leader's duties stopped: let the lease go, so another
+        replica takes over at once instead of after it expires."""
+        if self.solo or not self.leading or self.epoch is None:
+            return
+        self._store.fence.drop()
+        self.leading = False
+        try:
+            await self._store.db.call(self._lease.release, self.me, self.epoch)
+        except StoreError as e:
+            log.warning("could not release the lease (it expires by itself): %s", e)
+        else:
+            log.info("replica %s released the lease", self.me)
