@@ -19,12 +19,12 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.routing import BaseRoute
+from prometheus_client import CollectorRegistry
 
+from feedbot.components import ComponentFactory
 from feedbot.config import Settings
 from feedbot.dbfile import FileIdentity
 from feedbot.errors import FeedbotError, FencedError, StoreError
@@ -34,6 +34,7 @@ from feedbot.index import Indexer, ScanReport
 from feedbot.leader import Leadership
 from feedbot.looplag import LoopLag
 from feedbot.reload import LIVE, RATE_KEYS, changed_keys, merge_live
+from feedbot.scanmetrics import ScanMetrics
 from feedbot.site import Site
 from feedbot.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store, StoreSource
@@ -42,70 +43,11 @@ from feedbot.web import HttpServer, bind_server, create_app
 if TYPE_CHECKING:
     from feedbot.websub import Publisher
 
-__all__ = ["Component", "ComponentFactory", "Daemon"]
+__all__ = ["Daemon"]
 
 log = logging.getLogger("feedbot.daemon")
 
 STOP_GRACE = 8.0  # seconds for a clean stop; the process must exit within 10
-
-
-class Component(Protocol):
-    """An optional part of the daemon (the Telegram bot): started after the first scan."""
-
-    @property
-    def routes(self) -> list[BaseRoute]:
-        """Extra HTTP routes (e.g. the webhook) mounted on the web app."""
-        ...
-
-    async def start(self) -> None:
-        """Every replica: set up (the leader's part starts in `lead`)."""
-        ...
-
-    async def lead(self, leadership: Leadership) -> None:
-        """This replica became the leader: start the leader's part (polling, sending)."""
-        ...
-
-    async def follow(self) -> None:
-        """This replica stopped leading: stop the leader's part."""
-        ...
-
-    async def stop(self) -> None: ...
-
-    def wake(self) -> None:
-        """New deliveries were written."""
-        ...
-
-    def reconfigure(self, settings: Settings) -> None:
-        """SIGHUP: apply the live settings (the rate limits) to what is running."""
-        ...
-
-    def health(self) -> dict[str, Any]:
-        """What `/healthz` says about this component."""
-        ...
-
-
-ComponentFactory = Callable[[Settings, Store, CollectorRegistry], Component | None]
-
-
-class _Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.articles = Gauge("feedbot_articles", "Articles in the feed.", registry=registry)
-        self.bad = Gauge("feedbot_bad_files", "Article files that do not parse.", registry=registry)
-        self.scans = Counter(
-            "feedbot_scans", "Scans of the index by result.", ["result"], registry=registry
-        )
-        self.duration = Histogram(
-            "feedbot_scan_duration_seconds",
-            "Wall time of one scan.",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=registry,
-        )
-        self.changes = Counter(
-            "feedbot_article_changes",
-            "Articles new, changed or removed.",
-            ["kind"],
-            registry=registry,
-        )
 
 
 class Daemon:
@@ -121,7 +63,7 @@ class Daemon:
         self.settings = settings
         self.store = store
         self.registry = CollectorRegistry()
-        self.metrics = _Metrics(self.registry)
+        self.metrics = ScanMetrics(self.registry)
         index = settings.index
         self.indexer = Indexer(
             index.path,
@@ -221,28 +163,7 @@ class Daemon:
             None,
         )
         self.bad, self.articles = report.bad, report.articles
-        m = self.metrics
-        m.scans.labels("ok").inc()
-        m.duration.observe(report.seconds)
-        m.articles.set(report.articles)
-        m.bad.set(len(report.bad))
-        for kind in ("new", "changed", "removed"):
-            m.changes.labels(kind).inc(len(getattr(report, kind)))
-        level = logging.INFO if report.changes else logging.DEBUG
-        log.log(
-            level,
-            "scan (%s): %d new, %d changed, %d removed, %d unchanged, %d bad, %d unsettled "
-            "in %.3fs; %d articles",
-            reason,
-            len(report.new),
-            len(report.changed),
-            len(report.removed),
-            report.unchanged,
-            len(report.bad),
-            report.unsettled,
-            report.seconds,
-            report.articles,
-        )
+        self.metrics.record(report, reason)
 
     def _publish(self) -> None:
         """Tell the WebSub hub the feeds changed (`feedbot.websub.Publisher`)."""

@@ -8,8 +8,9 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from feedbot.components import ComponentFactory
 from feedbot.config import Settings
-from feedbot.daemon import ComponentFactory, Daemon
+from feedbot.daemon import Daemon
 from feedbot.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
 from feedbot.errors import FeedbotError
 from feedbot.index import list_files

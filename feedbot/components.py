@@ -1,0 +1,58 @@
+"""The seam between the daemon and its optional parts (the Telegram bot, the playground).
+
+A `Component` is made by a `ComponentFactory` from the settings, the store and the
+metrics registry, started on every replica, and told when this replica starts and
+stops leading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from prometheus_client import CollectorRegistry
+from starlette.routing import BaseRoute
+
+from feedbot.config import Settings
+from feedbot.leader import Leadership
+from feedbot.store import Store
+
+__all__ = ["Component", "ComponentFactory"]
+
+
+class Component(Protocol):
+    """An optional part of the daemon (the Telegram bot): started after the first scan."""
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """Extra HTTP routes (e.g. the webhook) mounted on the web app."""
+        ...
+
+    async def start(self) -> None:
+        """Every replica: set up (the leader's part starts in `lead`)."""
+        ...
+
+    async def lead(self, leadership: Leadership) -> None:
+        """This replica became the leader: start the leader's part (polling, sending)."""
+        ...
+
+    async def follow(self) -> None:
+        """This replica stopped leading: stop the leader's part."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    def wake(self) -> None:
+        """New deliveries were written."""
+        ...
+
+    def reconfigure(self, settings: Settings) -> None:
+        """SIGHUP: apply the live settings (the rate limits) to what is running."""
+        ...
+
+    def health(self) -> dict[str, Any]:
+        """What `/healthz` says about this component."""
+        ...
+
+
+ComponentFactory = Callable[[Settings, Store, CollectorRegistry], Component | None]
