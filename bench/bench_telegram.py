@@ -152,6 +152,7 @@ async def _our_fanout(base_url: str, tmp: Path, n: int, *, paid: bool) -> float:
 
         service = TelegramService(settings, store, on_outcome=count)
         await service.start()
+        await service.lead()
         start = time.perf_counter()
         try:
             service.wake()
