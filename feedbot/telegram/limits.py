@@ -131,11 +131,19 @@ class Window:
 
     def take(self, at: float) -> None:
         """Count one request sent at ``at``, in flight until `settle` is called for it."""
-        _add(self._pending, at)
+        pending = self._pending
+        if not pending or pending[-1] <= at:
+            pending.append(at)
+        else:
+            bisect.insort(pending, at)
 
     def record(self, at: float) -> None:
         """Count one event at ``at``."""
-        _add(self._events, at)
+        events = self._events
+        if not events or events[-1] <= at:
+            events.append(at)
+        else:
+            bisect.insort(events, at)
 
     def settle(self, started: float, ended: float) -> None:
         """The event recorded at ``started`` is confirmed done at ``ended``: count it from then.
@@ -153,14 +161,6 @@ class Window:
     def idle(self, now: float) -> bool:
         """True when no event counts any more: the window can be dropped."""
         return not self._pending and (not self._events or self._events[-1] <= now - self.span)
-
-
-def _add(times: list[float], at: float) -> None:
-    """Insert ``at`` into the sorted ``times`` (appending, the common case, is cheapest)."""
-    if not times or times[-1] <= at:
-        times.append(at)
-    else:
-        bisect.insort(times, at)
 
 
 class RateLimits:
