@@ -282,9 +282,18 @@ def test_a_database_written_by_feedbot_0_1_keeps_every_row(tmp_path: Path) -> No
         assert s.db.position().current and s.db.schema_version() == SCHEMA_VERSION
         with sqlite3.connect(path) as raw:
             for table, rows in before.items():
+                if table == "deliveries":  # r0004: the whole chat (thread 0), a post
+                    rows = [(*r, 0, "post", None) for r in rows]
                 assert raw.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall() == rows
         raw.close()
         assert s.chats.subscribers() == ["-222", "111"] and s.chats.chat_language("111") == "it"
+        # every subscribed chat became a subscription of the whole chat, in its language
+        subs = {
+            (x.chat, x.thread_id, x.language)
+            for c in ("-222", "111")
+            for x in s.subscriptions.of_chat(c)
+        }
+        assert subs == {("-222", 0, None), ("111", 0, "it")}
         assert s.articles.count() == 2 and s.db.get_state("baseline_done") is not None
         stats = s.chats.stats()
         assert (stats["deliveries_sent"], stats["deliveries_failed"]) == (1, 1)

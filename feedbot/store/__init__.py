@@ -18,6 +18,7 @@ from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence, Lease
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
+from feedbot.store.subscriptions import Subscription, Subscriptions
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -35,6 +36,8 @@ __all__ = [
     "Outbox",
     "Store",
     "StoreSource",
+    "Subscription",
+    "Subscriptions",
 ]
 
 
@@ -48,6 +51,7 @@ class Store:
     outbox: Outbox
     fence: Fence  # armed by `feedbot.leader` when replicas elect a leader
     inbox: Inbox
+    subscriptions: Subscriptions
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
@@ -56,7 +60,7 @@ class Store:
         db = Database.open(path, url=url)
         fence = Fence()
         parts = Articles(db, fence), Chats(db), Outbox(db, fence)
-        return cls(db, *parts, fence, Inbox(db, fence))
+        return cls(db, *parts, fence, Inbox(db, fence), Subscriptions(db))
 
     @property
     def name(self) -> str:

@@ -21,8 +21,8 @@ from sqlalchemy import Connection, func, insert, select, text, update
 from feedbot.article import Article, Entry, article_from_dict, article_to_dict
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
-from feedbot.store.outbox import queue_deliveries
 from feedbot.store.schema import articles, bytewise
+from feedbot.store.subscriptions import queue_posts
 
 __all__ = ["CHANGES_CHANNEL", "VERSION_KEY", "Articles", "FileRecord", "Known", "StoreSource"]
 
@@ -136,7 +136,9 @@ class Articles:
                     .values(removed_at=now)
                 )
             if broadcast and created:
-                queue_deliveries(conn, created, channels, now)
+                fresh = set(created)
+                new = [r.article for r in records if r.article.id in fresh]
+                queue_posts(conn, new, channels, now)
             for key, value in (state_updates or {}).items():
                 set_state(conn, key, value)
             if records or removals:

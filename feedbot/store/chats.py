@@ -14,7 +14,8 @@ from sqlalchemy import func, insert, select, update
 
 from feedbot.article import Entry
 from feedbot.store.engine import Database
-from feedbot.store.schema import articles, bytewise, chats, deliveries
+from feedbot.store.schema import articles, bytewise, chats, deliveries, subscriptions
+from feedbot.store.subscriptions import drop_subscriptions, new_subscription_values
 
 if TYPE_CHECKING:
     from feedbot.store.articles import Articles
@@ -31,35 +32,60 @@ class Chats:
         self._db = db
 
     def subscribe(
-        self, chat: str, *, kind: str, title: str | None, now: datetime | None = None
+        self,
+        chat: str,
+        *,
+        kind: str,
+        title: str | None,
+        now: datetime | None = None,
+        thread_id: int = 0,
+        language: str | None = None,
     ) -> bool:
-        """Subscribe a chat; True when it was not subscribed before."""
+        """Subscribe a chat, or one forum topic of it (``thread_id``), in ``language``
+        (the chat's stored language, when it has one, wins); True when it is new."""
         now = now or datetime.now(UTC)
         with self._db.write() as conn:
-            row = conn.execute(select(chats.c.subscribed).where(chats.c.id == chat)).first()
+            row = conn.execute(
+                select(chats.c.subscribed, chats.c.language).where(chats.c.id == chat)
+            ).first()
             if row is None:
                 conn.execute(
                     insert(chats).values(
-                        id=chat, type=kind, title=title, subscribed=True, subscribed_at=now
+                        id=chat,
+                        type=kind,
+                        title=title,
+                        language=language,
+                        subscribed=True,
+                        subscribed_at=now,
                     )
                 )
-                return True
-            values: dict[str, object] = {"type": kind, "title": title}
-            if not row.subscribed:
-                values |= {"subscribed": True, "subscribed_at": now}
-            conn.execute(update(chats).where(chats.c.id == chat).values(**values))
-            return not row.subscribed
-
-    def unsubscribe(self, chat: str, now: datetime | None = None) -> bool:
-        """Unsubscribe a chat; True when it was subscribed."""
-        now = now or datetime.now(UTC)
-        with self._db.write() as conn:
-            result = conn.execute(
-                update(chats)
-                .where(chats.c.id == chat, chats.c.subscribed.is_(True))
-                .values(subscribed=False, unsubscribed_at=now)
+            else:
+                values: dict[str, object] = {"type": kind, "title": title}
+                if not row.subscribed:
+                    values |= {"subscribed": True, "subscribed_at": now}
+                if row.language is None and language is not None:
+                    values["language"] = language
+                conn.execute(update(chats).where(chats.c.id == chat).values(**values))
+                language = row.language or language
+            found = conn.execute(
+                select(subscriptions.c.chat).where(
+                    subscriptions.c.chat == chat, subscriptions.c.thread_id == thread_id
+                )
+            ).first()
+            if found is not None:
+                return False
+            conn.execute(
+                insert(subscriptions).values(
+                    **new_subscription_values(chat, thread_id, language, now)
+                )
             )
-            return bool(result.rowcount)
+            return True
+
+    def unsubscribe(self, chat: str, thread_id: int | None = 0) -> bool:
+        """Unsubscribe a chat's topic (0: the whole chat; None: every topic too);
+        True when something was subscribed."""
+        with self._db.write() as conn:
+            return bool(drop_subscriptions(conn, chat, thread_id))
 
     def subscribers(self) -> list[str]:
         """Ids of the subscribed chats."""
@@ -71,14 +97,27 @@ class Chats:
         with self._db.read() as conn:
             return list(conn.scalars(query))
 
-    def chat_language(self, chat: str) -> str | None:
-        """The language chosen for a chat, or None."""
+    def chat_language(self, chat: str, thread_id: int = 0) -> str | None:
+        """The language chosen for a topic's subscription, else for the chat, or None."""
+        query = select(subscriptions.c.language).where(
+            subscriptions.c.chat == chat, subscriptions.c.thread_id == thread_id
+        )
         with self._db.read() as conn:
-            return conn.scalar(select(chats.c.language).where(chats.c.id == chat))
+            return conn.scalar(query) or conn.scalar(
+                select(chats.c.language).where(chats.c.id == chat)
+            )
 
-    def set_chat_language(self, chat: str, language: str) -> None:
-        """Set a chat's language (the chat row is created, unsubscribed, if missing)."""
+    def set_chat_language(self, chat: str, language: str, thread_id: int = 0) -> None:
+        """Set the language of a chat's topic subscription and, for the whole chat (thread
+        0), of the chat (the chat row is created, unsubscribed, if missing)."""
         with self._db.write() as conn:
+            conn.execute(
+                update(subscriptions)
+                .where(subscriptions.c.chat == chat, subscriptions.c.thread_id == thread_id)
+                .values(language=language, version=subscriptions.c.version + 1)
+            )
+            if thread_id:
+                return
             done = conn.execute(update(chats).where(chats.c.id == chat).values(language=language))
             if not done.rowcount:
                 conn.execute(
@@ -111,17 +150,32 @@ class AsyncChats:
         self._articles = articles
         self._db = db
 
-    async def subscribe(self, chat: str, *, kind: str, title: str | None) -> bool:
-        return await self._db.call(self._chats.subscribe, chat, kind=kind, title=title)
+    async def subscribe(
+        self,
+        chat: str,
+        *,
+        kind: str,
+        title: str | None,
+        thread_id: int = 0,
+        language: str | None = None,
+    ) -> bool:
+        return await self._db.call(
+            self._chats.subscribe,
+            chat,
+            kind=kind,
+            title=title,
+            thread_id=thread_id,
+            language=language,
+        )
 
-    async def unsubscribe(self, chat: str) -> bool:
-        return await self._db.call(self._chats.unsubscribe, chat)
+    async def unsubscribe(self, chat: str, thread_id: int | None = 0) -> bool:
+        return await self._db.call(self._chats.unsubscribe, chat, thread_id)
 
-    async def chat_language(self, chat: str) -> str | None:
-        return await self._db.call(self._chats.chat_language, chat)
+    async def chat_language(self, chat: str, thread_id: int = 0) -> str | None:
+        return await self._db.call(self._chats.chat_language, chat, thread_id)
 
-    async def set_chat_language(self, chat: str, language: str) -> None:
-        await self._db.call(self._chats.set_chat_language, chat, language)
+    async def set_chat_language(self, chat: str, language: str, thread_id: int = 0) -> None:
+        await self._db.call(self._chats.set_chat_language, chat, language, thread_id)
 
     async def stats(self) -> dict[str, int]:
         return await self._db.call(self._chats.stats)

@@ -19,18 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 
 from feedbot.article import Entry
 from feedbot.store.engine import Database
 from feedbot.store.lease import Fence
-from feedbot.store.schema import chats, deliveries
+from feedbot.store.schema import chats, deliveries, subscriptions
+from feedbot.store.subscriptions import drop_subscriptions
 
 if TYPE_CHECKING:
     from feedbot.store.articles import Articles
 
-__all__ = ["AsyncOutbox", "Delivery", "Outbox", "queue_deliveries"]
+__all__ = ["AsyncOutbox", "Delivery", "Outbox"]
 
 OWED = ("pending", "sending")
 
@@ -45,32 +45,31 @@ class Delivery:
     attempts: int
     message_ids: tuple[int, ...]  # pieces already confirmed, in order
     language: str | None  # the chat's language, if known
+    thread_id: int = 0  # the forum topic; 0: the whole chat
+    kind: str = "post"  # or "digest:<scheduled time>", with the article ids in `payload`
+    payload: tuple[str, ...] = ()
+    style: str = "full"
+    timezone: str | None = None
+    quiet: str | None = None
+    quiet_action: str = "silent"
 
 
-def queue_deliveries(
-    conn: Connection, article_ids: Sequence[str], channels: Sequence[str], now: datetime
-) -> None:
-    """One pending delivery per subscribed chat and per channel for each article
-    (inside the caller's transaction; a row that exists already is left alone)."""
-    subscribed = conn.scalars(select(chats.c.id).where(chats.c.subscribed))
-    targets = list(dict.fromkeys([*subscribed, *channels]))
-    if not targets:
-        return
-    rows = [
-        {
-            "article_id": a,
-            "chat": c,
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "message_ids": "[]",
-            "created_at": now,
-        }
-        for a in article_ids
-        for c in targets
-    ]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(deliveries).on_conflict_do_nothing(), rows)
+def _delivery(r: Any) -> Delivery:
+    return Delivery(
+        r.id,
+        r.article_id,
+        r.chat,
+        r.attempts,
+        tuple(json.loads(r.message_ids)),
+        r.language,
+        int(r.thread_id),
+        r.kind,
+        tuple(json.loads(r.payload)) if r.payload else (),
+        r.style or "full",
+        r.timezone,
+        r.quiet,
+        r.quiet_action or "silent",
+    )
 
 
 class Outbox:
@@ -106,9 +105,24 @@ class Outbox:
                 deliveries.c.chat,
                 deliveries.c.attempts,
                 deliveries.c.message_ids,
-                chats.c.language,
+                deliveries.c.thread_id,
+                deliveries.c.kind,
+                deliveries.c.payload,
+                func.coalesce(subscriptions.c.language, chats.c.language).label("language"),
+                subscriptions.c.style,
+                subscriptions.c.timezone,
+                subscriptions.c.quiet,
+                subscriptions.c.quiet_action,
             )
-            .select_from(deliveries.outerjoin(chats, chats.c.id == deliveries.c.chat))
+            .select_from(
+                deliveries.outerjoin(chats, chats.c.id == deliveries.c.chat).outerjoin(
+                    subscriptions,
+                    and_(
+                        subscriptions.c.chat == deliveries.c.chat,
+                        subscriptions.c.thread_id == deliveries.c.thread_id,
+                    ),
+                )
+            )
             .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
@@ -124,12 +138,7 @@ class Outbox:
                     .where(deliveries.c.id.in_([r.id for r in rows]))
                     .values(status="sending")
                 )
-        return [
-            Delivery(
-                r.id, r.article_id, r.chat, r.attempts, tuple(json.loads(r.message_ids)), r.language
-            )
-            for r in rows
-        ]
+        return [_delivery(r) for r in rows]
 
     def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None:
         """Record the pieces of a split post Telegram has confirmed so far."""
@@ -174,6 +183,7 @@ class Outbox:
         """The chat blocked or removed the bot: unsubscribe it, fail what it was owed."""
         now = datetime.now(UTC)
         with self._write() as conn:
+            drop_subscriptions(conn, chat)
             conn.execute(
                 update(chats)
                 .where(chats.c.id == chat)
@@ -182,6 +192,21 @@ class Outbox:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.chat == chat, deliveries.c.status.in_(OWED))
+                .values(status="failed", error=reason)
+            )
+
+    def thread_gone(self, chat: str, thread_id: int, reason: str) -> None:
+        """A forum topic was deleted or closed: drop its subscription, fail what it was
+        owed; the chat's other topics keep theirs."""
+        with self._write() as conn:
+            drop_subscriptions(conn, chat, thread_id)
+            conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.chat == chat,
+                    deliveries.c.thread_id == thread_id,
+                    deliveries.c.status.in_(OWED),
+                )
                 .values(status="failed", error=reason)
             )
 
@@ -201,6 +226,9 @@ class Outbox:
                 values = dict(row._mapping) | {"id": new, "type": "supergroup"}
                 conn.execute(insert(chats).values(**values))
                 conn.execute(update(chats).where(chats.c.id == old).values(subscribed=False))
+                conn.execute(
+                    update(subscriptions).where(subscriptions.c.chat == old).values(chat=new)
+                )
             owed = select(deliveries.c.article_id).where(deliveries.c.chat == new)
             conn.execute(
                 update(deliveries)
@@ -257,6 +285,9 @@ class AsyncOutbox:
 
     async def chat_gone(self, chat: str, reason: str) -> None:
         await self._db.call_retrying(self._outbox.chat_gone, chat, reason)
+
+    async def thread_gone(self, chat: str, thread_id: int, reason: str) -> None:
+        await self._db.call_retrying(self._outbox.thread_gone, chat, thread_id, reason)
 
     async def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
         return await self._db.call_retrying(self._outbox.chat_migrated, delivery_id, old, new)

@@ -38,6 +38,7 @@ __all__ = [
     "metadata",
     "schema_version",
     "state",
+    "subscriptions",
 ]
 
 
@@ -116,8 +117,35 @@ deliveries = Table(
     Column("error", Text),
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime),
-    UniqueConstraint("article_id", "chat"),
+    # The forum topic (0: the whole chat, or its General topic).
+    Column("thread_id", BIGINT, nullable=False, default=0, server_default="0"),
+    # "post" (one article), or "digest:<scheduled UTC time>" (articles in `payload`).
+    Column("kind", Text, nullable=False, default="post", server_default="post"),
+    Column("payload", Text),  # a digest: JSON list of article ids, newest first
+    UniqueConstraint("article_id", "chat", "thread_id", "kind", name="deliveries_once"),
     Index("deliveries_due", "status", "next_attempt_at"),
+)
+# What one chat, or one forum topic of it, receives and how (see `feedbot.store.subscriptions`).
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("chat", Text, primary_key=True),
+    Column("thread_id", BIGINT, primary_key=True),  # 0: the whole chat / its General topic
+    Column("language", Text),  # None: the default language
+    Column("mode", Text, nullable=False, default="instant"),  # instant | digest
+    Column("digest", Text),  # "daily HH:MM" | "weekly <day> HH:MM"
+    Column("timezone", Text),  # IANA name; None: telegram.default_timezone
+    Column("quiet", Text),  # "HH:MM-HH:MM" in the timezone, or None
+    Column("quiet_action", Text, nullable=False, default="silent"),  # silent | hold
+    Column("terms", Text, nullable=False, default="[]"),  # JSON ["+word", "-a phrase"]
+    Column("has_terms", Boolean, nullable=False, default=False),
+    Column("languages", Text, nullable=False, default="[]"),  # JSON ["it"]; [] = all
+    Column("style", Text, nullable=False, default="full"),  # full | compact | headlines
+    Column("version", Integer, nullable=False, default=1),  # bumped on every change
+    Column("next_digest_at", UtcDateTime),
+    Column("last_digest_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("subscriptions_digest_due", "mode", "next_digest_at"),
 )
 state = Table(
     "state",
