@@ -24,6 +24,7 @@ from pydantic_settings import (
 
 from feedbot.errors import ConfigError
 from feedbot.i18n import CatalogLanguage
+from feedbot.schedule import ScheduleError, timezone
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -214,6 +215,11 @@ class TelegramSettings(_Section):
     default_language: CatalogLanguage = Field(
         "en", description="Language for chats whose language is not known."
     )
+    default_timezone: str = Field(
+        "UTC",
+        description="IANA timezone (`Europe/Rome`) of digests and quiet hours for chats "
+        "that chose none.",
+    )
     global_rate: float = Field(30.0, gt=0, description="Messages per second overall.")
     chat_rate: float = Field(1.0, gt=0, description="Messages per second to one private chat.")
     group_rate_per_minute: int = Field(
@@ -228,6 +234,14 @@ class TelegramSettings(_Section):
     max_attempts: int = Field(
         5, gt=0, description="Attempts per delivery on network errors and 5xx before it fails."
     )
+
+    @model_validator(mode="after")
+    def _known_timezone(self) -> TelegramSettings:
+        try:
+            timezone(self.default_timezone)
+        except ScheduleError as e:
+            raise ValueError(f"telegram.default_timezone: {e}") from None
+        return self
 
 
 class PlaygroundSettings(_Section):

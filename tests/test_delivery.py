@@ -336,14 +336,14 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
     await off_loop(index.scan)
     [row] = [r for r in await off_loop(deliveries_for, store, new) if r["chat"] == "71"]
 
-    def render(entry: Any, language: str) -> list[str]:
+    def render(entry: Any, language: str, style: str) -> list[str]:
         return render_post(
             entry, url=article_url(settings.feed, entry.article.id), language=language, limit=250
         )
 
     entry = await off_loop(store.articles.entry, new)
     assert entry is not None
-    pieces = render(entry, "en")
+    pieces = render(entry, "en", "full")
     assert len(pieces) >= 3
 
     async def run_sender() -> tuple[Sender, asyncio.Task[None], Any]:

@@ -38,10 +38,7 @@ from typing import Any, Protocol, TypeVar
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
-    BadRequest,
     ChatMigrated,
-    Forbidden,
-    NetworkError,
     RetryAfter,
     TelegramError,
 )
@@ -50,6 +47,15 @@ from feedbot.article import Entry
 from feedbot.errors import FencedError, StoreError
 from feedbot.store.outbox import Delivery
 from feedbot.telegram.limits import retry_after_seconds
+from feedbot.telegram.sendplan import (
+    DigestRenderer,
+    backoff,
+    chat_id_for_api,
+    classify_error,
+    quiet_for,
+    send_options,
+    thread_gone,
+)
 
 __all__ = ["Delivery", "Ledger", "Sender", "chat_id_for_api", "classify_error"]
 
@@ -58,7 +64,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Clock = Callable[[], datetime]
 ENTRY_TTL = 2.0  # seconds an article read from the ledger is reused
-Renderer = Callable[[Entry, str], Sequence[str]]  # (entry, language) -> message pieces
+Renderer = Callable[[Entry, str, str], Sequence[str]]  # (entry, language, style) -> pieces
 
 
 class Ledger(Protocol):
@@ -74,36 +80,10 @@ class Ledger(Protocol):
     ) -> None: ...
     async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None: ...
     async def chat_gone(self, chat: str, reason: str) -> None: ...
+    async def thread_gone(self, chat: str, thread_id: int, reason: str) -> None: ...
     async def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
         """Follow a migrated chat; True when ``delivery_id`` should go on to ``new``."""
         ...
-
-
-def chat_id_for_api(chat: str) -> int | str:
-    """Numeric chat ids go to the API as numbers, ``@usernames`` as text."""
-    body = chat[1:] if chat.startswith("-") else chat
-    return int(chat) if body.isdigit() else chat
-
-
-def classify_error(error: TelegramError) -> str:
-    """What a Telegram error means for a delivery: gone, bug, retry or failed."""
-    text = str(error).lower()
-    if isinstance(error, Forbidden):
-        return "gone"
-    if isinstance(error, BadRequest):
-        if "chat not found" in text or "user is deactivated" in text:
-            return "gone"
-        if "can't parse entities" in text or "message is too long" in text:
-            return "bug"
-        return "failed"
-    if isinstance(error, NetworkError):  # TimedOut, 5xx, connection errors
-        return "retry"
-    return "failed"
-
-
-def backoff(attempts: int) -> timedelta:
-    """2, 4, 8, … seconds, at most five minutes."""
-    return timedelta(seconds=min(300, 2**attempts))
 
 
 class Sender:
@@ -123,8 +103,12 @@ class Sender:
         clock: Clock = lambda: datetime.now(UTC),
         on_outcome: Callable[[str], None] | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        render_digest: DigestRenderer | None = None,
+        default_timezone: str = "UTC",
     ) -> None:
         self._bot = bot
+        self._render_digest = render_digest
+        self._timezone = default_timezone
         self.on_fenced = on_fenced  # a ledger write was fenced: this replica lost the lead
         self._ledger = ledger
         self._render = render
@@ -265,11 +249,11 @@ class Sender:
             self._entries.pop(article_id, None)  # a failed lookup is not remembered
             raise
 
-    def _pieces_for(self, entry: Entry, language: str) -> Sequence[str]:
-        key = (entry.article.id, language, entry.updated.isoformat())
+    def _pieces_for(self, entry: Entry, language: str, style: str = "full") -> Sequence[str]:
+        key = (entry.article.id, f"{language}:{style}", entry.updated.isoformat())
         pieces = self._pieces.get(key)
         if pieces is None:
-            pieces = self._pieces[key] = tuple(self._render(entry, language))
+            pieces = self._pieces[key] = tuple(self._render(entry, language, style))
             if len(self._pieces) > 64:
                 self._pieces.popitem(last=False)
         else:
@@ -345,10 +329,21 @@ class Sender:
             if not lock.locked() and self._claimed.get(chat) is None:
                 self._chat_locks.pop(chat, None)
 
+    async def _compose(self, delivery: Delivery) -> Sequence[str] | None:
+        """The messages of a post or a digest (None: nothing left to send)."""
+        language = delivery.language or self._default_language
+        if delivery.kind == "post":
+            entry = await self._entry(delivery.article_id)
+            return None if entry is None else self._pieces_for(entry, language, delivery.style)
+        found = [e for e in [await self._entry(i) for i in delivery.payload] if e is not None]
+        if not found or self._render_digest is None:
+            return None
+        return self._render_digest(found, language)
+
     async def _send(self, delivery: Delivery) -> None:
         ledger = self._ledger
-        entry = await self._entry(delivery.article_id)
-        if entry is None:
+        pieces = await self._compose(delivery)
+        if pieces is None:
             await self._record(
                 ledger.mark_failed,
                 delivery.id,
@@ -357,7 +352,13 @@ class Sender:
             )
             self._count("failed")
             return
-        pieces = self._pieces_for(entry, delivery.language or self._default_language)
+        quiet = quiet_for(delivery, self._clock(), self._timezone)
+        if quiet.hold_until is not None:  # the chat's quiet hours: not an attempt
+            await self._record(
+                ledger.mark_retry, delivery.id, delivery.attempts, quiet.hold_until, "quiet hours"
+            )
+            self._count("held")
+            return
         sent = list(delivery.message_ids)
         chat = self._moved.get(delivery.chat, delivery.chat)
         migrations = 0
@@ -369,6 +370,7 @@ class Sender:
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                     allow_paid_broadcast=True if self._paid else None,
+                    **send_options(delivery, quiet),
                 )
             except ChatMigrated as e:
                 new = str(e.new_chat_id)
@@ -405,7 +407,14 @@ class Sender:
         kind = classify_error(error)
         reason = f"{type(error).__name__}: {error}"
         attempts = delivery.attempts + 1
-        if kind == "gone":
+        if thread_gone(error, delivery):
+            log.info(
+                "topic %d of chat %s is gone (%s): unsubscribed", delivery.thread_id, chat, error
+            )
+            await self._record(self._ledger.thread_gone, chat, delivery.thread_id, reason)
+            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
+            self._count("gone")
+        elif kind == "gone":
             log.info("chat %s is gone (%s): unsubscribed", chat, error)
             await self._record(self._ledger.chat_gone, chat, reason)
             await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)

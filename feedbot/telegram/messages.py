@@ -28,6 +28,7 @@ __all__ = [
     "MAX_MESSAGE",
     "command_descriptions",
     "escape",
+    "render_blocks",
     "render_feed_links",
     "render_help",
     "render_latest",
@@ -211,8 +212,16 @@ def render_post(
         if block:
             blocks.append(block)
     blocks.append([(_("Read the article"), url)])
-    blocks = [[(text, style) for text, style in b if text] for b in blocks]
-    tokens = _tokens([b for b in blocks if b], limit)
+    return render_blocks(blocks, limit)
+
+
+def render_blocks(
+    blocks: Sequence[Sequence[tuple[str, Style]]], limit: int = MAX_MESSAGE
+) -> list[str]:
+    """Blocks of lines of (text, style: None plain, "b" bold, else a link URL) as
+    messages, split as a post is: between blocks, then sentences, then words."""
+    kept = [[(_clean(text), style) for text, style in b if _clean(text)] for b in blocks]
+    tokens = _tokens([b for b in kept if b], limit)
     return [_render(piece) for piece in _split(tokens, limit)]
 
 

@@ -34,7 +34,7 @@ from feedbot.telegram.bot import (
 )
 from feedbot.telegram.delivery import Sender
 from feedbot.telegram.limits import FeedbotRateLimiter
-from feedbot.telegram.messages import render_post
+from feedbot.telegram.styles import render_digest, render_styled
 
 __all__ = ["TelegramService"]
 
@@ -62,9 +62,13 @@ class TelegramService:
             else secrets.token_urlsafe(32)
         )
 
-        def render(entry: Entry, language: str) -> Sequence[str]:
-            return render_post(
-                entry, url=article_url(settings.feed, entry.article.id), language=language
+        def render(entry: Entry, language: str, style: str) -> Sequence[str]:
+            url = article_url(settings.feed, entry.article.id)
+            return render_styled(entry, url=url, language=language, style=style)
+
+        def digest(entries: Sequence[Entry], language: str) -> Sequence[str]:
+            return render_digest(
+                entries, url_for=lambda i: article_url(settings.feed, i), language=language
             )
 
         self.sender = Sender(
@@ -76,6 +80,8 @@ class TelegramService:
             paid_broadcast=tg.paid_broadcast,
             max_in_flight=128 if tg.paid_broadcast else 64,
             on_outcome=on_outcome,
+            render_digest=digest,
+            default_timezone=tg.default_timezone,
         )
         self._db = store.db
         # Replicas in webhook mode: followers hand updates to the leader through the store.
