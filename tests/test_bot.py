@@ -191,18 +191,20 @@ async def test_latest_lists_the_newest_headlines(bot: Bot) -> None:
 
 async def test_settings_buttons_set_the_language(bot: Bot) -> None:
     chat = bot.chat()
+    assert (await chat.send("/settings")).startswith("This chat is not subscribed.")
+    await chat.send("/start")
     reply = await chat.send("/settings")
-    assert reply.startswith("Language of this chat: English.")
+    assert reply.startswith("<b>Settings of this chat:</b>\nLanguage: English\n")
     menu = bot.fake.sent[-1]
     markup = menu.params["reply_markup"]
     data = [b["callback_data"] for row in markup["inline_keyboard"] for b in row]
-    assert data == ["lang:en", "lang:it"]
+    assert data[:2] == ["s:0:1:lang:en", "s:0:1:lang:it"]
     assert menu.message_id is not None
-    bot.fake.callback("lang:it", chat_id=USER, message_id=menu.message_id)
+    bot.fake.callback("s:0:1:lang:it", chat_id=USER, message_id=menu.message_id)
     await bot.fake.wait_for(lambda: any(a.method == "editmessagetext" for a in bot.fake.attempts))
     [edit] = [a for a in bot.fake.attempts if a.method == "editmessagetext"]
     assert edit.outcome == "ok"
-    assert edit.text == "Lingua impostata: italiano."
+    assert edit.text.startswith("<b>Impostazioni di questa chat:</b>\nLingua: italiano\n")
     assert len(bot.fake.callback_answers) == 1
     assert await off_loop(bot.store.chats.chat_language, str(USER)) == "it"
     # The user's Telegram is in English, the chat chose Italian: Italian wins from now on.
@@ -285,13 +287,14 @@ async def test_group_subscribe_by_admin_and_unsubscribe(bot: Bot) -> None:
 async def test_group_settings_by_non_admin_button_is_refused(bot: Bot) -> None:
     bot.fake.set_member(GROUP, ADMIN, "administrator")
     group = bot.chat(GROUP, user_id=ADMIN)
+    await group.send("/subscribe")
     await group.send("/settings")
     menu = bot.fake.sent[-1]
     assert menu.message_id is not None
-    bot.fake.callback("lang:it", chat_id=GROUP, message_id=menu.message_id, user_id=USER)
+    bot.fake.callback("s:0:1:lang:it", chat_id=GROUP, message_id=menu.message_id, user_id=USER)
     await bot.fake.wait_for(lambda: len(bot.fake.callback_answers) == 1)
     assert "administrators" in str(bot.fake.callback_answers[0].get("text"))
-    assert await off_loop(bot.store.chats.chat_language, str(GROUP)) is None
+    assert await off_loop(bot.store.chats.chat_language, str(GROUP)) == "en"  # as subscribed
 
 
 async def test_removed_from_group_unsubscribes(bot: Bot) -> None:

@@ -69,7 +69,7 @@ class Store:
 
     def async_chats(self) -> AsyncChats:
         """The chats for the bot's handlers (calls run on the database threads)."""
-        return AsyncChats(self.chats, self.articles, self.db)
+        return AsyncChats(self.chats, self.articles, self.db, self.subscriptions)
 
     def async_outbox(self) -> AsyncOutbox:
         """The ledger for the sender (calls run on the database threads)."""

@@ -8,14 +8,19 @@ threads so that no handler ever waits for SQLite on the event loop.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
 
 from feedbot.article import Entry
 from feedbot.store.engine import Database
 from feedbot.store.schema import articles, bytewise, chats, deliveries, subscriptions
-from feedbot.store.subscriptions import drop_subscriptions, new_subscription_values
+from feedbot.store.subscriptions import (
+    Subscription,
+    Subscriptions,
+    drop_subscriptions,
+    new_subscription_values,
+)
 
 if TYPE_CHECKING:
     from feedbot.store.articles import Articles
@@ -145,7 +150,8 @@ class Chats:
 class AsyncChats:
     """`Chats` for the event loop: every call runs on a database thread."""
 
-    def __init__(self, chats: Chats, articles: Articles, db: Database) -> None:
+    def __init__(self, chats: Chats, articles: Articles, db: Database, subs: Subscriptions) -> None:
+        self._subs = subs
         self._chats = chats
         self._articles = articles
         self._db = db
@@ -179,6 +185,14 @@ class AsyncChats:
 
     async def stats(self) -> dict[str, int]:
         return await self._db.call(self._chats.stats)
+
+    async def subscription(self, chat: str, thread_id: int) -> Subscription | None:
+        return await self._db.call(self._subs.get, chat, thread_id)
+
+    async def update_subscription(
+        self, chat: str, thread_id: int, version: int | None, **values: Any
+    ) -> Subscription | None:
+        return await self._db.call(self._subs.update, chat, thread_id, version, **values)
 
     async def latest_entries(self, limit: int) -> list[Entry]:
         return await self._db.call(self._articles.newest, 0, limit)

@@ -41,6 +41,7 @@ SETTINGS = (
     "languages",
     "style",
     "next_digest_at",
+    "last_digest_at",
 )
 
 

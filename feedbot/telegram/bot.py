@@ -11,9 +11,8 @@ from __future__ import annotations
 import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,9 +21,6 @@ from telegram import (
     BotCommand,
     Chat,
     ChatMember,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
     Update,
 )
 from telegram.constants import ChatType, ParseMode
@@ -41,20 +37,37 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.feeds import feed_url
-from feedbot.i18n import CATALOG_LANGUAGES, N_, language_name, normalize_language, translator
+from feedbot.i18n import N_
 from feedbot.logs import RedactFilter
+from feedbot.telegram.handlerkit import (
+    BotDeps,
+    ChatStore,
+    chat_language,
+    deps_of,
+    language_of,
+    refuse_unless_manager,
+    reply,
+    say,
+    thread_of,
+)
 from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.messages import (
-    LANGUAGE_LABELS,
     command_descriptions,
     render_feed_links,
     render_help,
-    render_latest,
     render_stats,
     render_text,
+)
+from feedbot.telegram.settings_menu import settings_choice, settings_menu
+from feedbot.telegram.subscription_commands import (
+    digest_command,
+    filter_command,
+    latest,
+    quiet_command,
+    style_command,
+    timezone_command,
 )
 
 __all__ = ["BotDeps", "ChatStore", "build_application", "chat_language", "webhook_route"]
@@ -62,206 +75,80 @@ __all__ = ["BotDeps", "ChatStore", "build_application", "chat_language", "webhoo
 log = logging.getLogger(__name__)
 
 LATEST_DEFAULT, LATEST_MAX = 5, 10
-ADMIN_STATUSES = (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 GONE_STATUSES = (ChatMember.LEFT, ChatMember.BANNED)
 
 
-class ChatStore(Protocol):
-    """What the handlers need from the store (async: the store works off the loop)."""
-
-    async def subscribe(self, chat: str, *, kind: str, title: str | None) -> bool: ...
-    async def unsubscribe(self, chat: str) -> bool: ...
-    async def chat_language(self, chat: str) -> str | None: ...
-    async def set_chat_language(self, chat: str, language: str) -> None: ...
-    async def latest_entries(self, limit: int) -> Sequence[Entry]: ...
-    async def stats(self) -> Mapping[str, int]:
-        """subscribers, articles, deliveries_pending/_sending/_sent/_failed."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class BotDeps:
-    """Everything a handler may use."""
-
-    store: ChatStore
-    settings: Settings
-
-
-def _deps(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:
-    deps = context.bot_data["feedbot"]
-    assert isinstance(deps, BotDeps)
-    return deps
-
-
-def chat_language(stored: str | None, user_language: str | None, default: str) -> str:
-    """The chat's choice, else the user's Telegram language if we speak it, else the default."""
-    if stored in CATALOG_LANGUAGES:
-        return stored
-    return normalize_language(user_language, default)
-
-
-async def _language(update: Update, deps: BotDeps) -> str:
+async def _subscribe(update: Update, deps: BotDeps) -> bool:
+    """Subscribe the chat, or the forum topic the command was sent in, in the chat's
+    language (else the user's, if we speak it, else the default); True when new."""
     chat = update.effective_chat
-    user = update.effective_user
-    stored = await deps.store.chat_language(str(chat.id)) if chat else None
-    return chat_language(
-        stored, user.language_code if user else None, deps.settings.telegram.default_language
+    assert chat is not None
+    language = await language_of(update, deps)
+    return await deps.store.subscribe(
+        str(chat.id),
+        kind=chat.type,
+        title=_chat_title(chat),
+        thread_id=thread_of(update.effective_message),
+        language=language,
     )
-
-
-async def _say(update: Update, deps: BotDeps, message: str, **params: object) -> str:
-    return render_text(await _language(update, deps), message, **params)
-
-
-async def _reply(update: Update, text: str, **kwargs: Any) -> None:
-    message = update.effective_message
-    if message is not None:
-        await message.reply_text(
-            text,
-            parse_mode=ParseMode.HTML,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
-            **kwargs,
-        )
-
-
-async def _may_manage(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Anyone in a private chat; only administrators in groups."""
-    chat, user = update.effective_chat, update.effective_user
-    if chat is None or user is None:
-        return False
-    if chat.type == ChatType.PRIVATE:
-        return True
-    member = await context.bot.get_chat_member(chat.id, user.id)
-    return member.status in ADMIN_STATUSES
-
-
-async def _refuse_unless_manager(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """True (after telling them) when this user may not (un)subscribe this chat."""
-    if await _may_manage(update, context):
-        return False
-    deps = _deps(context)
-    await _reply(
-        update, await _say(update, deps, N_("Only the administrators of this group can do that."))
-    )
-    return True
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Subscribe this chat and say how to stop (a deep-link payload is accepted)."""
-    deps, chat = _deps(context), update.effective_chat
-    if chat is None or await _refuse_unless_manager(update, context):
+    deps, chat = deps_of(context), update.effective_chat
+    if chat is None or await refuse_unless_manager(update, context):
         return
     if context.args:
         log.info("/start with payload %r", context.args[0][:64])
-    await deps.store.subscribe(str(chat.id), kind=chat.type, title=_chat_title(chat))
+    await _subscribe(update, deps)
     welcome = N_(
         "Welcome to {title}! This chat is now subscribed: every new article will be posted "
         "here.\nSend /stop to unsubscribe, or /help to see all commands."
     )
-    await _reply(update, await _say(update, deps, welcome, title=deps.settings.feed.title))
+    await reply(update, await say(update, deps, welcome, title=deps.settings.feed.title))
 
 
 async def subscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Subscribe this chat."""
-    deps, chat = _deps(context), update.effective_chat
-    if chat is None or await _refuse_unless_manager(update, context):
+    deps, chat = deps_of(context), update.effective_chat
+    if chat is None or await refuse_unless_manager(update, context):
         return
-    if await deps.store.subscribe(str(chat.id), kind=chat.type, title=_chat_title(chat)):
+    if await _subscribe(update, deps):
         text = N_(
             "Subscribed: every new article will be posted in this chat. Send /stop to unsubscribe."
         )
     else:
         text = N_("This chat is already subscribed. Send /stop to unsubscribe.")
-    await _reply(update, await _say(update, deps, text))
+    await reply(update, await say(update, deps, text))
 
 
 async def unsubscribe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Unsubscribe this chat (/unsubscribe and /stop)."""
-    deps, chat = _deps(context), update.effective_chat
-    if chat is None or await _refuse_unless_manager(update, context):
+    deps, chat = deps_of(context), update.effective_chat
+    if chat is None or await refuse_unless_manager(update, context):
         return
-    if await deps.store.unsubscribe(str(chat.id)):
+    if await deps.store.unsubscribe(str(chat.id), thread_of(update.effective_message)):
         text = N_(
             "Unsubscribed: no more articles will be posted in this chat. "
             "Send /subscribe to subscribe again."
         )
     else:
         text = N_("This chat is not subscribed. Send /subscribe to subscribe.")
-    await _reply(update, await _say(update, deps, text))
-
-
-async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The n newest headlines with links (default 5, at most 10)."""
-    deps = _deps(context)
-    n = LATEST_DEFAULT
-    if context.args:
-        try:
-            n = max(1, min(LATEST_MAX, int(context.args[0])))
-        except ValueError:
-            usage = N_("Usage: /latest [n], where n is a number from 1 to {max}.")
-            await _reply(update, await _say(update, deps, usage, max=LATEST_MAX))
-            return
-    entries = await deps.store.latest_entries(n)
-    language = await _language(update, deps)
-    text = render_latest(entries, feed=deps.settings.feed, language=language)
-    await _reply(update, text)
+    await reply(update, await say(update, deps, text))
 
 
 async def feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The feed URLs."""
-    deps = _deps(context)
+    deps = deps_of(context)
     feed_settings = deps.settings.feed
     text = render_feed_links(
-        await _language(update, deps),
+        await language_of(update, deps),
         title=feed_settings.title,
         atom=feed_url(feed_settings, "atom"),
         rss=feed_url(feed_settings, "rss"),
         json=feed_url(feed_settings, "json"),
     )
-    await _reply(update, text)
-
-
-def _language_keyboard() -> InlineKeyboardMarkup:
-    buttons = [
-        InlineKeyboardButton(label, callback_data=f"lang:{code}")
-        for code, label in LANGUAGE_LABELS.items()
-    ]
-    return InlineKeyboardMarkup([buttons])
-
-
-async def settings_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Offer the language choice as inline buttons."""
-    deps = _deps(context)
-    if await _refuse_unless_manager(update, context):
-        return
-    language = await _language(update, deps)
-    prompt = N_("Language of this chat: {language}. Choose a language:")
-    text = await _say(update, deps, prompt, language=language_name(language, language))
-    await _reply(update, text, reply_markup=_language_keyboard())
-
-
-async def settings_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Store the language picked with an inline button."""
-    deps = _deps(context)
-    query, chat = update.callback_query, update.effective_chat
-    if query is None or chat is None or query.data is None:
-        return
-    language = query.data.removeprefix("lang:")
-    if language not in CATALOG_LANGUAGES:
-        await query.answer()
-        return
-    if chat.type != ChatType.PRIVATE:
-        member = await context.bot.get_chat_member(chat.id, query.from_user.id)
-        if member.status not in ADMIN_STATUSES:
-            refusal = N_("Only the administrators of this group can do that.")
-            await query.answer(translator(await _language(update, deps))(refusal))
-            return
-    await deps.store.set_chat_language(str(chat.id), language)
-    await query.answer()
-    done = render_text(
-        language, N_("Language set to {language}."), language=language_name(language, language)
-    )
-    await query.edit_message_text(done, parse_mode=ParseMode.HTML)
+    await reply(update, text)
 
 
 def _is_admin(update: Update, deps: BotDeps) -> bool:
@@ -271,24 +158,26 @@ def _is_admin(update: Update, deps: BotDeps) -> bool:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List every command (admin commands for admins)."""
-    deps = _deps(context)
+    deps = deps_of(context)
     text = render_help(
-        await _language(update, deps), title=deps.settings.feed.title, admin=_is_admin(update, deps)
+        await language_of(update, deps),
+        title=deps.settings.feed.title,
+        admin=_is_admin(update, deps),
     )
-    await _reply(update, text)
+    await reply(update, text)
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Subscriber, article and delivery counts, for admins."""
-    deps = _deps(context)
+    deps = deps_of(context)
     if not _is_admin(update, deps):
-        await _reply(
-            update, await _say(update, deps, N_("Only the bot's administrators can do that."))
+        await reply(
+            update, await say(update, deps, N_("Only the bot's administrators can do that."))
         )
         return
     numbers = await deps.store.stats()
     text = render_stats(
-        await _language(update, deps),
+        await language_of(update, deps),
         subscribers=numbers.get("subscribers", 0),
         articles=numbers.get("articles", 0),
         # Rows being sent right now are still owed: count them as pending.
@@ -296,7 +185,7 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         sent=numbers.get("deliveries_sent", 0),
         failed=numbers.get("deliveries_failed", 0),
     )
-    await _reply(update, text)
+    await reply(update, text)
 
 
 async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -307,9 +196,9 @@ async def unknown(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     command = message.text.split()[0]
     if "@" in command and command.split("@", 1)[1].lower() != (context.bot.username or "").lower():
         return
-    deps = _deps(context)
-    await _reply(
-        update, await _say(update, deps, N_("Unknown command. Send /help to see the commands."))
+    deps = deps_of(context)
+    await reply(
+        update, await say(update, deps, N_("Unknown command. Send /help to see the commands."))
     )
 
 
@@ -320,10 +209,10 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     old, new = change.old_chat_member.status, change.new_chat_member.status
     if new in GONE_STATUSES:
-        await _deps(context).store.unsubscribe(str(change.chat.id))
+        await deps_of(context).store.unsubscribe(str(change.chat.id), None)
         log.info("removed from chat %s: unsubscribed", change.chat.id)
     elif old in GONE_STATUSES and change.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
-        deps = _deps(context)
+        deps = deps_of(context)
         thanks = N_(
             "Thanks for adding me! An administrator of this group can send /subscribe to get "
             "every new article here."
@@ -340,11 +229,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log first, then tell the user; a handler error never stops the bot."""
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
-        sorry = await _say(
-            update, _deps(context), N_("Something went wrong. Please try again later.")
+        sorry = await say(
+            update, deps_of(context), N_("Something went wrong. Please try again later.")
         )
         with contextlib.suppress(TelegramError):
-            await _reply(update, sorry)
+            await reply(update, sorry)
 
 
 def _chat_title(chat: Chat) -> str | None:
@@ -407,7 +296,15 @@ def build_application(
     application.add_handler(CommandHandler("settings", settings_menu))
     application.add_handler(CommandHandler("help", help_command))
     application.add_handler(CommandHandler("stats", stats))
-    application.add_handler(CallbackQueryHandler(settings_choice, pattern=r"^lang:"))
+    for name, handler in (
+        ("digest", digest_command),
+        ("timezone", timezone_command),
+        ("quiet", quiet_command),
+        ("filter", filter_command),
+        ("style", style_command),
+    ):
+        application.add_handler(CommandHandler(name, handler))
+    application.add_handler(CallbackQueryHandler(settings_choice, pattern=r"^(s|lang):"))
     application.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.COMMAND, unknown))
     application.add_error_handler(on_error)

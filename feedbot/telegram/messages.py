@@ -50,7 +50,12 @@ COMMANDS: Final = (
     ("stop", N_("Same as /unsubscribe"), False),
     ("latest", N_("Show the latest headlines: /latest [n]"), False),
     ("feed", N_("Show the feed addresses"), False),
-    ("settings", N_("Choose the language of this chat"), False),
+    ("settings", N_("Change the settings of this chat"), False),
+    ("digest", N_("A digest instead of every post: /digest daily 08:00"), False),
+    ("timezone", N_("Set the timezone: /timezone Europe/Rome"), False),
+    ("quiet", N_("Set quiet hours: /quiet 23:00-07:00 hold"), False),
+    ("filter", N_("Filter articles by keyword or language"), False),
+    ("style", N_("Choose how posts look: full, compact, headlines"), False),
     ("help", N_("List the commands"), False),
     ("stats", N_("Subscribers, articles and deliveries (bot admins only)"), True),
 )
