@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -266,7 +267,7 @@ def rates(settings: Settings) -> dict[str, Any]:
 
 
 def build_application(
-    settings: Settings, store: ChatStore
+    settings: Settings, store: ChatStore, *, clock: Callable[[], datetime] | None = None
 ) -> Application[Any, Any, Any, Any, Any, Any]:
     """The python-telegram-bot application with every handler registered."""
     tg = settings.telegram
@@ -286,7 +287,8 @@ def build_application(
     if tg.mode == "webhook":
         builder = builder.updater(None)
     application = builder.build()
-    application.bot_data["feedbot"] = BotDeps(store=store, settings=settings)
+    deps = BotDeps(store, settings) if clock is None else BotDeps(store, settings, clock)
+    application.bot_data["feedbot"] = deps
     # Order matters: the catch-all for unknown commands must come after every command.
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler("subscribe", subscribe))

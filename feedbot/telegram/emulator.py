@@ -42,6 +42,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from feedbot.telegram.emulator_forums import ForumTopics
 from feedbot.telegram.messages import utf16_len
 from feedbot.telegram.parse_html import TelegramHTMLError, parse_telegram_html
 
@@ -152,7 +153,7 @@ def _member(user: JSONDict, status: str) -> JSONDict:
     return m
 
 
-class FakeBotAPI:
+class FakeBotAPI(ForumTopics):
     """The fake server and its control side."""
 
     def __init__(
@@ -376,8 +377,10 @@ class FakeBotAPI:
         user_id: int | None = None,
         chat_type: str | None = None,
         language_code: str | None = "en",
+        thread_id: int | None = None,
     ) -> int:
-        """A user sends ``text`` (e.g. ``/start payload`` or ``/latest@bot 3``) in a chat."""
+        """A user sends ``text`` (e.g. ``/start payload`` or ``/latest@bot 3``) in a chat
+        (in forum topic ``thread_id``, if given)."""
         user_id = user_id if user_id is not None else chat_id
         message: JSONDict = {
             "message_id": self._next_message_id(chat_id),
@@ -389,7 +392,7 @@ class FakeBotAPI:
         if text.startswith("/"):
             cmd = text.split()[0]
             message["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(cmd)}]
-        return self.inject({"message": message})
+        return self.inject({"message": self.in_topic(message, thread_id)})
 
     def callback(
         self,
@@ -411,6 +414,7 @@ class FakeBotAPI:
             "from": self.bot_user,
             "text": text,
         }
+        self.in_topic(message, self.thread_of_message(chat_id, message_id))
         query = {
             "id": str(self._rng.getrandbits(48)),
             "from": self._user(user_id, language_code),
@@ -758,6 +762,8 @@ class FakeBotAPI:
                 if chat["id"] in self._blocked:
                     raise _Reply(403, self._forbidden(chat))
             text, entities = self._check_text(params)
+            if (thread_error := self.thread_error(chat, params)) is not None:
+                raise _Reply(400, thread_error)
             with self._lock:
                 self._flood(chat, params.get("allow_paid_broadcast") in (True, "true"), now)
         except _Reply as r:
@@ -777,6 +783,7 @@ class FakeBotAPI:
         message["text"] = text
         if entities:
             message["entities"] = entities
+        self.mark_thread(message, params)
         return message
 
     @staticmethod

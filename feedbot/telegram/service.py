@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -52,10 +53,12 @@ class TelegramService:
         store: Store,
         *,
         on_outcome: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         tg = settings.telegram
         self._settings = settings
-        self._application = build_application(settings, store.async_chats())
+        self._clock = clock
+        self._application = build_application(settings, store.async_chats(), clock=clock)
         self._secret = (
             tg.webhook_secret.get_secret_value()
             if tg.webhook_secret is not None
@@ -81,6 +84,7 @@ class TelegramService:
             max_in_flight=128 if tg.paid_broadcast else 64,
             on_outcome=on_outcome,
             render_digest=digest,
+            clock=clock,
             default_timezone=tg.default_timezone,
         )
         self._db = store.db
