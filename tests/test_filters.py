@@ -4,12 +4,11 @@ phrases, and work linear in the article whatever the terms (adversarial 1 MB inp
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import pytest
 
 from feedbot import filters
-from datetime import UTC, datetime
-
 from feedbot.article import Article, ArticleDate, Block, BlockKind, DatePrecision, Section
 from feedbot.filters import (
     MAX_TERMS,
