@@ -51,6 +51,7 @@ class Chat:
     user_id: int
     language: str | None = "en"
     chat_type: str | None = None
+    thread_id: int | None = None  # a forum topic
 
     async def send(self, text: str, *, user_id: int | None = None) -> str:
         before = len(self.fake.texts(self.chat_id))
@@ -65,6 +66,7 @@ class Chat:
             user_id=user_id or self.user_id,
             chat_type=self.chat_type,
             language_code=self.language,
+            thread_id=self.thread_id,
         )
 
 
