@@ -15,17 +15,15 @@ from feedbot.article import Article
 from feedbot.store import Store, Subscription
 from feedbot.telegram.emulator import FakeBotAPI, Sent
 from feedbot.telegram.service import TelegramService
+from tests import test_bot
 from tests.botkit import Index, make_settings, plain
 from tests.sitekit import article
 from tests.storekit import add, deliveries_for, off_loop, until
-from tests.test_bot import (  # noqa: F401  (fixtures)
-    ADMIN,
-    USER,
-    Bot,
-    Chat,
-    _token_never_logged,
-    fake,
-)
+from tests.test_bot import ADMIN, USER, Bot
+
+# The fake Bot API and the token-never-logged check, as in the bot's own tests.
+fake = test_bot.fake
+_token_never_logged = test_bot._token_never_logged
 
 FORUM = -1001234567890123
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)  # 13:00 in Rome
