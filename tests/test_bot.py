@@ -102,6 +102,18 @@ async def bot(
 # --------------------------------------------------------------------------- private chats
 
 
+async def test_building_the_bot_logs_no_token(
+    tmp_path: Path, fake: FakeBotAPI, store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """python-telegram-bot logs "Set Bot API URL: …/bot<token>" at DEBUG when the bot is
+    built; the fixtures build it before the test, where the capture does not look."""
+    caplog.set_level(logging.DEBUG)
+    service = TelegramService(make_settings(tmp_path, fake.base_url), store)
+    assert any("Set Bot API URL" in r.getMessage() for r in caplog.records)
+    await service.stop()
+    assert_token_absent(caplog.records, caplog.handler.formatter or logging.Formatter())
+
+
 async def test_start_subscribes_and_welcomes_in_english(bot: Bot) -> None:
     reply = await bot.chat().send("/start")
     assert reply.startswith("Welcome to Test News!")

@@ -247,13 +247,19 @@ def _chat_title(chat: Chat) -> str | None:
 _HTTPX_REDACT = RedactFilter(())
 
 
+# python-telegram-bot logs its API URL, token included, at DEBUG when a bot is built
+# ("Set Bot API URL: …/bot<token>"): its bot loggers get the same filter.
+_TOKEN_LOGGERS = ("httpx", "telegram.Bot", "telegram.ext.ExtBot")
+
+
 def hide_token_from_httpx(token: str) -> None:
-    """Redact ``token`` from every record httpx logs from now on."""
+    """Redact ``token`` from every record httpx and the Bot objects log from now on."""
     if token not in _HTTPX_REDACT.secrets:
         _HTTPX_REDACT.secrets = (*_HTTPX_REDACT.secrets, token)
-    logger = logging.getLogger("httpx")
-    if _HTTPX_REDACT not in logger.filters:
-        logger.addFilter(_HTTPX_REDACT)
+    for name in _TOKEN_LOGGERS:
+        logger = logging.getLogger(name)
+        if _HTTPX_REDACT not in logger.filters:
+            logger.addFilter(_HTTPX_REDACT)
 
 
 def rates(settings: Settings) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from feedbot.errors import ConfigError, FencedError, StoreError
 from feedbot.feeds import article_url
 from feedbot.leader import Leadership
 from feedbot.store import Store
+from feedbot.store.digests import Digests
 from feedbot.telegram.bot import (
     build_application,
     rates,
@@ -34,6 +35,7 @@ from feedbot.telegram.bot import (
     webhook_route,
 )
 from feedbot.telegram.delivery import Sender
+from feedbot.telegram.digest_job import DigestJob
 from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.styles import render_digest, render_styled
 
@@ -88,6 +90,13 @@ class TelegramService:
             default_timezone=tg.default_timezone,
         )
         self._db = store.db
+        self.digests = DigestJob(
+            Digests(store.db, store.fence),
+            store.db,
+            default_timezone=tg.default_timezone,
+            wake=self.sender.wake,
+            clock=clock,
+        )
         # Replicas in webhook mode: followers hand updates to the leader through the store.
         replicas = store.db.dialect == "postgresql" and tg.mode == "webhook"
         self._inbox = store.inbox if replicas else None
@@ -164,6 +173,7 @@ class TelegramService:
         if leadership is not None:
             self._limiter.permit = leadership.may_act
             self.sender.on_fenced = leadership.step_down
+            self.digests.on_fenced = leadership.step_down
         self._leading = True
         try:
             await self._connect()
@@ -210,6 +220,7 @@ class TelegramService:
             )
         await application.start()
         self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
+        self.digests.start()
         self.running = True
         if self._inbox is not None:
             self._inbox_task = asyncio.create_task(self._drain_inbox(), name="telegram-inbox")
@@ -244,6 +255,7 @@ class TelegramService:
         if not self.running:
             return
         self.running = False
+        self.digests.stop()
         if self._inbox_task is not None:
             await asyncio.gather(self._inbox_task, return_exceptions=True)
         await self.sender.stop()

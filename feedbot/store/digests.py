@@ -1,0 +1,116 @@
+"""Digests into the ledger: for each digest subscription that is due, one delivery
+listing the articles first seen since its previous digest, newest first.
+
+`Digests.queue_due` is the leader's periodic job. Each subscription is handled in its
+own transaction, fenced by the leadership lease like every ledger write: the digest
+row (kind ``digest:<scheduled instant>``, so one per schedule slot however often the
+job runs) and the move of ``next_digest_at`` to the following slot commit together,
+or not at all. A daemon that was down at the scheduled time finds the slot overdue
+and sends it late, once; the slot after is computed from now, so missed slots are
+not sent one by one. Nothing new, nothing sent (the slot still moves on).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from feedbot.article import Article, article_from_dict
+from feedbot.filters import article_words, matches
+from feedbot.store.engine import Database
+from feedbot.store.lease import Fence
+from feedbot.store.schema import articles, deliveries, subscriptions
+from feedbot.store.subscriptions import Subscription, _subscription
+
+__all__ = ["MAX_DIGEST_ARTICLES", "Digests"]
+
+MAX_DIGEST_ARTICLES = 50  # the newest ones, when more arrived since the previous digest
+NextSlot = Callable[[Subscription, datetime], datetime | None]
+
+
+def _takes(sub: Subscription, article: Article) -> bool:
+    if sub.languages and article.language not in sub.languages:
+        return False
+    return not sub.terms or matches(sub.terms, article_words(article))
+
+
+class Digests:
+    """Due digest subscriptions → digest deliveries (fenced)."""
+
+    def __init__(self, db: Database, fence: Fence | None = None) -> None:
+        self._db = db
+        self._fence = fence or Fence()
+
+    def due(self, now: datetime, limit: int = 1000) -> list[Subscription]:
+        """Digest subscriptions whose slot has come, the longest overdue first."""
+        query = (
+            select(subscriptions)
+            .where(subscriptions.c.mode == "digest", subscriptions.c.next_digest_at <= now)
+            .order_by(subscriptions.c.next_digest_at)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [_subscription(r) for r in conn.execute(query)]
+
+    def queue(self, sub: Subscription, now: datetime, next_slot: NextSlot) -> bool:
+        """Write ``sub``'s due digest and move it to its next slot, in one fenced
+        transaction; True when a digest was queued. A subscription changed or handled
+        meanwhile (its slot or version moved) is left alone."""
+        slot = sub.next_digest_at
+        assert slot is not None
+        found = (
+            select(articles.c.id, articles.c.body)
+            .where(articles.c.removed_at.is_(None))
+            .order_by(articles.c.date.desc(), articles.c.seq.desc(), articles.c.id.desc())
+            .limit(MAX_DIGEST_ARTICLES * 4)
+        )
+        if sub.last_digest_at is not None:
+            found = found.where(articles.c.first_seen > sub.last_digest_at)
+        found = found.where(articles.c.first_seen <= now)
+        with self._db.write() as conn:
+            self._fence.check(conn)
+            moved = conn.execute(
+                update(subscriptions)
+                .where(
+                    subscriptions.c.chat == sub.chat,
+                    subscriptions.c.thread_id == sub.thread_id,
+                    subscriptions.c.version == sub.version,
+                    subscriptions.c.next_digest_at == slot,
+                )
+                .values(next_digest_at=next_slot(sub, now), last_digest_at=now)
+            )
+            if not moved.rowcount:
+                return False
+            chosen = [
+                a
+                for a in (article_from_dict(json.loads(r.body)) for r in conn.execute(found))
+                if _takes(sub, a)
+            ][:MAX_DIGEST_ARTICLES]
+            if not chosen:
+                return False
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(
+                dialect.insert(deliveries)
+                .values(
+                    article_id=chosen[0].id,
+                    chat=sub.chat,
+                    thread_id=sub.thread_id,
+                    kind=f"digest:{slot.isoformat()}",
+                    payload=json.dumps([a.id for a in chosen]),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    message_ids="[]",
+                    created_at=now,
+                )
+                .on_conflict_do_nothing()
+            )
+        return True
+
+    def queue_due(self, now: datetime, next_slot: NextSlot) -> int:
+        """Queue every due digest; how many were queued."""
+        return sum(self.queue(sub, now, next_slot) for sub in self.due(now))
