@@ -26,6 +26,7 @@ from feedbot.telegram.messages import (
     render_post,
     utf16_len,
 )
+from feedbot.telegram.parse_html import parse_telegram_html
 
 __all__ = ["STYLES", "render_digest", "render_styled"]
 
@@ -72,8 +73,8 @@ def _compact(article: Article, url: str, language: str, limit: int) -> list[str]
 
 
 def _visible(html: str) -> int:
-    """An upper bound of the visible length (tags and entities counted as text)."""
-    return utf16_len(html)
+    """The length Telegram counts: UTF-16 units of the text without its tags."""
+    return utf16_len(parse_telegram_html(html)[0])
 
 
 def render_styled(
