@@ -1,8 +1,8 @@
 """Digests into the ledger: for each digest subscription that is due, one delivery
 listing the articles first seen since its previous digest, newest first.
 
-`Digests.queue_due` is the leader's periodic job. Each subscription is handled in its
-own transaction, fenced by the leadership lease like every ledger write: the digest
+`Digests.queue_due` is the leader's periodic job. Its transactions are fenced by the
+leadership lease like every ledger write; within one, each subscription's digest
 row (kind ``digest:<scheduled instant>``, so one per schedule slot however often the
 job runs) and the move of ``next_digest_at`` to the following slot commit together,
 or not at all. A daemon that was down at the scheduled time finds the slot overdue
@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from feedbot.article import Article, article_from_dict
@@ -29,6 +29,7 @@ from feedbot.store.subscriptions import Subscription, _subscription
 __all__ = ["MAX_DIGEST_ARTICLES", "Digests"]
 
 MAX_DIGEST_ARTICLES = 50  # the newest ones, when more arrived since the previous digest
+BATCH = 500  # subscriptions handled in one transaction
 NextSlot = Callable[[Subscription, datetime], datetime | None]
 
 
@@ -56,61 +57,85 @@ class Digests:
         with self._db.read() as conn:
             return [_subscription(r) for r in conn.execute(query)]
 
-    def queue(self, sub: Subscription, now: datetime, next_slot: NextSlot) -> bool:
-        """Write ``sub``'s due digest and move it to its next slot, in one fenced
-        transaction; True when a digest was queued. A subscription changed or handled
-        meanwhile (its slot or version moved) is left alone."""
-        slot = sub.next_digest_at
-        assert slot is not None
-        found = (
-            select(articles.c.id, articles.c.body)
-            .where(articles.c.removed_at.is_(None))
+    @staticmethod
+    def _candidates(
+        conn: Connection, since: datetime | None, now: datetime
+    ) -> list[tuple[datetime, Article]]:
+        """The articles any of the due digests may list, newest first, each parsed once."""
+        query = (
+            select(articles.c.first_seen, articles.c.body)
+            .where(articles.c.removed_at.is_(None), articles.c.first_seen <= now)
             .order_by(articles.c.date.desc(), articles.c.seq.desc(), articles.c.id.desc())
             .limit(MAX_DIGEST_ARTICLES * 4)
         )
-        if sub.last_digest_at is not None:
-            found = found.where(articles.c.first_seen > sub.last_digest_at)
-        found = found.where(articles.c.first_seen <= now)
-        with self._db.write() as conn:
-            self._fence.check(conn)
-            moved = conn.execute(
-                update(subscriptions)
-                .where(
-                    subscriptions.c.chat == sub.chat,
-                    subscriptions.c.thread_id == sub.thread_id,
-                    subscriptions.c.version == sub.version,
-                    subscriptions.c.next_digest_at == slot,
-                )
-                .values(next_digest_at=next_slot(sub, now), last_digest_at=now)
-            )
-            if not moved.rowcount:
-                return False
-            chosen = [
-                a
-                for a in (article_from_dict(json.loads(r.body)) for r in conn.execute(found))
-                if _takes(sub, a)
-            ][:MAX_DIGEST_ARTICLES]
-            if not chosen:
-                return False
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(
-                dialect.insert(deliveries)
-                .values(
-                    article_id=chosen[0].id,
-                    chat=sub.chat,
-                    thread_id=sub.thread_id,
-                    kind=f"digest:{slot.isoformat()}",
-                    payload=json.dumps([a.id for a in chosen]),
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    message_ids="[]",
-                    created_at=now,
-                )
-                .on_conflict_do_nothing()
-            )
-        return True
+        if since is not None:
+            query = query.where(articles.c.first_seen > since)
+        return [(r.first_seen, article_from_dict(json.loads(r.body))) for r in conn.execute(query)]
 
     def queue_due(self, now: datetime, next_slot: NextSlot) -> int:
-        """Queue every due digest; how many were queued."""
-        return sum(self.queue(sub, now, next_slot) for sub in self.due(now))
+        """Queue every due digest, `BATCH` subscriptions a fenced transaction: each one's
+        digest row and the move to its next slot commit together. A subscription changed
+        meanwhile (its slot or version moved) is left for the next pass. How many
+        digests were queued."""
+        due = self.due(now)
+        if not due:
+            return 0
+        starts = [s.last_digest_at for s in due]
+        since = None if any(t is None for t in starts) else min(t for t in starts if t)
+        candidates: list[tuple[datetime, Article]] | None = None
+        queued = 0
+        for i in range(0, len(due), BATCH):
+            with self._db.write() as conn:
+                self._fence.check(conn)
+                if candidates is None:  # inside the write lock (SQLite): none half-written
+                    candidates = self._candidates(conn, since, now)
+                for sub in due[i : i + BATCH]:
+                    queued += self._queue(conn, sub, now, next_slot, candidates)
+        return queued
+
+    def _queue(
+        self,
+        conn: Connection,
+        sub: Subscription,
+        now: datetime,
+        next_slot: NextSlot,
+        candidates: list[tuple[datetime, Article]],
+    ) -> bool:
+        slot = sub.next_digest_at
+        assert slot is not None
+        moved = conn.execute(
+            update(subscriptions)
+            .where(
+                subscriptions.c.chat == sub.chat,
+                subscriptions.c.thread_id == sub.thread_id,
+                subscriptions.c.version == sub.version,
+                subscriptions.c.next_digest_at == slot,
+            )
+            .values(next_digest_at=next_slot(sub, now), last_digest_at=now)
+        )
+        if not moved.rowcount:
+            return False
+        since = sub.last_digest_at
+        chosen = [
+            a for seen, a in candidates if (since is None or seen > since) and _takes(sub, a)
+        ][:MAX_DIGEST_ARTICLES]
+        if not chosen:
+            return False  # nothing new: nothing sent, the slot moves on
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(
+            dialect.insert(deliveries)
+            .values(
+                article_id=chosen[0].id,
+                chat=sub.chat,
+                thread_id=sub.thread_id,
+                kind=f"digest:{slot.isoformat()}",
+                payload=json.dumps([a.id for a in chosen]),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                message_ids="[]",
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        return True
