@@ -168,13 +168,12 @@ async def test_start_post_settings_and_the_group_refusal(harness: Harness) -> No
     await harness.bot_says(CHANNEL, "A <b>bold</b> claim")  # the configured channel gets it
 
     await harness.say(USER_ID, "/settings", lang="it")
-    menu = await harness.bot_says(USER_ID, "Scegli una lingua")
-    [row] = menu["keyboard"]
-    data = next(b["data"] for b in row if b["text"] == "English")
+    menu = await harness.bot_says(USER_ID, "Settings of this chat")  # subscribed in English
+    data = next(b["data"] for row in menu["keyboard"] for b in row if b["text"] == "Italiano")
     r = await harness.post("press", {"chat": USER_ID, "message": menu["id"], "data": data})
     assert r.status_code == 200, r.text
-    edited = await harness.bot_says(USER_ID, "Language set to English")
-    assert edited["id"] == menu["id"] and edited["edited"] and edited["keyboard"] == []
+    edited = await harness.bot_says(USER_ID, "Impostazioni di questa chat")
+    assert edited["id"] == menu["id"] and edited["edited"] and edited["keyboard"]
 
     assert (await harness.post("role", {"chat": GROUP, "role": "member"})).status_code == 200
     await harness.say(GROUP, "/start")

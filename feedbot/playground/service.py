@@ -171,9 +171,12 @@ class Playground:
         if not emulator.base_url.startswith("http://127.0.0.1:"):
             raise FeedbotError(f"the emulator is not on 127.0.0.1: {emulator.base_url}")
         for chat in self.chats:
-            added = emulator.add_chat(chat.id, chat.type, title=chat.title, username=chat.username)
             if chat.forum:
-                added["is_forum"] = True
+                emulator.add_forum(chat.id, title=chat.title)
+                for topic, _ in chat.topics:
+                    emulator.add_topic(chat.id, topic)
+            else:
+                emulator.add_chat(chat.id, chat.type, title=chat.title, username=chat.username)
         for chat_id, role in self.roles.items():
             emulator.set_member(chat_id, USER_ID, role)
         tg = self.settings.telegram.model_copy(
