@@ -16,6 +16,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from feedbot.article import Article
 
@@ -89,6 +90,7 @@ def parse_terms(text: str, existing: Sequence[str] = ()) -> list[str]:
     return found
 
 
+@lru_cache(maxsize=4096)
 def _term(stored: str) -> Term:
     return Term(not stored.startswith("-"), tuple(words(stored)))
 

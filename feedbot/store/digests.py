@@ -46,13 +46,13 @@ class Digests:
         self._db = db
         self._fence = fence or Fence()
 
-    def due(self, now: datetime, limit: int = 1000) -> list[Subscription]:
-        """Digest subscriptions whose slot has come, the longest overdue first."""
+    def due(self, now: datetime) -> list[Subscription]:
+        """Digest subscriptions whose slot has come, the longest overdue first (all of
+        them: ten thousand chats may share a minute, and the sender should have them all)."""
         query = (
             select(subscriptions)
             .where(subscriptions.c.mode == "digest", subscriptions.c.next_digest_at <= now)
             .order_by(subscriptions.c.next_digest_at)
-            .limit(limit)
         )
         with self._db.read() as conn:
             return [_subscription(r) for r in conn.execute(query)]

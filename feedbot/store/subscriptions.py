@@ -8,8 +8,9 @@ button pressed on a menu drawn before a change is refused (`Subscriptions.update
 `queue_posts` decides and writes the deliveries of new articles inside the indexer's
 transaction, built for 100,000 subscriptions: the instant subscriptions without
 keyword filters get theirs in one ``INSERT … SELECT`` (the language filter is SQL
-too); only the ones with keywords are read (id and terms) and matched in Python
-against the article's words, computed once; digest subscriptions get nothing here.
+too); each distinct keyword filter is read once and matched in Python against the
+article's words, computed once, and the filters that take the article select their
+subscriptions in the same statement; digest subscriptions get nothing here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from feedbot.article import Article
@@ -179,6 +180,9 @@ def drop_subscriptions(conn: Connection, chat: str, thread_id: int | None = None
     return gone
 
 
+IN_CHUNK = 5000  # filters in one IN (…): well under SQLite's 32,766 bound values
+
+
 def _insert(conn: Connection) -> Any:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     return dialect.insert(deliveries)
@@ -196,57 +200,60 @@ def queue_posts(
     conn: Connection, new: Sequence[Article], channels: Sequence[str], now: datetime
 ) -> None:
     """One pending delivery of each new article per instant subscription that takes it,
-    and per channel (inside the caller's transaction; existing rows are left alone)."""
+    and per channel (inside the caller's transaction; existing rows are left alone).
+
+    Keyword filters are matched once per distinct filter, not per subscription: the
+    filters that take the article go back into the same ``INSERT … SELECT`` as a list
+    of values (in chunks, for SQLite's limit on bound values)."""
     stamp = literal(now, UtcDateTime)
+    columns = [
+        "article_id",
+        "chat",
+        "thread_id",
+        "kind",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "message_ids",
+        "created_at",
+    ]
     for article in new:
         instant = and_(subscriptions.c.mode == "instant", _language_ok(article.language))
-        plain = select(
-            literal(article.id),
-            subscriptions.c.chat,
-            subscriptions.c.thread_id,
-            literal("post"),
-            literal("pending"),
-            literal(0),
-            stamp,
-            literal("[]"),
-            stamp,
-        ).where(instant, subscriptions.c.has_terms.is_(False))
-        columns = [
-            "article_id",
-            "chat",
-            "thread_id",
-            "kind",
-            "status",
-            "attempts",
-            "next_attempt_at",
-            "message_ids",
-            "created_at",
-        ]
-        conn.execute(_insert(conn).from_select(columns, plain).on_conflict_do_nothing())
-        filtered = select(
-            subscriptions.c.chat, subscriptions.c.thread_id, subscriptions.c.terms
-        ).where(instant, subscriptions.c.has_terms.is_(True))
         text = article_words(article)
-        targets = [
-            (r.chat, r.thread_id)
-            for r in conn.execute(filtered)
-            if matches(json.loads(r.terms), text)
-        ]
-        targets += [(c, 0) for c in channels]
-        if not targets:
-            continue
-        rows = [
-            {
-                "article_id": article.id,
-                "chat": chat,
-                "thread_id": thread,
-                "kind": "post",
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "message_ids": "[]",
-                "created_at": now,
-            }
-            for chat, thread in dict.fromkeys(targets)
-        ]
-        conn.execute(_insert(conn).on_conflict_do_nothing(), rows)
+        distinct = (
+            select(subscriptions.c.terms).where(instant, subscriptions.c.has_terms).distinct()
+        )
+        taking = [t for t in conn.scalars(distinct) if matches(json.loads(t), text)]
+        chunks = [taking[i : i + IN_CHUNK] for i in range(0, len(taking), IN_CHUNK)] or [[]]
+        for number, chunk in enumerate(chunks):
+            which: ColumnElement[bool] = subscriptions.c.terms.in_(chunk)
+            if number == 0:  # the subscriptions without keywords come with the first chunk
+                which = or_(subscriptions.c.has_terms.is_(False), which)
+            rows = select(
+                literal(article.id),
+                subscriptions.c.chat,
+                subscriptions.c.thread_id,
+                literal("post"),
+                literal("pending"),
+                literal(0),
+                stamp,
+                literal("[]"),
+                stamp,
+            ).where(instant, which)
+            conn.execute(_insert(conn).from_select(columns, rows).on_conflict_do_nothing())
+        if channels:
+            values = [
+                {
+                    "article_id": article.id,
+                    "chat": chat,
+                    "thread_id": 0,
+                    "kind": "post",
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "message_ids": "[]",
+                    "created_at": now,
+                }
+                for chat in dict.fromkeys(channels)
+            ]
+            conn.execute(_insert(conn).on_conflict_do_nothing(), values)
