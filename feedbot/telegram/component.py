@@ -67,7 +67,7 @@ def telegram_component(
     outcomes = Counter(
         "feedbot_deliveries", "Telegram deliveries by outcome.", ["outcome"], registry=registry
     )
-    for outcome in ("sent", "retry", "failed", "gone"):
+    for outcome in ("sent", "retry", "failed", "gone", "held"):
         outcomes.labels(outcome)
     return TelegramService(
         settings, store, on_outcome=lambda outcome: outcomes.labels(outcome).inc()
