@@ -122,7 +122,7 @@ def _decision_figures(quick: bool) -> list[Figure]:
                     ok=seconds <= 2.0,
                     detail=f"{written:,} deliveries written (25% of subscriptions with "
                     "keywords, 10% digest, 1 in 7 Italian-only); the indexer's whole write "
-                    "transaction (article upsert + INSERT…SELECT + filtered executemany)",
+                    "transaction (article upsert + one INSERT…SELECT taking the matching filters)",
                 )
             )
     return figures
