@@ -90,7 +90,9 @@ def test_sqlite_file_to_postgresql_and_back(
     assert dump(target) == source  # every row, every column, the same ids
     assert SECRET not in result.output and "***" in result.output
     assert "feedbot: copying deliveries: 2655/2655" in result.output  # plain lines, no TTY
-    assert "copied 45 articles, 60 chats, 2655 deliveries, 2 state" in result.output
+    assert (
+        "copied 45 articles, 60 chats, 59 subscriptions, 2655 deliveries, 2 state" in result.output
+    )
 
     # PostgreSQL's id sequence continues after the copied ids: a new broadcast is queued.
     store = open_at(target)
@@ -117,7 +119,10 @@ def test_non_empty_target_is_refused_unless_forced(
 
     again = copy("--from", sqlite_file, "--to", target)
     assert again.exit_code == 2
-    assert "is not empty (45 articles, 60 chats, 2655 deliveries, 2 state)" in again.output
+    assert (
+        "is not empty (45 articles, 60 chats, 59 subscriptions, 2655 deliveries, 2 state)"
+        in again.output
+    )
     assert "--force" in again.output and SECRET not in again.output
     assert dump(target) == first
 
@@ -128,7 +133,7 @@ def test_non_empty_target_is_refused_unless_forced(
         store.close()
     forced = copy("--from", sqlite_file, "--to", target, "--force")
     assert forced.exit_code == 0, forced.output
-    assert "replaced 2763 rows" in forced.output
+    assert "replaced 2823 rows" in forced.output  # with the subscriptions, the stray one too
     assert dump(target) == first  # the same target as the first copy: idempotent
 
 

@@ -410,3 +410,32 @@ async def test_index_written_articles_reach_topics(bot: Bot, clock: Clock) -> No
     in_forum = [s for s in bot.fake.sent if s.chat_id == FORUM]
     assert len(in_forum) > 1  # the reply to /subscribe, then the post
     assert all(s.params.get("message_thread_id") == 3 for s in in_forum)
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "value"),
+    [
+        ("s:0:1:lang:it", "language", "it"),
+        ("s:0:1:mode:weekly", "digest", "weekly mon 08:00"),
+        ("s:0:1:time:2100", "digest", "daily 21:00"),
+        ("s:0:1:tz:3", "timezone", "America/New_York"),
+        ("s:0:1:quiet:hold", "quiet_action", "hold"),
+        ("s:0:1:quiet:off", "quiet", None),
+        ("s:0:1:flang:en", "languages", ("en",)),
+        ("s:0:1:fclear:1", "terms", ()),
+        ("s:0:1:style:headlines", "style", "headlines"),
+    ],
+)
+async def test_every_kind_of_button(bot: Bot, data: str, field: str, value: object) -> None:
+    chat = bot.chat()
+    await chat.send("/start")
+    await chat.send("/filter +roma")  # version 2
+    await chat.send("/settings")
+    menu = bot.fake.sent[-1]
+    assert menu.message_id is not None
+    data = data.replace("s:0:1:", "s:0:2:")
+    bot.fake.callback(data, chat_id=USER, message_id=menu.message_id)
+    await bot.fake.wait_for(lambda: any(a.method == "editmessagetext" for a in bot.fake.attempts))
+    stored = await sub(bot, USER)
+    assert stored is not None and stored.version == 3
+    assert getattr(stored, field) == value
