@@ -228,6 +228,24 @@ class TelegramSettings(_Section):
     max_attempts: int = Field(
         5, gt=0, description="Attempts per delivery on network errors and 5xx before it fails."
     )
+    on_edit: Literal["edit", "ignore"] = Field(
+        "edit",
+        description="When a posted article changes: `edit` every message sent for it in place "
+        "(a post that grew gets its extra pieces, one that shrank loses its surplus ones); "
+        "`ignore` leaves the chats as they are. Saves within 2 seconds make one edit.",
+    )
+    on_remove: Literal["keep", "mark", "delete"] = Field(
+        "mark",
+        description="When a posted article's file is removed: `keep` the messages, `mark` them "
+        '(headline struck through, "withdrawn"), or `delete` them where Telegram still allows '
+        "it (48 hours) and mark them elsewhere.",
+    )
+    delay: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds a new article waits before it is posted to Telegram, so a typo "
+        "can be fixed first: the post sent is the version current when it goes out.",
+    )
 
 
 class PlaygroundSettings(_Section):

@@ -73,7 +73,7 @@ def test_every_ledger_write_is_fenced_after_a_takeover(store: Store, second: Sto
         lambda: outbox.claim_due(now, 10),
         lambda: outbox.release_claims(),
         lambda: outbox.record_progress(delivery.id, [1, 2]),
-        lambda: outbox.mark_sent_many([(delivery.id, [1, 2], now)]),
+        lambda: outbox.mark_sent_many([(delivery.id, [1, 2], now, None)]),
         lambda: outbox.mark_retry(delivery.id, 1, later, "x"),
         lambda: outbox.mark_failed(delivery.id, 1, "x"),
         lambda: outbox.chat_gone("1", "x"),

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -224,8 +224,8 @@ class Playground:
             store, self.store = self.store, None
             await asyncio.to_thread(store.close)
 
-    def wake(self) -> None:
-        """New articles in the index: scan them into the playground's database, then send."""
+    def wake(self, changed: Collection[str] = ()) -> None:
+        """The index changed: scan it into the playground's database, then send and edit."""
         if not self.running:
             return
         task = asyncio.ensure_future(self._scan())
@@ -238,8 +238,8 @@ class Playground:
             return
         async with self._scan_lock:
             report = await store.db.call(indexer.scan)
-        if report.created and self.bot is not None:
-            self.bot.wake()
+        if (report.created or report.changed or report.removed) and self.bot is not None:
+            self.bot.wake((*report.changed, *report.removed))
         if report.recheck_in is not None and self.running:  # a file still being written
             if self._recheck is not None:
                 self._recheck.cancel()

@@ -20,11 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from feedbot.errors import StoreError
 from feedbot.store.engine import Database
-from feedbot.store.schema import articles, chats, deliveries, state
+from feedbot.store.schema import articles, chats, deliveries, edits, state
 
 __all__ = ["COPIED", "CopyReport", "NotEmptyError", "copy_database", "open_location"]
 
-COPIED: tuple[Table, ...] = (articles, chats, deliveries, state)  # parents before children
+COPIED: tuple[Table, ...] = (articles, chats, deliveries, edits, state)  # parents before children
 BATCH = 2000  # rows per read and per insert: memory stays flat for any size
 
 Progress = Callable[[str, int, int], None]  # table, rows copied so far, rows in all

@@ -38,18 +38,16 @@ from typing import Any, Protocol, TypeVar
 from telegram import Bot, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
-    BadRequest,
     ChatMigrated,
-    Forbidden,
-    NetworkError,
     RetryAfter,
     TelegramError,
 )
 
 from feedbot.article import Entry
 from feedbot.errors import FencedError, StoreError
-from feedbot.store.outbox import Delivery
+from feedbot.store.outbox import Delivery, Done
 from feedbot.telegram.limits import retry_after_seconds
+from feedbot.telegram.outcomes import backoff, chat_id_for_api, classify_error, post_digest
 
 __all__ = ["Delivery", "Ledger", "Sender", "chat_id_for_api", "classify_error"]
 
@@ -68,7 +66,7 @@ class Ledger(Protocol):
     async def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
     async def entry(self, article_id: str) -> Entry | None: ...
     async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
-    async def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None: ...
+    async def mark_sent_many(self, done: Sequence[Done]) -> None: ...
     async def mark_retry(
         self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
     ) -> None: ...
@@ -77,33 +75,6 @@ class Ledger(Protocol):
     async def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
         """Follow a migrated chat; True when ``delivery_id`` should go on to ``new``."""
         ...
-
-
-def chat_id_for_api(chat: str) -> int | str:
-    """Numeric chat ids go to the API as numbers, ``@usernames`` as text."""
-    body = chat[1:] if chat.startswith("-") else chat
-    return int(chat) if body.isdigit() else chat
-
-
-def classify_error(error: TelegramError) -> str:
-    """What a Telegram error means for a delivery: gone, bug, retry or failed."""
-    text = str(error).lower()
-    if isinstance(error, Forbidden):
-        return "gone"
-    if isinstance(error, BadRequest):
-        if "chat not found" in text or "user is deactivated" in text:
-            return "gone"
-        if "can't parse entities" in text or "message is too long" in text:
-            return "bug"
-        return "failed"
-    if isinstance(error, NetworkError):  # TimedOut, 5xx, connection errors
-        return "retry"
-    return "failed"
-
-
-def backoff(attempts: int) -> timedelta:
-    """2, 4, 8, … seconds, at most five minutes."""
-    return timedelta(seconds=min(300, 2**attempts))
 
 
 class Sender:
@@ -143,7 +114,7 @@ class Sender:
         # article id -> (when looked up, the lookup)
         self._entries: dict[str, tuple[float, asyncio.Future[Entry | None]]] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
-        self._confirmed: list[tuple[int, Sequence[int], datetime]] = []
+        self._confirmed: list[Done] = []
         self._recording: set[int] = set()  # sent, confirmation being written
         self._flush_handle: asyncio.Handle | None = None
         self._writes: set[asyncio.Future[Any]] = set()  # ledger writes not yet finished
@@ -154,6 +125,11 @@ class Sender:
     def wake(self) -> None:
         """New rows may be due: look now rather than at the next poll."""
         self._wake.set()
+
+    def forget(self, article_ids: Collection[str]) -> None:
+        """These articles changed or went away: read them again before the next send."""
+        for article_id in article_ids:
+            self._entries.pop(article_id, None)
 
     @property
     def in_flight(self) -> int:
@@ -217,7 +193,7 @@ class Sender:
     def _held(self) -> set[int]:
         """Ids this sender holds claimed: queued, being sent, or sent but not yet recorded."""
         held = {d.id for d in self._queue} | {i for ids in self._claimed.values() for i in ids}
-        return held | {i for i, _, _ in self._confirmed} | self._recording
+        return held | {d[0] for d in self._confirmed} | self._recording
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -241,7 +217,7 @@ class Sender:
         self._claimed.clear()
         self._dropped.clear()
         # what Telegram confirmed but is not recorded yet stays claimed (not sent twice)
-        unrecorded = {i for i, _, _ in self._confirmed} | self._recording
+        unrecorded = {d[0] for d in self._confirmed} | self._recording
         with contextlib.suppress(FencedError):  # else the new leader releases them
             await self._ledger.release_claims(keep=unrecorded)
 
@@ -276,9 +252,9 @@ class Sender:
             self._pieces.move_to_end(key)
         return pieces
 
-    def _confirm(self, delivery_id: int, message_ids: Sequence[int]) -> None:
+    def _confirm(self, delivery_id: int, message_ids: Sequence[int], digest: str) -> None:
         """Telegram confirmed the whole post: record it at the end of this loop turn."""
-        self._confirmed.append((delivery_id, tuple(message_ids), self._clock()))
+        self._confirmed.append((delivery_id, tuple(message_ids), self._clock(), digest))
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_soon(self._flush)
@@ -306,8 +282,8 @@ class Sender:
         """A ledger write (the ledger retries it while the database is away)."""
         return await asyncio.shield(self._track(write(*args)))
 
-    async def _record_sent(self, done: list[tuple[int, Sequence[int], datetime]]) -> None:
-        ids = {i for i, _, _ in done}
+    async def _record_sent(self, done: list[Done]) -> None:
+        ids = {d[0] for d in done}
         self._recording |= ids
         try:
             await self._ledger.mark_sent_many(done)
@@ -399,7 +375,7 @@ class Sender:
             sent.append(message.message_id)
             if len(sent) < len(pieces):
                 await self._record(ledger.record_progress, delivery.id, sent)
-        self._confirm(delivery.id, sent)
+        self._confirm(delivery.id, sent, post_digest(pieces))
 
     async def _fail(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
         kind = classify_error(error)

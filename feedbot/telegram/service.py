@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -33,6 +33,7 @@ from feedbot.telegram.bot import (
     webhook_route,
 )
 from feedbot.telegram.delivery import Sender
+from feedbot.telegram.editing import Editor
 from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.messages import render_post
 
@@ -77,6 +78,15 @@ class TelegramService:
             max_in_flight=128 if tg.paid_broadcast else 64,
             on_outcome=on_outcome,
         )
+        self.editor = Editor(
+            self._application.bot,
+            store.async_edits(),
+            render,
+            default_language=tg.default_language,
+            max_attempts=tg.max_attempts,
+            on_outcome=on_outcome,
+        )
+        self._editor_task: asyncio.Task[None] | None = None
         self._db = store.db
         # Replicas in webhook mode: followers hand updates to the leader through the store.
         replicas = store.db.dialect == "postgresql" and tg.mode == "webhook"
@@ -134,9 +144,13 @@ class TelegramService:
             if not taken:
                 await asyncio.sleep(INBOX_POLL)
 
-    def wake(self) -> None:
-        """New deliveries were written: send them now."""
+    def wake(self, changed: Collection[str] = ()) -> None:
+        """New deliveries or corrections were written: send them now. ``changed``: articles
+        that changed or went away, read again before their next send or edit."""
+        self.sender.forget(changed)
+        self.editor.forget(changed)
         self.sender.wake()
+        self.editor.wake()
 
     async def start(self) -> None:
         """Every replica: nothing to do until this one leads (only the leader talks to
@@ -154,6 +168,7 @@ class TelegramService:
         if leadership is not None:
             self._limiter.permit = leadership.may_act
             self.sender.on_fenced = leadership.step_down
+            self.editor.on_fenced = leadership.step_down
         self._leading = True
         try:
             await self._connect()
@@ -200,6 +215,7 @@ class TelegramService:
             )
         await application.start()
         self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
+        self._editor_task = asyncio.create_task(self.editor.run(), name="telegram-editor")
         self.running = True
         if self._inbox is not None:
             self._inbox_task = asyncio.create_task(self._drain_inbox(), name="telegram-inbox")
@@ -220,6 +236,7 @@ class TelegramService:
                 "username": self.username,
                 "mode": self._settings.telegram.mode,
                 "sending": self.sender.in_flight,
+                "editing": self.editor.in_flight,
             }
         }
 
@@ -236,9 +253,9 @@ class TelegramService:
         self.running = False
         if self._inbox_task is not None:
             await asyncio.gather(self._inbox_task, return_exceptions=True)
-        await self.sender.stop()
-        if self._sender_task is not None:
-            await asyncio.gather(self._sender_task, return_exceptions=True)
+        await asyncio.gather(self.sender.stop(), self.editor.stop())
+        tasks = [t for t in (self._sender_task, self._editor_task) if t is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
         application = self._application
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
