@@ -117,7 +117,9 @@ def test_non_empty_target_is_refused_unless_forced(
 
     again = copy("--from", sqlite_file, "--to", target)
     assert again.exit_code == 2
-    assert "is not empty (45 articles, 60 chats, 2655 deliveries, 59 edits, 2 state)" in again.output
+    assert (
+        "is not empty (45 articles, 60 chats, 2655 deliveries, 59 edits, 2 state)" in again.output
+    )
     assert "--force" in again.output and SECRET not in again.output
     assert dump(target) == first
 
