@@ -296,11 +296,11 @@ def _upsert(
             fresh.append(values | extra | {"broadcast": broadcast, "scheduled": waits})
             seen.add(article.id)
             continue
-        if row is not None and row.content_hash != record.content_hash:
+        edited = row is not None and row.content_hash != record.content_hash
+        if edited:
             values["updated"] = max(now, article.date.value)
-        if row is not None and not row.scheduled:
-            if row.content_hash != record.content_hash or row.removed_at is not None:
-                changed.append(article.id)  # its messages show another version (or a mark)
+        if row is not None and not row.scheduled and (edited or row.removed_at is not None):
+            changed.append(article.id)  # its messages show another version (or a mark)
         conn.execute(update(articles).where(articles.c.id == article.id).values(**values))
     if fresh:
         conn.execute(insert(articles), fresh)
