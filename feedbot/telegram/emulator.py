@@ -454,6 +454,12 @@ class FakeBotAPI:
             found = {m: t for (c, m), t in self._texts.items() if c == chat_id}
         return dict(sorted(found.items()))
 
+    def delete(self, chat_id: int | str, message_id: int) -> None:
+        """Someone else (an admin, the user) deleted a message the bot had sent."""
+        with self._lock:
+            self._texts.pop((chat_id, message_id), None)
+            self._markups.pop((chat_id, message_id), None)
+
     def markup(self, chat_id: int | str, message_id: int) -> Any:
         """The reply markup a message shows now (None: none)."""
         with self._lock:

@@ -1,0 +1,200 @@
+"""Corrections reach the chats: edits, grown and shrunk posts, withdrawals, the delay.
+
+Through the real python-telegram-bot stack, our rate limiter and the fake Bot API
+(which keeps the messages it really sent), on SQLite and PostgreSQL; articles reach
+the store through the real `Indexer`, as in the daemon.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feedbot.article import parse
+from feedbot.config import Settings
+from feedbot.feeds import article_url
+from feedbot.store import Publishing, Store
+from feedbot.telegram.emulator import FakeBotAPI
+from feedbot.telegram.messages import render_post
+from feedbot.telegram.parse_html import parse_telegram_html
+from feedbot.telegram.service import TelegramService
+from tests.botkit import TOKEN, Index, make_settings
+from tests.storekit import deliveries_for, off_loop, until
+
+
+def article_text(headline: str, sections: int = 0, date: str = "2026-11-20") -> str:
+    """An English article: a lead paragraph and ``sections`` headed sections (20 make
+    a post of two pieces)."""
+    blocks = [
+        f"date {date} {headline}",
+        "The lead paragraph tells the story in a few plain words. It goes on a little longer.",
+    ]
+    for i in range(sections):
+        blocks.append(f"Part {i} of the story")
+        blocks.append(
+            f"Item {i} is described here with enough words to make a long summary sentence "
+            f"for the post. A second sentence about item {i} adds more words so the section "
+            "summary is long enough to count."
+        )
+    return "\n\n".join(blocks) + "\n"
+
+
+class Desk:
+    """An index folder, the store and a running service against the fake Bot API."""
+
+    def __init__(
+        self, settings: Settings, index: Index, store: Store, svc: TelegramService
+    ) -> None:
+        self.settings, self.index, self.store, self.service = settings, index, store, svc
+        self._seq = 0
+
+    def pieces(self, name: str, text: str, language: str = "en") -> list[str]:
+        """The post the service renders for ``text`` (as it would be sent)."""
+        article = parse(f"{name}.txt", text.encode())
+        url = article_url(self.settings.feed, name)
+        return render_post(article, url=url, language=language)
+
+    async def publish(self, text: str) -> str:
+        """Write a new article file, scan, wake the sender: its id."""
+        self._seq += 1
+        name = f"{500 + self._seq:03d}_{self._seq:016x}"
+        await self.save(name, text)
+        return name
+
+    async def save(self, name: str, text: str) -> None:
+        """Write (or rewrite) an article file atomically, scan, wake the service."""
+        path = self.index.folder / f"{name}.txt"
+        tmp = self.index.folder / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        report = await off_loop(self.index.indexer.scan)
+        self.service.wake((*report.changed, *report.removed))
+
+    async def remove(self, name: str) -> None:
+        (self.index.folder / f"{name}.txt").unlink()
+        report = await off_loop(self.index.indexer.scan)
+        self.service.wake(report.removed)
+
+    async def sent(self, name: str, timeout: float = 30.0) -> None:
+        """Wait until every delivery of ``name`` is sent."""
+
+        def done() -> bool:
+            rows = deliveries_for(self.store, name)
+            return bool(rows) and all(r["status"] == "sent" for r in rows)
+
+        await until(done, timeout=timeout)
+
+    async def corrected(self, name: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Wait until no correction of ``name`` is owed; its edit rows."""
+
+        def done() -> bool:
+            rows = self.store.edits.rows(name)
+            return bool(rows) and all(r["status"] in ("done", "failed") for r in rows)
+
+        await until(done, timeout=timeout)
+        return await off_loop(self.store.edits.rows, name)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI(TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def desk_for(
+    database_url: str, fake: FakeBotAPI, store: Store, tmp_path: Path
+) -> Callable[..., Any]:
+    @asynccontextmanager
+    async def make(chats: int = 3, **telegram: Any) -> AsyncIterator[Desk]:
+        settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, **telegram)
+        tg = settings.telegram
+        policy = Publishing(tg.on_edit, tg.on_remove, timedelta(seconds=tg.delay))
+        index = await off_loop(Index, tmp_path / "index", store, publishing=policy)
+        for chat in range(1, chats + 1):
+            await off_loop(store.chats.subscribe, str(chat), kind="private", title=None)
+        (index.folder / "001_0000000000000001.txt").write_text(article_text("Baseline"))
+        await off_loop(index.indexer.scan)  # the baseline: nothing is broadcast
+        svc = TelegramService(settings, store)
+        await svc.start()
+        await svc.lead()
+        try:
+            yield Desk(settings, index, store, svc)
+        finally:
+            await svc.stop()
+
+    return make
+
+
+def shown(html_pieces: list[str]) -> list[str]:
+    """The texts Telegram shows for some HTML messages."""
+    return [parse_telegram_html(p)[0] for p in html_pieces]
+
+
+def headline_shown(fake: FakeBotAPI, chat: int) -> list[str]:
+    """The first line of every message a chat shows now."""
+    return [t.split("\n")[0] for t in fake.shown(chat).values()]
+
+
+async def test_an_edit_after_a_300_chat_broadcast_edits_each_message_once(
+    desk_for: Callable[..., Any], fake: FakeBotAPI
+) -> None:
+    async with desk_for(chats=300) as desk:
+        name = await desk.publish(article_text("Mayor opens the brigde"))
+        await desk.sent(name, timeout=60)
+        await desk.save(name, article_text("Mayor opens the bridge"))
+        rows = await desk.corrected(name, timeout=60)
+    assert len(rows) == 300 and {r["status"] for r in rows} == {"done"}
+    edits = Counter(s.chat_id for s in fake.done("editmessagetext"))
+    assert set(edits) == set(range(1, 301)) and set(edits.values()) == {1}
+    assert all(headline_shown(fake, chat) == ["Mayor opens the bridge"] for chat in (1, 150, 300))
+    assert fake.count_429 == 0
+
+
+async def test_five_saves_in_a_burst_make_one_edit_per_message_with_the_last_version(
+    desk_for: Callable[..., Any], fake: FakeBotAPI
+) -> None:
+    async with desk_for(chats=4) as desk:
+        name = await desk.publish(article_text("Version 0"))
+        await desk.sent(name)
+        for version in range(1, 6):
+            await desk.save(name, article_text(f"Version {version}"))
+            time.sleep(0.1)  # an editor saving again and again (the loop is not needed)
+        await desk.corrected(name)
+    edits = [s for s in fake.done("editmessagetext")]
+    assert Counter(s.chat_id for s in edits) == {1: 1, 2: 1, 3: 1, 4: 1}
+    assert all(headline_shown(fake, chat) == ["Version 5"] for chat in (1, 2, 3, 4))
+
+
+async def test_a_post_that_grows_gets_a_reply_and_one_that_shrinks_loses_it(
+    desk_for: Callable[..., Any], fake: FakeBotAPI, store: Store
+) -> None:
+    short, long = article_text("Budget", 1), article_text("Budget", 20)
+    async with desk_for(chats=2) as desk:
+        name = await desk.publish(short)
+        await desk.sent(name)
+        [first] = fake.shown(1)
+        await desk.save(name, long)
+        await desk.corrected(name)
+        grown = desk.pieces(name, long)
+        assert len(grown) == 2
+        assert list(fake.shown(1).values()) == shown(grown)  # the first edited, one more
+        [reply] = [s for s in fake.sent if s.chat_id == 1 and s.message_id != first]
+        assert reply.params["reply_parameters"]["message_id"] == first
+        rows = await off_loop(deliveries_for, store, name)
+        assert all(len(json.loads(r["message_ids"])) == 2 for r in rows)
+
+        await desk.save(name, short)
+        await desk.corrected(name)
+        assert list(fake.shown(1).values()) == shown(desk.pieces(name, short))  # one less
+    deleted = [s.message_id for s in fake.done("deletemessage") if s.chat_id == 1]
+    assert deleted == [reply.message_id]
