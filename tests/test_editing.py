@@ -198,3 +198,105 @@ async def test_a_post_that_grows_gets_a_reply_and_one_that_shrinks_loses_it(
         assert list(fake.shown(1).values()) == shown(desk.pieces(name, short))  # one less
     deleted = [s.message_id for s in fake.done("deletemessage") if s.chat_id == 1]
     assert deleted == [reply.message_id]
+
+
+async def test_a_removed_article_is_kept_where_on_remove_says_keep(
+    desk_for: Callable[..., Any], fake: FakeBotAPI, store: Store
+) -> None:
+    async with desk_for(chats=2, on_remove="keep") as desk:
+        name = await desk.publish(article_text("Old story"))
+        await desk.sent(name)
+        before = {chat: fake.shown(chat) for chat in (1, 2)}
+        await desk.remove(name)
+        assert await off_loop(store.edits.rows, name) == []  # nothing is owed
+    assert {chat: fake.shown(chat) for chat in (1, 2)} == before
+    assert not fake.done("editmessagetext") and not fake.done("deletemessage")
+
+
+@pytest.mark.parametrize("policy", ["mark", "delete"])
+@pytest.mark.parametrize("age_hours", [0, 49])
+async def test_a_removed_article_is_marked_or_deleted(
+    desk_for: Callable[..., Any], fake: FakeBotAPI, store: Store, policy: str, age_hours: int
+) -> None:
+    """``mark``: the first piece shows the struck-through headline and "withdrawn" in the
+    chat's language, the surplus piece is deleted (past 48 h: "(see above)"). ``delete``:
+    every piece is deleted (past 48 h, Telegram refuses: marked instead)."""
+    async with desk_for(chats=2, on_remove=policy) as desk:
+        await off_loop(store.chats.set_chat_language, "2", "it")
+        name = await desk.publish(article_text("Wrong story", 20))  # two pieces
+        await desk.sent(name)
+        first, second = fake.shown(1)
+        fake.wall_clock = lambda: time.time() + age_hours * 3600
+        await desk.remove(name)
+        rows = await desk.corrected(name)
+    assert {r["status"] for r in rows} == {"done"}
+    if policy == "delete" and age_hours == 0:
+        assert fake.shown(1) == fake.shown(2) == {}
+        assert len(fake.done("deletemessage")) == 4 and not fake.done("editmessagetext")
+        return
+    if age_hours == 0:
+        assert fake.shown(1) == {first: "Wrong story\nwithdrawn"}
+        assert list(fake.shown(2).values()) == ["Wrong story\nritirato"]
+    else:
+        assert fake.shown(1) == {first: "Wrong story\nwithdrawn", second: "(see above)"}
+        assert list(fake.shown(2).values()) == ["Wrong story\nritirato", "(vedi sopra)"]
+        refused = [a for a in fake.attempts if a.method == "deletemessage"]
+        assert refused and {a.description for a in refused} == {
+            "Bad Request: message can't be deleted"
+        }
+    mark = next(s for s in fake.done("editmessagetext") if s.chat_id == 1 and s.message_id == first)
+    assert mark.text == "<s><b>Wrong story</b></s>\n<i>withdrawn</i>"
+
+
+async def test_a_message_deleted_by_someone_else_is_a_recorded_outcome(
+    desk_for: Callable[..., Any], fake: FakeBotAPI, store: Store
+) -> None:
+    """ "message to edit not found" ends that correction (recorded); the other chats are
+    edited; a save that leaves the post as it is edits nothing."""
+    async with desk_for(chats=2) as desk:
+        name = await desk.publish(article_text("Typo in teh headline"))
+        await desk.sent(name)
+        [gone] = fake.shown(1)
+        fake.delete(1, gone)  # an admin deleted the post in chat 1
+        await desk.save(name, article_text("Typo in the headline"))
+        rows = {r["chat"]: r for r in await desk.corrected(name)}
+        assert rows["1"]["status"] == "failed" and rows["2"]["status"] == "done"
+        assert rows["1"]["error"] == "message to edit not found"
+        assert headline_shown(fake, 2) == ["Typo in the headline"]
+        edits = len(fake.done("editmessagetext"))
+        # the same post again (a touched file, a change the post does not show): no request
+        await desk.save(name, article_text("Typo in the headline") + "\n")
+        rows = {r["chat"]: r for r in await desk.corrected(name)}
+    assert rows["2"]["status"] == "done" and len(fake.done("editmessagetext")) == edits
+    assert not [a for a in fake.attempts if "not modified" in a.description]
+
+
+async def test_edits_keep_the_unpaid_rate_with_paid_broadcasts(
+    desk_for: Callable[..., Any], fake: FakeBotAPI
+) -> None:
+    """Telegram sells no paid edits: 90 edits go at 30/s (the fake answers 429 to an
+    unpaid 31st in a second) while the sends went at the paid rate."""
+    async with desk_for(chats=90, paid_broadcast=True) as desk:
+        name = await desk.publish(article_text("Paid"))
+        await desk.sent(name)
+        await desk.save(name, article_text("Paid, corrected"))
+        await desk.corrected(name, timeout=60)
+    sends = sorted(s.time for s in fake.sent if s.text.startswith("<b>Paid"))
+    edits = sorted(s.time for s in fake.done("editmessagetext"))
+    assert len(sends) == len(edits) == 90 and fake.count_429 == 0
+    assert sends[-1] - sends[0] < 1.0  # the paid rate: far above 30/s
+    assert max(sum(1 for t in edits if start <= t < start + 1.0) for start in edits) <= 30
+    assert edits[-1] - edits[0] >= 2.0  # 90 at 30/s
+
+
+async def test_an_edit_inside_the_delay_changes_what_is_sent(
+    desk_for: Callable[..., Any], fake: FakeBotAPI, store: Store
+) -> None:
+    async with desk_for(chats=3, delay=2.0) as desk:
+        name = await desk.publish(article_text("Draft headline"))
+        await desk.save(name, article_text("Final headline"))
+        assert all(r["status"] == "pending" for r in await off_loop(deliveries_for, store, name))
+        await desk.sent(name)
+        await desk.corrected(name)  # owed while pending: resolved without a request
+    assert [headline_shown(fake, chat) for chat in (1, 2, 3)] == [["Final headline"]] * 3
+    assert len(fake.sent) == 3 and not fake.done("editmessagetext")
