@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from feedbot import __version__
-from feedbot.article import Article, article_to_dict
+from feedbot.article import Article, article_to_dict, scheduled
 from feedbot.config import Settings, load_settings
 from feedbot.errors import FeedbotError
 
@@ -212,9 +213,11 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     except ArticleError as e:
         fail(str(e))
     bad = 0
+    now = datetime.now(UTC)
     for path, folder in files:
         try:
-            read_article(  # a file in a folder follows the index's rules; one named, its link
+            # a file in a folder follows the index's rules; one named, its link
+            parsed = read_article(
                 path,
                 max_bytes=settings.index.max_file_bytes,
                 follow_symlinks=folder is None or settings.index.follow_symlinks,
@@ -223,6 +226,9 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         except ArticleError as e:
             bad += 1
             click.echo(str(e))
+            continue
+        if scheduled(parsed, now):
+            click.echo(f"{path}: scheduled for {parsed.date.isoformat()}")
     noun = "file" if len(files) == 1 else "files"
     click.echo(f"{len(files)} article {noun} checked: {len(files) - bad} good, {bad} bad")
     sys.exit(1 if bad else 0)
@@ -239,6 +245,8 @@ def _outline(article: Article) -> list[tuple[str, str]]:
             f"language {article.language}  seq {article.seq}",
         ),
     ]
+    if scheduled(article, datetime.now(UTC)):
+        lines.append(("yellow", f"scheduled for {date.isoformat()}: not published before then"))
     for number, section in enumerate(article.sections):
         lines.append(("", ""))
         title = section.heading if section.heading is not None else "(lead)"

@@ -137,3 +137,19 @@ def test_real_process_check_and_show(tmp_path: Path) -> None:
     )
     assert show.returncode == 0, show.stderr
     assert json.loads(show.stdout) == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_check_and_show_say_when_an_article_is_scheduled(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "001_future.txt"
+    path.write_bytes(b"date 2999-12-01T08:00:00+01:00 Headline\n\nBody text.\n")
+    (tmp_path / "002_past.txt").write_bytes(b"date 2020-12-01T08:00:00+01:00 Headline\n\nBody.\n")
+    result = runner.invoke(cli, ["check", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"{path}: scheduled for 2999-12-01T07:00:00Z"
+    assert "002_past" not in result.output
+    shown = runner.invoke(cli, ["show", str(path)])
+    assert "scheduled for 2999-12-01T07:00:00Z: not published before then" in shown.output
+    past = runner.invoke(cli, ["show", str(tmp_path / "002_past.txt")])
+    assert past.exit_code == 0 and "scheduled" not in past.output

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from feedbot.article import Article, DatePrecision, Entry, article_from_dict, article_to_dict
+from feedbot.article import Article, Entry, article_from_dict, article_to_dict, scheduled
 from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
@@ -266,11 +266,6 @@ def _row(record: FileRecord) -> dict[str, Any]:
         "published": published,
         "removed_at": None,
     }
-
-
-def scheduled(article: Article, now: datetime) -> bool:
-    """Whether an article waits for its date: a full timestamp still in the future."""
-    return article.date.precision is DatePrecision.INSTANT and article.date.value > now
 
 
 def _upsert(
