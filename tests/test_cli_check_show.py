@@ -139,9 +139,7 @@ def test_real_process_check_and_show(tmp_path: Path) -> None:
     assert json.loads(show.stdout) == json.loads(GOLDEN.read_text(encoding="utf-8"))
 
 
-def test_check_and_show_say_when_an_article_is_scheduled(
-    runner: CliRunner, tmp_path: Path
-) -> None:
+def test_check_and_show_say_when_an_article_is_scheduled(runner: CliRunner, tmp_path: Path) -> None:
     path = tmp_path / "001_future.txt"
     path.write_bytes(b"date 2999-12-01T08:00:00+01:00 Headline\n\nBody text.\n")
     (tmp_path / "002_past.txt").write_bytes(b"date 2020-12-01T08:00:00+01:00 Headline\n\nBody.\n")
