@@ -29,6 +29,7 @@ from feedbot.telegram.parse_html import parse_telegram_html
 from feedbot.telegram.service import TelegramService
 from tests.botkit import TOKEN, Index, make_settings
 from tests.storekit import deliveries_for, off_loop, until
+from tests.test_delivery import Daemon, wait_until
 
 
 def article_text(headline: str, sections: int = 0, date: str = "2026-11-20") -> str:
@@ -300,3 +301,52 @@ async def test_an_edit_inside_the_delay_changes_what_is_sent(
         await desk.corrected(name)  # owed while pending: resolved without a request
     assert [headline_shown(fake, chat) for chat in (1, 2, 3)] == [["Final headline"]] * 3
     assert len(fake.sent) == 3 and not fake.done("editmessagetext")
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_of_edits_leaves_every_message_with_the_last_version(
+    tmp_path: Path,
+) -> None:
+    """200 chats get a post; a correction is under way when the daemon is killed; the file
+    is saved once more while it is down. After the restart every message shows the last
+    version, and no chat got a second post."""
+    fake = FakeBotAPI(TOKEN).start_in_thread()
+    index = tmp_path / "index"
+    index.mkdir()
+    name = "500_0000000000000001"
+
+    def save(text: str) -> None:
+        tmp = index / f".{name}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, index / f"{name}.txt")
+
+    (index / "001_0000000000000001.txt").write_text(article_text("Baseline"))
+    daemon = Daemon(tmp_path, fake)
+    chats = list(range(2000, 2200))
+    try:
+        daemon.start()
+        store = Store.open(tmp_path / "feedbot.sqlite3")
+        try:
+            for chat in chats:
+                store.chats.subscribe(str(chat), kind="private", title=None)
+        finally:
+            store.close()
+        save(article_text("Version one"))
+        wait_until(lambda: len(fake.sent) >= len(chats), 60, "the broadcast", daemon)
+        save(article_text("Version two"))
+        wait_until(lambda: len(fake.done("editmessagetext")) >= 50, 60, "50 edits", daemon)
+        daemon.kill()
+        assert len(fake.done("editmessagetext")) < len(chats), "finished before the kill"
+        save(article_text("Version three"))
+        daemon.start()
+
+        def last_everywhere() -> bool:
+            return all(headline_shown(fake, chat) == ["Version three"] for chat in chats)
+
+        wait_until(last_everywhere, 60, "the last version in every chat", daemon)
+        daemon.stop()
+    finally:
+        daemon.stop()
+        fake.stop_thread()
+    assert Counter(s.chat_id for s in fake.sent) == Counter(chats)  # one post each
+    assert fake.count_429 == 0
