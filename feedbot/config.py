@@ -240,6 +240,25 @@ class TelegramSettings(_Section):
         '(headline struck through, "withdrawn"), or `delete` them where Telegram still allows '
         "it (48 hours) and mark them elsewhere.",
     )
+    template: str | None = Field(
+        None,
+        description="A Jinja2 template for the post (sandboxed; every value is escaped for "
+        "Telegram HTML): `headline`, `date`, `date_iso`, `language`, `lead`, `sections` "
+        "(`heading`, `summary`), `url`, `feed_title`, `read_label`, `show_link`. Unset: the "
+        "built-in post. Checked at start-up on a sample article: an error stops the daemon.",
+    )
+    button: Literal["off", "instead", "beside"] = Field(
+        "off",
+        description='An inline "Read the article" URL button under the post: `instead` of '
+        "the text link, or `beside` it.",
+    )
+    link_preview: Literal["off", "small-below", "small-above", "large-below", "large-above"] = (
+        Field(
+            "off",
+            description="A preview of the article page on the post's first message: small or "
+            "large media, below or above the text.",
+        )
+    )
     delay: float = Field(
         0.0,
         ge=0,

@@ -38,6 +38,7 @@ class Step:
     kind: Literal["edit", "delete", "send"]
     message_id: int | None
     text: str
+    piece: int | None = None  # which piece of the post ``text`` is (None: a mark, a filler)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,11 @@ def decide(
         ]
         return Plan(tuple(steps), DELETED)
     else:
-        pieces = [mark]
+        mark_digest = post_digest([mark])
+        if mark_digest == edit.rendered:
+            return Plan((), mark_digest)
+        steps = _steps(edit.message_ids, [mark], deletable, language)
+        return Plan(tuple(Step(s.kind, s.message_id, s.text) for s in steps), mark_digest)
     digest = post_digest(pieces)
     if digest == edit.rendered:
         return Plan((), digest)
@@ -102,9 +107,9 @@ def _steps(
     steps: list[Step] = []
     for i, message_id in enumerate(message_ids):
         if i < len(pieces):
-            steps.append(Step("edit", message_id, pieces[i]))
+            steps.append(Step("edit", message_id, pieces[i], i))
         else:
             see_above = render_see_above(language)
             steps.append(Step("delete" if deletable else "edit", message_id, see_above))
-    steps += [Step("send", None, piece) for piece in pieces[len(message_ids) :]]
+    steps += [Step("send", None, pieces[i], i) for i in range(len(message_ids), len(pieces))]
     return steps

@@ -57,6 +57,8 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 ENTRY_TTL = 2.0  # seconds an article read from the ledger is reused
 Renderer = Callable[[Entry, str], Sequence[str]]  # (entry, language) -> message pieces
+# (entry, language, piece index, pieces) -> send_message's other arguments (`PostShape`)
+Options = Callable[[Entry, str, int, int], dict[str, Any]]
 
 
 class Ledger(Protocol):
@@ -94,8 +96,12 @@ class Sender:
         clock: Clock = lambda: datetime.now(UTC),
         on_outcome: Callable[[str], None] | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        options: Options = lambda *_: {
+            "link_preview_options": LinkPreviewOptions(is_disabled=True)
+        },
     ) -> None:
         self._bot = bot
+        self._options = options
         self.on_fenced = on_fenced  # a ledger write was fenced: this replica lost the lead
         self._ledger = ledger
         self._render = render
@@ -333,7 +339,8 @@ class Sender:
             )
             self._count("failed")
             return
-        pieces = self._pieces_for(entry, delivery.language or self._default_language)
+        language = delivery.language or self._default_language
+        pieces = self._pieces_for(entry, language)
         sent = list(delivery.message_ids)
         chat = self._moved.get(delivery.chat, delivery.chat)
         migrations = 0
@@ -343,8 +350,8 @@ class Sender:
                     chat_id=chat_id_for_api(chat),
                     text=pieces[len(sent)],
                     parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
                     allow_paid_broadcast=True if self._paid else None,
+                    **self._options(entry, language, len(sent), len(pieces)),
                 )
             except ChatMigrated as e:
                 new = str(e.new_chat_id)

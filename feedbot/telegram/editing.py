@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram.constants import ParseMode
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Renderer = Callable[[Entry, str], Sequence[str]]  # (entry, language) -> message pieces
+Options = Callable[[Entry, str, int, int], dict[str, Any]]  # see `feedbot.telegram.delivery`
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 ENTRY_TTL = 2.0  # seconds an article read for a correction is reused (`Editor.forget` drops it)
 
 
@@ -79,8 +81,10 @@ class Editor:
         clock: Clock = lambda: datetime.now(UTC),
         on_outcome: Callable[[str], None] | None = None,
         on_fenced: Callable[[str], None] | None = None,
+        options: Options = lambda *_: {"link_preview_options": NO_PREVIEW},
     ) -> None:
         self._bot = bot
+        self._options = options
         self._ledger = ledger
         self._render = render
         self._default_language = default_language
@@ -202,7 +206,9 @@ class Editor:
             language = edit.language or self._default_language
             post = () if removed else self._render(entry, language)
             plan = decide(edit, entry, removed, post, language=language, now=self._clock())
-            messages = await self._carry_out(edit, plan)
+            count = len(post)
+            extras = {i: self._options(entry, language, i, count) for i in range(count)}
+            messages = await self._carry_out(edit, plan, extras)
             await self._ledger.finish(edit.delivery_id, edit.wanted, messages, plan.digest)
             self._count("edited" if plan.steps else "unchanged")
         except FencedError as e:
@@ -228,7 +234,9 @@ class Editor:
                 await self._ledger.fail(edit.delivery_id, attempts, reason)
                 self._count("failed")
 
-    async def _carry_out(self, edit: Edit, plan: Plan) -> list[int]:
+    async def _carry_out(
+        self, edit: Edit, plan: Plan, extras: dict[int, dict[str, Any]]
+    ) -> list[int]:
         """The plan's requests in order; the message ids the post has afterwards."""
         chat = chat_id_for_api(edit.chat)
         messages = list(edit.message_ids)
@@ -239,8 +247,8 @@ class Editor:
                     chat_id=chat,
                     text=step.text,
                     parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
                     reply_parameters=reply if messages else None,
+                    **self._extras(step, extras),
                 )
                 messages.append(sent.message_id)
                 await self._ledger.record_messages(edit.delivery_id, messages, edit.rendered)
@@ -249,7 +257,7 @@ class Editor:
             if step.kind == "delete" and await self._delete(chat, step.message_id):
                 messages.remove(step.message_id)
                 continue
-            await self._edit(chat, step)
+            await self._edit(chat, step, self._extras(step, extras))
         return messages
 
     async def _delete(self, chat: int | str, message_id: int) -> bool:
@@ -265,7 +273,14 @@ class Editor:
             raise
         return True
 
-    async def _edit(self, chat: int | str, step: Step) -> None:
+    @staticmethod
+    def _extras(step: Step, extras: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """A piece's button and preview; a mark or a filler gets neither."""
+        if step.piece is None:
+            return {"link_preview_options": NO_PREVIEW}
+        return extras[step.piece]
+
+    async def _edit(self, chat: int | str, step: Step, extras: dict[str, Any]) -> None:
         assert step.message_id is not None
         try:
             await self._bot.edit_message_text(
@@ -273,7 +288,7 @@ class Editor:
                 chat_id=chat,
                 message_id=step.message_id,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                **extras,
             )
         except BadRequest as e:
             text = str(e).lower()

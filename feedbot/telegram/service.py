@@ -13,17 +13,15 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from typing import Any
 
 from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 
-from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.errors import ConfigError, FencedError, StoreError
-from feedbot.feeds import article_url
 from feedbot.leader import Leadership
 from feedbot.store import Store
 from feedbot.telegram.bot import (
@@ -35,7 +33,7 @@ from feedbot.telegram.bot import (
 from feedbot.telegram.delivery import Sender
 from feedbot.telegram.editing import Editor
 from feedbot.telegram.limits import FeedbotRateLimiter
-from feedbot.telegram.messages import render_post
+from feedbot.telegram.shape import PostShape
 
 __all__ = ["TelegramService"]
 
@@ -63,11 +61,9 @@ class TelegramService:
             else secrets.token_urlsafe(32)
         )
 
-        def render(entry: Entry, language: str) -> Sequence[str]:
-            return render_post(
-                entry, url=article_url(settings.feed, entry.article.id), language=language
-            )
-
+        shape = PostShape(settings)
+        shape.check()  # a template that errs stops the daemon before anything is sent
+        render = shape.render
         self.sender = Sender(
             self._application.bot,
             store.async_outbox(),
@@ -77,6 +73,7 @@ class TelegramService:
             paid_broadcast=tg.paid_broadcast,
             max_in_flight=128 if tg.paid_broadcast else 64,
             on_outcome=on_outcome,
+            options=shape.options,
         )
         self.editor = Editor(
             self._application.bot,
@@ -85,6 +82,7 @@ class TelegramService:
             default_language=tg.default_language,
             max_attempts=tg.max_attempts,
             on_outcome=on_outcome,
+            options=shape.options,
         )
         self._editor_task: asyncio.Task[None] | None = None
         self._db = store.db
