@@ -269,20 +269,8 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     """
     import json
 
-    from feedbot.errors import ArticleError
-    from feedbot.files import read_article
-
     settings = settings_from(ctx)
-    path = Path(article)
-    if not path.is_file():
-        stem = article.removesuffix(".txt")
-        path = settings.index.path / f"{stem}.txt"
-        if "/" in article or "\\" in article or not path.is_file():
-            fail(f"no article file or id {article!r} (looked in {settings.index.path})")
-    try:
-        parsed = read_article(path, max_bytes=settings.index.max_file_bytes)
-    except ArticleError as e:
-        fail(str(e), code=1)
+    parsed = _read(settings, article)
     if as_json:
         click.echo(json.dumps(article_to_dict(parsed), ensure_ascii=False, indent=2))
         return
@@ -297,6 +285,55 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     else:
         for _, text in lines:
             click.echo(text)
+
+
+def _read(settings: Settings, article: str) -> Article:
+    """ARTICLE as a file, or an id looked up in the index folder; parsed (or exit)."""
+    from feedbot.errors import ArticleError
+    from feedbot.files import read_article
+
+    path = Path(article)
+    if not path.is_file():
+        path = settings.index.path / f"{article.removesuffix('.txt')}.txt"
+        if "/" in article or "\\" in article or not path.is_file():
+            fail(f"no article file or id {article!r} (looked in {settings.index.path})")
+    try:
+        return read_article(path, max_bytes=settings.index.max_file_bytes)
+    except ArticleError as e:
+        fail(str(e), code=1)
+
+
+@cli.command()
+@click.argument("article")
+@click.option("--lang", "language", type=click.Choice(["en", "it"]), help="The chat's language.")
+@click.option("--html", "raw", is_flag=True, help="Print the raw Telegram HTML of each message.")
+@click.pass_context
+def preview(ctx: click.Context, article: str, language: str | None, raw: bool) -> None:
+    """Print the post for ARTICLE (a file or an id) as Telegram will show it, with
+    telegram.template, button and link_preview applied: try a template without a bot."""
+    from feedbot.i18n import translator
+    from feedbot.telegram.preview import terminal_pieces
+    from feedbot.telegram.template import PostRenderer
+
+    settings = settings_from(ctx)
+    tg = settings.telegram
+    language = language or tg.default_language
+    try:
+        renderer = PostRenderer(settings.feed, tg.template, link=tg.button != "instead")
+        renderer.check()
+    except FeedbotError as e:
+        fail(str(e))
+    pieces = renderer(_read(settings, article), language)
+    if raw:
+        click.echo("\n\n".join(f"<!-- message {n} -->\n{p}" for n, p in enumerate(pieces, 1)))
+        return
+    button = translator(language)("Read the article") if tg.button != "off" else None
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    for text in terminal_pieces(pieces, button):
+        console.print(text)
+        console.print()
 
 
 def _db_password(settings: Settings) -> list[str]:
