@@ -174,3 +174,9 @@ async def test_the_button_and_the_preview_reach_telegram_and_survive_an_edit(
     [edit] = fake.done("editmessagetext")
     assert edit.params["reply_markup"] == sent.params["reply_markup"]
     assert "With a button, edited" in edit.text and f'href="{url}"' in edit.text
+
+
+def test_the_readme_shows_the_default_template() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("```jinja\n", 1)[1].split("```", 1)[0].rstrip()
+    assert "\n".join(line.removeprefix("  ") for line in block.splitlines()) == DEFAULT_TEMPLATE
