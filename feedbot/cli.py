@@ -74,8 +74,12 @@ def _memory_site(settings: Settings) -> tuple[object, int]:
         fail(f"{settings.index.path}: cannot read the index: {e.strerror}")
     for error in errors:
         click.echo(f"feedbot: warning: {error}", err=True)
-    source = MemorySource([Entry.of(a) for a in articles])
-    return Site(source, settings), len(errors)
+    now = datetime.now(UTC)
+    due = [a for a in articles if not scheduled(a, now)]
+    if len(due) < len(articles):
+        waiting = len(articles) - len(due)
+        click.echo(f"feedbot: {waiting} scheduled article(s) left out until their date", err=True)
+    return Site(MemorySource([Entry.of(a) for a in due]), settings), len(errors)
 
 
 @cli.command()
