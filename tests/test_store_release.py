@@ -25,9 +25,18 @@ TABLES = ("articles", "chats", "deliveries", "state")
 
 
 def raw_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table as SQLite stores it, bypassing our code."""
+    """Every row of every table as SQLite stores it, bypassing our code: the columns the
+    release had (later revisions add columns)."""
+    with sqlite3.connect(RELEASE) as release:
+        columns = {
+            t: ", ".join(c[1] for c in release.execute(f"PRAGMA table_info({t})")) for t in TABLES
+        }
+    release.close()
     with sqlite3.connect(path) as conn:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in TABLES}
+        return {
+            t: conn.execute(f"SELECT {columns[t]} FROM {t} ORDER BY 1, 2").fetchall()
+            for t in TABLES
+        }
 
 
 @pytest.fixture
