@@ -29,6 +29,7 @@ from feedbot.errors import FeedbotError
 from feedbot.index import Indexer
 from feedbot.leader import Leadership
 from feedbot.playground.chatlog import ChatLog, LoggedMessage
+from feedbot.publishing import publishing
 from feedbot.store import Store
 from feedbot.telegram.messages import utf16_len
 
@@ -197,6 +198,7 @@ class Playground:
                 channels=[self.channel],
                 follow_symlinks=index.follow_symlinks,
                 report_bad=False,  # the daemon's own indexer reports them
+                publishing=publishing(settings),  # corrections and the delay, as configured
             )
         )
         await self._scan()
