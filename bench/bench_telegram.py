@@ -57,6 +57,7 @@ def _fake_process(conn: Connection, limits: dict[str, Any]) -> None:
             conn.send(
                 {
                     "times": times,
+                    "edits": sorted(s.time for s in fake.done("editmessagetext")),
                     "count_429": fake.count_429,
                     "in_retry_windows": len(fake.requests_in_retry_windows(0.25)),
                     "attempts": len(fake.attempts),

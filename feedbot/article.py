@@ -41,6 +41,7 @@ __all__ = [
     "name_problem",
     "parse",
     "parse_date",
+    "scheduled",
 ]
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -225,6 +226,12 @@ def name_problem(name: str) -> str | None:
             "use a shorter file name"
         )
     return None
+
+
+def scheduled(article: Article, now: datetime) -> bool:
+    """Whether an article waits for its date: a full timestamp still in the future (it is
+    published at that moment, not before)."""
+    return article.date.precision is DatePrecision.INSTANT and article.date.value > now
 
 
 def parse_date(token: str) -> ArticleDate:

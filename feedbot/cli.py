@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from feedbot import __version__
-from feedbot.article import Article, article_to_dict
+from feedbot.article import Article, article_to_dict, scheduled
 from feedbot.config import Settings, load_settings
 from feedbot.errors import FeedbotError
 
@@ -73,8 +74,12 @@ def _memory_site(settings: Settings) -> tuple[object, int]:
         fail(f"{settings.index.path}: cannot read the index: {e.strerror}")
     for error in errors:
         click.echo(f"feedbot: warning: {error}", err=True)
-    source = MemorySource([Entry.of(a) for a in articles])
-    return Site(source, settings), len(errors)
+    now = datetime.now(UTC)
+    due = [a for a in articles if not scheduled(a, now)]
+    if len(due) < len(articles):
+        waiting = len(articles) - len(due)
+        click.echo(f"feedbot: {waiting} scheduled article(s) left out until their date", err=True)
+    return Site(MemorySource([Entry.of(a) for a in due]), settings), len(errors)
 
 
 @cli.command()
@@ -212,9 +217,11 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     except ArticleError as e:
         fail(str(e))
     bad = 0
+    now = datetime.now(UTC)
     for path, folder in files:
         try:
-            read_article(  # a file in a folder follows the index's rules; one named, its link
+            # a file in a folder follows the index's rules; one named, its link
+            parsed = read_article(
                 path,
                 max_bytes=settings.index.max_file_bytes,
                 follow_symlinks=folder is None or settings.index.follow_symlinks,
@@ -223,6 +230,9 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         except ArticleError as e:
             bad += 1
             click.echo(str(e))
+            continue
+        if scheduled(parsed, now):
+            click.echo(f"{path}: scheduled for {parsed.date.isoformat()}")
     noun = "file" if len(files) == 1 else "files"
     click.echo(f"{len(files)} article {noun} checked: {len(files) - bad} good, {bad} bad")
     sys.exit(1 if bad else 0)
@@ -239,6 +249,8 @@ def _outline(article: Article) -> list[tuple[str, str]]:
             f"language {article.language}  seq {article.seq}",
         ),
     ]
+    if scheduled(article, datetime.now(UTC)):
+        lines.append(("yellow", f"scheduled for {date.isoformat()}: not published before then"))
     for number, section in enumerate(article.sections):
         lines.append(("", ""))
         title = section.heading if section.heading is not None else "(lead)"
@@ -261,20 +273,8 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     """
     import json
 
-    from feedbot.errors import ArticleError
-    from feedbot.files import read_article
-
     settings = settings_from(ctx)
-    path = Path(article)
-    if not path.is_file():
-        stem = article.removesuffix(".txt")
-        path = settings.index.path / f"{stem}.txt"
-        if "/" in article or "\\" in article or not path.is_file():
-            fail(f"no article file or id {article!r} (looked in {settings.index.path})")
-    try:
-        parsed = read_article(path, max_bytes=settings.index.max_file_bytes)
-    except ArticleError as e:
-        fail(str(e), code=1)
+    parsed = _read(settings, article)
     if as_json:
         click.echo(json.dumps(article_to_dict(parsed), ensure_ascii=False, indent=2))
         return
@@ -289,6 +289,55 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
     else:
         for _, text in lines:
             click.echo(text)
+
+
+def _read(settings: Settings, article: str) -> Article:
+    """ARTICLE as a file, or an id looked up in the index folder; parsed (or exit)."""
+    from feedbot.errors import ArticleError
+    from feedbot.files import read_article
+
+    path = Path(article)
+    if not path.is_file():
+        path = settings.index.path / f"{article.removesuffix('.txt')}.txt"
+        if "/" in article or "\\" in article or not path.is_file():
+            fail(f"no article file or id {article!r} (looked in {settings.index.path})")
+    try:
+        return read_article(path, max_bytes=settings.index.max_file_bytes)
+    except ArticleError as e:
+        fail(str(e), code=1)
+
+
+@cli.command()
+@click.argument("article")
+@click.option("--lang", "language", type=click.Choice(["en", "it"]), help="The chat's language.")
+@click.option("--html", "raw", is_flag=True, help="Print the raw Telegram HTML of each message.")
+@click.pass_context
+def preview(ctx: click.Context, article: str, language: str | None, raw: bool) -> None:
+    """Print the post for ARTICLE (a file or an id) as Telegram will show it, with
+    telegram.template, button and link_preview applied: try a template without a bot."""
+    from feedbot.i18n import translator
+    from feedbot.telegram.preview import terminal_pieces
+    from feedbot.telegram.template import PostRenderer
+
+    settings = settings_from(ctx)
+    tg = settings.telegram
+    language = language or tg.default_language
+    try:
+        renderer = PostRenderer(settings.feed, tg.template, link=tg.button != "instead")
+        renderer.check()
+    except FeedbotError as e:
+        fail(str(e))
+    pieces = renderer(_read(settings, article), language)
+    if raw:
+        click.echo("\n\n".join(f"<!-- message {n} -->\n{p}" for n, p in enumerate(pieces, 1)))
+        return
+    button = translator(language)("Read the article") if tg.button != "off" else None
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=True)
+    for text in terminal_pieces(pieces, button):
+        console.print(text)
+        console.print()
 
 
 def _db_password(settings: Settings) -> list[str]:

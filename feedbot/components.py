@@ -7,7 +7,7 @@ stops leading.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry
@@ -42,8 +42,9 @@ class Component(Protocol):
 
     async def stop(self) -> None: ...
 
-    def wake(self) -> None:
-        """New deliveries were written."""
+    def wake(self, changed: Collection[str] = ()) -> None:
+        """New deliveries or corrections were written; ``changed``: ids of articles that
+        changed or went away (read them again)."""
         ...
 
     def reconfigure(self, settings: Settings) -> None:

@@ -234,6 +234,43 @@ class TelegramSettings(_Section):
     max_attempts: int = Field(
         5, gt=0, description="Attempts per delivery on network errors and 5xx before it fails."
     )
+    on_edit: Literal["edit", "ignore"] = Field(
+        "edit",
+        description="When a posted article changes: `edit` every message sent for it in place "
+        "(a post that grew gets its extra pieces, one that shrank loses its surplus ones); "
+        "`ignore` leaves the chats as they are. Saves within 2 seconds make one edit.",
+    )
+    on_remove: Literal["keep", "mark", "delete"] = Field(
+        "mark",
+        description="When a posted article's file is removed: `keep` the messages, `mark` them "
+        '(headline struck through, "withdrawn"), or `delete` them where Telegram still allows '
+        "it (48 hours) and mark them elsewhere.",
+    )
+    template: str | None = Field(
+        None,
+        description="A Jinja2 template for the post (sandboxed; every value is escaped for "
+        "Telegram HTML): `headline`, `date`, `date_iso`, `language`, `lead`, `sections` "
+        "(`heading`, `summary`), `url`, `feed_title`, `read_label`, `show_link`. Unset: the "
+        "built-in post. Checked at start-up on a sample article: an error stops the daemon.",
+    )
+    button: Literal["off", "instead", "beside"] = Field(
+        "off",
+        description='An inline "Read the article" URL button under the post: `instead` of '
+        "the text link, or `beside` it.",
+    )
+    link_preview: Literal["off", "small-below", "small-above", "large-below", "large-above"] = (
+        Field(
+            "off",
+            description="A preview of the article page on the post's first message: small or "
+            "large media, below or above the text.",
+        )
+    )
+    delay: float = Field(
+        0.0,
+        ge=0,
+        description="Seconds a new article waits before it is posted to Telegram, so a typo "
+        "can be fixed first: the post sent is the version current when it goes out.",
+    )
 
     @model_validator(mode="after")
     def _known_timezone(self) -> TelegramSettings:

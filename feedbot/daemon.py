@@ -33,6 +33,7 @@ from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport
 from feedbot.leader import Leadership
 from feedbot.looplag import LoopLag
+from feedbot.publishing import arm_release, publishing
 from feedbot.reload import LIVE, RATE_KEYS, changed_keys, merge_live
 from feedbot.scanmetrics import ScanMetrics
 from feedbot.site import Site
@@ -72,6 +73,7 @@ class Daemon:
             settle_ms=index.settle_ms,
             channels=settings.telegram.channels,
             follow_symlinks=index.follow_symlinks,
+            publishing=publishing(settings),
         )
         self.site = Site(StoreSource(store.articles), settings)
         self.lag = LoopLag(self.registry)
@@ -146,9 +148,12 @@ class Daemon:
             await self.store.db.call(self.site.get, "feed.atom")  # render now, off the loop
             if self.settings.feed.websub_hub:
                 self._publish()
-        if report.created:
+        if report.created or report.changed or report.removed:
             for component in self.components:
-                component.wake()
+                component.wake((*report.changed, *report.removed))
+        if self._scheduler is not None and not self._stopping.is_set():
+            with contextlib.suppress(StoreError):
+                await arm_release(self._scheduler, self.store, self.scan)
         if report.recheck_in is not None and not self._stopping.is_set():
             self._schedule_recheck(report.recheck_in)
         return report
@@ -419,6 +424,8 @@ class Daemon:
             id="scan",
         )
         scheduler.start()
+        with contextlib.suppress(StoreError):
+            await arm_release(scheduler, self.store, self.scan)
         for component in self.components:
             await component.lead(self.leadership)
         server = self._server

@@ -32,6 +32,7 @@ from feedbot.article import Article, is_article_name, name_problem, parse
 from feedbot.errors import ArticleError, RefusedFileError
 from feedbot.files import kind_problem, open_regular
 from feedbot.store.articles import FileRecord, Known
+from feedbot.store.edits import Publishing
 
 __all__ = [
     "ArticleStore",
@@ -179,12 +180,13 @@ class ScanReport:
     recheck_in: float | None
     seconds: float
     articles: int  # articles in the feed after the scan
-    created: tuple[str, ...] = ()  # ids broadcast (first seen after the baseline)
+    created: tuple[str, ...] = ()  # ids broadcast (first seen after the baseline, or released)
     examined: int = 0  # files read or refused; those whose stat is unchanged are not
+    released: tuple[str, ...] = ()  # ids whose scheduled date came (published now)
 
     @property
     def changes(self) -> int:
-        return len(self.new) + len(self.changed) + len(self.removed)
+        return len(self.new) + len(self.changed) + len(self.removed) + len(self.released)
 
 
 class ArticleStore(Protocol):
@@ -201,6 +203,14 @@ class ArticleStore(Protocol):
         broadcast: bool,
         channels: Sequence[str] = (),
         state_updates: Mapping[str, str] | None = None,
+        publishing: Publishing | None = None,
+    ) -> list[str]: ...
+    def release_due(
+        self,
+        now: datetime,
+        *,
+        channels: Sequence[str] = (),
+        publishing: Publishing | None = None,
     ) -> list[str]: ...
 
 
@@ -226,8 +236,10 @@ class Indexer:
         channels: Sequence[str] = (),
         follow_symlinks: bool = False,
         report_bad: bool = True,
+        publishing: Publishing | None = None,
     ) -> None:
         self.folder = folder
+        self.publishing = publishing or Publishing()
         self.report_bad = report_bad  # log each bad file (once per version) as a warning
         self.follow_symlinks = follow_symlinks
         self.store = store
@@ -342,13 +354,16 @@ class Indexer:
                     broadcast=broadcast,
                     channels=self.channels,
                     state_updates=state,
+                    publishing=self.publishing,
                 )
             for record in upserts:
                 self.known[record.name] = record.known()
+        released: list[str] = []
         if complete:
             for name in plan.removed:
                 del self.known[name]
             self.baseline_done = True
+            released = self.release_due(now)
         else:
             removed_ids = []
         return ScanReport(
@@ -361,9 +376,15 @@ class Indexer:
             recheck_in=plan.recheck_in if unsettled == len(plan.unsettled) else self._recheck(),
             seconds=time.perf_counter() - start,
             articles=len(self.known),
-            created=tuple(created) if broadcast else (),
+            created=(tuple(created) if broadcast else ()) + tuple(released),
             examined=examined,
+            released=tuple(released),
         )
+
+    def release_due(self, now: datetime | None = None) -> list[str]:
+        """Publish the articles whose scheduled date has come (the ids)."""
+        now = now or datetime.now(UTC)
+        return self.store.release_due(now, channels=self.channels, publishing=self.publishing)
 
     def _recheck(self) -> float:
         return max(self.settle_ms / 1000, 0.05)

@@ -11,7 +11,7 @@ from bench.corpus import generate
 from feedbot.article import parse
 from feedbot.config import Settings
 from feedbot.index import Indexer
-from feedbot.store import Store
+from feedbot.store import Publishing, Store
 from feedbot.telegram.parse_html import parse_telegram_html
 
 __all__ = ["BASE_URL", "TOKEN", "Index", "assert_token_absent", "make_settings", "plain"]
@@ -38,11 +38,22 @@ def make_settings(
 class Index:
     """A folder of generated articles and an `Indexer` over it."""
 
-    def __init__(self, folder: Path, store: Store, channels: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        store: Store,
+        channels: tuple[str, ...] = (),
+        publishing: Publishing | None = None,
+    ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.indexer = Indexer(
-            folder, store.articles, max_bytes=1 << 20, settle_ms=0, channels=channels
+            folder,
+            store.articles,
+            max_bytes=1 << 20,
+            settle_ms=0,
+            channels=channels,
+            publishing=publishing,
         )
         self._seed = 0
 

@@ -125,6 +125,25 @@ def test_cli_build(tmp_path: Path, seed_bytes: bytes) -> None:
     assert again.exit_code == 0 and "0 written, 5 unchanged, 0 removed" in again.stderr
 
 
+def test_cli_build_leaves_scheduled_articles_out(tmp_path: Path, seed_bytes: bytes) -> None:
+    from click.testing import CliRunner
+
+    from feedbot.cli import cli
+
+    index = tmp_path / "seeds"
+    index.mkdir()
+    (index / "000_52a7b11c330feae9.txt").write_bytes(seed_bytes)
+    (index / "001_future.txt").write_bytes(b"date 2999-01-01T09:00:00Z Not yet\n\nBody.\n")
+    out = tmp_path / "public"
+    args = ["--config", str(_config(tmp_path, index)), "build", "--out", str(out)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "1 scheduled article(s) left out until their date" in result.stderr
+    assert (out / "articles" / "000_52a7b11c330feae9.html").exists()
+    assert not (out / "articles" / "001_future.html").exists()
+    assert b"Not yet" not in (out / "feed.atom").read_bytes()
+
+
 def test_cli_build_missing_index(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -137,3 +137,50 @@ def test_real_process_check_and_show(tmp_path: Path) -> None:
     )
     assert show.returncode == 0, show.stderr
     assert json.loads(show.stdout) == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
+def test_check_and_show_say_when_an_article_is_scheduled(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "001_future.txt"
+    path.write_bytes(b"date 2999-12-01T08:00:00+01:00 Headline\n\nBody text.\n")
+    (tmp_path / "002_past.txt").write_bytes(b"date 2020-12-01T08:00:00+01:00 Headline\n\nBody.\n")
+    result = runner.invoke(cli, ["check", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == f"{path}: scheduled for 2999-12-01T07:00:00Z"
+    assert "002_past" not in result.output
+    shown = runner.invoke(cli, ["show", str(path)])
+    assert "scheduled for 2999-12-01T07:00:00Z: not published before then" in shown.output
+    past = runner.invoke(cli, ["show", str(tmp_path / "002_past.txt")])
+    assert past.exit_code == 0 and "scheduled" not in past.output
+
+
+def test_preview_prints_the_post_as_telegram_shows_it_and_its_html(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedbot.article import parse
+    from feedbot.config import FeedSettings
+    from feedbot.feeds import article_url
+    from feedbot.telegram.messages import render_post
+    from feedbot.telegram.parse_html import parse_telegram_html
+
+    monkeypatch.chdir(ROOT)
+    article = parse(SEED.name, SEED.read_bytes())
+    pieces = render_post(article, url=article_url(FeedSettings(), article.id), language="it")
+    raw = runner.invoke(cli, ["preview", str(SEED), "--html", "--lang", "it"])
+    assert raw.exit_code == 0, raw.output
+    assert raw.output == "<!-- message 1 -->\n" + pieces[0] + "\n"
+
+    shown = runner.invoke(cli, ["preview", SEED.stem, "--lang", "it"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.rstrip("\n") == parse_telegram_html(pieces[0])[0]
+
+    monkeypatch.setenv("FEEDBOT_TELEGRAM__BUTTON", "instead")
+    monkeypatch.setenv("FEEDBOT_TELEGRAM__TEMPLATE", "<i>{{ headline }}</i> — {{ feed_title }}")
+    custom = runner.invoke(cli, ["preview", SEED.stem])
+    assert custom.exit_code == 0, custom.output
+    headline = " ".join(article.headline.split())
+    assert custom.output.splitlines()[:2] == [f"{headline} — feedbot", "[ Read the article ]"]
+
+    monkeypatch.setenv("FEEDBOT_TELEGRAM__TEMPLATE", "<p>{{ headline }}</p>")
+    bad = runner.invoke(cli, ["preview", SEED.stem])
+    assert bad.exit_code == 2
+    assert bad.output.startswith("feedbot: error: telegram.template makes invalid Telegram HTML")

@@ -28,8 +28,8 @@ def with_password(url: str) -> str:
 
 def fill(store: Store, *, chats: int = 60, articles: int = 45) -> None:
     """Rows of every kind: chats (some gone, some with a language), articles (one removed),
-    deliveries pending, sent, failed and retrying, and state. 2,655 deliveries: more than
-    one copy batch."""
+    deliveries pending, sent, failed and retrying, the corrections the removal owes (59
+    edits), and state. 2,655 deliveries: more than one copy batch."""
     for chat in range(chats):
         store.chats.subscribe(str(chat), kind="private" if chat else "group", title=f"c{chat}")
     store.chats.set_chat_language("3", "it")
@@ -38,7 +38,7 @@ def fill(store: Store, *, chats: int = 60, articles: int = 45) -> None:
         storekit.add(store, article(i), NOW + timedelta(minutes=i))
     storekit.remove(store, article(0).id, NOW)
     claimed = store.outbox.claim_due(NOW + timedelta(days=1), 30)
-    store.outbox.mark_sent_many([(d.id, [d.id * 10], NOW) for d in claimed[:20]])
+    store.outbox.mark_sent_many([(d.id, [d.id * 10], NOW, None) for d in claimed[:20]])
     store.outbox.mark_failed(claimed[20].id, 4, "Forbidden")
     store.outbox.mark_retry(claimed[21].id, 1, NOW + timedelta(minutes=5), "timed out")
     store.db.set_state("telegram.offset", "1234")
@@ -91,7 +91,8 @@ def test_sqlite_file_to_postgresql_and_back(
     assert SECRET not in result.output and "***" in result.output
     assert "feedbot: copying deliveries: 2655/2655" in result.output  # plain lines, no TTY
     assert (
-        "copied 45 articles, 60 chats, 59 subscriptions, 2655 deliveries, 2 state" in result.output
+        "copied 45 articles, 60 chats, 59 subscriptions, 2655 deliveries, 59 edits, 2 state"
+        in result.output
     )
 
     # PostgreSQL's id sequence continues after the copied ids: a new broadcast is queued.
@@ -120,7 +121,7 @@ def test_non_empty_target_is_refused_unless_forced(
     again = copy("--from", sqlite_file, "--to", target)
     assert again.exit_code == 2
     assert (
-        "is not empty (45 articles, 60 chats, 59 subscriptions, 2655 deliveries, 2 state)"
+        "is not empty (45 articles, 60 chats, 59 subscriptions, 2655 deliveries, 59 edits, 2 state)"
         in again.output
     )
     assert "--force" in again.output and SECRET not in again.output
@@ -133,7 +134,7 @@ def test_non_empty_target_is_refused_unless_forced(
         store.close()
     forced = copy("--from", sqlite_file, "--to", target, "--force")
     assert forced.exit_code == 0, forced.output
-    assert "replaced 2823 rows" in forced.output  # with the subscriptions, the stray one too
+    assert "replaced 2882 rows" in forced.output  # with the subscriptions, the stray one too
     assert dump(target) == first  # the same target as the first copy: idempotent
 
 

@@ -248,6 +248,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.woken = 0
+        self.changed: list[tuple[str, ...]] = []  # the articles each wake said changed
 
     @property
     def routes(self) -> list[Any]:
@@ -268,8 +269,9 @@ class Recorder:
     async def stop(self) -> None:
         pass
 
-    def wake(self) -> None:
+    def wake(self, changed: Any = ()) -> None:
         self.woken += 1
+        self.changed.append(tuple(changed))
 
     def health(self) -> dict[str, Any]:
         return {"bot": "recorder"}
@@ -300,7 +302,10 @@ async def test_health_states_and_wake(tmp_path: Path) -> None:
         assert ok and body["status"] == "ok" and body["articles"] == 1 and body["bot"] == "recorder"
         atomic_write(index, "002_b.txt", ARTICLE.format(day=2, headline="B", body="New."))
         await daemon.scan("test")
-        assert recorder.woken == 1
+        assert recorder.woken == 1 and recorder.changed == [()]
+        atomic_write(index, "002_b.txt", ARTICLE.format(day=2, headline="B2", body="Fixed."))
+        await daemon.scan("test")  # a correction: the component re-reads that article
+        assert recorder.woken == 2 and recorder.changed[-1] == ("002_b",)
         daemon.last_scan = datetime.now(UTC) - timedelta(seconds=31)
         assert daemon.health()[0]["status"] == "scan overdue" and not daemon.health()[1]
         for name in ("001_a.txt", "002_b.txt"):

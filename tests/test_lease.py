@@ -6,17 +6,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from feedbot.article import ArticleDate, DatePrecision
 from feedbot.config import ClusterSettings
 from feedbot.errors import FencedError
 from feedbot.leader import Leadership
 from feedbot.store import Lease, Store
-from tests.storekit import add, deliveries_for
+from tests.storekit import add, deliveries_for, remove
 from tests.test_store import article
 
 
@@ -58,6 +60,8 @@ def test_every_ledger_write_is_fenced_after_a_takeover(store: Store, second: Sto
     store.chats.subscribe("1", kind="private", title=None)
     add(store, article(1), now, broadcast=False)
     add(store, article(2), now)
+    soon = ArticleDate(now + timedelta(hours=1), DatePrecision.INSTANT)
+    add(store, replace(article(4), date=soon), now)  # scheduled: published in an hour
     [delivery] = store.outbox.claim_due(now, 10)
     old = Lease(store.db)
     epoch = old.acquire("old", 0.3)
@@ -67,18 +71,27 @@ def test_every_ledger_write_is_fenced_after_a_takeover(store: Store, second: Sto
     store.outbox.record_progress(delivery.id, [1])  # still ours: allowed
     wait_for(lambda: not old.view().live)
     assert Lease(second.db).acquire("new", 30.0) == epoch + 1
-    outbox = store.outbox
+    outbox, edits = store.outbox, store.edits
     later = now + timedelta(seconds=5)
     writes = [
         lambda: outbox.claim_due(now, 10),
         lambda: outbox.release_claims(),
         lambda: outbox.record_progress(delivery.id, [1, 2]),
-        lambda: outbox.mark_sent_many([(delivery.id, [1, 2], now)]),
+        lambda: outbox.mark_sent_many([(delivery.id, [1, 2], now, None)]),
         lambda: outbox.mark_retry(delivery.id, 1, later, "x"),
         lambda: outbox.mark_failed(delivery.id, 1, "x"),
         lambda: outbox.chat_gone("1", "x"),
         lambda: outbox.chat_migrated(delivery.id, "1", "-100"),
         lambda: add(store, article(3), now),
+        # the corrections ledger and scheduled publication (`feedbot.store.edits`)
+        lambda: edits.claim_due(later, 10),
+        lambda: edits.release_claims(),
+        lambda: edits.record_messages(delivery.id, [1, 2], "x"),
+        lambda: edits.finish(delivery.id, 1, [1, 2], "x"),
+        lambda: edits.retry(delivery.id, 1, later, "x"),
+        lambda: edits.fail(delivery.id, 1, "x"),
+        lambda: remove(store, article(2).id, now),  # would owe a withdrawal
+        lambda: store.articles.release_due(now + timedelta(days=3650)),
     ]
     for write in writes:
         with pytest.raises(FencedError):

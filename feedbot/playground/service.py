@@ -16,7 +16,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from feedbot.errors import FeedbotError
 from feedbot.index import Indexer
 from feedbot.leader import Leadership
 from feedbot.playground.chatlog import ChatLog, LoggedMessage
+from feedbot.publishing import publishing
 from feedbot.store import Store
 from feedbot.telegram.messages import utf16_len
 
@@ -200,6 +201,7 @@ class Playground:
                 channels=[self.channel],
                 follow_symlinks=index.follow_symlinks,
                 report_bad=False,  # the daemon's own indexer reports them
+                publishing=publishing(settings),  # corrections and the delay, as configured
             )
         )
         await self._scan()
@@ -227,8 +229,8 @@ class Playground:
             store, self.store = self.store, None
             await asyncio.to_thread(store.close)
 
-    def wake(self) -> None:
-        """New articles in the index: scan them into the playground's database, then send."""
+    def wake(self, changed: Collection[str] = ()) -> None:
+        """The index changed: scan it into the playground's database, then send and edit."""
         if not self.running:
             return
         task = asyncio.ensure_future(self._scan())
@@ -241,8 +243,8 @@ class Playground:
             return
         async with self._scan_lock:
             report = await store.db.call(indexer.scan)
-        if report.created and self.bot is not None:
-            self.bot.wake()
+        if (report.created or report.changed or report.removed) and self.bot is not None:
+            self.bot.wake((*report.changed, *report.removed))
         if report.recheck_in is not None and self.running:  # a file still being written
             if self._recheck is not None:
                 self._recheck.cancel()

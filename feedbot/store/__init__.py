@@ -14,6 +14,7 @@ from pathlib import Path
 
 from feedbot.store.articles import Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
+from feedbot.store.edits import AsyncEdits, Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence, Lease
@@ -24,16 +25,19 @@ __all__ = [
     "SCHEMA_VERSION",
     "Articles",
     "AsyncChats",
+    "AsyncEdits",
     "AsyncOutbox",
     "Chats",
     "Database",
     "Delivery",
+    "Edits",
     "Fence",
     "FileRecord",
     "Inbox",
     "Known",
     "Lease",
     "Outbox",
+    "Publishing",
     "Store",
     "StoreSource",
     "Subscription",
@@ -52,6 +56,7 @@ class Store:
     fence: Fence  # armed by `feedbot.leader` when replicas elect a leader
     inbox: Inbox
     subscriptions: Subscriptions
+    edits: Edits  # corrections owed to messages already sent
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
@@ -60,7 +65,7 @@ class Store:
         db = Database.open(path, url=url)
         fence = Fence()
         parts = Articles(db, fence), Chats(db), Outbox(db, fence)
-        return cls(db, *parts, fence, Inbox(db, fence), Subscriptions(db))
+        return cls(db, *parts, fence, Inbox(db, fence), Subscriptions(db), Edits(db, fence))
 
     @property
     def name(self) -> str:
@@ -74,6 +79,10 @@ class Store:
     def async_outbox(self) -> AsyncOutbox:
         """The ledger for the sender (calls run on the database threads)."""
         return AsyncOutbox(self.outbox, self.articles, self.db)
+
+    def async_edits(self) -> AsyncEdits:
+        """The corrections ledger for the editor (calls run on the database threads)."""
+        return AsyncEdits(self.edits, self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from feedbot.article import Article, Entry, article_from_dict, article_to_dict
+from feedbot.article import Article, Entry, article_from_dict, article_to_dict, scheduled
+from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, bytewise
@@ -28,6 +29,8 @@ __all__ = ["CHANGES_CHANNEL", "VERSION_KEY", "Articles", "FileRecord", "Known", 
 
 VERSION_KEY = "articles_version"  # a fresh token with every committed article change
 CHANGES_CHANNEL = "feedbot_articles"  # PostgreSQL NOTIFY channel, sent at that commit
+# What the feeds, pages, /latest and the sender see: not removed, not waiting for its date.
+PUBLISHED = (articles.c.removed_at.is_(None), articles.c.scheduled.is_(False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,45 +120,102 @@ class Articles:
         broadcast: bool,
         channels: Sequence[str] = (),
         state_updates: Mapping[str, str] | None = None,
+        publishing: Publishing | None = None,
     ) -> list[str]:
         """Store ``records`` and mark the ids in ``removals`` removed, in one transaction.
 
-        Articles never seen before get ``broadcast`` and, when it is true, one pending
-        delivery per subscribed chat and per channel. Returns the new article ids."""
+        Articles never seen before get ``broadcast`` and, when it is true and their date
+        is not in the future, one pending delivery per subscribed chat and per channel,
+        due after ``publishing.delay``. A posted article that changed or went away owes
+        its messages a correction (``publishing.on_edit``, ``on_remove``). Returns the
+        ids queued for broadcast."""
+        publishing = publishing or Publishing()
         created: list[str] = []
+        changed: list[str] = []
+        gone: list[str] = []
         removals = list(removals)
         token = uuid.uuid4().hex
         with self._db.write() as conn:
             self._fence.check(conn)
             if records:
-                created = _upsert(conn, records, now, broadcast)
+                created, changed = _upsert(conn, records, now, broadcast)
             for article_id in removals:
-                conn.execute(
+                if conn.execute(
                     update(articles)
                     .where(articles.c.id == article_id, articles.c.removed_at.is_(None))
                     .values(removed_at=now)
-                )
+                ).rowcount:
+                    gone.append(article_id)
             if broadcast and created:
                 fresh = set(created)
                 new = [r.article for r in records if r.article.id in fresh]
-                queue_posts(conn, new, channels, now)
+                queue_posts(conn, new, channels, now, due=now + publishing.delay)
+            if publishing.on_edit == "edit":
+                queue_edits(conn, changed, "edit", now)
+            if publishing.on_remove != "keep":
+                queue_edits(conn, gone, publishing.on_remove, now)
             for key, value in (state_updates or {}).items():
                 set_state(conn, key, value)
             if records or removals:
-                set_state(conn, VERSION_KEY, token)
-                if conn.dialect.name == "postgresql":  # delivered at commit
-                    conn.execute(
-                        text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL}
-                    )
+                _announce(conn, token)
         if records or removals:
-            with self._bump_lock:
-                self._version += 1
-                self._seen = token
+            self._bumped(token)
         return created
+
+    def _bumped(self, token: str) -> None:
+        with self._bump_lock:
+            self._version += 1
+            self._seen = token
+
+    def next_scheduled(self) -> datetime | None:
+        """When the next article waiting for its date is due, or None."""
+        query = select(func.min(articles.c.date)).where(
+            articles.c.scheduled.is_(True), articles.c.removed_at.is_(None)
+        )
+        with self._db.read() as conn:
+            due: datetime | None = conn.scalar(query)
+        return due
+
+    def release_due(
+        self,
+        now: datetime,
+        *,
+        channels: Sequence[str] = (),
+        publishing: Publishing | None = None,
+    ) -> list[str]:
+        """Publish the articles whose date has come: they join the feeds and pages (every
+        replica sees the change) and are queued for Telegram. Their ids."""
+        due = self.next_scheduled()
+        if due is None or due > now:
+            return []
+        publishing = publishing or Publishing()
+        token = uuid.uuid4().hex
+        with self._db.write() as conn:
+            self._fence.check(conn)
+            rows = conn.execute(
+                select(articles.c.id, articles.c.body).where(
+                    articles.c.scheduled.is_(True),
+                    articles.c.removed_at.is_(None),
+                    articles.c.date <= now,
+                )
+            ).all()
+            if not rows:
+                return []
+            ids = [r.id for r in rows]
+            released = [article_from_dict(json.loads(r.body)) for r in rows]
+            conn.execute(
+                update(articles)
+                .where(articles.c.id.in_(ids))
+                .values(scheduled=False, broadcast=True)
+            )
+            queue_posts(conn, released, channels, now, due=now + publishing.delay)
+            _announce(conn, token)
+        self._bumped(token)
+        return ids
 
     def count(self) -> int:
         """Articles in the feed (not removed)."""
-        query = select(func.count()).select_from(articles).where(articles.c.removed_at.is_(None))
+        query = select(func.count()).select_from(articles).where(*PUBLISHED)
         with self._db.read() as conn:
             return int(conn.scalar(query) or 0)
 
@@ -163,7 +223,7 @@ class Articles:
         """Entries not removed, by date, seq and id, all descending."""
         query = (
             select(articles.c.body, articles.c.updated)
-            .where(articles.c.removed_at.is_(None))
+            .where(*PUBLISHED)
             .order_by(
                 articles.c.date.desc(),
                 articles.c.seq.desc(),
@@ -178,11 +238,18 @@ class Articles:
     def entry(self, article_id: str) -> Entry | None:
         """The entry of one article not removed, or None."""
         query = select(articles.c.body, articles.c.updated).where(
-            articles.c.id == article_id, articles.c.removed_at.is_(None)
+            articles.c.id == article_id, *PUBLISHED
         )
         with self._db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _entry(row)
+
+
+def _announce(conn: Connection, token: str) -> None:
+    """Tell every replica the articles changed (at this transaction's commit)."""
+    set_state(conn, VERSION_KEY, token)
+    if conn.dialect.name == "postgresql":  # delivered at commit
+        conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
 
 
 def _row(record: FileRecord) -> dict[str, Any]:
@@ -205,26 +272,36 @@ def _row(record: FileRecord) -> dict[str, Any]:
 
 def _upsert(
     conn: Connection, records: Sequence[FileRecord], now: datetime, broadcast: bool
-) -> list[str]:
-    """Insert or update article rows; the ids never seen before."""
+) -> tuple[list[str], list[str]]:
+    """Insert or update article rows: (the ids never seen before and published now, the
+    ids seen before whose content changed or that came back after a removal)."""
     ids = [r.article.id for r in records]
-    query = select(articles.c.id, articles.c.content_hash).where(articles.c.id.in_(ids))
-    hashes = {r.id: r.content_hash for r in conn.execute(query)}
+    query = select(
+        articles.c.id, articles.c.content_hash, articles.c.removed_at, articles.c.scheduled
+    ).where(articles.c.id.in_(ids))
+    known = {r.id: r for r in conn.execute(query)}
     fresh: list[dict[str, Any]] = []
+    changed: list[str] = []
+    seen: set[str] = set()
     for record in records:
         article = record.article
         values = _row(record)
-        if article.id not in hashes:
+        row = known.get(article.id)
+        if row is None and article.id not in seen:
             extra = {"id": article.id, "first_seen": now, "updated": article.date.value}
-            fresh.append(values | extra | {"broadcast": broadcast})
-            hashes[article.id] = record.content_hash
+            waits = scheduled(article, now)
+            fresh.append(values | extra | {"broadcast": broadcast, "scheduled": waits})
+            seen.add(article.id)
             continue
-        if hashes[article.id] != record.content_hash:
+        edited = row is not None and row.content_hash != record.content_hash
+        if edited:
             values["updated"] = max(now, article.date.value)
+        if row is not None and not row.scheduled and (edited or row.removed_at is not None):
+            changed.append(article.id)  # its messages show another version (or a mark)
         conn.execute(update(articles).where(articles.c.id == article.id).values(**values))
     if fresh:
         conn.execute(insert(articles), fresh)
-    return [row["id"] for row in fresh]
+    return [row["id"] for row in fresh if not row["scheduled"]], changed
 
 
 class StoreSource:

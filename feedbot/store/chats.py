@@ -134,7 +134,11 @@ class Chats:
     def stats(self) -> dict[str, int]:
         """Counts for /stats: subscribers, articles, deliveries by status."""
         subscribed = select(func.count()).select_from(chats).where(chats.c.subscribed)
-        live = select(func.count()).select_from(articles).where(articles.c.removed_at.is_(None))
+        live = (
+            select(func.count())
+            .select_from(articles)
+            .where(articles.c.removed_at.is_(None), articles.c.scheduled.is_(False))
+        )
         by_status = select(deliveries.c.status, func.count()).group_by(deliveries.c.status)
         with self._db.read() as conn:
             counts = {

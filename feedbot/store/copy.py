@@ -20,12 +20,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from feedbot.errors import StoreError
 from feedbot.store.engine import Database
-from feedbot.store.schema import articles, chats, deliveries, state, subscriptions
+from feedbot.store.schema import articles, chats, deliveries, edits, state, subscriptions
 
 __all__ = ["COPIED", "CopyReport", "NotEmptyError", "copy_database", "open_location"]
 
 # parents before children
-COPIED: tuple[Table, ...] = (articles, chats, subscriptions, deliveries, state)
+COPIED: tuple[Table, ...] = (articles, chats, subscriptions, deliveries, edits, state)
 BATCH = 2000  # rows per read and per insert: memory stays flat for any size
 
 Progress = Callable[[str, int, int], None]  # table, rows copied so far, rows in all

@@ -30,9 +30,11 @@ from feedbot.store.subscriptions import drop_subscriptions
 if TYPE_CHECKING:
     from feedbot.store.articles import Articles
 
-__all__ = ["AsyncOutbox", "Delivery", "Outbox"]
+__all__ = ["AsyncOutbox", "Delivery", "Done", "Outbox"]
 
 OWED = ("pending", "sending")
+# A post Telegram confirmed: (delivery id, message ids, sent at, digest of the post).
+Done = tuple[int, Sequence[int], datetime, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,18 +146,25 @@ class Outbox:
         """Record the pieces of a split post Telegram has confirmed so far."""
         self._set(delivery_id, message_ids=json.dumps(list(message_ids)))
 
-    def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None:
-        """Telegram confirmed these whole posts (id, message ids, sent at): one transaction."""
+    def mark_sent_many(self, done: Sequence[Done]) -> None:
+        """Telegram confirmed these whole posts (`Done`): one transaction."""
         if not done:
             return
         query = (
             update(deliveries)
             .where(deliveries.c.id == bindparam("delivery_id"))
             .values(
-                status="sent", message_ids=bindparam("ids"), sent_at=bindparam("at"), error=None
+                status="sent",
+                message_ids=bindparam("ids"),
+                sent_at=bindparam("at"),
+                rendered=bindparam("digest"),
+                error=None,
             )
         )
-        rows = [{"delivery_id": i, "ids": json.dumps(list(m)), "at": at} for i, m, at in done]
+        rows = [
+            {"delivery_id": i, "ids": json.dumps(list(m)), "at": at, "digest": digest}
+            for i, m, at, digest in done
+        ]
         with self._write() as conn:
             conn.execute(query, rows)
 
@@ -270,7 +279,7 @@ class AsyncOutbox:
     async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None:
         await self._db.call_retrying(self._outbox.record_progress, delivery_id, message_ids)
 
-    async def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None:
+    async def mark_sent_many(self, done: Sequence[Done]) -> None:
         await self._db.call_retrying(self._outbox.mark_sent_many, done)
 
     async def mark_retry(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "bytewise",
     "chats",
     "deliveries",
+    "edits",
     "inbox",
     "leases",
     "metadata",
@@ -89,7 +91,10 @@ articles = Table(
     Column("updated", UtcDateTime, nullable=False),
     Column("removed_at", UtcDateTime),
     Column("broadcast", Boolean, nullable=False),
+    # the date is in the future: stored, not published until then (`feedbot.store.schedule`)
+    Column("scheduled", Boolean, nullable=False, server_default=false()),
     Index("articles_order", "removed_at", "date", "seq", "id"),
+    Index("articles_scheduled", "scheduled", "date"),
 )
 chats = Table(
     "chats",
@@ -122,6 +127,7 @@ deliveries = Table(
     # "post" (one article), or "digest:<scheduled UTC time>" (articles in `payload`).
     Column("kind", Text, nullable=False, default="post", server_default="post"),
     Column("payload", Text),  # a digest: JSON list of article ids, newest first
+    Column("rendered", Text),  # digest of the post the messages show (`feedbot.store.edits`)
     UniqueConstraint("article_id", "chat", "thread_id", "kind", name="deliveries_once"),
     Index("deliveries_due", "status", "next_attempt_at"),
 )
@@ -146,6 +152,20 @@ subscriptions = Table(
     Column("last_digest_at", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
     Index("subscriptions_digest_due", "mode", "next_digest_at"),
+)
+# At most one correction owed per delivery (see `feedbot.store.edits`).
+edits = Table(
+    "edits",
+    metadata,
+    Column("delivery_id", BIGINT, ForeignKey("deliveries.id"), primary_key=True),
+    Column("action", Text, nullable=False),  # edit | mark | delete
+    Column("status", Text, nullable=False),  # pending | sending | done | failed
+    Column("wanted", Integer, nullable=False),  # bumped by every new request
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("error", Text),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("edits_due", "status", "next_attempt_at"),
 )
 state = Table(
     "state",

@@ -197,15 +197,22 @@ def _language_ok(language: str) -> Any:
 
 
 def queue_posts(
-    conn: Connection, new: Sequence[Article], channels: Sequence[str], now: datetime
+    conn: Connection,
+    new: Sequence[Article],
+    channels: Sequence[str],
+    now: datetime,
+    *,
+    due: datetime | None = None,
 ) -> None:
     """One pending delivery of each new article per instant subscription that takes it,
-    and per channel (inside the caller's transaction; existing rows are left alone).
+    and per channel (inside the caller's transaction; existing rows are left alone), due
+    at ``due`` (else ``now``: `telegram.delay` holds posts back).
 
     Keyword filters are matched once per distinct filter, not per subscription: the
     filters that take the article go back into the same ``INSERT … SELECT`` as a list
     of values (in chunks, for SQLite's limit on bound values)."""
     stamp = literal(now, UtcDateTime)
+    due_stamp = literal(due or now, UtcDateTime)
     columns = [
         "article_id",
         "chat",
@@ -236,7 +243,7 @@ def queue_posts(
                 literal("post"),
                 literal("pending"),
                 literal(0),
-                stamp,
+                due_stamp,
                 literal("[]"),
                 stamp,
             ).where(instant, which)
@@ -250,7 +257,7 @@ def queue_posts(
                     "kind": "post",
                     "status": "pending",
                     "attempts": 0,
-                    "next_attempt_at": now,
+                    "next_attempt_at": due or now,
                     "message_ids": "[]",
                     "created_at": now,
                 }

@@ -269,6 +269,7 @@ def rates(settings: Settings) -> dict[str, Any]:
         "global_rate": tg.paid_global_rate if tg.paid_broadcast else tg.global_rate,
         "chat_rate": tg.chat_rate,
         "group_per_minute": tg.group_rate_per_minute,
+        "unpaid_rate": tg.global_rate if tg.paid_broadcast else None,
     }
 
 

@@ -7,6 +7,7 @@ never imports python-telegram-bot and httpx (about 15 MB of memory).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter
@@ -46,7 +47,7 @@ class BotOff:
     async def stop(self) -> None:
         return None
 
-    def wake(self) -> None:
+    def wake(self, changed: Collection[str] = ()) -> None:
         return None
 
     def reconfigure(self, settings: Settings) -> None:
@@ -67,7 +68,7 @@ def telegram_component(
     outcomes = Counter(
         "feedbot_deliveries", "Telegram deliveries by outcome.", ["outcome"], registry=registry
     )
-    for outcome in ("sent", "retry", "failed", "gone", "held"):
+    for outcome in ("sent", "retry", "failed", "gone", "held", "edited", "unchanged"):
         outcomes.labels(outcome)
     return TelegramService(
         settings, store, on_outcome=lambda outcome: outcomes.labels(outcome).inc()

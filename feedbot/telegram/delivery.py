@@ -45,17 +45,10 @@ from telegram.error import (
 
 from feedbot.article import Entry
 from feedbot.errors import FencedError, StoreError
-from feedbot.store.outbox import Delivery
+from feedbot.store.outbox import Delivery, Done
 from feedbot.telegram.limits import retry_after_seconds
-from feedbot.telegram.sendplan import (
-    DigestRenderer,
-    backoff,
-    chat_id_for_api,
-    classify_error,
-    quiet_for,
-    send_options,
-    thread_gone,
-)
+from feedbot.telegram.outcomes import backoff, chat_id_for_api, classify_error, post_digest
+from feedbot.telegram.sendplan import DigestRenderer, quiet_for, send_options, thread_gone
 
 __all__ = ["Delivery", "Ledger", "Sender", "chat_id_for_api", "classify_error"]
 
@@ -65,6 +58,8 @@ T = TypeVar("T")
 Clock = Callable[[], datetime]
 ENTRY_TTL = 2.0  # seconds an article read from the ledger is reused
 Renderer = Callable[[Entry, str, str], Sequence[str]]  # (entry, language, style) -> pieces
+# (entry, language, piece index, pieces) -> send_message's other arguments (`PostShape`)
+Options = Callable[[Entry, str, int, int], dict[str, Any]]
 
 
 class Ledger(Protocol):
@@ -74,7 +69,7 @@ class Ledger(Protocol):
     async def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
     async def entry(self, article_id: str) -> Entry | None: ...
     async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
-    async def mark_sent_many(self, done: Sequence[tuple[int, Sequence[int], datetime]]) -> None: ...
+    async def mark_sent_many(self, done: Sequence[Done]) -> None: ...
     async def mark_retry(
         self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
     ) -> None: ...
@@ -105,10 +100,14 @@ class Sender:
         on_fenced: Callable[[str], None] | None = None,
         render_digest: DigestRenderer | None = None,
         default_timezone: str = "UTC",
+        options: Options = lambda *_: {
+            "link_preview_options": LinkPreviewOptions(is_disabled=True)
+        },
     ) -> None:
         self._bot = bot
         self._render_digest = render_digest
         self._timezone = default_timezone
+        self._options = options
         self.on_fenced = on_fenced  # a ledger write was fenced: this replica lost the lead
         self._ledger = ledger
         self._render = render
@@ -127,7 +126,7 @@ class Sender:
         # article id -> (when looked up, the lookup)
         self._entries: dict[str, tuple[float, asyncio.Future[Entry | None]]] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
-        self._confirmed: list[tuple[int, Sequence[int], datetime]] = []
+        self._confirmed: list[Done] = []
         self._recording: set[int] = set()  # sent, confirmation being written
         self._flush_handle: asyncio.Handle | None = None
         self._writes: set[asyncio.Future[Any]] = set()  # ledger writes not yet finished
@@ -138,6 +137,11 @@ class Sender:
     def wake(self) -> None:
         """New rows may be due: look now rather than at the next poll."""
         self._wake.set()
+
+    def forget(self, article_ids: Collection[str]) -> None:
+        """These articles changed or went away: read them again before the next send."""
+        for article_id in article_ids:
+            self._entries.pop(article_id, None)
 
     @property
     def in_flight(self) -> int:
@@ -201,7 +205,7 @@ class Sender:
     def _held(self) -> set[int]:
         """Ids this sender holds claimed: queued, being sent, or sent but not yet recorded."""
         held = {d.id for d in self._queue} | {i for ids in self._claimed.values() for i in ids}
-        return held | {i for i, _, _ in self._confirmed} | self._recording
+        return held | {d[0] for d in self._confirmed} | self._recording
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -225,7 +229,7 @@ class Sender:
         self._claimed.clear()
         self._dropped.clear()
         # what Telegram confirmed but is not recorded yet stays claimed (not sent twice)
-        unrecorded = {i for i, _, _ in self._confirmed} | self._recording
+        unrecorded = {d[0] for d in self._confirmed} | self._recording
         with contextlib.suppress(FencedError):  # else the new leader releases them
             await self._ledger.release_claims(keep=unrecorded)
 
@@ -260,9 +264,9 @@ class Sender:
             self._pieces.move_to_end(key)
         return pieces
 
-    def _confirm(self, delivery_id: int, message_ids: Sequence[int]) -> None:
+    def _confirm(self, delivery_id: int, message_ids: Sequence[int], digest: str) -> None:
         """Telegram confirmed the whole post: record it at the end of this loop turn."""
-        self._confirmed.append((delivery_id, tuple(message_ids), self._clock()))
+        self._confirmed.append((delivery_id, tuple(message_ids), self._clock(), digest))
         if self._flush_handle is None:
             loop = asyncio.get_running_loop()
             self._flush_handle = loop.call_soon(self._flush)
@@ -290,8 +294,8 @@ class Sender:
         """A ledger write (the ledger retries it while the database is away)."""
         return await asyncio.shield(self._track(write(*args)))
 
-    async def _record_sent(self, done: list[tuple[int, Sequence[int], datetime]]) -> None:
-        ids = {i for i, _, _ in done}
+    async def _record_sent(self, done: list[Done]) -> None:
+        ids = {d[0] for d in done}
         self._recording |= ids
         try:
             await self._ledger.mark_sent_many(done)
@@ -329,21 +333,23 @@ class Sender:
             if not lock.locked() and self._claimed.get(chat) is None:
                 self._chat_locks.pop(chat, None)
 
-    async def _compose(self, delivery: Delivery) -> Sequence[str] | None:
-        """The messages of a post or a digest (None: nothing left to send)."""
+    async def _compose(self, delivery: Delivery) -> tuple[Sequence[str], Entry | None] | None:
+        """The messages of a post (with its entry) or a digest; None: nothing to send."""
         language = delivery.language or self._default_language
         if delivery.kind == "post":
             entry = await self._entry(delivery.article_id)
-            return None if entry is None else self._pieces_for(entry, language, delivery.style)
+            if entry is None:
+                return None
+            return self._pieces_for(entry, language, delivery.style), entry
         found = [e for e in [await self._entry(i) for i in delivery.payload] if e is not None]
         if not found or self._render_digest is None:
             return None
-        return self._render_digest(found, language)
+        return self._render_digest(found, language), None
 
     async def _send(self, delivery: Delivery) -> None:
         ledger = self._ledger
-        pieces = await self._compose(delivery)
-        if pieces is None:
+        composed = await self._compose(delivery)
+        if composed is None:
             await self._record(
                 ledger.mark_failed,
                 delivery.id,
@@ -352,6 +358,7 @@ class Sender:
             )
             self._count("failed")
             return
+        pieces, entry = composed
         quiet = quiet_for(delivery, self._clock(), self._timezone)
         if quiet.hold_until is not None:  # the chat's quiet hours: not an attempt
             await self._record(
@@ -359,6 +366,7 @@ class Sender:
             )
             self._count("held")
             return
+        language = delivery.language or self._default_language
         sent = list(delivery.message_ids)
         chat = self._moved.get(delivery.chat, delivery.chat)
         migrations = 0
@@ -368,9 +376,13 @@ class Sender:
                     chat_id=chat_id_for_api(chat),
                     text=pieces[len(sent)],
                     parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
                     allow_paid_broadcast=True if self._paid else None,
                     **send_options(delivery, quiet),
+                    **(
+                        self._options(entry, language, len(sent), len(pieces))
+                        if entry is not None
+                        else {"link_preview_options": LinkPreviewOptions(is_disabled=True)}
+                    ),
                 )
             except ChatMigrated as e:
                 new = str(e.new_chat_id)
@@ -401,7 +413,7 @@ class Sender:
             sent.append(message.message_id)
             if len(sent) < len(pieces):
                 await self._record(ledger.record_progress, delivery.id, sent)
-        self._confirm(delivery.id, sent)
+        self._confirm(delivery.id, sent, post_digest(pieces))
 
     async def _fail(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
         kind = classify_error(error)

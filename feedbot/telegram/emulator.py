@@ -50,7 +50,8 @@ __all__ = ["FakeBotAPI", "FakeLimits", "Faults", "RequestRecord", "RetryWindow",
 
 # Shaped like a real token but assembled, so no token-shaped literal is in the repo.
 DEFAULT_TOKEN = "123456789:" + "AA" + "FakeTokenForTestsOnly_abcdefghijk"
-SEND_METHODS = frozenset({"sendmessage", "editmessagetext"})
+SEND_METHODS = frozenset({"sendmessage", "editmessagetext", "deletemessage"})
+DELETE_AFTER = 48 * 3600.0  # seconds after which a bot may no longer delete its message
 JSONDict = dict[str, Any]
 # Which client sent the request being handled: several processes (replicas) can share one
 # fake, each with its own base URL ``…/r/<name>/bot`` (`FakeBotAPI.base_url_for`).
@@ -164,9 +165,11 @@ class FakeBotAPI(ForumTopics):
         strict_chats: bool = False,
         bot_username: str = "feedbot_test_bot",
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.token = token
         self.clock = clock  # arrival times and flood windows; tests may freeze it
+        self.wall_clock = wall_clock  # when a message was sent (its 48 h to be deleted)
         self.limits = limits or FakeLimits()
         self.strict_chats = strict_chats
         self.bot_user: JSONDict = {
@@ -189,6 +192,8 @@ class FakeBotAPI(ForumTopics):
         self._polls = 0  # getUpdates calls so far; only the newest may wait
         self._message_ids: dict[int | str, itertools.count[int]] = {}
         self._texts: dict[tuple[int | str, int], str] = {}
+        self._markups: dict[tuple[int | str, int], Any] = {}
+        self._sent_at: dict[tuple[int | str, int], float] = {}
         self._global: deque[float] = deque()
         self._per_chat: dict[int | str, deque[float]] = {}
         self.attempts: list[Sent] = []
@@ -447,6 +452,28 @@ class FakeBotAPI(ForumTopics):
         """The HTML texts delivered to a chat."""
         return [s.text for s in self.sent if s.chat_id == chat_id]
 
+    def shown(self, chat_id: int | str) -> dict[int, str]:
+        """What a chat shows now: message id → its text (after edits; deletions gone)."""
+        with self._lock:
+            found = {m: t for (c, m), t in self._texts.items() if c == chat_id}
+        return dict(sorted(found.items()))
+
+    def delete(self, chat_id: int | str, message_id: int) -> None:
+        """Someone else (an admin, the user) deleted a message the bot had sent."""
+        with self._lock:
+            self._texts.pop((chat_id, message_id), None)
+            self._markups.pop((chat_id, message_id), None)
+
+    def markup(self, chat_id: int | str, message_id: int) -> Any:
+        """The reply markup a message shows now (None: none)."""
+        with self._lock:
+            return self._markups.get((chat_id, message_id))
+
+    def done(self, method: str) -> list[Sent]:
+        """Accepted requests of one method (``editmessagetext``, ``deletemessage`` …)."""
+        with self._lock:
+            return [s for s in self.attempts if s.outcome == "ok" and s.method == method]
+
     @property
     def count_429(self) -> int:
         with self._lock:
@@ -541,6 +568,7 @@ class FakeBotAPI(ForumTopics):
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
+            "deletemessage": self._delete_message,
             "setmycommands": self._set_my_commands,
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
@@ -777,6 +805,8 @@ class FakeBotAPI(ForumTopics):
         sent.message_id = message_id
         with self._lock:
             self._texts[(chat["id"], message_id)] = text
+            self._markups[(chat["id"], message_id)] = params.get("reply_markup")
+            self._sent_at[(chat["id"], message_id)] = self.wall_clock()
         message: JSONDict = {"message_id": message_id, "date": int(time.time()), "chat": chat}
         if chat["type"] != "channel":
             message["from"] = self.bot_user
@@ -801,19 +831,25 @@ class FakeBotAPI(ForumTopics):
         try:
             chat = self._resolve(params.get("chat_id"))
             key = (chat["id"], int(params.get("message_id") or 0))
+            with self._lock:
+                if chat["id"] in self._blocked:
+                    raise _Reply(403, self._forbidden(chat))
             text, entities = self._check_text(params)
+            markup = params.get("reply_markup")
             with self._lock:
                 old = self._texts.get(key)
                 if old is None:
                     raise _Reply(400, "Bad Request: message to edit not found")
-                if old == text:
+                if old == text and self._markups.get(key) == markup:
                     raise _Reply(
                         400,
                         "Bad Request: message is not modified: specified new message content and "
                         "reply markup are exactly the same as a current content and reply markup "
                         "of the message",
                     )
+                self._flood(chat, False, now)  # edits count; Telegram sells no paid edits
                 self._texts[key] = text
+                self._markups[key] = markup
         except _Reply as r:
             self._record("editmessagetext", params, chat_id, now, str(r.status), r.description)
             raise
@@ -824,6 +860,27 @@ class FakeBotAPI(ForumTopics):
         if entities:
             message["entities"] = entities
         return message
+
+    async def _delete_message(self, params: JSONDict, chat_id: Any, now: float) -> bool:
+        try:
+            chat = self._resolve(params.get("chat_id"))
+            key = (chat["id"], int(params.get("message_id") or 0))
+            with self._lock:
+                if chat["id"] in self._blocked:
+                    raise _Reply(403, self._forbidden(chat))
+                if key not in self._texts:
+                    raise _Reply(400, "Bad Request: message to delete not found")
+                if self.wall_clock() - self._sent_at.get(key, 0.0) >= DELETE_AFTER:
+                    raise _Reply(400, "Bad Request: message can't be deleted")
+                self._flood(chat, False, now)
+                del self._texts[key]
+                self._markups.pop(key, None)
+        except _Reply as r:
+            self._record("deletemessage", params, chat_id, now, str(r.status), r.description)
+            raise
+        sent = self._record("deletemessage", params, chat["id"], now, "ok", "")
+        sent.message_id = key[1]
+        return True
 
     async def _set_my_commands(self, params: JSONDict, chat_id: Any, now: float) -> bool:
         commands = params.get("commands")

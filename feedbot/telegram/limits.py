@@ -14,7 +14,8 @@ Three layers:
   request that sends into a chat waits for that chat's window (1/s for private
   chats, 20/min for groups and channels), then for the global gate (30/s, or the
   paid rate). Everything the bot sends, broadcasts and command replies alike,
-  passes the same gate.
+  passes the same gate; edits and deletes count too, and with paid broadcasts on
+  they also pass an unpaid gate (Telegram does not sell faster edits).
 """
 
 from __future__ import annotations
@@ -59,8 +60,12 @@ SENDING_METHODS = frozenset(
         "copyMessage",
         "forwardMessage",
         "editMessageText",
+        "deleteMessage",
     }
 )
+#: Requests Telegram never lets a bot pay for: with paid broadcasts on they still keep
+#: to the unpaid global rate (`FeedbotRateLimiter`'s ``unpaid_rate``).
+UNPAID_METHODS = frozenset({"editMessageText", "deleteMessage"})
 
 #: Slack added to every window. Transit times need none: an event counts from its
 #: request's start until a window after its answer (`Window.settle`), which already
@@ -275,11 +280,15 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
         global_rate: float,
         chat_rate: float,
         group_per_minute: int,
+        unpaid_rate: float | None = None,
         max_retries: int = 5,
         clock: Clock = time.monotonic,
     ) -> None:
         self._clock = clock
         self._gate = Gate(Window.per_second(global_rate), clock=clock)
+        # edits and deletes with paid broadcasts on: the unpaid rate as well
+        self._unpaid = Gate(Window.per_second(unpaid_rate or global_rate), clock=clock)
+        self._paid = unpaid_rate is not None
         self._chats = RateLimits(chat_rate=chat_rate, group_per_minute=group_per_minute)
         self._max_retries = max_retries
         self._locks: dict[str, asyncio.Lock] = {}
@@ -292,9 +301,18 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
     def gate(self) -> Gate:
         return self._gate
 
-    def set_rates(self, *, global_rate: float, chat_rate: float, group_per_minute: int) -> None:
+    def set_rates(
+        self,
+        *,
+        global_rate: float,
+        chat_rate: float,
+        group_per_minute: int,
+        unpaid_rate: float | None = None,
+    ) -> None:
         """Apply new limits at once (SIGHUP), keeping what was already sent in the windows."""
         self._gate.window.reshape(Window.per_second(global_rate))
+        self._unpaid.window.reshape(Window.per_second(unpaid_rate or global_rate))
+        self._paid = unpaid_rate is not None
         self._chats.reshape(chat_rate=chat_rate, group_per_minute=group_per_minute)
 
     async def initialize(self) -> None:
@@ -302,6 +320,7 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
 
     async def shutdown(self) -> None:
         await self._gate.close()
+        await self._unpaid.close()
 
     async def _wait_for_chat(self, chat: int | str) -> None:
         window = self._chats.window(chat)
@@ -312,12 +331,13 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
                 return
             await asyncio.sleep(ready - now)
 
-    async def _take_turn(self, chat: int | str) -> tuple[float, float]:
+    async def _take_turn(self, chat: int | str, unpaid: bool) -> tuple[float, float, float]:
         """Wait until both the chat's window and the global gate allow one message.
 
         A per-chat lock makes the check and the count one step, so two requests
         to one chat can never both pass the same free slot. Returns when the
-        global and the chat's events were counted, to settle them with the answer.
+        global, the chat's (and for ``unpaid``, the unpaid gate's) events were counted,
+        to settle them with the answer.
         """
         key = str(chat)
         lock = self._locks.get(key)
@@ -325,6 +345,7 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
             lock = self._locks[key] = asyncio.Lock()
         async with lock:
             await self._wait_for_chat(chat)
+            unpaid_started = await self._unpaid.acquire() if unpaid else -1.0
             started = await self._gate.acquire()
             chat_started = self._clock()
             self._chats.window(chat).take(chat_started)
@@ -334,7 +355,7 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
             self._chats.prune(now)
             for k in [k for k, lk in self._locks.items() if not lk.locked()]:
                 del self._locks[k]
-        return started, chat_started
+        return started, chat_started, unpaid_started
 
     async def process_request(
         self,
@@ -349,8 +370,9 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
         if endpoint not in SENDING_METHODS or chat is None:
             return await callback(*args, **kwargs)
         attempt = 0
+        unpaid = self._paid and endpoint in UNPAID_METHODS
         while True:
-            started, chat_started = await self._take_turn(chat)
+            started, chat_started, unpaid_started = await self._take_turn(chat, unpaid)
             try:
                 if not self.permit():
                     raise FencedError("this replica no longer leads: message not sent")
@@ -371,3 +393,5 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
                 ended = self._clock()
                 self._gate.settle(started, ended)
                 self._chats.window(chat).settle(chat_started, ended)
+                if unpaid:
+                    self._unpaid.settle(unpaid_started, ended)

@@ -28,6 +28,8 @@ __all__ = [
     "MAX_MESSAGE",
     "command_descriptions",
     "escape",
+    "one_line",
+    "post_date",
     "render_blocks",
     "render_feed_links",
     "render_help",
@@ -196,6 +198,16 @@ def _date(article: Article, language: str) -> str:
     if precision is DatePrecision.INSTANT:
         precision = DatePrecision.DAY
     return format_date(article.date.value, precision, language)
+
+
+def one_line(text: str) -> str:
+    """Text as a post shows it: one line, control characters and runs of spaces as one space."""
+    return _clean(text)
+
+
+def post_date(article: Article, language: str) -> str:
+    """The date as a post shows it (for `feedbot.telegram.template`)."""
+    return _date(article, language)
 
 
 def render_post(

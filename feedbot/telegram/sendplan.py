@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from feedbot.article import Entry
 from feedbot.schedule import QuietDecision, ScheduleError, parse_quiet, quiet_decision, timezone
@@ -22,9 +22,6 @@ from feedbot.store.outbox import Delivery
 __all__ = [
     "DigestRenderer",
     "Pieces",
-    "backoff",
-    "chat_id_for_api",
-    "classify_error",
     "quiet_for",
     "send_options",
     "thread_gone",
@@ -34,33 +31,6 @@ log = logging.getLogger(__name__)
 
 DigestRenderer = Callable[[Sequence[Entry], str], Sequence[str]]  # (entries, language)
 Pieces = Callable[[Delivery], Awaitable[Sequence[str] | None]]
-
-
-def chat_id_for_api(chat: str) -> int | str:
-    """Numeric chat ids go to the API as numbers, ``@usernames`` as text."""
-    body = chat[1:] if chat.startswith("-") else chat
-    return int(chat) if body.isdigit() else chat
-
-
-def classify_error(error: TelegramError) -> str:
-    """What a Telegram error means for a delivery: gone, bug, retry or failed."""
-    text = str(error).lower()
-    if isinstance(error, Forbidden):
-        return "gone"
-    if isinstance(error, BadRequest):
-        if "chat not found" in text or "user is deactivated" in text:
-            return "gone"
-        if "can't parse entities" in text or "message is too long" in text:
-            return "bug"
-        return "failed"
-    if isinstance(error, NetworkError):  # TimedOut, 5xx, connection errors
-        return "retry"
-    return "failed"
-
-
-def backoff(attempts: int) -> timedelta:
-    """2, 4, 8, … seconds, at most five minutes."""
-    return timedelta(seconds=min(300, 2**attempts))
 
 
 def quiet_for(delivery: Delivery, now: datetime, default_timezone: str) -> QuietDecision:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,8 +36,10 @@ from feedbot.telegram.bot import (
 )
 from feedbot.telegram.delivery import Sender
 from feedbot.telegram.digest_job import DigestJob
+from feedbot.telegram.editing import Editor
 from feedbot.telegram.limits import FeedbotRateLimiter
-from feedbot.telegram.styles import render_digest, render_styled
+from feedbot.telegram.shape import PostShape
+from feedbot.telegram.styles import render_digest
 
 __all__ = ["TelegramService"]
 
@@ -67,9 +69,8 @@ class TelegramService:
             else secrets.token_urlsafe(32)
         )
 
-        def render(entry: Entry, language: str, style: str) -> Sequence[str]:
-            url = article_url(settings.feed, entry.article.id)
-            return render_styled(entry, url=url, language=language, style=style)
+        shape = PostShape(settings)
+        shape.check()  # a template that errs stops the daemon before anything is sent
 
         def digest(entries: Sequence[Entry], language: str) -> Sequence[str]:
             return render_digest(
@@ -79,7 +80,7 @@ class TelegramService:
         self.sender = Sender(
             self._application.bot,
             store.async_outbox(),
-            render,
+            shape.post,
             default_language=tg.default_language,
             max_attempts=tg.max_attempts,
             paid_broadcast=tg.paid_broadcast,
@@ -88,7 +89,18 @@ class TelegramService:
             render_digest=digest,
             clock=clock,
             default_timezone=tg.default_timezone,
+            options=shape.options,
         )
+        self.editor = Editor(
+            self._application.bot,
+            store.async_edits(),
+            shape.post,
+            default_language=tg.default_language,
+            max_attempts=tg.max_attempts,
+            on_outcome=on_outcome,
+            options=shape.options,
+        )
+        self._editor_task: asyncio.Task[None] | None = None
         self._db = store.db
         self.digests = DigestJob(
             Digests(store.db, store.fence),
@@ -153,9 +165,13 @@ class TelegramService:
             if not taken:
                 await asyncio.sleep(INBOX_POLL)
 
-    def wake(self) -> None:
-        """New deliveries were written: send them now."""
+    def wake(self, changed: Collection[str] = ()) -> None:
+        """New deliveries or corrections were written: send them now. ``changed``: articles
+        that changed or went away, read again before their next send or edit."""
+        self.sender.forget(changed)
+        self.editor.forget(changed)
         self.sender.wake()
+        self.editor.wake()
 
     async def start(self) -> None:
         """Every replica: nothing to do until this one leads (only the leader talks to
@@ -174,6 +190,7 @@ class TelegramService:
             self._limiter.permit = leadership.may_act
             self.sender.on_fenced = leadership.step_down
             self.digests.on_fenced = leadership.step_down
+            self.editor.on_fenced = leadership.step_down
         self._leading = True
         try:
             await self._connect()
@@ -221,6 +238,7 @@ class TelegramService:
         await application.start()
         self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
         self.digests.start()
+        self._editor_task = asyncio.create_task(self.editor.run(), name="telegram-editor")
         self.running = True
         if self._inbox is not None:
             self._inbox_task = asyncio.create_task(self._drain_inbox(), name="telegram-inbox")
@@ -241,6 +259,7 @@ class TelegramService:
                 "username": self.username,
                 "mode": self._settings.telegram.mode,
                 "sending": self.sender.in_flight,
+                "editing": self.editor.in_flight,
             }
         }
 
@@ -258,9 +277,9 @@ class TelegramService:
         self.digests.stop()
         if self._inbox_task is not None:
             await asyncio.gather(self._inbox_task, return_exceptions=True)
-        await self.sender.stop()
-        if self._sender_task is not None:
-            await asyncio.gather(self._sender_task, return_exceptions=True)
+        await asyncio.gather(self.sender.stop(), self.editor.stop())
+        tasks = [t for t in (self._sender_task, self._editor_task) if t is not None]
+        await asyncio.gather(*tasks, return_exceptions=True)
         application = self._application
         if application.updater is not None and application.updater.running:
             await application.updater.stop()

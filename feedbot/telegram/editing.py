@@ -1,0 +1,300 @@
+"""The editor: drains the corrections ledger (`feedbot.store.edits`) into Telegram.
+
+It claims due corrections in batches, renders each post at the moment it edits
+(from the article as it is then, in the subscription's language and style), and carries out the
+`feedbot.telegram.corrections.Plan`: ``editMessageText``, ``deleteMessage`` and, for
+a post that grew, ``sendMessage`` replying to the first piece — every request
+through the bot's rate limiter, like the sends. Telegram's "message is not
+modified" counts as done; "message to edit not found" is a terminal outcome,
+recorded on the row. A piece sent for a grown post is recorded at once, so a
+restart does not send it again; everything else is idempotent, so a correction cut
+short by a crash is simply done again (the row is released back to ``pending``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from telegram import Bot, LinkPreviewOptions, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, RetryAfter, TelegramError
+
+from feedbot.article import Entry
+from feedbot.errors import FencedError, StoreError
+from feedbot.store.edits import Edit
+from feedbot.telegram.corrections import Plan, Step, decide
+from feedbot.telegram.limits import retry_after_seconds
+from feedbot.telegram.outcomes import backoff, chat_id_for_api, classify_error
+
+__all__ = ["EditLedger", "Editor"]
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Renderer = Callable[[Entry, str, str], Sequence[str]]  # (entry, language, style) -> pieces
+Options = Callable[[Entry, str, int, int], dict[str, Any]]  # see `feedbot.telegram.delivery`
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+ENTRY_TTL = 2.0  # seconds an article read for a correction is reused (`Editor.forget` drops it)
+
+
+class EditLedger(Protocol):
+    """What the editor needs from the store (async: the store works off the loop)."""
+
+    async def release_claims(self, keep: Collection[int] = ()) -> int: ...
+    async def claim_due(self, now: datetime, limit: int) -> list[Edit]: ...
+    async def article(self, article_id: str) -> tuple[Entry, bool] | None: ...
+    async def record_messages(
+        self, delivery_id: int, message_ids: Sequence[int], rendered: str | None
+    ) -> None: ...
+    async def finish(
+        self, delivery_id: int, wanted: int, message_ids: Sequence[int], rendered: str | None
+    ) -> bool: ...
+    async def retry(
+        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None: ...
+    async def fail(self, delivery_id: int, attempts: int, error: str) -> None: ...
+
+
+class _Terminal(Exception):
+    """The correction cannot be carried out (recorded as failed)."""
+
+
+class Editor:
+    """Carries out due corrections, at most ``max_in_flight`` at a time."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        ledger: EditLedger,
+        render: Renderer,
+        *,
+        default_language: str,
+        max_attempts: int,
+        max_in_flight: int = 64,
+        batch: int = 200,
+        clock: Clock = lambda: datetime.now(UTC),
+        on_outcome: Callable[[str], None] | None = None,
+        on_fenced: Callable[[str], None] | None = None,
+        options: Options = lambda *_: {"link_preview_options": NO_PREVIEW},
+    ) -> None:
+        self._bot = bot
+        self._options = options
+        self._ledger = ledger
+        self._render = render
+        self._default_language = default_language
+        self._max_attempts = max_attempts
+        self._batch = batch
+        self._clock = clock
+        self._on_outcome = on_outcome
+        self.on_fenced = on_fenced
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._articles: dict[str, tuple[float, asyncio.Future[tuple[Entry, bool] | None]]] = {}
+
+    def wake(self) -> None:
+        """Corrections may be due: look now rather than at the next poll."""
+        self._wake.set()
+
+    def forget(self, article_ids: Collection[str]) -> None:
+        """These articles changed: read them again for the next correction."""
+        for article_id in article_ids:
+            self._articles.pop(article_id, None)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self, *, poll: float = 1.0) -> None:
+        """Correct until `stop()` (or a fenced write); first release the claims a crash,
+        or a leader that lost the lease, left behind."""
+        self._stopping = False
+        try:
+            released = await self._ledger.release_claims()
+        except FencedError as e:
+            self._fenced(e)
+            return
+        if released:
+            log.info("resuming %d corrections that were in flight at the last stop", released)
+        pause = 0.0
+        while not self._stopping:
+            try:
+                claimed = await self._ledger.claim_due(self._clock(), self._batch)
+                pause = 0.0
+            except FencedError as e:
+                self._fenced(e)
+                break
+            except StoreError:  # the database logs the outage once
+                pause = min(max(pause * 2, 0.5), 10.0)
+                claimed = []
+            if not claimed:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), pause or poll)
+                continue
+            for edit in claimed:
+                await self._slots.acquire()
+                if self._stopping:
+                    self._slots.release()
+                    break  # the rest stay claimed; `stop` releases them
+                task = asyncio.create_task(self._correct(edit), name=f"edit-{edit.delivery_id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("correction task crashed", exc_info=task.exception())
+
+    def _fenced(self, error: FencedError) -> None:
+        if not self._stopping:
+            log.warning("editor: %s; stopping", error)
+        self._stopping = True
+        self._wake.set()
+        if self.on_fenced is not None:
+            self.on_fenced(str(error))
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; let corrections in flight finish (up to ``grace`` s); release
+        the rest (doing one again is harmless)."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        with contextlib.suppress(FencedError, StoreError):
+            await self._ledger.release_claims()
+
+    async def _article(self, article_id: str) -> tuple[Entry, bool] | None:
+        """The article, read at most once per `ENTRY_TTL` while its messages are edited."""
+        now = time.monotonic()
+        cached = self._articles.get(article_id)
+        if cached is not None and now - cached[0] < ENTRY_TTL:
+            return await cached[1]
+        if len(self._articles) >= 64:
+            self._articles = {k: v for k, v in self._articles.items() if now - v[0] < ENTRY_TTL}
+        lookup = asyncio.ensure_future(self._ledger.article(article_id))
+        self._articles[article_id] = (now, lookup)
+        try:
+            return await asyncio.shield(lookup)
+        except Exception:
+            self._articles.pop(article_id, None)
+            raise
+
+    def _count(self, outcome: str) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+
+    async def _correct(self, edit: Edit) -> None:
+        """Carry out one correction and record its outcome."""
+        try:
+            found = await self._article(edit.article_id)
+            if found is None:  # no such article (the ledger outlived it): nothing to show
+                await self._ledger.finish(edit.delivery_id, edit.wanted, edit.message_ids, None)
+                return
+            entry, removed = found
+            language = edit.language or self._default_language
+            post = () if removed else self._render(entry, language, edit.style)
+            plan = decide(edit, entry, removed, post, language=language, now=self._clock())
+            count = len(post)
+            extras = {i: self._options(entry, language, i, count) for i in range(count)}
+            messages = await self._carry_out(edit, plan, extras)
+            await self._ledger.finish(edit.delivery_id, edit.wanted, messages, plan.digest)
+            self._count("edited" if plan.steps else "unchanged")
+        except FencedError as e:
+            self._fenced(e)
+        except _Terminal as e:
+            log.warning("cannot correct post %s in chat %s: %s", edit.article_id, edit.chat, e)
+            await self._ledger.fail(edit.delivery_id, edit.attempts + 1, str(e))
+            self._count("failed")
+        except RetryAfter as e:  # the limiter already paused and retried; try later
+            wait = timedelta(seconds=retry_after_seconds(e))
+            at = self._clock() + wait
+            await self._ledger.retry(edit.delivery_id, edit.attempts, at, str(e))
+            self._count("retry")
+        except TelegramError as e:
+            attempts = edit.attempts + 1
+            reason = f"{type(e).__name__}: {e}"
+            if classify_error(e) == "retry" and attempts < self._max_attempts:
+                at = self._clock() + backoff(attempts)
+                await self._ledger.retry(edit.delivery_id, attempts, at, reason)
+                self._count("retry")
+            else:
+                log.warning("giving up correcting %s in chat %s: %s", edit.article_id, edit.chat, e)
+                await self._ledger.fail(edit.delivery_id, attempts, reason)
+                self._count("failed")
+
+    async def _carry_out(
+        self, edit: Edit, plan: Plan, extras: dict[int, dict[str, Any]]
+    ) -> list[int]:
+        """The plan's requests in order; the message ids the post has afterwards."""
+        chat = chat_id_for_api(edit.chat)
+        messages = list(edit.message_ids)
+        for step in plan.steps:
+            if step.kind == "send":
+                reply = ReplyParameters(messages[0], allow_sending_without_reply=True)
+                sent = await self._bot.send_message(
+                    chat_id=chat,
+                    text=step.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_parameters=reply if messages else None,
+                    message_thread_id=edit.thread_id or None,
+                    **self._extras(step, extras),
+                )
+                messages.append(sent.message_id)
+                await self._ledger.record_messages(edit.delivery_id, messages, edit.rendered)
+                continue
+            assert step.message_id is not None
+            if step.kind == "delete" and await self._delete(chat, step.message_id):
+                messages.remove(step.message_id)
+                continue
+            await self._edit(chat, step, self._extras(step, extras))
+        return messages
+
+    async def _delete(self, chat: int | str, message_id: int) -> bool:
+        """Delete a message; False when Telegram no longer allows it (edit it instead)."""
+        try:
+            await self._bot.delete_message(chat_id=chat, message_id=message_id)
+        except BadRequest as e:
+            text = str(e).lower()
+            if "message to delete not found" in text:
+                return True  # deleted already (by us before a crash, or by an admin)
+            if "message can't be deleted" in text:
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _extras(step: Step, extras: dict[int, dict[str, Any]]) -> dict[str, Any]:
+        """A piece's button and preview; a mark or a filler gets neither."""
+        if step.piece is None:
+            return {"link_preview_options": NO_PREVIEW}
+        return extras[step.piece]
+
+    async def _edit(self, chat: int | str, step: Step, extras: dict[str, Any]) -> None:
+        assert step.message_id is not None
+        try:
+            await self._bot.edit_message_text(
+                text=step.text,
+                chat_id=chat,
+                message_id=step.message_id,
+                parse_mode=ParseMode.HTML,
+                **extras,
+            )
+        except BadRequest as e:
+            text = str(e).lower()
+            if "message is not modified" in text:
+                return  # it shows this already
+            if "message to edit not found" in text:
+                raise _Terminal("message to edit not found") from e
+            raise
