@@ -310,24 +310,32 @@ def _read(settings: Settings, article: str) -> Article:
 @cli.command()
 @click.argument("article")
 @click.option("--lang", "language", type=click.Choice(["en", "it"]), help="The chat's language.")
+@click.option(
+    "--style",
+    type=click.Choice(["full", "compact", "headlines"]),
+    default="full",
+    show_default=True,
+    help="The subscription's post style.",
+)
 @click.option("--html", "raw", is_flag=True, help="Print the raw Telegram HTML of each message.")
 @click.pass_context
-def preview(ctx: click.Context, article: str, language: str | None, raw: bool) -> None:
+def preview(ctx: click.Context, article: str, language: str | None, style: str, raw: bool) -> None:
     """Print the post for ARTICLE (a file or an id) as Telegram will show it, with
     telegram.template, button and link_preview applied: try a template without a bot."""
+    from feedbot.article import Entry
     from feedbot.i18n import translator
     from feedbot.telegram.preview import terminal_pieces
-    from feedbot.telegram.template import PostRenderer
+    from feedbot.telegram.shape import PostShape
 
     settings = settings_from(ctx)
     tg = settings.telegram
     language = language or tg.default_language
     try:
-        renderer = PostRenderer(settings.feed, tg.template, link=tg.button != "instead")
-        renderer.check()
+        shape = PostShape(settings)
+        shape.check()
     except FeedbotError as e:
         fail(str(e))
-    pieces = renderer(_read(settings, article), language)
+    pieces = shape.post(Entry.of(_read(settings, article)), language, style)
     if raw:
         click.echo("\n\n".join(f"<!-- message {n} -->\n{p}" for n, p in enumerate(pieces, 1)))
         return

@@ -184,3 +184,30 @@ def test_preview_prints_the_post_as_telegram_shows_it_and_its_html(
     bad = runner.invoke(cli, ["preview", SEED.stem])
     assert bad.exit_code == 2
     assert bad.output.startswith("feedbot: error: telegram.template makes invalid Telegram HTML")
+
+
+def test_preview_shows_a_subscription_style(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedbot.article import Entry, parse
+    from feedbot.config import FeedSettings
+    from feedbot.feeds import article_url
+    from feedbot.telegram.styles import render_styled
+
+    monkeypatch.chdir(ROOT)
+    entry = Entry.of(parse(SEED.name, SEED.read_bytes()))
+    url = article_url(FeedSettings(), entry.article.id)
+    for style in ("compact", "headlines"):
+        pieces = render_styled(entry, url=url, language="it", style=style)
+        raw = runner.invoke(cli, ["preview", SEED.stem, "--html", "--lang", "it", "--style", style])
+        assert raw.exit_code == 0, raw.output
+        assert (
+            raw.output
+            == "\n\n".join(f"<!-- message {n} -->\n{p}" for n, p in enumerate(pieces, 1)) + "\n"
+        )
+    assert (
+        "expandable"
+        in runner.invoke(cli, ["preview", SEED.stem, "--html", "--style", "compact"]).output
+    )
+    bad = runner.invoke(cli, ["preview", SEED.stem, "--style", "tiny"])
+    assert bad.exit_code == 2 and "tiny" in bad.output

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from feedbot.article import parse
+from feedbot.article import Entry, parse
 from feedbot.config import Settings
 from feedbot.feeds import article_url
 from feedbot.store import Publishing, Store
@@ -27,6 +27,7 @@ from feedbot.telegram.emulator import FakeBotAPI
 from feedbot.telegram.messages import render_post
 from feedbot.telegram.parse_html import parse_telegram_html
 from feedbot.telegram.service import TelegramService
+from feedbot.telegram.styles import render_styled
 from tests.botkit import TOKEN, Index, make_settings
 from tests.storekit import deliveries_for, off_loop, until
 from tests.test_delivery import Daemon, wait_until
@@ -350,3 +351,50 @@ def test_kill_9_in_the_middle_of_edits_leaves_every_message_with_the_last_versio
         fake.stop_thread()
     assert Counter(s.chat_id for s in fake.sent) == Counter(chats)  # one post each
     assert fake.count_429 == 0
+
+
+async def test_a_topic_subscription_is_corrected_in_its_own_style_inside_its_topic(
+    desk_for: Callable[..., Any], fake: FakeBotAPI
+) -> None:
+    """Subscriptions meet corrections: an edit renders the topic's style as it is when
+    the edit is made, and a piece added to a grown post goes into the same forum topic."""
+    forum, topic = -1001234, 7
+    fake.add_forum(forum)
+    fake.add_topic(forum, topic)
+
+    def compact(name: str, text: str) -> list[str]:
+        entry = Entry.of(parse(f"{name}.txt", text.encode()))
+        url = article_url(desk.settings.feed, name)
+        return render_styled(entry, url=url, language="en", style="compact")
+
+    async with desk_for(chats=0) as desk:
+        chat = str(forum)
+        await off_loop(desk.store.chats.subscribe, chat, kind="supergroup", title=None)
+        await off_loop(desk.store.chats.unsubscribe, chat)  # the General topic: not subscribed
+        await off_loop(
+            desk.store.chats.subscribe, chat, kind="supergroup", title=None, thread_id=topic
+        )
+        await off_loop(desk.store.subscriptions.update, chat, topic, None, style="compact")
+        first = article_text("Compact news", sections=2)
+        name = await desk.publish(first)
+        await desk.sent(name)
+        [post] = fake.sent
+        assert post.params["message_thread_id"] == topic
+        assert list(fake.shown(forum).values()) == shown(compact(name, first))
+
+        fixed = article_text("Compact news, corrected", sections=2)
+        await desk.save(name, fixed)
+        await desk.corrected(name)
+        assert list(fake.shown(forum).values()) == shown(compact(name, fixed))
+
+        # the topic switches to the full post; the next correction needs two messages
+        await off_loop(desk.store.subscriptions.update, chat, topic, None, style="full")
+        grown = article_text("Compact news, grown", sections=40)
+        await desk.save(name, grown)
+        [row] = await desk.corrected(name)
+        assert row["status"] == "done"
+        want = desk.pieces(name, grown)
+        assert len(want) > 1 and len(compact(name, grown)) == 1
+        assert list(fake.shown(forum).values()) == shown(want)
+    added = [s for s in fake.done("sendmessage") if s.message_id != post.message_id]
+    assert added and all(s.params["message_thread_id"] == topic for s in added)
