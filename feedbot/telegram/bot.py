@@ -56,6 +56,7 @@ from feedbot.telegram.messages import (
     render_stats,
     render_text,
 )
+from feedbot.telegram.request import LeaderRequest
 
 __all__ = ["BotDeps", "ChatStore", "build_application", "chat_language", "webhook_route"]
 
@@ -390,7 +391,7 @@ def build_application(
         .token(tg.token.get_secret_value())
         .base_url(tg.api_base_url)
         .base_file_url(tg.api_base_url.replace("/bot", "/file/bot"))
-        .request(HTTPXRequest(connection_pool_size=pool, read_timeout=15, write_timeout=15))
+        .request(LeaderRequest(connection_pool_size=pool, read_timeout=15, write_timeout=15))
         .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=40))
         .rate_limiter(limiter)
     )
