@@ -3,94 +3,24 @@
 from __future__ import annotations
 
 import os
-import re
-import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import feedparser
-import httpx
 import pytest
 
 from feedbot.store import Store
-from tests.conftest import ROOT
+from tests.daemonkit import Daemon, until
 from tests.storekit import off_loop
 
 pytestmark = pytest.mark.slow
 
 ARTICLE = "date 2022-01-{day:02d} {headline}.\n\n{body}\n"
-
-
-class Daemon:
-    """One `python -m feedbot run` process and its stderr, read by a thread."""
-
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "feedbot", "run"],
-            cwd=cwd,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.url = ""
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def wait_started(self) -> str:
-        def started() -> str | None:
-            m = re.search(r"serving (http://\S+/) ", self.log)
-            assert self.proc.poll() is None, self.log
-            return m.group(1) if m else None
-
-        self.url = until(started, what="the startup line")
-        return self.url
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=5)
-
-    def stop(self) -> tuple[int, float]:
-        start = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=15)
-        self._reader.join(timeout=5)
-        return code, time.monotonic() - start
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._reader.join(timeout=5)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
-
-
-def until(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -105,20 +35,6 @@ def tree(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "FEEDBOT_LOG__LEVEL": "DEBUG",
     }
     return index, env
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Daemon]]:
-    started: list[Daemon] = []
-
-    def run(env: dict[str, str]) -> Daemon:
-        d = Daemon(tmp_path, env)
-        started.append(d)
-        return d
-
-    yield run
-    for d in started:
-        d.kill()
 
 
 def atomic_write(index: Path, name: str, text: str) -> None:

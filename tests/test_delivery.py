@@ -12,9 +12,7 @@ import asyncio
 import json
 import logging
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -31,8 +29,8 @@ from feedbot.telegram.delivery import Sender
 from feedbot.telegram.emulator import FakeBotAPI
 from feedbot.telegram.messages import render_post
 from feedbot.telegram.service import TelegramService
+from tests import daemonkit
 from tests.botkit import TOKEN, Index, assert_token_absent, make_settings, plain
-from tests.conftest import ROOT
 from tests.storekit import deliveries_for, off_loop, until
 
 CHANNEL, CHANNEL_NAME = -1009000, "news_channel"
@@ -388,20 +386,20 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
 
 
 class Daemon:
-    """``python -m feedbot run`` as a subprocess against a fake Bot API in a thread."""
+    """``python -m feedbot run`` against a fake Bot API in a thread, restarted at will
+    (each run logs to its own file)."""
 
     def __init__(self, tmp_path: Path, fake: FakeBotAPI) -> None:
         self.tmp_path = tmp_path
         self.fake = fake
-        self.logs: list[Path] = []
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs: list[daemonkit.Daemon] = []
+
+    @property
+    def proc(self) -> subprocess.Popen[str] | None:
+        return self.runs[-1].proc if self.runs else None
 
     def start(self) -> None:
-        log = self.tmp_path / f"daemon-{len(self.logs)}.log"
-        self.logs.append(log)
         env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
             "FEEDBOT_INDEX__PATH": str(self.tmp_path / "index"),
             "FEEDBOT_INDEX__SETTLE_MS": "50",
             "FEEDBOT_STORAGE__PATH": str(self.tmp_path / "feedbot.sqlite3"),
@@ -410,38 +408,29 @@ class Daemon:
             "FEEDBOT_TELEGRAM__TOKEN": TOKEN,
             "FEEDBOT_TELEGRAM__API_BASE_URL": self.fake.base_url,
         }
-        with log.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "feedbot", "run"],
-                cwd=self.tmp_path,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
+        log = self.tmp_path / f"daemon-{len(self.runs)}.log"
         polls = len([r for r in self.fake.requests if r.method == "getupdates"])
+        run = daemonkit.Daemon(self.tmp_path, env, log=log)
+        self.runs.append(run)
         deadline = time.monotonic() + 30
         while len([r for r in self.fake.requests if r.method == "getupdates"]) <= polls:
-            assert self.proc.poll() is None, self.stderr()
+            assert run.alive, self.stderr()
             assert time.monotonic() < deadline, "the bot never polled\n" + self.stderr()
             time.sleep(0.05)
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        self.runs[-1].kill()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.runs and self.runs[-1].alive:
             try:
-                assert self.proc.wait(15) == 0, self.stderr()
+                assert self.runs[-1].stop(timeout=15)[0] == 0, self.stderr()
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.runs[-1].kill()
                 raise
 
     def stderr(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+        return "\n".join(r.log for r in self.runs)
 
 
 def wait_until(predicate: Any, timeout: float, what: str, daemon: Daemon) -> None:
