@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,29 @@ def entries(d: Daemon) -> dict[str, Any]:
     return {e.id.rsplit(":", 1)[-1]: e for e in feed.entries}
 
 
+@contextlib.contextmanager
+def kept_fresh(path: Path) -> Iterator[None]:
+    """Touch ``path`` every 20 ms until the block ends."""
+    done = threading.Event()
+
+    def touch() -> None:
+        while not done.wait(0.02):
+            os.utime(path)
+
+    thread = threading.Thread(target=touch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def unsettled_scans(d: Daemon) -> int:
+    """Scans so far that found a file still being written (logged at DEBUG)."""
+    return len(re.findall(r"scan \(\w+\): .* [1-9]\d* unsettled", d.log))
+
+
 def test_lifecycle(tree: tuple[Path, dict[str, str]], start: Callable[..., Daemon]) -> None:
     index, env = tree
     atomic_write(index, "001_base.txt", ARTICLE.format(day=1, headline="Base", body="Old news."))
@@ -60,16 +85,19 @@ def test_lifecycle(tree: tuple[Path, dict[str, str]], start: Callable[..., Daemo
     atomic_write(index, "002_new.txt", ARTICLE.format(day=2, headline="Fresh", body="New news."))
     until(lambda: "002_new" in entries(d), what="the atomic write in the feed")
 
-    # a slow write in chunks appears only when complete
+    # a slow write in chunks appears only when complete: after each chunk, once a scan
+    # has seen the file and waited for it, it is not in the feed. A thread keeps the
+    # file's mtime fresh, as a writer that is still writing does, so however slowly this
+    # test runs the file never looks settled before it is closed.
     path = index / "003_slow.txt"
     chunks = ["date 2022-01-03 Slow headline.\n\n", "First paragraph.\n\n", "Last paragraph.\n"]
-    with path.open("w", encoding="utf-8") as fh:
+    with path.open("w", encoding="utf-8") as fh, kept_fresh(path):
         for chunk in chunks:
             fh.write(chunk)
             fh.flush()
-            for _ in range(3):
-                assert "003_slow" not in entries(d), "a half-written file was published"
-                time.sleep(0.05)
+            waited = unsettled_scans(d)
+            until(lambda w=waited: unsettled_scans(d) > w, what="a scan that waits for it")
+            assert "003_slow" not in entries(d), "a half-written file was published"
     done = until(lambda: entries(d).get("003_slow"), what="the slow write in the feed")
     assert "Last paragraph" in done.content[0].value
 

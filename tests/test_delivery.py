@@ -9,6 +9,7 @@ as a subprocess, including a kill -9 in the middle of a broadcast.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
@@ -26,7 +27,9 @@ from feedbot.feeds import article_url
 from feedbot.store import Store
 from feedbot.telegram.bot import build_application
 from feedbot.telegram.delivery import Sender
-from feedbot.telegram.emulator import FakeBotAPI
+from feedbot.telegram.emulator import SEND_METHODS as SENDS
+from feedbot.telegram.emulator import FakeBotAPI, RequestRecord
+from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.messages import render_post
 from feedbot.telegram.service import TelegramService
 from tests import daemonkit
@@ -161,8 +164,65 @@ async def test_late_subscriber_gets_no_old_articles(
     assert len(fake.texts(CHANNEL)) == 1
 
 
+class LimiterLog:
+    """What the bot's rate limiter decided, read at its seams (PTB's `process_request`,
+    the gate's `acquire` and `pause`): for each message, in order per chat, when the gate
+    let it through and, if Telegram answered 429, when that answer paused everyone."""
+
+    def __init__(self, limiter: FeedbotRateLimiter, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.admitted: list[float] = []
+        self.pauses: list[tuple[float, float]] = []
+        self._tries: dict[str, list[list[float]]] = {}  # chat -> [admitted, paused?] a request
+        current: contextvars.ContextVar[list[float]] = contextvars.ContextVar("current")
+        gate, process = limiter.gate, limiter.process_request
+
+        async def acquire(inner: Any = gate.acquire) -> float:
+            started: float = await inner()
+            self.admitted.append(started)
+            current.set([started])  # this task goes on to its request with no await between
+            return started
+
+        def pause(seconds: float, inner: Any = gate.pause) -> None:
+            now = time.monotonic()
+            self.pauses.append((now, seconds))
+            current.get().append(now)  # in the task whose request was answered 429
+            inner(seconds)
+
+        async def process_request(callback: Any, **kw: Any) -> Any:
+            async def request(*args: Any, **kwargs: Any) -> Any:
+                self._tries.setdefault(str(kw["data"]["chat_id"]), []).append(current.get())
+                return await callback(*args, **kwargs)
+
+            return await process(request, **kw)
+
+        monkeypatch.setattr(gate, "acquire", acquire)
+        monkeypatch.setattr(gate, "pause", pause)
+        monkeypatch.setattr(limiter, "process_request", process_request)
+
+    def _try(self, fake: FakeBotAPI, request: RequestRecord) -> list[float]:
+        """A chat's sends go one at a time: its n-th request at the fake is its n-th try."""
+        same = [r for r in fake.requests if r.chat_id == request.chat_id and r.method in SENDS]
+        return self._tries[str(request.chat_id)][same.index(request)]
+
+    def late(self, fake: FakeBotAPI) -> list[RequestRecord]:
+        """Requests that arrived in a 429's retry window although the gate let them through
+        after that 429's answer had paused it."""
+        opened = {r.time: r for r in fake.requests if r.status == 429}
+        return [
+            r
+            for w in fake.retry_windows
+            for r in fake.requests
+            if r.method in SENDS and w.start < r.time < w.end
+            if self._try(fake, r)[0] >= self._try(fake, opened[w.start])[1]
+        ]
+
+
 async def test_300_subscribers_with_faults(
-    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+    fake: FakeBotAPI,
+    store: Store,
+    index: Index,
+    service: TelegramService,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     chats = list(range(1000, 1300))
     await off_loop(subscribe, store, *chats)
@@ -175,6 +235,7 @@ async def test_300_subscribers_with_faults(
         timeout_delay=1.0,
         timeout_delivers=True,
     )
+    log = LimiterLog(service.application.bot.rate_limiter, monkeypatch)
     [new] = index.write(1)
     await off_loop(index.scan)
     service.wake()
@@ -193,12 +254,15 @@ async def test_300_subscribers_with_faults(
     floods = [a for a in fake.attempts if a.outcome == "429" and a.description != "injected"]
     assert floods == [], [(a.chat_id, a.time, a.description) for a in floods]
     # A 429 stops every sender for retry_after. Telegram's window starts when the
-    # request arrives, ours when the answer does: requests already let through in
-    # between (a burst of up to 30, on a loop shared with the fake) may still land in
-    # the first moments. After that nothing may arrive; a limiter that did not pause
-    # would land ~20 more requests in every window.
-    late = fake.requests_in_retry_windows(grace=0.25)
-    assert late == [], late
+    # request arrives, ours when the answer does: requests the limiter let through in
+    # between may still land in the window (however long the answer took under load).
+    # Nothing it let through after it heard of the 429 may; a limiter that did not
+    # pause would land ~20 more requests in every window.
+    assert len(log.pauses) == kinds["429"]  # every 429 answered paused everyone
+    for paused, seconds in log.pauses:
+        assert not [t for t in log.admitted if paused <= t < paused + seconds]
+    assert fake.requests_in_retry_windows(), "no request met a retry window: nothing tested"
+    assert log.late(fake) == []
 
 
 async def test_blocked_chat_is_unsubscribed_after_the_first_403(
