@@ -80,3 +80,26 @@ def test_an_http_request_on_the_loop_runs_no_import() -> None:
         check=True,
     )
     assert done.stdout.strip() == "0", done.stdout + done.stderr
+
+
+def test_freezing_the_startup_heap_collects_garbage_and_keeps_the_living() -> None:
+    import gc
+    import weakref
+
+    from feedbot.looplag import freeze_startup_heap
+
+    class Node:
+        pass
+
+    garbage, alive = Node(), Node()
+    garbage.me = garbage  # type: ignore[attr-defined]  # a cycle only the collector frees
+    gone = weakref.ref(garbage)
+    del garbage
+    try:
+        freeze_startup_heap()
+        assert gone() is None  # collected first, not frozen for ever
+        assert gc.get_freeze_count() > 0
+        assert not any(o is alive for o in gc.get_objects())  # out of later collections
+    finally:
+        gc.unfreeze()
+    assert any(o is alive for o in gc.get_objects())
