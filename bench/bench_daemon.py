@@ -15,21 +15,16 @@ import os
 import re
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import Figure, best_of, stop_process
+from bench.common import Figure, best_of, cold_ingest, start_daemon, stop_process, wait_for
 from bench.corpus import generate, write_corpus
 from feedbot.article import parse
-from feedbot.config import Settings
-from feedbot.index import Indexer
-from feedbot.site import Site
-from feedbot.store import Store, StoreSource
+from feedbot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,13 +38,7 @@ def _bare_pass(folder: Path) -> None:
 def _ingest_and_rescan(tmp: Path, index: Path, n: int) -> list[Figure]:
     store = Store.open(tmp / "bench.sqlite3")
     try:
-        indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
-        site = Site(StoreSource(store.articles), Settings())
-        start = time.perf_counter()
-        report = indexer.scan()
-        site.get("feed.atom")
-        cold = time.perf_counter() - start
-        assert len(report.new) == n, report
+        cold, indexer = cold_ingest(store, index, n)
         parse_start = time.perf_counter()
         for path in index.iterdir():
             parse(path.name, path.read_bytes())
@@ -92,39 +81,26 @@ def _free_port() -> int:
 def _daemon(tmp: Path, index: Path, n: int, drops: int) -> list[Figure]:
     port = _free_port()
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "FEEDBOT_INDEX__PATH": str(index),
         "FEEDBOT_STORAGE__PATH": str(tmp / "daemon.sqlite3"),
         "FEEDBOT_HTTP__PORT": str(port),
         "FEEDBOT_LOG__LEVEL": "WARNING",
     }
     log = tmp / "daemon.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "feedbot", "run"],
-            cwd=tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
+    proc = start_daemon(tmp, env, log)
+    started = time.perf_counter()
     url = f"http://127.0.0.1:{port}/"
     latencies: list[float] = []
     try:
         with httpx.Client(timeout=10) as client:
-            started = time.perf_counter()
-            deadline = time.monotonic() + 600
-            while True:  # wait for the startup scan of the whole corpus
-                if proc.poll() is not None:
-                    raise RuntimeError(f"daemon exited: {log.read_text()}")
+
+            def ingested() -> bool:  # the startup scan of the whole corpus
                 try:
-                    if client.get(url + "healthz").json().get("articles") == n:
-                        break
+                    return bool(client.get(url + "healthz").json().get("articles") == n)
                 except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("daemon did not finish its startup scan")
-                time.sleep(0.1)
+                    return False
+
+            wait_for(proc, ingested, "startup scan", log)
             startup = time.perf_counter() - started
             for i, (name, data) in enumerate(generate(drops, seed=99, start_seq=900_000)):
                 article_id = name.removesuffix(".txt")

@@ -143,16 +143,21 @@ def _follower_http(tmp: Path, url: str, total: int, seconds: int) -> Figure:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    def ready() -> bool:
+        """The leader scanned every article and the follower serves the same feed (a
+        follower's /healthz counts no articles: it does not scan)."""
+        roles = {r.role(): r for r in replicas}
+        leader, follower = roles.get("leader"), roles.get("follower")
+        if leader is None or follower is None:
+            return False
+        if (leader.health().get("articles") or 0) < total:
+            return False
+        status, body = follower.get("feed.atom")
+        return status == 200 and (status, body) == leader.get("feed.atom")
+
     try:
-        wait_until(
-            lambda: (
-                any(r.role() == "follower" for r in replicas)
-                and all((r.health().get("articles") or 0) >= total for r in replicas)
-            ),
-            600,
-            "both replicas with every article",
-            replicas,
-        )
+        wait_until(ready, 600, "the follower serving every article", replicas)
         [follower] = [r for r in replicas if r.role() == "follower"]
         ours = f"http://127.0.0.1:{follower.port}/feed.atom"
         nginx_url = f"http://127.0.0.1:{port}/feed.atom"

@@ -15,17 +15,15 @@ import re
 import sqlite3
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
-from bench.common import Figure, best_of, stop_process
+from bench.common import Figure, best_of, serving_url, start_daemon, stop_process, wait_for
 from bench.corpus import generate, write_corpus
 
-ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "123456789:" + "AAH" + "benchTokenNotARealOne_abcdefghij"
 
 
@@ -36,39 +34,11 @@ def _bare_pass(folder: Path) -> None:
 
 
 def _start(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    log = (tmp / "daemon.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "feedbot", "run"],
-        cwd=tmp,
-        env={
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "FEEDBOT_HTTP__PORT": "0",
-            "FEEDBOT_LOG__LEVEL": "INFO",  # the start-up line names the port
-            "FEEDBOT_PLAYGROUND__ENABLED": "false",
-            **env,
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    deadline = time.monotonic() + 600
-    while True:
-        text = (tmp / "daemon.log").read_text(errors="replace")
-        m = re.search(r"serving (http://\S+/) ", text)
-        if m:
-            return proc, m.group(1)
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_process(proc)
-            raise RuntimeError(f"the daemon did not start: {text[-2000:]}")
-        time.sleep(0.1)
-
-
-def _wait(check: object, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    log = tmp / "daemon.log"
+    quiet = {"FEEDBOT_HTTP__PORT": "0", "FEEDBOT_PLAYGROUND__ENABLED": "false"}
+    # INFO: the start-up line names the port
+    proc = start_daemon(tmp, {**quiet, "FEEDBOT_LOG__LEVEL": "INFO", **env}, log)
+    return proc, wait_for(proc, lambda: serving_url(log), "start-up line", log)
 
 
 def _rescan(tmp: Path, n: int) -> Figure:
@@ -85,7 +55,8 @@ def _rescan(tmp: Path, n: int) -> Figure:
     seen: list[float] = []
     try:
         with httpx.Client(timeout=10) as client:
-            _wait(lambda: client.get(url + "healthz").json()["articles"] == n, 600, "the ingest")
+            ingested = lambda: client.get(url + "healthz").json()["articles"] == n  # noqa: E731
+            wait_for(proc, ingested, "ingest", tmp / "daemon.log")
             last = None
             while len(seen) < 9:
                 body = client.get(url + "healthz").json()
@@ -161,7 +132,7 @@ def _lag(tmp: Path, n: int, chats: int) -> Figure:
                 db.close()
                 return bool(rows >= chats)
 
-            _wait(queued, 60, "the deliveries")
+            wait_for(proc, queued, "deliveries", tmp / "daemon.log", timeout=60)
             with sqlite3.connect(database, timeout=30) as db:  # the ingest queues nothing
                 db.execute("UPDATE chats SET subscribed = 0")
             db.close()
@@ -171,7 +142,8 @@ def _lag(tmp: Path, n: int, chats: int) -> Figure:
                 tmp_file = index / f".{name}.tmp"
                 tmp_file.write_bytes(data)
                 os.replace(tmp_file, index / name)
-            _wait(lambda: client.get(url + "healthz").json()["articles"] == n + 2, 900, "ingest")
+            ingested = lambda: client.get(url + "healthz").json()["articles"] == n + 2  # noqa: E731
+            wait_for(proc, ingested, "ingest", tmp / "daemon.log", timeout=900)
             ingest = time.perf_counter() - start
             sent = len(fake.sent)
             metrics = client.get(url + "metrics").text

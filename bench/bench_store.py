@@ -13,26 +13,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure
+from bench.common import Figure, cold_ingest
 from bench.corpus import write_corpus
-from feedbot.config import Settings
-from feedbot.index import Indexer
-from feedbot.site import Site
-from feedbot.store import Store, StoreSource
+from feedbot.store import Store
 from feedbot.store.copy import copy_database
 from tests.pgserver import fresh_database, shared_server
 
 
 def _ingest(store: Store, index: Path, n: int) -> float:
     """Seconds for the first scan of ``index`` plus rendering the main feed."""
-    indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
-    site = Site(StoreSource(store.articles), Settings())
-    start = time.perf_counter()
-    report = indexer.scan()
-    site.get("feed.atom")
-    seconds = time.perf_counter() - start
-    assert len(report.new) == n, report
-    return seconds
+    return cold_ingest(store, index, n)[0]
 
 
 def run(quick: bool = False) -> list[Figure]:

@@ -21,7 +21,6 @@ import multiprocessing
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,10 +29,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bench.common import Figure, stop_process
+from bench.common import ROOT, Figure, start_daemon, stop_process, wait_for
 from bench.corpus import generate
 
-ROOT = Path(__file__).resolve().parent.parent
 # Shaped like a real token (digits:35 characters) but assembled here, so that no
 # token-shaped literal sits in the repository for secret scanners to flag.
 TOKEN = "123456789:" + "AAH" + "benchTokenNotARealOne_abcdefghij"
@@ -260,8 +258,6 @@ def _latency_figures(tmp: Path, quick: bool) -> list[Figure]:
     fake = FakeBotAPI(TOKEN).start_in_thread()  # a thread here; the daemon is its own process
     log = tmp / "latency-daemon.log"
     env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
         "FEEDBOT_INDEX__PATH": str(index),
         "FEEDBOT_STORAGE__PATH": str(tmp / "latency.sqlite3"),
         "FEEDBOT_HTTP__PORT": "0",
@@ -270,21 +266,10 @@ def _latency_figures(tmp: Path, quick: bool) -> list[Figure]:
         "FEEDBOT_TELEGRAM__API_BASE_URL": fake.base_url,
     }
     latencies: list[float] = []
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "feedbot", "run"],
-            cwd=tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
+    proc = start_daemon(tmp, env, log)
     try:
-        deadline = time.monotonic() + 60
         fake.command("/start", chat_id=42)
-        while not fake.texts(42):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the bot never answered /start: {log.read_text()}")
-            time.sleep(0.02)
+        wait_for(proc, lambda: fake.texts(42), "answer to /start", log, timeout=60, interval=0.02)
         for name, data in corpus:
             article_id = name.removesuffix(".txt")
             tmp_file = index / f".{name}.tmp"

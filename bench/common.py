@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import re
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
-__all__ = ["Figure", "best_of", "stop_process"]
+if TYPE_CHECKING:
+    from feedbot.index import Indexer
+    from feedbot.store import Store
+
+__all__ = [
+    "ROOT",
+    "Figure",
+    "best_of",
+    "cold_ingest",
+    "serving_url",
+    "start_daemon",
+    "stop_process",
+    "wait_for",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -41,3 +62,63 @@ def stop_process(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def start_daemon(tmp: Path, env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m feedbot run`` from this checkout in ``tmp``, ``env`` over the
+    environment, stderr to ``log``."""
+    with log.open("wb") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "feedbot", "run"],
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+
+
+def wait_for(
+    proc: subprocess.Popen[bytes],
+    check: Callable[[], T | None],
+    what: str,
+    log: Path,
+    *,
+    timeout: float = 600.0,
+    interval: float = 0.1,
+) -> T:
+    """Poll ``check`` until it returns a truthy value. If the daemon exits or ``timeout``
+    passes first: stop it and raise with the tail of its log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_process(proc)
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the daemon: no {what}: {tail}")
+        time.sleep(interval)
+
+
+def serving_url(log: Path) -> str | None:
+    """The base URL of the daemon's start-up line in ``log`` (at INFO), once written."""
+    m = re.search(r"serving (http://\S+/) ", log.read_text(errors="replace"))
+    return m.group(1) if m else None
+
+
+def cold_ingest(store: Store, index: Path, n: int) -> tuple[float, Indexer]:
+    """Seconds for the first scan of the ``n`` articles in ``index`` into ``store`` plus
+    rendering the main feed, and the indexer (for re-scans)."""
+    from feedbot.config import Settings
+    from feedbot.index import Indexer
+    from feedbot.site import Site
+    from feedbot.store import StoreSource
+
+    indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
+    site = Site(StoreSource(store.articles), Settings())
+    start = time.perf_counter()
+    report = indexer.scan()
+    site.get("feed.atom")
+    seconds = time.perf_counter() - start
+    assert len(report.new) == n, report
+    return seconds, indexer

@@ -32,7 +32,7 @@ from feedbot.follow import Follower
 from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport
 from feedbot.leader import Leadership
-from feedbot.looplag import LoopLag
+from feedbot.looplag import LoopLag, freeze_startup_heap
 from feedbot.publishing import arm_release, publishing
 from feedbot.reload import LIVE, RATE_KEYS, changed_keys, merge_live
 from feedbot.scanmetrics import ScanMetrics
@@ -77,6 +77,7 @@ class Daemon:
         )
         self.site = Site(StoreSource(store.articles), settings)
         self.lag = LoopLag(self.registry)
+        self._heap_frozen = False
         self.leadership = Leadership(
             store, settings.cluster, self.registry, solo=store.db.dialect != "postgresql"
         )
@@ -411,6 +412,9 @@ class Daemon:
         stop.cancel()
         if self._stopping.is_set() or not self.leadership.leading:
             return  # a stop (or a lost lease) during the first scan starts nothing more
+        if not self._heap_frozen:  # the start-up heap, the index's records included
+            freeze_startup_heap()
+            self._heap_frozen = True
         scheduler = self._scheduler = AsyncIOScheduler(
             timezone=UTC, event_loop=asyncio.get_running_loop()
         )

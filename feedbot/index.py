@@ -97,8 +97,12 @@ def decide(
     *,
     bad: Mapping[str, BadFile] | None = None,
     ready: Collection[str] = (),
+    same: Collection[str] = (),
 ) -> Plan:
     """Intents for ``files`` against ``known`` (good articles) and ``bad`` (known bad files).
+
+    ``same`` names files also on disk that the listing already found unchanged against
+    ``known`` (`list_files` with ``known``): counted, nothing built for them.
 
     A file changed within ``settle_ms`` may still be being written and waits, unless
     it is named in ``ready`` (the watcher saw it renamed into the folder or closed by
@@ -128,9 +132,9 @@ def decide(
             plan.recheck_in = wait if plan.recheck_in is None else min(plan.recheck_in, wait)
             continue
         (plan.changed if k is not None else plan.new).append(f)
-    plan.unchanged = unchanged
+    plan.unchanged = unchanged = unchanged + len(same)
     if unchanged < len(known):  # else every known name was seen
-        on_disk = {f.name for f in files}
+        on_disk = {f.name for f in files}.union(same)
         plan.removed = sorted(name for name in known if name not in on_disk)
     return plan
 
@@ -140,14 +144,37 @@ def _readable(f: FileStat) -> bool:
     return stat.S_ISREG(f.mode) and name_problem(f.name) is None
 
 
-def list_files(folder: Path, *, follow_symlinks: bool = False) -> list[FileStat]:
+def list_files(
+    folder: Path,
+    *,
+    follow_symlinks: bool = False,
+    known: Mapping[str, Known] | None = None,
+    same: list[str] | None = None,
+) -> list[FileStat]:
     """The article files directly in ``folder`` with their stat (raises OSError).
 
-    Folders are left out; links, FIFOs and devices are listed for `Indexer` to report."""
+    Folders are left out; links, FIFOs and devices are listed for `Indexer` to report.
+    With ``known`` and ``same``, a regular file whose size and mtime match its known
+    record is only named in ``same`` (the hot path of a re-scan: no object built)."""
     found = []
+    st: os.stat_result | None
     with os.scandir(folder) as entries:
         for entry in entries:
-            if not is_article_name(entry.name):
+            name = entry.name
+            if known is not None and same is not None and (k := known.get(name)) is not None:
+                try:
+                    now = entry.stat(follow_symlinks=follow_symlinks)
+                except OSError:
+                    pass  # listed (or reported) below
+                else:
+                    if (
+                        now.st_size == k.size
+                        and now.st_mtime_ns == k.mtime_ns
+                        and stat.S_ISREG(now.st_mode)
+                    ):
+                        same.append(name)
+                        continue
+            if not is_article_name(name):
                 continue
             try:
                 st = entry.stat(follow_symlinks=follow_symlinks)
@@ -163,7 +190,7 @@ def list_files(folder: Path, *, follow_symlinks: bool = False) -> list[FileStat]
                 except OSError:
                     continue
             if not stat.S_ISDIR(st.st_mode):
-                found.append(FileStat(entry.name, st.st_size, st.st_mtime_ns, st.st_mode))
+                found.append(FileStat(name, st.st_size, st.st_mtime_ns, st.st_mode))
     return found
 
 
@@ -304,8 +331,11 @@ class Indexer:
         ``ready`` names files known to be complete (see `decide`)."""
         start = time.perf_counter()
         now = now or datetime.now(UTC)
-        files = list_files(self.folder, follow_symlinks=self.follow_symlinks)
-        plan = decide(files, self.known, now, self.settle_ms, bad=self.bad, ready=ready)
+        same: list[str] = []
+        files = list_files(
+            self.folder, follow_symlinks=self.follow_symlinks, known=self.known, same=same
+        )
+        plan = decide(files, self.known, now, self.settle_ms, bad=self.bad, ready=ready, same=same)
         broadcast = self.baseline_done
         new: list[str] = []
         changed: list[str] = []
@@ -315,7 +345,7 @@ class Indexer:
         todo = [(f, False) for f in plan.new] + [(f, True) for f in plan.changed]
         removed_ids = [self.known[name].article_id for name in plan.removed]
         if self.bad:
-            on_disk = {f.name for f in files}
+            on_disk = {f.name for f in files}.union(same)
             for name in [n for n in self.bad if n not in on_disk]:
                 del self.bad[name]
         complete = True

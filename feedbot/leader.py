@@ -9,7 +9,8 @@ or stops the leader's duties (`feedbot.daemon`).
 The leader also keeps a local deadline: the moment its lease would expire if the
 last renewal it saw succeed was its last (measured from *before* that renewal was
 sent, by this process's monotonic clock). `may_act` says whether that moment is
-still ahead; the Telegram rate limiter asks it before every message, so a leader
+still ahead; the Telegram HTTP layer asks it right before every message is written
+(`feedbot.telegram.request.LeaderRequest`, after the rate limiter), so a leader
 that was paused (SIGSTOP, a long GC, a frozen VM) and wakes after losing the lease
 sends nothing more, even before its next database round trip says so.
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from feedbot.store import Store
 from tests.pgserver import Server, ThrowawayServer, fresh_database, shared_server
+
+if TYPE_CHECKING:
+    from tests.daemonkit import Daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -24,6 +28,23 @@ def _clean_feedbot_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("FEEDBOT_"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start ``feedbot run`` subprocesses in tmp_path: ``start(env, *args)``; killed after."""
+    from tests.daemonkit import Daemon
+
+    started: list[Daemon] = []
+
+    def run(env: dict[str, str], *args: str) -> Daemon:
+        d = Daemon(tmp_path, env, *args)
+        started.append(d)
+        return d
+
+    yield run
+    for d in started:
+        d.kill()
 
 
 @pytest.fixture

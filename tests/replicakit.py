@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,7 +17,7 @@ from typing import Any
 
 from feedbot.telegram.emulator import FakeBotAPI
 from tests.botkit import TOKEN
-from tests.conftest import ROOT
+from tests.daemonkit import Daemon
 from tests.pgserver import free_port
 
 __all__ = ["Corpus", "Replica", "leaders", "max_per_second", "wait_until"]
@@ -42,12 +41,10 @@ class Replica:
         self.port = free_port()
         self.extra = extra
         self.log = tmp_path / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.daemon: Daemon | None = None
 
     def start(self) -> Replica:
         env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
             "FEEDBOT_INDEX__PATH": str(self.tmp_path / "index"),
             "FEEDBOT_INDEX__SETTLE_MS": "50",
             "FEEDBOT_INDEX__SCAN_INTERVAL": "2",
@@ -60,41 +57,29 @@ class Replica:
         if self.fake is not None:
             env["FEEDBOT_TELEGRAM__TOKEN"] = TOKEN
             env["FEEDBOT_TELEGRAM__API_BASE_URL"] = self.fake.base_url_for(self.name)
-        with self.log.open("ab") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "feedbot", "run"],
-                cwd=self.tmp_path,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
+        self.daemon = Daemon(self.tmp_path, env, log=self.log)
         return self
 
     @property
     def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
+        return self.daemon is not None and self.daemon.alive
 
     def signal(self, sig: signal.Signals) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
+        assert self.daemon is not None
+        self.daemon.proc.send_signal(sig)
 
     def kill(self) -> None:
-        self.signal(signal.SIGKILL)
-        assert self.proc is not None
-        self.proc.wait(10)
+        assert self.daemon is not None
+        self.daemon.kill()
 
     def stop(self) -> None:
         """SIGTERM and wait (SIGCONT first, in case it is stopped); SIGKILL if it hangs."""
-        if not self.alive:
+        if self.daemon is None or not self.daemon.alive:
             return
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
-        self.proc.send_signal(signal.SIGTERM)
         try:
-            code = self.proc.wait(20)
+            code, _ = self.daemon.stop(timeout=20)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self.daemon.kill()
             raise AssertionError(f"{self.name} did not stop within 20 s\n{self.stderr()}") from None
         assert code == 0, f"{self.name} exited {code}\n{self.stderr()}"
 
@@ -119,6 +104,8 @@ class Replica:
         return self.health().get("role")
 
     def stderr(self) -> str:
+        if self.daemon is not None:
+            return self.daemon.log
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 

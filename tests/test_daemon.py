@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import signal
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -15,82 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
-import httpx
 import pytest
 
 from feedbot.store import Store
-from tests.conftest import ROOT
+from tests.daemonkit import Daemon, until
 from tests.storekit import off_loop
 
 pytestmark = pytest.mark.slow
 
 ARTICLE = "date 2022-01-{day:02d} {headline}.\n\n{body}\n"
-
-
-class Daemon:
-    """One `python -m feedbot run` process and its stderr, read by a thread."""
-
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "feedbot", "run"],
-            cwd=cwd,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.url = ""
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def wait_started(self) -> str:
-        def started() -> str | None:
-            m = re.search(r"serving (http://\S+/) ", self.log)
-            assert self.proc.poll() is None, self.log
-            return m.group(1) if m else None
-
-        self.url = until(started, what="the startup line")
-        return self.url
-
-    def get(self, path: str) -> httpx.Response:
-        return httpx.get(self.url + path, timeout=5)
-
-    def stop(self) -> tuple[int, float]:
-        start = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=15)
-        self._reader.join(timeout=5)
-        return code, time.monotonic() - start
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._reader.join(timeout=5)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
-
-
-def until(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -107,20 +39,6 @@ def tree(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return index, env
 
 
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Daemon]]:
-    started: list[Daemon] = []
-
-    def run(env: dict[str, str]) -> Daemon:
-        d = Daemon(tmp_path, env)
-        started.append(d)
-        return d
-
-    yield run
-    for d in started:
-        d.kill()
-
-
 def atomic_write(index: Path, name: str, text: str) -> None:
     tmp = index / f".{name}.tmp"
     tmp.write_text(text, encoding="utf-8")
@@ -130,6 +48,29 @@ def atomic_write(index: Path, name: str, text: str) -> None:
 def entries(d: Daemon) -> dict[str, Any]:
     feed = feedparser.parse(d.get("feed.atom").content)
     return {e.id.rsplit(":", 1)[-1]: e for e in feed.entries}
+
+
+@contextlib.contextmanager
+def kept_fresh(path: Path) -> Iterator[None]:
+    """Touch ``path`` every 20 ms until the block ends."""
+    done = threading.Event()
+
+    def touch() -> None:
+        while not done.wait(0.02):
+            os.utime(path)
+
+    thread = threading.Thread(target=touch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+def unsettled_scans(d: Daemon) -> int:
+    """Scans so far that found a file still being written (logged at DEBUG)."""
+    return len(re.findall(r"scan \(\w+\): .* [1-9]\d* unsettled", d.log))
 
 
 def test_lifecycle(tree: tuple[Path, dict[str, str]], start: Callable[..., Daemon]) -> None:
@@ -144,16 +85,19 @@ def test_lifecycle(tree: tuple[Path, dict[str, str]], start: Callable[..., Daemo
     atomic_write(index, "002_new.txt", ARTICLE.format(day=2, headline="Fresh", body="New news."))
     until(lambda: "002_new" in entries(d), what="the atomic write in the feed")
 
-    # a slow write in chunks appears only when complete
+    # a slow write in chunks appears only when complete: after each chunk, once a scan
+    # has seen the file and waited for it, it is not in the feed. A thread keeps the
+    # file's mtime fresh, as a writer that is still writing does, so however slowly this
+    # test runs the file never looks settled before it is closed.
     path = index / "003_slow.txt"
     chunks = ["date 2022-01-03 Slow headline.\n\n", "First paragraph.\n\n", "Last paragraph.\n"]
-    with path.open("w", encoding="utf-8") as fh:
+    with path.open("w", encoding="utf-8") as fh, kept_fresh(path):
         for chunk in chunks:
             fh.write(chunk)
             fh.flush()
-            for _ in range(3):
-                assert "003_slow" not in entries(d), "a half-written file was published"
-                time.sleep(0.05)
+            waited = unsettled_scans(d)
+            until(lambda w=waited: unsettled_scans(d) > w, what="a scan that waits for it")
+            assert "003_slow" not in entries(d), "a half-written file was published"
     done = until(lambda: entries(d).get("003_slow"), what="the slow write in the feed")
     assert "Last paragraph" in done.content[0].value
 

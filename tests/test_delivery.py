@@ -9,12 +9,11 @@ as a subprocess, including a kill -9 in the middle of a broadcast.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -28,11 +27,13 @@ from feedbot.feeds import article_url
 from feedbot.store import Store
 from feedbot.telegram.bot import build_application
 from feedbot.telegram.delivery import Sender
-from feedbot.telegram.emulator import FakeBotAPI
+from feedbot.telegram.emulator import SEND_METHODS as SENDS
+from feedbot.telegram.emulator import FakeBotAPI, RequestRecord
+from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.messages import render_post
 from feedbot.telegram.service import TelegramService
+from tests import daemonkit
 from tests.botkit import TOKEN, Index, assert_token_absent, make_settings, plain
-from tests.conftest import ROOT
 from tests.storekit import deliveries_for, off_loop, until
 
 CHANNEL, CHANNEL_NAME = -1009000, "news_channel"
@@ -163,8 +164,65 @@ async def test_late_subscriber_gets_no_old_articles(
     assert len(fake.texts(CHANNEL)) == 1
 
 
+class LimiterLog:
+    """What the bot's rate limiter decided, read at its seams (PTB's `process_request`,
+    the gate's `acquire` and `pause`): for each message, in order per chat, when the gate
+    let it through and, if Telegram answered 429, when that answer paused everyone."""
+
+    def __init__(self, limiter: FeedbotRateLimiter, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.admitted: list[float] = []
+        self.pauses: list[tuple[float, float]] = []
+        self._tries: dict[str, list[list[float]]] = {}  # chat -> [admitted, paused?] a request
+        current: contextvars.ContextVar[list[float]] = contextvars.ContextVar("current")
+        gate, process = limiter.gate, limiter.process_request
+
+        async def acquire(inner: Any = gate.acquire) -> float:
+            started: float = await inner()
+            self.admitted.append(started)
+            current.set([started])  # this task goes on to its request with no await between
+            return started
+
+        def pause(seconds: float, inner: Any = gate.pause) -> None:
+            now = time.monotonic()
+            self.pauses.append((now, seconds))
+            current.get().append(now)  # in the task whose request was answered 429
+            inner(seconds)
+
+        async def process_request(callback: Any, **kw: Any) -> Any:
+            async def request(*args: Any, **kwargs: Any) -> Any:
+                self._tries.setdefault(str(kw["data"]["chat_id"]), []).append(current.get())
+                return await callback(*args, **kwargs)
+
+            return await process(request, **kw)
+
+        monkeypatch.setattr(gate, "acquire", acquire)
+        monkeypatch.setattr(gate, "pause", pause)
+        monkeypatch.setattr(limiter, "process_request", process_request)
+
+    def _try(self, fake: FakeBotAPI, request: RequestRecord) -> list[float]:
+        """A chat's sends go one at a time: its n-th request at the fake is its n-th try."""
+        same = [r for r in fake.requests if r.chat_id == request.chat_id and r.method in SENDS]
+        return self._tries[str(request.chat_id)][same.index(request)]
+
+    def late(self, fake: FakeBotAPI) -> list[RequestRecord]:
+        """Requests that arrived in a 429's retry window although the gate let them through
+        after that 429's answer had paused it."""
+        opened = {r.time: r for r in fake.requests if r.status == 429}
+        return [
+            r
+            for w in fake.retry_windows
+            for r in fake.requests
+            if r.method in SENDS and w.start < r.time < w.end
+            if self._try(fake, r)[0] >= self._try(fake, opened[w.start])[1]
+        ]
+
+
 async def test_300_subscribers_with_faults(
-    fake: FakeBotAPI, store: Store, index: Index, service: TelegramService
+    fake: FakeBotAPI,
+    store: Store,
+    index: Index,
+    service: TelegramService,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     chats = list(range(1000, 1300))
     await off_loop(subscribe, store, *chats)
@@ -177,6 +235,7 @@ async def test_300_subscribers_with_faults(
         timeout_delay=1.0,
         timeout_delivers=True,
     )
+    log = LimiterLog(service.application.bot.rate_limiter, monkeypatch)
     [new] = index.write(1)
     await off_loop(index.scan)
     service.wake()
@@ -195,12 +254,15 @@ async def test_300_subscribers_with_faults(
     floods = [a for a in fake.attempts if a.outcome == "429" and a.description != "injected"]
     assert floods == [], [(a.chat_id, a.time, a.description) for a in floods]
     # A 429 stops every sender for retry_after. Telegram's window starts when the
-    # request arrives, ours when the answer does: requests already let through in
-    # between (a burst of up to 30, on a loop shared with the fake) may still land in
-    # the first moments. After that nothing may arrive; a limiter that did not pause
-    # would land ~20 more requests in every window.
-    late = fake.requests_in_retry_windows(grace=0.25)
-    assert late == [], late
+    # request arrives, ours when the answer does: requests the limiter let through in
+    # between may still land in the window (however long the answer took under load).
+    # Nothing it let through after it heard of the 429 may; a limiter that did not
+    # pause would land ~20 more requests in every window.
+    assert len(log.pauses) == kinds["429"]  # every 429 answered paused everyone
+    for paused, seconds in log.pauses:
+        assert not [t for t in log.admitted if paused <= t < paused + seconds]
+    assert fake.requests_in_retry_windows(), "no request met a retry window: nothing tested"
+    assert log.late(fake) == []
 
 
 async def test_blocked_chat_is_unsubscribed_after_the_first_403(
@@ -388,20 +450,20 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
 
 
 class Daemon:
-    """``python -m feedbot run`` as a subprocess against a fake Bot API in a thread."""
+    """``python -m feedbot run`` against a fake Bot API in a thread, restarted at will
+    (each run logs to its own file)."""
 
     def __init__(self, tmp_path: Path, fake: FakeBotAPI) -> None:
         self.tmp_path = tmp_path
         self.fake = fake
-        self.logs: list[Path] = []
-        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs: list[daemonkit.Daemon] = []
+
+    @property
+    def proc(self) -> subprocess.Popen[str] | None:
+        return self.runs[-1].proc if self.runs else None
 
     def start(self) -> None:
-        log = self.tmp_path / f"daemon-{len(self.logs)}.log"
-        self.logs.append(log)
         env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
             "FEEDBOT_INDEX__PATH": str(self.tmp_path / "index"),
             "FEEDBOT_INDEX__SETTLE_MS": "50",
             "FEEDBOT_STORAGE__PATH": str(self.tmp_path / "feedbot.sqlite3"),
@@ -410,38 +472,29 @@ class Daemon:
             "FEEDBOT_TELEGRAM__TOKEN": TOKEN,
             "FEEDBOT_TELEGRAM__API_BASE_URL": self.fake.base_url,
         }
-        with log.open("wb") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "feedbot", "run"],
-                cwd=self.tmp_path,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
+        log = self.tmp_path / f"daemon-{len(self.runs)}.log"
         polls = len([r for r in self.fake.requests if r.method == "getupdates"])
+        run = daemonkit.Daemon(self.tmp_path, env, log=log)
+        self.runs.append(run)
         deadline = time.monotonic() + 30
         while len([r for r in self.fake.requests if r.method == "getupdates"]) <= polls:
-            assert self.proc.poll() is None, self.stderr()
+            assert run.alive, self.stderr()
             assert time.monotonic() < deadline, "the bot never polled\n" + self.stderr()
             time.sleep(0.05)
 
     def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
+        self.runs[-1].kill()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        if self.runs and self.runs[-1].alive:
             try:
-                assert self.proc.wait(15) == 0, self.stderr()
+                assert self.runs[-1].stop(timeout=15)[0] == 0, self.stderr()
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.runs[-1].kill()
                 raise
 
     def stderr(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in self.logs if p.exists())
+        return "\n".join(r.log for r in self.runs)
 
 
 def wait_until(predicate: Any, timeout: float, what: str, daemon: Daemon) -> None:

@@ -9,81 +9,17 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from feedbot.store import Store
-from tests.conftest import ROOT, SEED
-from tests.test_daemon import until
+from tests.conftest import SEED
+from tests.daemonkit import until
 
 pytestmark = pytest.mark.slow
-
-
-class Run:
-    """One `python -m feedbot run [args]` process; stderr collected by a thread."""
-
-    def __init__(self, cwd: Path, env: dict[str, str], *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "feedbot", "run", *args],
-            cwd=cwd,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.url = ""
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def started(self) -> str:
-        def ready() -> str | None:
-            assert self.proc.poll() is None, self.log
-            m = re.search(r"serving (http://\S+/) ", self.log)
-            return m.group(1) if m else None
-
-        self.url = until(ready, what="the startup line")
-        return self.url
-
-    def refused(self) -> str:
-        code = self.proc.wait(timeout=15)
-        self._reader.join(timeout=5)
-        assert code == 2, self.log
-        errors = [line for line in self.lines if line.startswith("feedbot: error:")]
-        assert len(errors) == 1, self.log
-        return errors[0]
-
-    def health(self) -> httpx.Response:
-        return httpx.get(self.url + "healthz", timeout=5)
-
-    def stop(self) -> tuple[int, float]:
-        start = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=20)
-        self._reader.join(timeout=5)
-        return code, time.monotonic() - start
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self._reader.join(timeout=5)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
 
 
 @pytest.fixture
@@ -99,20 +35,6 @@ def env(tmp_path: Path) -> dict[str, str]:
         "FEEDBOT_INDEX__SCAN_INTERVAL": "0.5",
         "FEEDBOT_LOG__LEVEL": "DEBUG",
     }
-
-
-@pytest.fixture
-def start(tmp_path: Path) -> Iterator[object]:
-    runs: list[Run] = []
-
-    def run(env: dict[str, str], *args: str) -> Run:
-        r = Run(tmp_path, env, *args)
-        runs.append(r)
-        return r
-
-    yield run
-    for r in runs:
-        r.kill()
 
 
 @pytest.fixture
@@ -137,11 +59,11 @@ def db(env: dict[str, str]) -> Path:
 
 def test_a_second_daemon_on_the_same_database_is_refused(env, start) -> None:  # type: ignore[no-untyped-def]
     first = start(env)
-    first.started()
+    first.wait_started()
     other = dict(env, FEEDBOT_INDEX__PATH=str(db(env).parent))  # another index, same database
     line = start(other).refused()
     assert "another feedbot (pid" in line and "one daemon per SQLite file" in line
-    assert first.health().status_code == 200
+    assert first.get("healthz").status_code == 200
     assert first.stop()[0] == 0
 
 
@@ -150,12 +72,12 @@ def test_a_second_daemon_on_the_same_database_is_refused(env, start) -> None:  #
 
 def test_a_deleted_database_is_noticed_and_not_silently_recreated(env, start) -> None:  # type: ignore[no-untyped-def]
     d = start(env)
-    d.started()
+    d.wait_started()
     assert "taken as a baseline" in d.log  # the first start of a deployment says so
-    until(lambda: d.health().status_code == 200, what="healthy")
+    until(lambda: d.get("healthz").status_code == 200, what="healthy")
     for suffix in ("", "-wal", "-shm"):
         Path(str(db(env)) + suffix).unlink(missing_ok=True)
-    response = d.health()
+    response = d.get("healthz")
     assert response.status_code == 503
     assert "was deleted" in response.json()["database_error"]
     until(lambda: re.search(r"ERROR feedbot\.\w+: .*was deleted", d.log), what="the ERROR")
@@ -163,7 +85,7 @@ def test_a_deleted_database_is_noticed_and_not_silently_recreated(env, start) ->
     line = start(env).refused()
     assert "the database is missing" in line and "--baseline" in line
     again = start(env, "--baseline")
-    again.started()
+    again.wait_started()
     assert again.stop()[0] == 0
 
 
@@ -172,7 +94,7 @@ def test_a_deleted_database_is_noticed_and_not_silently_recreated(env, start) ->
 
 def test_a_read_only_database_or_folder_is_refused_at_start(env, start, immutable) -> None:  # type: ignore[no-untyped-def]
     d = start(env)
-    d.started()
+    d.wait_started()
     assert d.stop()[0] == 0
     immutable.append(db(env))
     chattr("+i", db(env))
@@ -185,16 +107,16 @@ def test_a_read_only_database_or_folder_is_refused_at_start(env, start, immutabl
 
 def test_a_write_error_that_clears_needs_no_restart(env, start, immutable, tmp_path) -> None:  # type: ignore[no-untyped-def]
     d = start(env)
-    d.started()
-    until(lambda: d.health().status_code == 200, what="healthy")
+    d.wait_started()
+    until(lambda: d.get("healthz").status_code == 200, what="healthy")
     files = [db(env), Path(str(db(env)) + "-wal")]
     immutable.extend(files)
     chattr("+i", *files)
     (tmp_path / "index" / "002_b.txt").write_bytes(SEED.read_bytes().replace(b"date ", b"date  "))
-    until(lambda: d.health().status_code == 503, what="the failed scan")
+    until(lambda: d.get("healthz").status_code == 503, what="the failed scan")
     chattr("-i", *files)
-    until(lambda: d.health().json()["articles"] == 2, what="recovery")
-    assert d.health().status_code == 200
+    until(lambda: d.get("healthz").json()["articles"] == 2, what="recovery")
+    assert d.get("healthz").status_code == 200
     assert d.stop()[0] == 0
 
 
@@ -206,8 +128,8 @@ def test_a_damaged_table_page_is_one_line_and_exit_2(env, start, tmp_path) -> No
     for n in range(2, 40):
         (tmp_path / "index" / f"{n:03d}_a{n}.txt").write_bytes(body.replace(b"date ", b"date ", 1))
     d = start(env)
-    d.started()
-    until(lambda: d.health().json()["articles"] >= 39, what="the articles")
+    d.wait_started()
+    until(lambda: d.get("healthz").json()["articles"] >= 39, what="the articles")
     assert d.stop()[0] == 0
     with sqlite3.connect(db(env)) as conn:
         root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name='articles'").fetchone()
@@ -280,7 +202,7 @@ def test_sighup_applies_what_it_can_and_keeps_a_bad_config_out(env, start, tmp_p
         if k not in ("FEEDBOT_LOG__LEVEL", "FEEDBOT_INDEX__SCAN_INTERVAL")
     }
     d = start(dict(fixed, FEEDBOT_CONFIG=str(config)))
-    d.started()
+    d.wait_started()
     config.write_text(
         "[index]\nscan_interval = 20\n[http]\ncache_max_age = 5\n[telegram]\nglobal_rate = 10\n"
     )
@@ -292,7 +214,7 @@ def test_sighup_applies_what_it_can_and_keeps_a_bad_config_out(env, start, tmp_p
     d.proc.send_signal(signal.SIGHUP)
     until(lambda: "configuration not applied, the old one stays" in d.log, what="the refusal")
     assert d.proc.poll() is None
-    assert d.health().status_code == 200
+    assert d.get("healthz").status_code == 200
     assert d.stop()[0] == 0
 
 
@@ -307,11 +229,11 @@ def _connect(url: str) -> socket.socket:
 
 def test_half_sent_requests_time_out_and_healthz_keeps_answering(env, start) -> None:  # type: ignore[no-untyped-def]
     d = start(dict(env, FEEDBOT_HTTP__HEADER_TIMEOUT="1", FEEDBOT_HTTP__MAX_CONNECTIONS="400"))
-    d.started()
+    d.wait_started()
     slow = [_connect(d.url) for _ in range(300)]
     for s in slow:
         s.sendall(b"GET /feed.atom HTTP/1.1\r\nHost: x\r\nX-Slow: ")
-    assert d.health().status_code == 200
+    assert d.get("healthz").status_code == 200
     started = time.monotonic()
     for s in slow:
         assert s.recv(64).startswith(b"HTTP/1.1 408 ")
@@ -340,7 +262,7 @@ def _rss_kib(pid: int) -> int:
 )
 def test_a_100_mb_request_head_is_cut_off_early(env, start, head, status) -> None:  # type: ignore[no-untyped-def]
     d = start(env)
-    d.started()
+    d.wait_started()
     before = _rss_kib(d.proc.pid)
     s = _connect(d.url)
     s.sendall(head)
@@ -355,7 +277,7 @@ def test_a_100_mb_request_head_is_cut_off_early(env, start, head, status) -> Non
     answer = s.recv(64)
     assert answer.startswith(b"HTTP/1.1 " + status), answer
     assert sent < 16 * 1024 * 1024  # refused after a few KiB; the rest is socket buffers
-    assert d.health().status_code == 200
+    assert d.get("healthz").status_code == 200
     assert _rss_kib(d.proc.pid) - before < 10 * 1024
     s.close()
     assert d.stop()[0] == 0
@@ -363,7 +285,7 @@ def test_a_100_mb_request_head_is_cut_off_early(env, start, head, status) -> Non
 
 def test_asterisk_form_target_is_a_bad_request(env, start) -> None:  # type: ignore[no-untyped-def]
     d = start(env)
-    d.started()
+    d.wait_started()
     s = _connect(d.url)
     s.sendall(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n")
     assert s.recv(64).startswith(b"HTTP/1.1 400 ")

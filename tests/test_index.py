@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feedbot.index import BadFile, FileStat, Indexer, decide
+from feedbot.index import BadFile, FileStat, Indexer, decide, list_files
 from feedbot.store import Known, Store
 from tests.conftest import SEED
 from tests.storekit import article_row, deliveries_for
@@ -127,6 +127,32 @@ def test_baseline_then_broadcast(env: tuple[Path, Store]) -> None:
     assert article_row(store, "003_c")["broadcast"] is True  # type: ignore[index]
     assert [d["chat"] for d in deliveries_for(store, "003_c")] == ["@chan"]
     assert indexer.scan().changes == 0
+
+
+def test_listing_against_what_is_known_only_names_the_unchanged(
+    env: tuple[Path, Store],
+) -> None:
+    """The re-scan's hot path: files whose stat matches their record come back by name
+    alone, and deciding with those names plans exactly what the full listing does."""
+    folder, store = env
+    for day, name in enumerate(("001_a.txt", "002_b.txt", "003_c.txt", "004_d.txt"), 1):
+        write(folder, name, TEXT.format(day=day, headline=f"Headline {day}"))
+    indexer = make(folder, store)
+    indexer.scan()
+    write(folder, "002_b.txt", TEXT.format(day=2, headline="Edited"))
+    (folder / "003_c.txt").unlink()
+    write(folder, "005_e.txt", TEXT.format(day=5, headline="New"))
+    (folder / "006_f.txt").mkdir()  # a folder named like an article: never listed
+    (folder / "004_d.txt").rename(folder / "004_d.txt.tmp")
+    (folder / "004_d.txt").symlink_to(folder / "004_d.txt.tmp")  # same stat through a link
+    same: list[str] = []
+    files = list_files(folder, known=indexer.known, same=same)
+    assert same == ["001_a.txt"]
+    assert sorted(x.name for x in files) == ["002_b.txt", "004_d.txt", "005_e.txt"]
+    now = datetime.now(UTC)
+    fast = decide(files, indexer.known, now, 0, same=same)
+    assert fast == decide(list_files(folder), indexer.known, now, 0)
+    assert fast.unchanged == 1 and fast.removed == ["003_c.txt"]
 
 
 def test_change_remove_and_restart(env: tuple[Path, Store]) -> None:

@@ -4,7 +4,6 @@ of the test's own (never the shared one), the fake Bot API."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -13,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.corpus import generate
 from feedbot.store import Store
 from feedbot.telegram.emulator import FakeBotAPI
 from tests.botkit import TOKEN
+from tests.daemonkit import Daemon, until
 from tests.pgserver import ThrowawayServer
-from tests.test_daemon import Daemon, until
+from tests.replicakit import Corpus
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -30,20 +29,6 @@ CHATS = list(range(3000, 3150))
 def pg() -> Iterator[ThrowawayServer]:
     with ThrowawayServer(password=SECRET) as server:
         yield server
-
-
-class Index:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir()
-        self._corpus = iter(generate(40, seed=11))
-
-    def drop(self) -> str:
-        name, data = next(self._corpus)
-        tmp = self.folder / f".{name}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, self.folder / name)
-        return name.removesuffix(".txt")
 
 
 def start_daemon(tmp_path: Path, url: str, fake: FakeBotAPI) -> Daemon:
@@ -73,7 +58,7 @@ def test_postgresql_restart_under_a_running_daemon(pg: ThrowawayServer, tmp_path
     /healthz (503), reconnects, and every chat gets every post; duplicates at most the
     sends in flight; no crash, no restart of the daemon."""
     url = pg.server.url()
-    index = Index(tmp_path / "index")
+    index = Corpus(tmp_path / "index", count=40, seed=11)
     index.drop()  # the baseline
     store = Store.open(tmp_path / "unused.sqlite3", url=url)
     try:
@@ -125,7 +110,7 @@ def test_postgresql_restart_under_a_running_daemon(pg: ThrowawayServer, tmp_path
 def test_the_password_never_appears(pg: ThrowawayServer, tmp_path: Path) -> None:
     """A wrong password and an unreachable server: the daemon refuses to start with a
     one-line error, and neither its stderr nor its messages hold the password."""
-    index = Index(tmp_path / "index")
+    index = Corpus(tmp_path / "index", count=40, seed=11)
     index.drop()
     wrong = pg.server.url().replace(SECRET, SECRET[::-1])
     unreachable = pg.server.url().replace(f":{pg.port}/", ":1/")

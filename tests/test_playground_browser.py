@@ -14,11 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
+from tests.daemonkit import Daemon
 
 pytestmark = pytest.mark.slow
 
@@ -88,35 +85,14 @@ class Feedbot:
         self.index = tmp / "index"
         self.index.mkdir()
         env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
             "FEEDBOT_INDEX__PATH": str(self.index),
             "FEEDBOT_STORAGE__PATH": str(tmp / "var" / "feedbot.sqlite3"),
             "FEEDBOT_HTTP__PORT": "0",
             "FEEDBOT_INDEX__SETTLE_MS": "100",
         }
-        env.pop("FEEDBOT_TELEGRAM__TOKEN", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "feedbot", "run"],
-            cwd=tmp,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        deadline = time.monotonic() + 30
-        while not (m := re.search(r"playground (http://\S+/playground/)", "".join(self.lines))):
-            assert self.proc.poll() is None and time.monotonic() < deadline, "".join(self.lines)
-            time.sleep(0.05)
-        self.url = m.group(1)
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
+        self.daemon = Daemon(tmp, env)
+        found = self.daemon.wait_for(r"playground (http://\S+/playground/)", timeout=30)
+        self.url = found.group(1)
 
     def drop(self, name: str, text: str) -> None:
         tmp = self.index / f".{name}.tmp"
@@ -124,15 +100,10 @@ class Feedbot:
         os.replace(tmp, self.index / name)
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._reader.join(timeout=5)
-        assert self.proc.stderr is not None
-        self.proc.stderr.close()
+            self.daemon.stop(timeout=15)
+        finally:
+            self.daemon.kill()
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from feedbot.telegram.parse_html import parse_telegram_html
 from feedbot.telegram.template import DEFAULT_TEMPLATE, PostRenderer, split_html
 from tests.botkit import TOKEN
 from tests.conftest import SEED
-from tests.test_daemon import Daemon as FeedDaemon
+from tests.daemonkit import Daemon as FeedDaemon
 from tests.test_editing import article_text, desk_for, fake  # noqa: F401 (fixtures)
 
 FEED = FeedSettings(base_url="https://news.example.org/", title="Test News")

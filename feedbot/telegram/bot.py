@@ -61,6 +61,7 @@ from feedbot.telegram.messages import (
     render_stats,
     render_text,
 )
+from feedbot.telegram.request import LeaderRequest
 from feedbot.telegram.settings_menu import settings_choice, settings_menu
 from feedbot.telegram.subscription_commands import (
     digest_command,
@@ -287,7 +288,7 @@ def build_application(
         .token(tg.token.get_secret_value())
         .base_url(tg.api_base_url)
         .base_file_url(tg.api_base_url.replace("/bot", "/file/bot"))
-        .request(HTTPXRequest(connection_pool_size=pool, read_timeout=15, write_timeout=15))
+        .request(LeaderRequest(connection_pool_size=pool, read_timeout=15, write_timeout=15))
         .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=40))
         .rate_limiter(limiter)
     )

@@ -35,6 +35,7 @@ from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from feedbot.errors import FencedError
+from feedbot.telegram.request import SENDING_METHODS, NotLeading
 
 __all__ = [
     "FeedbotRateLimiter",
@@ -49,20 +50,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-# Requests that put a message into a chat; everything else (getUpdates, getMe,
-# answerCallbackQuery, getChatMember, setMyCommands, ...) passes unthrottled.
-SENDING_METHODS = frozenset(
-    {
-        "sendMessage",
-        "sendPhoto",
-        "sendDocument",
-        "sendMediaGroup",
-        "copyMessage",
-        "forwardMessage",
-        "editMessageText",
-        "deleteMessage",
-    }
-)
 #: Requests Telegram never lets a bot pay for: with paid broadcasts on they still keep
 #: to the unpaid global rate (`FeedbotRateLimiter`'s ``unpaid_rate``).
 UNPAID_METHODS = frozenset({"editMessageText", "deleteMessage"})
@@ -197,6 +184,10 @@ class RateLimits:
         for key, window in self._windows.items():
             window.reshape(self._new(key))
 
+    def private_span(self) -> float:
+        """Seconds a message to a private chat counts against that chat."""
+        return Window.per_second(self._chat_rate).span
+
     def _new(self, key: str) -> Window:
         if is_group_chat(key):
             return Window(self._group_per_minute, 60.0)
@@ -293,9 +284,6 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
         self._max_retries = max_retries
         self._locks: dict[str, asyncio.Lock] = {}
         self._sent = 0
-        # Asked right before each message goes out: False (a replica that lost the
-        # leader lease) refuses it with FencedError.
-        self.permit: Callable[[], bool] = lambda: True
 
     @property
     def gate(self) -> Gate:
@@ -314,6 +302,14 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
         self._unpaid.window.reshape(Window.per_second(unpaid_rate or global_rate))
         self._paid = unpaid_rate is not None
         self._chats.reshape(chat_rate=chat_rate, group_per_minute=group_per_minute)
+
+    def take_over(self) -> None:
+        """This process now sends for the bot, after another one (the previous leader
+        replica, or this daemon before a restart). Telegram counts the bot's messages, not
+        a process's, and what the other one sent in the last second still counts while
+        this limiter's windows are empty: hold every message for one window (a group's
+        minute is not waited out)."""
+        self._gate.pause(max(self._gate.window.span, self._chats.private_span()))
 
     async def initialize(self) -> None:
         return None
@@ -374,9 +370,9 @@ class FeedbotRateLimiter(BaseRateLimiter[None]):
         while True:
             started, chat_started, unpaid_started = await self._take_turn(chat, unpaid)
             try:
-                if not self.permit():
-                    raise FencedError("this replica no longer leads: message not sent")
                 return await callback(*args, **kwargs)
+            except NotLeading as e:  # refused at the HTTP write (feedbot.telegram.request)
+                raise FencedError(str(e)) from None
             except RetryAfter as e:
                 seconds = retry_after_seconds(e)
                 self._gate.pause(seconds)

@@ -38,6 +38,7 @@ from feedbot.telegram.delivery import Sender
 from feedbot.telegram.digest_job import DigestJob
 from feedbot.telegram.editing import Editor
 from feedbot.telegram.limits import FeedbotRateLimiter
+from feedbot.telegram.request import LeaderRequest
 from feedbot.telegram.shape import PostShape
 from feedbot.telegram.styles import render_digest
 
@@ -118,7 +119,6 @@ class TelegramService:
                 "every replica checks the same secret"
             )
         self._inbox_task: asyncio.Task[None] | None = None
-        self._limiter: FeedbotRateLimiter = self._application.bot.rate_limiter
         self._initialized = False
         self._leading = False
         self._sender_task: asyncio.Task[None] | None = None
@@ -181,13 +181,19 @@ class TelegramService:
     async def lead(self, leadership: Leadership | None = None) -> None:
         """Connect to Telegram and start receiving updates and sending posts.
 
-        With ``leadership``, every message first asks it whether this replica still
-        leads, and a fenced ledger write steps it down. A token Telegram rejects is a
-        configuration error. A network failure is logged and retried in the
-        background: the feed side runs meanwhile.
+        With ``leadership``, every message asks it whether this replica still leads just
+        before its HTTP request (`LeaderRequest`), and a fenced ledger write steps it down;
+        the first message waits one rate window, for what the previous leader sent.
+        A token Telegram rejects is a configuration error. A network failure is logged
+        and retried in the background: the feed side runs meanwhile.
         """
         if leadership is not None:
-            self._limiter.permit = leadership.may_act
+            limiter = self._application.bot.rate_limiter
+            if isinstance(limiter, FeedbotRateLimiter):
+                limiter.take_over()  # the previous leader's last second still counts
+            request = self._application.bot.request
+            if isinstance(request, LeaderRequest):
+                request.permit = leadership.may_act
             self.sender.on_fenced = leadership.step_down
             self.digests.on_fenced = leadership.step_down
             self.editor.on_fenced = leadership.step_down

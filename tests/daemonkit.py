@@ -1,0 +1,138 @@
+"""A real ``python -m feedbot run`` subprocess for end-to-end tests (and the replica kit).
+
+`Daemon` starts it from this checkout with ``env`` laid over the environment, keeps its
+stderr (collected by a thread, or appended to a file that outlives restarts), waits for
+lines in it, and stops it with SIGTERM (SIGKILL only when asked, or when it hangs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+__all__ = ["Daemon", "until"]
+
+STARTED = r"serving (http://\S+/) "  # the start-up line; its group is the base URL
+
+
+def until(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+class Daemon:
+    """One ``python -m feedbot run [args]`` process and its stderr.
+
+    With ``log`` the stderr is appended to that file (a replica restarted on the same
+    file keeps one history); otherwise a thread collects it in memory."""
+
+    def __init__(
+        self, cwd: Path, env: Mapping[str, str], *args: str, log: Path | None = None
+    ) -> None:
+        self._file = log
+        self.lines: list[str] = []
+        self.url = ""
+        command = [sys.executable, "-m", "feedbot", "run", *args]
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+        if log is not None:
+            with log.open("ab") as err:
+                self.proc = subprocess.Popen(
+                    command, cwd=cwd, env=full_env, stdout=subprocess.DEVNULL, stderr=err, text=True
+                )
+            self._reader: threading.Thread | None = None
+            return
+        self.proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    @property
+    def log(self) -> str:
+        if self._file is not None:
+            return self._file.read_text(errors="replace") if self._file.exists() else ""
+        return "".join(self.lines)
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_for(self, pattern: str, *, timeout: float = 10.0) -> re.Match[str]:
+        """The first match of ``pattern`` in the log; fails if the process exits first."""
+
+        def seen() -> re.Match[str] | None:
+            assert self.alive, self.log
+            return re.search(pattern, self.log)
+
+        found: re.Match[str] = until(seen, timeout=timeout, what=pattern)
+        return found
+
+    def wait_started(self, *, timeout: float = 10.0) -> str:
+        """Wait for the start-up line; the base URL it serves."""
+        self.url = self.wait_for(STARTED, timeout=timeout).group(1)
+        return self.url
+
+    def get(self, path: str) -> httpx.Response:
+        return httpx.get(self.url + path, timeout=5)
+
+    def refused(self) -> str:
+        """It exits with 2 and one ``feedbot: error:`` line: that line."""
+        code = self.proc.wait(timeout=15)
+        self._join()
+        assert code == 2, self.log
+        errors = [line for line in self.log.splitlines() if line.startswith("feedbot: error:")]
+        assert len(errors) == 1, self.log
+        return errors[0]
+
+    def stop(self, timeout: float = 20.0) -> tuple[int, float]:
+        """SIGTERM (SIGCONT first, should it be stopped) and wait: exit code and seconds.
+        Raises `subprocess.TimeoutExpired` if it does not end in ``timeout``."""
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGCONT)
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        self._join()
+        return code, time.monotonic() - start
+
+    def kill(self) -> None:
+        """SIGKILL if still running; release the pipe."""
+        if self.alive:
+            self.proc.kill()
+            self.proc.wait()
+        self._join()
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+    def _join(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=5)
