@@ -29,23 +29,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Collection, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot
 from telegram.constants import ParseMode
-from telegram.error import (
-    ChatMigrated,
-    RetryAfter,
-    TelegramError,
-)
+from telegram.error import ChatMigrated, RetryAfter, TelegramError
 
 from feedbot.article import Entry
 from feedbot.errors import FencedError, StoreError
 from feedbot.store.outbox import Delivery, Done
+from feedbot.telegram.compose import Composer, Options, Renderer, no_extras
 from feedbot.telegram.limits import retry_after_seconds
 from feedbot.telegram.outcomes import backoff, chat_id_for_api, classify_error, post_digest
 from feedbot.telegram.sendplan import DigestRenderer, quiet_for, send_options, thread_gone
@@ -56,10 +52,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-ENTRY_TTL = 2.0  # seconds an article read from the ledger is reused
-Renderer = Callable[[Entry, str, str], Sequence[str]]  # (entry, language, style) -> pieces
-# (entry, language, piece index, pieces) -> send_message's other arguments (`PostShape`)
-Options = Callable[[Entry, str, int, int], dict[str, Any]]
 
 
 class Ledger(Protocol):
@@ -100,18 +92,19 @@ class Sender:
         on_fenced: Callable[[str], None] | None = None,
         render_digest: DigestRenderer | None = None,
         default_timezone: str = "UTC",
-        options: Options = lambda *_: {
-            "link_preview_options": LinkPreviewOptions(is_disabled=True)
-        },
+        options: Options = no_extras,
     ) -> None:
         self._bot = bot
-        self._render_digest = render_digest
         self._timezone = default_timezone
-        self._options = options
         self.on_fenced = on_fenced  # a ledger write was fenced: this replica lost the lead
         self._ledger = ledger
-        self._render = render
-        self._default_language = default_language
+        self._composer = Composer(
+            ledger.entry,
+            render,
+            default_language=default_language,
+            render_digest=render_digest,
+            options=options,
+        )
         self._max_attempts = max_attempts
         self._paid = paid_broadcast
         self._batch = batch
@@ -122,9 +115,6 @@ class Sender:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
-        self._pieces: OrderedDict[tuple[str, str, str], Sequence[str]] = OrderedDict()
-        # article id -> (when looked up, the lookup)
-        self._entries: dict[str, tuple[float, asyncio.Future[Entry | None]]] = {}
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._confirmed: list[Done] = []
         self._recording: set[int] = set()  # sent, confirmation being written
@@ -140,8 +130,7 @@ class Sender:
 
     def forget(self, article_ids: Collection[str]) -> None:
         """These articles changed or went away: read them again before the next send."""
-        for article_id in article_ids:
-            self._entries.pop(article_id, None)
+        self._composer.forget(article_ids)
 
     @property
     def in_flight(self) -> int:
@@ -233,37 +222,6 @@ class Sender:
         with contextlib.suppress(FencedError):  # else the new leader releases them
             await self._ledger.release_claims(keep=unrecorded)
 
-    async def _entry(self, article_id: str) -> Entry | None:
-        """The article, looked up at most once per `ENTRY_TTL` seconds during a broadcast.
-
-        Reading and decoding it for each of thousands of chats would cost more than
-        sending; an edit or removal is seen within the TTL.
-        """
-        now = time.monotonic()
-        cached = self._entries.get(article_id)
-        if cached is not None and now - cached[0] < ENTRY_TTL:
-            return await cached[1]  # sends that start together share one lookup
-        lookup = asyncio.ensure_future(self._ledger.entry(article_id))
-        if len(self._entries) >= 64:
-            self._entries = {k: v for k, v in self._entries.items() if now - v[0] < ENTRY_TTL}
-        self._entries[article_id] = (now, lookup)
-        try:
-            return await asyncio.shield(lookup)
-        except Exception:
-            self._entries.pop(article_id, None)  # a failed lookup is not remembered
-            raise
-
-    def _pieces_for(self, entry: Entry, language: str, style: str = "full") -> Sequence[str]:
-        key = (entry.article.id, f"{language}:{style}", entry.updated.isoformat())
-        pieces = self._pieces.get(key)
-        if pieces is None:
-            pieces = self._pieces[key] = tuple(self._render(entry, language, style))
-            if len(self._pieces) > 64:
-                self._pieces.popitem(last=False)
-        else:
-            self._pieces.move_to_end(key)
-        return pieces
-
     def _confirm(self, delivery_id: int, message_ids: Sequence[int], digest: str) -> None:
         """Telegram confirmed the whole post: record it at the end of this loop turn."""
         self._confirmed.append((delivery_id, tuple(message_ids), self._clock(), digest))
@@ -333,22 +291,9 @@ class Sender:
             if not lock.locked() and self._claimed.get(chat) is None:
                 self._chat_locks.pop(chat, None)
 
-    async def _compose(self, delivery: Delivery) -> tuple[Sequence[str], Entry | None] | None:
-        """The messages of a post (with its entry) or a digest; None: nothing to send."""
-        language = delivery.language or self._default_language
-        if delivery.kind == "post":
-            entry = await self._entry(delivery.article_id)
-            if entry is None:
-                return None
-            return self._pieces_for(entry, language, delivery.style), entry
-        found = [e for e in [await self._entry(i) for i in delivery.payload] if e is not None]
-        if not found or self._render_digest is None:
-            return None
-        return self._render_digest(found, language), None
-
     async def _send(self, delivery: Delivery) -> None:
         ledger = self._ledger
-        composed = await self._compose(delivery)
+        composed = await self._composer.compose(delivery)
         if composed is None:
             await self._record(
                 ledger.mark_failed,
@@ -358,7 +303,7 @@ class Sender:
             )
             self._count("failed")
             return
-        pieces, entry = composed
+        pieces = composed.pieces
         quiet = quiet_for(delivery, self._clock(), self._timezone)
         if quiet.hold_until is not None:  # the chat's quiet hours: not an attempt
             await self._record(
@@ -366,7 +311,6 @@ class Sender:
             )
             self._count("held")
             return
-        language = delivery.language or self._default_language
         sent = list(delivery.message_ids)
         chat = self._moved.get(delivery.chat, delivery.chat)
         migrations = 0
@@ -378,11 +322,7 @@ class Sender:
                     parse_mode=ParseMode.HTML,
                     allow_paid_broadcast=True if self._paid else None,
                     **send_options(delivery, quiet),
-                    **(
-                        self._options(entry, language, len(sent), len(pieces))
-                        if entry is not None
-                        else {"link_preview_options": LinkPreviewOptions(is_disabled=True)}
-                    ),
+                    **composed.extras(len(sent)),
                 )
             except ChatMigrated as e:
                 new = str(e.new_chat_id)

@@ -16,20 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from telegram import Bot, LinkPreviewOptions, ReplyParameters
+from telegram import Bot, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from feedbot.article import Entry
 from feedbot.errors import FencedError, StoreError
 from feedbot.store.edits import Edit
+from feedbot.telegram.compose import NO_PREVIEW, Options, Renderer, no_extras
 from feedbot.telegram.corrections import Plan, Step, decide
 from feedbot.telegram.limits import retry_after_seconds
+from feedbot.telegram.lookups import Lookups
 from feedbot.telegram.outcomes import backoff, chat_id_for_api, classify_error
 
 __all__ = ["EditLedger", "Editor"]
@@ -37,10 +38,6 @@ __all__ = ["EditLedger", "Editor"]
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Renderer = Callable[[Entry, str, str], Sequence[str]]  # (entry, language, style) -> pieces
-Options = Callable[[Entry, str, int, int], dict[str, Any]]  # see `feedbot.telegram.delivery`
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-ENTRY_TTL = 2.0  # seconds an article read for a correction is reused (`Editor.forget` drops it)
 
 
 class EditLedger(Protocol):
@@ -81,7 +78,7 @@ class Editor:
         clock: Clock = lambda: datetime.now(UTC),
         on_outcome: Callable[[str], None] | None = None,
         on_fenced: Callable[[str], None] | None = None,
-        options: Options = lambda *_: {"link_preview_options": NO_PREVIEW},
+        options: Options = no_extras,
     ) -> None:
         self._bot = bot
         self._options = options
@@ -97,7 +94,7 @@ class Editor:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
-        self._articles: dict[str, tuple[float, asyncio.Future[tuple[Entry, bool] | None]]] = {}
+        self._articles: Lookups[tuple[Entry, bool] | None] = Lookups(ledger.article)
 
     def wake(self) -> None:
         """Corrections may be due: look now rather than at the next poll."""
@@ -105,8 +102,7 @@ class Editor:
 
     def forget(self, article_ids: Collection[str]) -> None:
         """These articles changed: read them again for the next correction."""
-        for article_id in article_ids:
-            self._articles.pop(article_id, None)
+        self._articles.forget(article_ids)
 
     @property
     def in_flight(self) -> int:
@@ -175,22 +171,6 @@ class Editor:
         with contextlib.suppress(FencedError, StoreError):
             await self._ledger.release_claims()
 
-    async def _article(self, article_id: str) -> tuple[Entry, bool] | None:
-        """The article, read at most once per `ENTRY_TTL` while its messages are edited."""
-        now = time.monotonic()
-        cached = self._articles.get(article_id)
-        if cached is not None and now - cached[0] < ENTRY_TTL:
-            return await cached[1]
-        if len(self._articles) >= 64:
-            self._articles = {k: v for k, v in self._articles.items() if now - v[0] < ENTRY_TTL}
-        lookup = asyncio.ensure_future(self._ledger.article(article_id))
-        self._articles[article_id] = (now, lookup)
-        try:
-            return await asyncio.shield(lookup)
-        except Exception:
-            self._articles.pop(article_id, None)
-            raise
-
     def _count(self, outcome: str) -> None:
         if self._on_outcome is not None:
             self._on_outcome(outcome)
@@ -198,7 +178,7 @@ class Editor:
     async def _correct(self, edit: Edit) -> None:
         """Carry out one correction and record its outcome."""
         try:
-            found = await self._article(edit.article_id)
+            found = await self._articles.get(edit.article_id)
             if found is None:  # no such article (the ledger outlived it): nothing to show
                 await self._ledger.finish(edit.delivery_id, edit.wanted, edit.message_ids, None)
                 return

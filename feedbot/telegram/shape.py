@@ -17,12 +17,11 @@ from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.feeds import article_url
 from feedbot.i18n import translator
+from feedbot.telegram.compose import NO_PREVIEW
 from feedbot.telegram.styles import render_styled
 from feedbot.telegram.template import PostRenderer
 
-__all__ = ["NO_PREVIEW", "PostShape"]
-
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+__all__ = ["PostShape"]
 
 
 class PostShape:
