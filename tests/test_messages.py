@@ -245,6 +245,11 @@ def test_other_replies_parse_and_translate() -> None:
         "latest",
         "feed",
         "settings",
+        "digest",
+        "timezone",
+        "quiet",
+        "filter",
+        "style",
         "help",
     ]
     assert dict(command_descriptions("it", admin=True))["stats"].startswith("Iscritti")
