@@ -1,0 +1,53 @@
+"""A fake Telegram Bot API server on 127.0.0.1, for driving python-telegram-bot over real HTTP.
+
+It behaves like Telegram where a broadcasting bot can go wrong: HTML parse errors,
+the 4096-unit limit, blocked and unknown chats, migrated groups, flood control
+(sliding windows, configurable), and injected faults (5xx, timeouts, 429s) from a
+seeded RNG. Use it either way::
+
+    async with FakeBotAPI() as fake:          # inside a pytest-asyncio test
+        bot = telegram.Bot(fake.token, base_url=fake.base_url)
+
+    fake = FakeBotAPI().start_in_thread()     # for a subprocess daemon
+    ...; fake.stop_thread()
+
+The control side (``inject``, ``command``, ``block``, ``sent`` …) is plain Python,
+thread-safe, callable from the test while the server runs.
+
+The package, by job: `server` (`FakeBotAPI`: lifecycle, routing, faults), `state` (the
+chats and bookkeeping every part shares), `messages` (sendMessage, editMessageText,
+deleteMessage, flood control), `updates` (getUpdates, the webhook, commands, callbacks,
+membership changes), `forums` (forum topics) and `records` (the dataclasses and helpers).
+"""
+
+from __future__ import annotations
+
+from feedbot.telegram.emulator.forums import ForumTopics
+from feedbot.telegram.emulator.records import (
+    DEFAULT_TOKEN,
+    DELETE_AFTER,
+    SEND_METHODS,
+    FakeLimits,
+    Faults,
+    JSONDict,
+    RequestRecord,
+    RetryWindow,
+    Sent,
+    _Reply,
+)
+from feedbot.telegram.emulator.server import FakeBotAPI
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "DELETE_AFTER",
+    "SEND_METHODS",
+    "FakeBotAPI",
+    "FakeLimits",
+    "Faults",
+    "ForumTopics",
+    "JSONDict",
+    "RequestRecord",
+    "RetryWindow",
+    "Sent",
+    "_Reply",
+]

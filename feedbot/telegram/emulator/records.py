@@ -1,0 +1,132 @@
+"""The emulator's records and constants: its limits and faults, what it remembers of each
+request (`Sent`, `RequestRecord`, `RetryWindow`), the `_Reply` a handler raises to answer
+with an error, and the helpers that decode a request's parameters.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DEFAULT_TOKEN",
+    "DELETE_AFTER",
+    "SEND_METHODS",
+    "FakeLimits",
+    "Faults",
+    "JSONDict",
+    "RequestRecord",
+    "RetryWindow",
+    "Sent",
+    "_Reply",
+    "_chat_id",
+    "_decode",
+    "_member",
+]
+
+# Shaped like a real token but assembled, so no token-shaped literal is in the repo.
+DEFAULT_TOKEN = "123456789:" + "AA" + "FakeTokenForTestsOnly_abcdefghijk"
+SEND_METHODS = frozenset({"sendmessage", "editmessagetext", "deletemessage"})
+DELETE_AFTER = 48 * 3600.0  # seconds after which a bot may no longer delete its message
+JSONDict = dict[str, Any]
+# Which client sent the request being handled: several processes (replicas) can share one
+# fake, each with its own base URL ``…/r/<name>/bot`` (`FakeBotAPI.base_url_for`).
+_REPLICA: contextvars.ContextVar[str] = contextvars.ContextVar("replica", default="")
+
+
+@dataclass(frozen=True)
+class FakeLimits:
+    """Flood control. ``None`` switches a limit off."""
+
+    global_per_second: int | None = 30
+    group_per_minute: int | None = 20  # per group or channel (negative chat id)
+    private_per_second: int | None = None  # per private chat; off like Telegram's soft limit
+    paid_per_second: int = 1000  # applies instead of global_per_second with allow_paid_broadcast
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Random faults on ``methods``: with probability ``rate`` one of ``kinds`` happens."""
+
+    rate: float = 0.0
+    kinds: tuple[str, ...] = ("5xx", "timeout", "429")
+    seed: int = 0
+    retry_after: int = 1
+    timeout_delay: float = 6.0  # longer than the client's read timeout
+    timeout_delivers: bool = False  # a timed-out message was delivered anyway (a duplicate risk)
+    methods: frozenset[str] = SEND_METHODS
+
+
+@dataclass
+class Sent:
+    """One sendMessage/editMessageText attempt and what came of it."""
+
+    method: str
+    chat_id: int | str
+    text: str
+    parse_mode: str | None
+    time: float  # time.monotonic() at arrival
+    outcome: str  # ok, 400, 403, 429, 5xx, timeout, migrated
+    description: str = ""
+    message_id: int | None = None
+    params: JSONDict = field(default_factory=dict)
+    replica: str = ""  # the client's name from its base URL ("" for the plain one)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    time: float
+    chat_id: int | str | None
+    status: int
+    replica: str = ""
+
+
+@dataclass(frozen=True)
+class RetryWindow:
+    """A 429 told the client not to send (to ``chat_id``, or at all if None) until ``end``."""
+
+    start: float
+    end: float
+    chat_id: int | str | None
+
+
+class _Reply(Exception):
+    def __init__(self, status: int, description: str, parameters: JSONDict | None = None):
+        super().__init__(description)
+        self.status, self.description, self.parameters = status, description, parameters
+
+
+def _decode(value: Any) -> Any:
+    """Form values are strings, nested objects JSON strings; JSON bodies are typed."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _chat_id(value: Any) -> int | str:
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _member(user: JSONDict, status: str) -> JSONDict:
+    """A ChatMember object as Telegram sends it."""
+    m: JSONDict = {"status": status, "user": user}
+    if status == "creator":
+        m["is_anonymous"] = False
+    elif status == "administrator":
+        perms = ["can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages"]
+        perms += ["can_manage_video_chats", "can_restrict_members", "can_promote_members"]
+        perms += ["can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories"]
+        perms.append("can_delete_stories")
+        m.update({p: p not in ("can_be_edited", "is_anonymous") for p in perms})
+    elif status == "kicked":
+        m["until_date"] = 0
+    return m
