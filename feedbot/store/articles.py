@@ -135,8 +135,7 @@ class Articles:
         gone: list[str] = []
         removals = list(removals)
         token = uuid.uuid4().hex
-        with self._db.write() as conn:
-            self._fence.check(conn)
+        with self._fence.write(self._db) as conn:
             if records:
                 created, changed = _upsert(conn, records, now, broadcast)
             for article_id in removals:
@@ -190,8 +189,7 @@ class Articles:
             return []
         publishing = publishing or Publishing()
         token = uuid.uuid4().hex
-        with self._db.write() as conn:
-            self._fence.check(conn)
+        with self._fence.write(self._db) as conn:
             rows = conn.execute(
                 select(articles.c.id, articles.c.body).where(
                     articles.c.scheduled.is_(True),

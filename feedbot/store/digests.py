@@ -85,8 +85,7 @@ class Digests:
         candidates: list[tuple[datetime, Article]] | None = None
         queued = 0
         for i in range(0, len(due), BATCH):
-            with self._db.write() as conn:
-                self._fence.check(conn)
+            with self._fence.write(self._db) as conn:
                 if candidates is None:  # inside the write lock (SQLite): none half-written
                     candidates = self._candidates(conn, since, now)
                 for sub in due[i : i + BATCH]:

@@ -17,8 +17,7 @@ version follows. Every write passes the leader `Fence` in its own transaction.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -119,18 +118,12 @@ class Edits:
         self._db = db
         self._fence = fence or Fence()
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._db.write() as conn:
-            self._fence.check(conn)
-            yield conn
-
     def release_claims(self, keep: Collection[int] = ()) -> int:
         """Every ``sending`` row but those in ``keep`` back to ``pending``; how many."""
         query = update(edits).where(edits.c.status == "sending")
         if keep:
             query = query.where(edits.c.delivery_id.not_in(list(keep)))
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             return int(conn.execute(query.values(status="pending")).rowcount)
 
     def claim_due(self, now: datetime, limit: int) -> list[Edit]:
@@ -170,7 +163,7 @@ class Edits:
             .limit(limit)
             .with_for_update(of=edits, skip_locked=True)
         )
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             rows = conn.execute(query).all()
             if rows:
                 conn.execute(
@@ -212,7 +205,7 @@ class Edits:
         self, delivery_id: int, message_ids: Sequence[int], rendered: str | None
     ) -> None:
         """The delivery's messages now are ``message_ids`` (a piece added or deleted)."""
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id)
@@ -224,7 +217,7 @@ class Edits:
     ) -> bool:
         """The edit claimed as ``wanted`` is done: record what the messages show. True when
         the row is done; False when a newer request came meanwhile (back to ``pending``)."""
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id)
@@ -258,7 +251,7 @@ class Edits:
         self._set(delivery_id, status="failed", attempts=attempts, error=error)
 
     def _set(self, delivery_id: int, **values: Any) -> None:
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             conn.execute(update(edits).where(edits.c.delivery_id == delivery_id).values(**values))
 
     def rows(self, article_id: str) -> list[dict[str, Any]]:

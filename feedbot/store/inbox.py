@@ -36,8 +36,7 @@ class Inbox:
     def take(self, limit: int = 100) -> list[str]:
         """Remove and return up to ``limit`` updates, oldest first (leader only)."""
         query = select(inbox.c.id, inbox.c.payload).order_by(inbox.c.id).limit(limit)
-        with self._db.write() as conn:
-            self._fence.check(conn)
+        with self._fence.write(self._db) as conn:
             if conn.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = conn.execute(query).all()

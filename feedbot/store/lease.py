@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -210,6 +212,14 @@ class Fence:
     def drop(self) -> None:
         """This replica no longer leads: every fenced write fails without asking."""
         self._token = None
+
+    @contextmanager
+    def write(self, db: Database) -> Iterator[Connection]:
+        """A write transaction on ``db`` that passes this fence first: every leader-only
+        write of the store opens its transaction here."""
+        with db.write() as conn:
+            self.check(conn)
+            yield conn
 
     def check(self, conn: Connection) -> None:
         """Inside a write transaction: raise `FencedError` unless we still hold the lease;

@@ -13,13 +13,12 @@ unreachable (they record what Telegram already did).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from feedbot.article import Entry
 from feedbot.store.engine import Database
@@ -82,12 +81,6 @@ class Outbox:
         self._db = db
         self._fence = fence or Fence()
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self._db.write() as conn:
-            self._fence.check(conn)
-            yield conn
-
     def release_claims(self, keep: Collection[int] = ()) -> int:
         """Put every ``sending`` row (left by a crash, by a claim whose commit was not
         acknowledged, or by a leader that lost the lease) back to ``pending``, but those
@@ -95,7 +88,7 @@ class Outbox:
         query = update(deliveries).where(deliveries.c.status == "sending")
         if keep:
             query = query.where(deliveries.c.id.not_in(list(keep)))
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             return int(conn.execute(query.values(status="pending")).rowcount)
 
     def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
@@ -132,7 +125,7 @@ class Outbox:
             # claimer holds. SQLite has no FOR UPDATE: BEGIN IMMEDIATE serialises claims.
             .with_for_update(of=deliveries, skip_locked=True)
         )
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             rows = conn.execute(query).all()
             if rows:
                 conn.execute(
@@ -165,7 +158,7 @@ class Outbox:
             {"delivery_id": i, "ids": json.dumps(list(m)), "at": at, "digest": digest}
             for i, m, at, digest in done
         ]
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             conn.execute(query, rows)
 
     def mark_retry(
@@ -185,13 +178,13 @@ class Outbox:
         self._set(delivery_id, status="failed", attempts=attempts, error=error)
 
     def _set(self, delivery_id: int, **values: Any) -> None:
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
 
     def chat_gone(self, chat: str, reason: str) -> None:
         """The chat blocked or removed the bot: unsubscribe it, fail what it was owed."""
         now = datetime.now(UTC)
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             drop_subscriptions(conn, chat)
             conn.execute(
                 update(chats)
@@ -207,7 +200,7 @@ class Outbox:
     def thread_gone(self, chat: str, thread_id: int, reason: str) -> None:
         """A forum topic was deleted or closed: drop its subscription, fail what it was
         owed; the chat's other topics keep theirs."""
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             drop_subscriptions(conn, chat, thread_id)
             conn.execute(
                 update(deliveries)
@@ -226,7 +219,7 @@ class Outbox:
         keeping its status: a row being sent stays claimed (re-queueing it would
         send it twice). A post the new id already owes is not owed twice. True when
         ``delivery_id`` should go on to the new id."""
-        with self._write() as conn:
+        with self._fence.write(self._db) as conn:
             row = conn.execute(select(chats).where(chats.c.id == old)).first()
             if (
                 row is not None
