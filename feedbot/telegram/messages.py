@@ -38,6 +38,7 @@ __all__ = [
     "render_stats",
     "render_text",
     "utf16_len",
+    "utf16_offsets",
 ]
 
 MAX_MESSAGE: Final = 4096  # UTF-16 code units of visible text, Telegram's limit
@@ -75,6 +76,17 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 Style = str | None  # None = plain, "b" = bold, any other value = a link to that URL
+
+
+def utf16_offsets(text: str) -> dict[int, int]:
+    """Telegram's UTF-16 offsets into ``text`` → string indices (every boundary, end too)."""
+    at: dict[int, int] = {}
+    units = 0
+    for index, ch in enumerate(text):
+        at[units] = index
+        units += 2 if ord(ch) > 0xFFFF else 1
+    at[units] = len(text)
+    return at
 
 
 def utf16_len(s: str) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from feedbot.telegram.messages import utf16_offsets
 from feedbot.telegram.parse_html import parse_telegram_html
 
 __all__ = ["terminal_pieces"]
@@ -28,23 +29,12 @@ _STYLES = {
 }
 
 
-def _index(text: str) -> dict[int, int]:
-    """UTF-16 offsets (Telegram's) → string indices."""
-    at: dict[int, int] = {}
-    units = 0
-    for i, ch in enumerate(text):
-        at[units] = i
-        units += 2 if ord(ch) > 0xFFFF else 1
-    at[units] = len(text)
-    return at
-
-
 def terminal_pieces(pieces: Sequence[str], button: str | None = None) -> list[Text]:
     """The post's pieces as styled terminal text; ``button``: its label, under the last."""
     shown: list[Text] = []
     for number, html in enumerate(pieces, 1):
         text, entities = parse_telegram_html(html)
-        at = _index(text)
+        at = utf16_offsets(text)
         out = Text(text)
         for e in entities:
             start, end = at[e.offset], at[e.offset + e.length]

@@ -39,6 +39,7 @@ from feedbot.telegram.messages import (
     post_date,
     render_post,
     utf16_len,
+    utf16_offsets,
 )
 from feedbot.telegram.parse_html import MessageEntity, TelegramHTMLError, parse_telegram_html
 
@@ -199,12 +200,7 @@ def split_html(html: str, limit: int = MAX_MESSAGE) -> list[str]:
 
 def _spans(text: str, entities: Sequence[MessageEntity]) -> list[_Span]:
     """Entities with UTF-16 offsets → code point offsets."""
-    at: dict[int, int] = {}
-    units = 0
-    for index, ch in enumerate(text):
-        at[units] = index
-        units += 2 if ord(ch) > 0xFFFF else 1
-    at[units] = len(text)
+    at = utf16_offsets(text)
     return [_Span(at[e.offset], at[e.offset + e.length], e) for e in entities]
 
 
