@@ -42,6 +42,7 @@ from feedbot.article import Entry
 from feedbot.errors import FencedError, StoreError
 from feedbot.store.outbox import Delivery, Done
 from feedbot.telegram.compose import Composer, Options, Renderer, no_extras
+from feedbot.telegram.drain import Drain
 from feedbot.telegram.limits import retry_after_seconds
 from feedbot.telegram.outcomes import backoff, chat_id_for_api, classify_error, post_digest
 from feedbot.telegram.sendplan import DigestRenderer, quiet_for, send_options, thread_gone
@@ -73,8 +74,10 @@ class Ledger(Protocol):
         ...
 
 
-class Sender:
+class Sender(Drain):
     """Drains due deliveries with at most ``max_in_flight`` sends under way."""
+
+    role = "sender"
 
     def __init__(
         self,
@@ -94,9 +97,9 @@ class Sender:
         default_timezone: str = "UTC",
         options: Options = no_extras,
     ) -> None:
+        super().__init__(max_in_flight=max_in_flight, on_outcome=on_outcome, on_fenced=on_fenced)
         self._bot = bot
         self._timezone = default_timezone
-        self.on_fenced = on_fenced  # a ledger write was fenced: this replica lost the lead
         self._ledger = ledger
         self._composer = Composer(
             ledger.entry,
@@ -109,12 +112,7 @@ class Sender:
         self._paid = paid_broadcast
         self._batch = batch
         self._clock = clock
-        self._on_outcome = on_outcome
-        self._slots = asyncio.Semaphore(max_in_flight)
         self._queue: deque[Delivery] = deque()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
-        self._stopping = False
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._confirmed: list[Done] = []
         self._recording: set[int] = set()  # sent, confirmation being written
@@ -124,17 +122,9 @@ class Sender:
         self._claimed: dict[str, set[int]] = {}  # chat -> ids claimed and not finished
         self._dropped: set[int] = set()  # claimed ids the ledger already closed
 
-    def wake(self) -> None:
-        """New rows may be due: look now rather than at the next poll."""
-        self._wake.set()
-
     def forget(self, article_ids: Collection[str]) -> None:
         """These articles changed or went away: read them again before the next send."""
         self._composer.forget(article_ids)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
 
     async def run(self, *, poll: float = 1.0) -> None:
         """Send until `stop()` (or a fenced write); release the claims left by a previous
@@ -172,45 +162,19 @@ class Sender:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)
                 continue
-            await self._slots.acquire()
-            if self._stopping:
-                self._slots.release()
+            if not await self._slot():
                 break
             delivery = self._queue.popleft()
-            task = asyncio.create_task(self._deliver(delivery), name=f"deliver-{delivery.id}")
-            self._tasks.add(task)
-            task.add_done_callback(self._done)
-
-    def _fenced(self, error: FencedError) -> None:
-        """This replica lost the lease: claim nothing more; rows in flight stay claimed
-        for the new leader to release."""
-        if not self._stopping:
-            log.warning("sender: %s; stopping", error)
-        self._stopping = True
-        self._wake.set()
-        if self.on_fenced is not None:
-            self.on_fenced(str(error))
+            self._start(self._deliver(delivery), f"deliver-{delivery.id}")
 
     def _held(self) -> set[int]:
         """Ids this sender holds claimed: queued, being sent, or sent but not yet recorded."""
         held = {d.id for d in self._queue} | {i for ids in self._claimed.values() for i in ids}
         return held | {d[0] for d in self._confirmed} | self._recording
 
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slots.release()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("delivery task crashed", exc_info=task.exception())
-
     async def stop(self, grace: float = 5.0) -> None:
         """Stop claiming; let sends in flight finish (up to ``grace`` s); release the rest."""
-        self._stopping = True
-        self._wake.set()
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._finish_tasks(grace)
         self._flush()
         if self._writes:  # what Telegram confirmed is recorded before the claims go back
             await asyncio.wait(set(self._writes), timeout=grace)
@@ -264,10 +228,6 @@ class Sender:
             log.exception("could not record %d sent deliveries", len(done))
         finally:
             self._recording -= ids
-
-    def _count(self, outcome: str) -> None:
-        if self._on_outcome is not None:
-            self._on_outcome(outcome)
 
     async def _deliver(self, delivery: Delivery) -> None:
         """Send one delivery after the ones claimed before it for the same chat."""

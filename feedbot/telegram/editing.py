@@ -29,6 +29,7 @@ from feedbot.errors import FencedError, StoreError
 from feedbot.store.edits import Edit
 from feedbot.telegram.compose import NO_PREVIEW, Options, Renderer, no_extras
 from feedbot.telegram.corrections import Plan, Step, decide
+from feedbot.telegram.drain import Drain
 from feedbot.telegram.limits import retry_after_seconds
 from feedbot.telegram.lookups import Lookups
 from feedbot.telegram.outcomes import backoff, chat_id_for_api, classify_error
@@ -62,8 +63,10 @@ class _Terminal(Exception):
     """The correction cannot be carried out (recorded as failed)."""
 
 
-class Editor:
+class Editor(Drain):
     """Carries out due corrections, at most ``max_in_flight`` at a time."""
+
+    role = "editor"
 
     def __init__(
         self,
@@ -80,6 +83,7 @@ class Editor:
         on_fenced: Callable[[str], None] | None = None,
         options: Options = no_extras,
     ) -> None:
+        super().__init__(max_in_flight=max_in_flight, on_outcome=on_outcome, on_fenced=on_fenced)
         self._bot = bot
         self._options = options
         self._ledger = ledger
@@ -88,25 +92,11 @@ class Editor:
         self._max_attempts = max_attempts
         self._batch = batch
         self._clock = clock
-        self._on_outcome = on_outcome
-        self.on_fenced = on_fenced
-        self._slots = asyncio.Semaphore(max_in_flight)
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
-        self._stopping = False
         self._articles: Lookups[tuple[Entry, bool] | None] = Lookups(ledger.article)
-
-    def wake(self) -> None:
-        """Corrections may be due: look now rather than at the next poll."""
-        self._wake.set()
 
     def forget(self, article_ids: Collection[str]) -> None:
         """These articles changed: read them again for the next correction."""
         self._articles.forget(article_ids)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
 
     async def run(self, *, poll: float = 1.0) -> None:
         """Correct until `stop()` (or a fenced write); first release the claims a crash,
@@ -136,44 +126,16 @@ class Editor:
                     await asyncio.wait_for(self._wake.wait(), pause or poll)
                 continue
             for edit in claimed:
-                await self._slots.acquire()
-                if self._stopping:
-                    self._slots.release()
+                if not await self._slot():
                     break  # the rest stay claimed; `stop` releases them
-                task = asyncio.create_task(self._correct(edit), name=f"edit-{edit.delivery_id}")
-                self._tasks.add(task)
-                task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        self._slots.release()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("correction task crashed", exc_info=task.exception())
-
-    def _fenced(self, error: FencedError) -> None:
-        if not self._stopping:
-            log.warning("editor: %s; stopping", error)
-        self._stopping = True
-        self._wake.set()
-        if self.on_fenced is not None:
-            self.on_fenced(str(error))
+                self._start(self._correct(edit), f"edit-{edit.delivery_id}")
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop claiming; let corrections in flight finish (up to ``grace`` s); release
         the rest (doing one again is harmless)."""
-        self._stopping = True
-        self._wake.set()
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._finish_tasks(grace)
         with contextlib.suppress(FencedError, StoreError):
             await self._ledger.release_claims()
-
-    def _count(self, outcome: str) -> None:
-        if self._on_outcome is not None:
-            self._on_outcome(outcome)
 
     async def _correct(self, edit: Edit) -> None:
         """Carry out one correction and record its outcome."""
