@@ -27,6 +27,7 @@ __all__ = [
     "CAPTION_CREDITS",
     "DEFAULT_MAX_BYTES",
     "MAX_ID_URL_CHARS",
+    "MAX_SEQ_DIGITS",
     "Article",
     "ArticleDate",
     "Block",
@@ -42,12 +43,16 @@ __all__ = [
     "parse",
     "parse_date",
     "scheduled",
+    "sequence_number",
 ]
 
 DEFAULT_MAX_BYTES = 1024 * 1024
 # The longest id, percent-encoded as in its page's URL, that can be published: the page
 # route (`feedbot.site`) accepts exactly this, and the indexer refuses longer ones.
 MAX_ID_URL_CHARS = 200
+# The leading number of a file name orders articles within a date and is stored as a
+# 64-bit integer: 18 digits always fit (a timestamp such as 20260301120000 has 14).
+MAX_SEQ_DIGITS = 18
 
 
 class DatePrecision(enum.StrEnum):
@@ -211,7 +216,8 @@ def name_problem(name: str) -> str | None:
     """Why an article file name (see `is_article_name`) cannot be published, or None.
 
     The name must be UTF-8 (``os.fsdecode`` keeps other bytes as surrogates) and
-    without a backslash, and its id (the name less ``.txt``) must fit in a page URL.
+    without a backslash, its id (the name less ``.txt``) must fit in a page URL, and
+    its leading number (the sequence number) must have at most `MAX_SEQ_DIGITS` digits.
     """
     try:
         name.encode("utf-8")
@@ -225,7 +231,20 @@ def name_problem(name: str) -> str | None:
             f"the id takes {length} characters in a URL, over the limit of {MAX_ID_URL_CHARS}; "
             "use a shorter file name"
         )
+    if sequence_number(name.removesuffix(".txt")) is None:
+        return f"sequence number too large (at most {MAX_SEQ_DIGITS} digits)"
     return None
+
+
+def sequence_number(stem: str) -> int | None:
+    """The leading number of a file stem (0 when it has none), or None when it has more
+    than `MAX_SEQ_DIGITS` significant digits and so cannot be stored."""
+    m = _SEQ.match(stem)
+    if m is None:
+        return 0
+    if len(m[0].lstrip("0")) > MAX_SEQ_DIGITS:
+        return None  # leading zeros do not count
+    return int(m[0])
 
 
 def scheduled(article: Article, now: datetime) -> bool:
@@ -399,10 +418,12 @@ def parse(name: str, data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Arti
         for heading, blocks in grouped
     )
     stem = PurePath(name.replace("\\", "/")).stem
-    seq = _SEQ.match(stem)
+    seq = sequence_number(stem)
+    if seq is None:
+        raise ArticleError(name, 0, f"sequence number too large (at most {MAX_SEQ_DIGITS} digits)")
     return Article(
         id=stem,
-        seq=int(seq[0]) if seq else 0,
+        seq=seq,
         date=date,
         headline=headline,
         language=language,

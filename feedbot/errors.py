@@ -14,6 +14,7 @@ __all__ = [
     "RefusedFileError",
     "SchemaTooNewError",
     "StoreError",
+    "UnstorableError",
     "shown_path",
 ]
 
@@ -67,6 +68,11 @@ class RefusedFileError(FeedbotError):
 
 class StoreError(FeedbotError):
     """The database cannot be opened, migrated or written."""
+
+
+class UnstorableError(StoreError):
+    """The database refused the values of a write (a number out of range, a constraint),
+    not the connection: the same write fails again, so the caller reports what it wrote."""
 
 
 class SchemaTooNewError(StoreError):

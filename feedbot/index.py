@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from feedbot.article import Article, is_article_name, name_problem, parse
-from feedbot.errors import ArticleError, RefusedFileError
+from feedbot.errors import ArticleError, RefusedFileError, UnstorableError
 from feedbot.files import kind_problem, open_regular
-from feedbot.store.articles import FileRecord, Known
+from feedbot.store.articles import FileRecord, Known, record_problem
 from feedbot.store.edits import Publishing
 
 __all__ = [
@@ -355,6 +355,7 @@ class Indexer:
                 unsettled += len(todo) - offset
                 break
             upserts: list[FileRecord] = []
+            edited: dict[str, list[str]] = {}  # file name -> the list its id joins when stored
             for f, was_known in todo[offset : offset + BATCH]:
                 read = self._read(f)
                 examined += 1
@@ -366,28 +367,27 @@ class Indexer:
                     assert read.error is not None
                     self._bad(f, read)
                     continue
+                record = FileRecord(read.article, f.name, f.size, f.mtime_ns, read.digest)
+                if problem := record_problem(record):
+                    self._bad(f, _Read(f, read.digest, None, ArticleError(f.name, 0, problem)))
+                    continue
                 self.bad.pop(f.name, None)
-                upserts.append(FileRecord(read.article, f.name, f.size, f.mtime_ns, read.digest))
-                if known is not None and known.content_hash == read.digest:
-                    continue  # touched, same content
-                (changed if was_known else new).append(read.article.id)
+                upserts.append(record)
+                if known is None or known.content_hash != read.digest:  # else touched only
+                    edited[f.name] = changed if was_known else new
             last = offset + BATCH >= len(todo)
             state = {}
             if last and not self.baseline_done:
                 state[BASELINE_KEY] = now.isoformat()
             removals = removed_ids if last else []
+            stored = upserts
             if upserts or removals or state:
-                created += self.store.apply_changes(
-                    upserts,
-                    removals,
-                    now,
-                    broadcast=broadcast,
-                    channels=self.channels,
-                    state_updates=state,
-                    publishing=self.publishing,
-                )
-            for record in upserts:
+                batch, stored = self._store(upserts, removals, now, broadcast, state)
+                created += batch
+            for record in stored:
                 self.known[record.name] = record.known()
+                if (ids := edited.get(record.name)) is not None:
+                    ids.append(record.article.id)
         released: list[str] = []
         if complete:
             for name in plan.removed:
@@ -410,6 +410,51 @@ class Indexer:
             examined=examined,
             released=tuple(released),
         )
+
+    def _store(
+        self,
+        upserts: list[FileRecord],
+        removals: Sequence[str],
+        now: datetime,
+        broadcast: bool,
+        state: Mapping[str, str],
+    ) -> tuple[list[str], list[FileRecord]]:
+        """Store one batch: (the ids queued for broadcast, the records stored).
+
+        When the database refuses the batch's values, each file is stored on its own and
+        one that is refused again becomes a bad file naming why; the rest go on."""
+
+        def write(records: Sequence[FileRecord], *, rest: bool) -> list[str]:
+            """Store ``records``, and with ``rest`` the batch's removals and state too."""
+            return self.store.apply_changes(
+                records,
+                removals if rest else (),
+                now,
+                broadcast=broadcast,
+                channels=self.channels,
+                state_updates=state if rest else None,
+                publishing=self.publishing,
+            )
+
+        try:
+            return write(upserts, rest=True), upserts
+        except UnstorableError:
+            if not upserts:
+                raise  # removals or state alone: no file to blame
+        created: list[str] = []
+        stored: list[FileRecord] = []
+        for record in upserts:
+            try:
+                created += write([record], rest=False)
+            except UnstorableError as e:
+                f = FileStat(record.name, record.size, record.mtime_ns)
+                error = ArticleError(record.name, 0, f"cannot be stored in the database: {e}")
+                self._bad(f, _Read(f, record.content_hash, None, error))
+                continue
+            stored.append(record)
+        if removals or state:
+            created += write([], rest=True)
+        return created, stored
 
     def release_due(self, now: datetime | None = None) -> list[str]:
         """Publish the articles whose scheduled date has come (the ids)."""

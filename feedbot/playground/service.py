@@ -242,7 +242,11 @@ class Playground:
         if indexer is None or store is None:
             return
         async with self._scan_lock:
-            report = await store.db.call(indexer.scan)
+            try:
+                report = await store.db.call(indexer.scan)
+            except (OSError, FeedbotError) as e:  # the next change scans again
+                log.warning("playground: scan failed: %s", e)
+                return
         if (report.created or report.changed or report.removed) and self.bot is not None:
             self.bot.wake((*report.changed, *report.removed))
         if report.recheck_in is not None and self.running:  # a file still being written

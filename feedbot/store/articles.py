@@ -19,13 +19,22 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, text, update
 
 from feedbot.article import Article, Entry, article_from_dict, article_to_dict, scheduled
+from feedbot.errors import UnstorableError
 from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, bytewise
 from feedbot.store.subscriptions import queue_posts
 
-__all__ = ["CHANGES_CHANNEL", "VERSION_KEY", "Articles", "FileRecord", "Known", "StoreSource"]
+__all__ = [
+    "CHANGES_CHANNEL",
+    "VERSION_KEY",
+    "Articles",
+    "FileRecord",
+    "Known",
+    "StoreSource",
+    "record_problem",
+]
 
 VERSION_KEY = "articles_version"  # a fresh token with every committed article change
 CHANGES_CHANNEL = "feedbot_articles"  # PostgreSQL NOTIFY channel, sent at that commit
@@ -55,6 +64,25 @@ class FileRecord:
 
     def known(self) -> Known:
         return Known(self.article.id, self.size, self.mtime_ns, self.content_hash)
+
+
+# The integer columns are 64-bit on both engines (`feedbot.store.schema.BIGINT`).
+_INT64 = range(-(2**63), 2**63)
+
+
+def record_problem(record: FileRecord) -> str | None:
+    """Why one file's values cannot be stored, or None: checked before the write, so
+    one file cannot fail the write of the files stored with it."""
+    if record.article.seq not in _INT64:
+        return "sequence number too large to store"
+    if record.mtime_ns not in _INT64:
+        return (
+            "modification time is out of range (after 2262 or before 1678): "
+            "give the file a real time, e.g. `touch` it"
+        )
+    if record.size not in _INT64:
+        return "file size out of range"
+    return None
 
 
 def _entry(row: Any) -> Entry:
@@ -128,7 +156,27 @@ class Articles:
         is not in the future, one pending delivery per subscribed chat and per channel,
         due after ``publishing.delay``. A posted article that changed or went away owes
         its messages a correction (``publishing.on_edit``, ``on_remove``). Returns the
-        ids queued for broadcast."""
+        ids queued for broadcast.
+
+        Raises `UnstorableError` when the database refuses the values written (nothing
+        is stored then): the caller can store the records one by one to find which."""
+        try:
+            return self._apply_changes(
+                records, removals, now, broadcast, channels, state_updates, publishing
+            )
+        except OverflowError as e:  # a Python int the driver cannot bind (SQLite)
+            raise UnstorableError(str(e)) from e
+
+    def _apply_changes(
+        self,
+        records: Sequence[FileRecord],
+        removals: Iterable[str],
+        now: datetime,
+        broadcast: bool,
+        channels: Sequence[str],
+        state_updates: Mapping[str, str] | None,
+        publishing: Publishing | None,
+    ) -> list[str]:
         publishing = publishing or Publishing()
         created: list[str] = []
         changed: list[str] = []

@@ -39,13 +39,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     ArgumentError,
+    DataError,
     DBAPIError,
+    IntegrityError,
     InterfaceError,
     OperationalError,
     SQLAlchemyError,
 )
 
-from feedbot.errors import FencedError, SchemaTooNewError, StoreError
+from feedbot.errors import FencedError, SchemaTooNewError, StoreError, UnstorableError
 from feedbot.store.migrate import Position, head, inspect_database, revisions, upgrade
 from feedbot.store.schema import state
 
@@ -273,6 +275,9 @@ class Database:
     def _failed(self, e: SQLAlchemyError) -> StoreError:
         """The StoreError for ``e``; a lost server is logged once, not per statement."""
         detail = str(getattr(e, "orig", None) or e)
+        if isinstance(e, DataError | IntegrityError):  # the values, not the connection
+            first = (detail.strip().splitlines() or [type(e).__name__])[0]
+            return UnstorableError(first if len(first) <= 200 else first[:199] + "…")
         lost = self.dialect == "postgresql" and (
             isinstance(e, OperationalError | InterfaceError)
             or (isinstance(e, DBAPIError) and e.connection_invalidated)
