@@ -243,17 +243,18 @@ async def _rearm(
 
 
 async def follow_folder(
-    folder: Path, over: asyncio.Event, changed: Callable[[frozenset[str]], None]
+    folder: Path, over: asyncio.Event, changed: Callable[[Changes], None]
 ) -> None:
-    """Call ``changed(ready)`` on every change of article files in ``folder`` until
-    ``over`` is set: inotify on Linux (``ready`` names files complete now), watchfiles
-    elsewhere (``ready`` is empty). Never raises: the interval scan is the safety net."""
+    """Call ``changed(batch)`` on every change of article files in ``folder`` until
+    ``over`` is set: inotify on Linux (the batch names files complete now and files still
+    open for writing), watchfiles elsewhere (a batch that names no file). Never raises:
+    the interval scan is the safety net."""
     from feedbot.article import is_article_name
 
     try:
         if available():
             async for changes in watch(folder, is_article_name, over):
-                changed(frozenset(changes.ready))
+                changed(changes)
             if not over.is_set():
                 log.error("the index folder went away; relying on the interval scan")
             return
@@ -265,6 +266,6 @@ async def follow_folder(
         async for _ in awatch(
             folder, watch_filter=wanted, stop_event=over, step=30, debounce=400, recursive=False
         ):
-            changed(frozenset())
+            changed(Changes(other=True))
     except Exception as e:
         log.error("file watcher stopped: %s; relying on the interval scan", e)
