@@ -17,14 +17,14 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry
 
-from feedbot.components import ComponentFactory
+from feedbot.components import ComponentFactory, ReadsIndex
 from feedbot.config import Settings
 from feedbot.dbfile import FileIdentity
 from feedbot.errors import FeedbotError, FencedError, StoreError
@@ -89,6 +89,10 @@ class Daemon:
             else Follower(store, settings.cluster.version_check_interval)
         )
         self.components = [c for f in components if (c := f(settings, store, self.registry))]
+        self._writes = OpenWrites(index.open_write_timeout)  # files the watcher sees open
+        for component in self.components:
+            if isinstance(component, ReadsIndex):
+                component.follow_open_writes(self._held)
         self.last_scan: datetime | None = None
         self.last_duration: float | None = None
         self.last_error: str | None = None
@@ -101,7 +105,6 @@ class Daemon:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._publisher: Publisher | None = None
         self._ready: set[str] = set()  # files the watcher saw completed since the last scan
-        self._writes = OpenWrites(index.open_write_timeout)  # files the watcher sees open
         self._waiting = 0  # scans queued behind the one running
         self.identity: FileIdentity | None = None  # the database file, to notice it vanish
         self.db_problem: str | None = None
@@ -128,7 +131,7 @@ class Daemon:
             if (self._stopping.is_set() and reason != "start") or not self.leadership.leading:
                 return None
             ready, self._ready = frozenset(self._ready), set()
-            writing = self._writes.held(time.monotonic())
+            writing = self._held()
             self.check_database()
             try:
                 report = await in_daemon_thread(
@@ -165,6 +168,10 @@ class Daemon:
         if recheck and not self._stopping.is_set():
             self._schedule_recheck(min(recheck))
         return report
+
+    def _held(self) -> Collection[str]:
+        """The files to leave unread now: open in their writer (`OpenWrites.held`)."""
+        return self._writes.held(time.monotonic())
 
     def _scan_stop(self) -> bool:
         return self._stopping.is_set() or not self.leadership.leading

@@ -9,12 +9,14 @@ found at start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ pytestmark = [
 ]
 
 CHANNEL, CHANNEL_NAME, USER = -1009000, "news_channel", 501
+PLAYGROUND_CHANNEL = -1001000000103  # feedbot.playground.service: the default channel
 HEADLINE = "Un articolo scritto piano"
 HEAD = (
     f"date 2024-05-02 {HEADLINE}.\n\nPrima parte\n\nLa prima metà arriva subito, in un colpo.\n\n"
@@ -39,7 +42,8 @@ HEAD = (
 TAIL = "Seconda parte\n\nLa seconda metà arriva dopo una lunga pausa del programma.\n"
 
 # Writes HEAD, says when it starts its pause (its monotonic clock is the system's), pauses
-# with the file open, writes TAIL, holds the file open a while longer, closes it.
+# with the file open (a negative pause: until told on stdin), writes TAIL, holds the file
+# open a while longer, closes it.
 WRITER = """
 import sys, time
 path, pause, hold, head, tail = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), *sys.argv[4:]
@@ -47,7 +51,7 @@ with open(path, "w", encoding="utf-8") as fh:
     fh.write(head)
     fh.flush()
     print("half", time.monotonic(), flush=True)
-    time.sleep(pause)
+    time.sleep(pause) if pause >= 0 else sys.stdin.readline()
     fh.write(tail)
     fh.flush()
     print("whole", time.monotonic(), flush=True)
@@ -61,6 +65,7 @@ class Writer:
     def __init__(self, path: Path, pause: float, hold: float = 0.0) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path), str(pause), str(hold), HEAD, TAIL],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -71,7 +76,16 @@ class Writer:
         assert line and line[0] == word, line
         return float(line[1])
 
+    def resume(self) -> None:
+        """End a pause that waits to be told."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
     def close(self) -> None:
+        if self.proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.proc.stdin.close()
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -242,11 +256,48 @@ def test_a_file_found_at_start_follows_the_settle_rule(
     """No watcher event tells about a file written just before the start: it waits for
     ``settle_ms`` from its mtime, then is read without any event."""
     atomic_write(index, "002_fresh.txt", HEAD + TAIL)
-    d = start(env_for(index, index__settle_ms="2500", index__scan_interval="60"))
-    d.wait_started()
+    d = start(env_for(index, index__settle_ms="6000", index__scan_interval="60"))
+    d.wait_started(timeout=30)
+    first = re.search(r"(\S+ \S+) \w+ feedbot.daemon: scan \(start\): (.*)", d.log)
+    assert first is not None, d.log
+    at = datetime.strptime(first.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
+    mtime = (index / "002_fresh.txt").stat().st_mtime
+    assert at - mtime < 6.0, "the start took longer than settle_ms: nothing to see"
+    assert first.group(2).startswith("1 new,") and " 1 unsettled " in first.group(2)
     until(lambda: "002_fresh" in entries(d), timeout=15, what="the settled file")
-    age = time.time() - (index / "002_fresh.txt").stat().st_mtime
-    assert age >= 2.5
-    assert re.search(r"scan \(start\): 1 new, .* 1 unsettled", d.log), d.log
+    assert time.time() - mtime >= 6.0
     assert re.search(r"scan \(settle\): 1 new", d.log), d.log
+    assert d.stop()[0] == 0
+
+
+def test_the_playground_channel_gets_it_once_complete_too(
+    index: Path, start: Callable[..., Daemon]
+) -> None:
+    """With no token the playground runs and scans the folder into its own database (at
+    every change the daemon reports): it too leaves the open file alone until it is closed,
+    though another article published meanwhile makes it scan."""
+    d = start(env_for(index))
+    d.wait_started(timeout=30)
+    until(lambda: d.get("playground/api/state").json()["running"], timeout=30, what="playground")
+
+    def channel(word: str = HEADLINE) -> list[dict[str, Any]]:
+        found = d.get(f"playground/api/messages?chat={PLAYGROUND_CHANNEL}").json()["messages"]
+        return [m for m in found if word in m["text"]]
+
+    writer = Writer(index / "002_slow.txt", pause=-1)
+    try:
+        paused_at = writer.said("half")
+        settled = paused_at + 1.0  # quiet for twice settle_ms: the settle rule would read it
+        until(lambda: time.monotonic() > settled, timeout=5, what="a quiet second")
+        atomic_write(index, "003_next.txt", "date 2024-05-03 Dopo.\n\nThe next article.\n")
+        until(lambda: channel("Dopo"), timeout=15, what="the next article in the playground")
+        assert "003_next" in entries(d)
+        assert not channel() and "002_slow" not in entries(d), "published while being written"
+        writer.resume()
+        assert writer.proc.wait(timeout=30) == 0
+    finally:
+        writer.close()
+    [post] = until(channel, timeout=15, what="the playground post")
+    assert "Prima parte" in post["text"] and "Seconda parte" in post["text"]
+    assert not post["edited"]
     assert d.stop()[0] == 0
