@@ -12,7 +12,9 @@ through `feedbot.files.open_regular`. A name that cannot be published
 and then only to a file inside the folder), a FIFO or a device is a bad file:
 reported once, remembered by its stat, not read again until that changes. A
 file that could not be read (permission denied) is tried again every scan.
-Bad files are named relative to the folder.
+Bad files are named relative to the folder. A file its writer still has open
+(``writing``: the daemon's watcher saw it created or written and not closed) is
+not read until it is closed (`feedbot.openwrites`).
 """
 
 from __future__ import annotations
