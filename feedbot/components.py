@@ -2,13 +2,14 @@
 
 A `Component` is made by a `ComponentFactory` from the settings, the store and the
 metrics registry, started on every replica, and told when this replica starts and
-stops leading.
+stops leading. One that reads the index folder itself (`ReadsIndex`) is also told
+which files a writer still has open.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from prometheus_client import CollectorRegistry
 from starlette.routing import BaseRoute
@@ -17,7 +18,7 @@ from feedbot.config import Settings
 from feedbot.leader import Leadership
 from feedbot.store import Store
 
-__all__ = ["Component", "ComponentFactory"]
+__all__ = ["Component", "ComponentFactory", "ReadsIndex"]
 
 
 class Component(Protocol):
@@ -53,6 +54,16 @@ class Component(Protocol):
 
     def health(self) -> dict[str, Any]:
         """What `/healthz` says about this component."""
+        ...
+
+
+@runtime_checkable
+class ReadsIndex(Protocol):
+    """A component that scans the index folder itself (the playground, into its own
+    database): it leaves alone the files the daemon's watcher sees open for writing."""
+
+    def follow_open_writes(self, held: Callable[[], Collection[str]]) -> None:
+        """``held()`` names the files to leave unread now (`feedbot.openwrites.OpenWrites`)."""
         ...
 
 

@@ -68,7 +68,16 @@ class IndexSettings(_Section):
         500,
         ge=0,
         description="A file whose size or mtime changed within this many milliseconds is "
-        "still being written and is picked up on a later pass.",
+        "still being written and is picked up on a later pass (with the watcher on, a file "
+        "its writer has not closed waits for the close instead: `open_write_timeout`).",
+    )
+    open_write_timeout: float = Field(
+        600.0,
+        gt=0,
+        description="With the watcher on (inotify, Linux), a file created or written and not "
+        "yet closed by its writer nor renamed in is not read, however long the writer pauses; "
+        "after this many seconds with no write and no close it is read as it is, with a "
+        "warning. Without inotify `settle_ms` alone decides.",
     )
 
 

@@ -17,14 +17,14 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry
 
-from feedbot.components import ComponentFactory
+from feedbot.components import ComponentFactory, ReadsIndex
 from feedbot.config import Settings
 from feedbot.dbfile import FileIdentity
 from feedbot.errors import FeedbotError, FencedError, StoreError
@@ -33,6 +33,7 @@ from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport
 from feedbot.leader import Leadership
 from feedbot.looplag import LoopLag, freeze_startup_heap
+from feedbot.openwrites import OpenWrites
 from feedbot.publishing import arm_release, publishing
 from feedbot.reload import LIVE, RATE_KEYS, changed_keys, merge_live
 from feedbot.scanmetrics import ScanMetrics
@@ -42,6 +43,7 @@ from feedbot.store import Store, StoreSource
 from feedbot.web import HttpServer, bind_server, create_app
 
 if TYPE_CHECKING:
+    from feedbot.watch import Changes
     from feedbot.websub import Publisher
 
 __all__ = ["Daemon"]
@@ -87,6 +89,10 @@ class Daemon:
             else Follower(store, settings.cluster.version_check_interval)
         )
         self.components = [c for f in components if (c := f(settings, store, self.registry))]
+        self._writes = OpenWrites(index.open_write_timeout)  # files the watcher sees open
+        for component in self.components:
+            if isinstance(component, ReadsIndex):
+                component.follow_open_writes(self._held)
         self.last_scan: datetime | None = None
         self.last_duration: float | None = None
         self.last_error: str | None = None
@@ -125,10 +131,12 @@ class Daemon:
             if (self._stopping.is_set() and reason != "start") or not self.leadership.leading:
                 return None
             ready, self._ready = frozenset(self._ready), set()
+            writing = self._held()
             self.check_database()
             try:
                 report = await in_daemon_thread(
-                    lambda: self.indexer.scan(stop=self._scan_stop, ready=ready), "scan"
+                    lambda: self.indexer.scan(stop=self._scan_stop, ready=ready, writing=writing),
+                    "scan",
                 )
             except FencedError as e:
                 self.leadership.step_down(f"scan: {e}")
@@ -155,9 +163,15 @@ class Daemon:
         if self._scheduler is not None and not self._stopping.is_set():
             with contextlib.suppress(StoreError):
                 await arm_release(self._scheduler, self.store, self.scan)
-        if report.recheck_in is not None and not self._stopping.is_set():
-            self._schedule_recheck(report.recheck_in)
+        release = self._writes.next_release(time.monotonic())  # a writer that never closes
+        recheck = [t for t in (report.recheck_in, release) if t is not None]
+        if recheck and not self._stopping.is_set():
+            self._schedule_recheck(min(recheck))
         return report
+
+    def _held(self) -> Collection[str]:
+        """The files to leave unread now: open in their writer (`OpenWrites.held`)."""
+        return self._writes.held(time.monotonic())
 
     def _scan_stop(self) -> bool:
         return self._stopping.is_set() or not self.leadership.leading
@@ -203,11 +217,16 @@ class Daemon:
         """Scan on changes until ``over`` is set (`feedbot.watch.follow_folder`)."""
         from feedbot.watch import follow_folder
 
-        def changed(ready: frozenset[str]) -> None:
-            self._ready |= ready
+        def changed(batch: Changes) -> None:
+            self._writes.fold(batch, time.monotonic())
+            self._ready |= batch.ready
             self._spawn("watch")
 
-        await follow_folder(self.settings.index.path, over, changed)
+        self._writes.forget()  # what was open before this watch began: the settle rule
+        try:
+            await follow_folder(self.settings.index.path, over, changed)
+        finally:
+            self._writes.forget()
 
     async def _reconnect(self) -> None:
         """While the database server is unreachable, try it with backoff (1 s … 10 s); once

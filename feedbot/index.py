@@ -12,7 +12,9 @@ through `feedbot.files.open_regular`. A name that cannot be published
 and then only to a file inside the folder), a FIFO or a device is a bad file:
 reported once, remembered by its stat, not read again until that changes. A
 file that could not be read (permission denied) is tried again every scan.
-Bad files are named relative to the folder.
+Bad files are named relative to the folder. A file its writer still has open
+(``writing``: the daemon's watcher saw it created or written and not closed) is
+not read until it is closed (`feedbot.openwrites`).
 """
 
 from __future__ import annotations
@@ -98,15 +100,19 @@ def decide(
     bad: Mapping[str, BadFile] | None = None,
     ready: Collection[str] = (),
     same: Collection[str] = (),
+    writing: Collection[str] = (),
 ) -> Plan:
     """Intents for ``files`` against ``known`` (good articles) and ``bad`` (known bad files).
 
     ``same`` names files also on disk that the listing already found unchanged against
     ``known`` (`list_files` with ``known``): counted, nothing built for them.
 
-    A file changed within ``settle_ms`` may still be being written and waits, unless
-    it is named in ``ready`` (the watcher saw it renamed into the folder or closed by
-    its writer, so it is complete now) or will be refused without being read.
+    A file named in ``writing`` is open in its writer (the watcher saw it created or
+    written and not closed since) and waits however old its mtime, with no re-check:
+    its close starts the next scan. Any other file changed within ``settle_ms`` may
+    still be being written and waits, unless it is named in ``ready`` (the watcher saw
+    it renamed into the folder or closed by its writer, so it is complete now). A file
+    that will be refused without being read never waits.
     """
     bad = bad or {}
     plan = Plan()
@@ -124,6 +130,9 @@ def decide(
         b = bad.get(f.name)
         if b is not None and not b.retry and (b.size, b.mtime_ns) == (f.size, f.mtime_ns):
             plan.bad += 1
+            continue
+        if writing and name in writing and _readable(f):
+            plan.unsettled.append(f)  # open in its writer: its close wakes the next scan
             continue
         age = now_ns - f.mtime_ns
         if abs(age) < settle_ns and name not in ready and _readable(f):
@@ -323,19 +332,30 @@ class Indexer:
         *,
         stop: Callable[[], bool] | None = None,
         ready: Collection[str] = (),
+        writing: Collection[str] = (),
     ) -> ScanReport:
         """List the folder, decide, apply; raises OSError when the folder cannot be listed.
 
         ``stop`` is asked between batches: when it says so the scan ends early (what was
         stored stays stored; removals and the baseline wait for a complete scan).
-        ``ready`` names files known to be complete (see `decide`)."""
+        ``ready`` names files known to be complete, ``writing`` files still open in their
+        writer (see `decide`)."""
         start = time.perf_counter()
         now = now or datetime.now(UTC)
         same: list[str] = []
         files = list_files(
             self.folder, follow_symlinks=self.follow_symlinks, known=self.known, same=same
         )
-        plan = decide(files, self.known, now, self.settle_ms, bad=self.bad, ready=ready, same=same)
+        plan = decide(
+            files,
+            self.known,
+            now,
+            self.settle_ms,
+            bad=self.bad,
+            ready=ready,
+            same=same,
+            writing=writing,
+        )
         broadcast = self.baseline_done
         new: list[str] = []
         changed: list[str] = []

@@ -3,9 +3,11 @@
 inotify tells what watchfiles cannot: a file renamed into the folder
 (``IN_MOVED_TO``, what atomic writers do) or closed by its writer
 (``IN_CLOSE_WRITE``) is complete, so it can be read now instead of after
-``index.settle_ms``. A file only created or modified may still be being written
-and keeps the settle rule. Read through ctypes: no dependency, Linux only;
-`available()` says whether it can be used (elsewhere the daemon uses watchfiles).
+``index.settle_ms``; a file created or written and not closed since is still
+open in its writer, however long it has been quiet (`Changes.writing`,
+`feedbot.openwrites.OpenWrites`). Read through ctypes: no dependency, Linux
+only; `available()` says whether it can be used (elsewhere the daemon uses
+watchfiles, and every file keeps the settle rule).
 
 When the folder is removed or moved away, the watch waits for a folder of that
 name to exist again, re-arms on it and reports a change (a full scan is due).
@@ -19,6 +21,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import stat
 import struct
 import sys
 from collections.abc import AsyncIterator, Callable
@@ -39,11 +42,14 @@ IN_DELETE_SELF = 0x00000400
 IN_MOVE_SELF = 0x00000800
 IN_Q_OVERFLOW = 0x00004000
 IN_IGNORED = 0x00008000
+IN_ISDIR = 0x40000000
 IN_ONLYDIR = 0x01000000
 IN_NONBLOCK = 0o4000
 IN_CLOEXEC = 0o2000000
 
 READY = IN_MOVED_TO | IN_CLOSE_WRITE
+WRITE = IN_CREATE | IN_MODIFY
+ENDED = READY | IN_DELETE | IN_MOVED_FROM
 MASK = READY | IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF
 GONE = IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED
 _HEADER = struct.Struct("iIII")  # wd, mask, cookie, len
@@ -55,6 +61,9 @@ class Changes:
 
     ready: set[str] = field(default_factory=set)  # complete: renamed in or closed by the writer
     other: bool = False  # created, modified, deleted, moved out, or the queue overflowed
+    writing: set[str] = field(default_factory=set)  # last seen created or written: still open
+    ended: set[str] = field(default_factory=set)  # last seen closed, renamed in, removed, moved
+    reset: bool = False  # the folder was replaced: what was open in the old one is forgotten
 
 
 def _libc() -> ctypes.CDLL | None:
@@ -73,11 +82,18 @@ def available() -> bool:
 
 
 def parse_events(
-    data: bytes, wanted: Callable[[str], bool], into: Changes, wd: int | None = None
+    data: bytes,
+    wanted: Callable[[str], bool],
+    into: Changes,
+    wd: int | None = None,
+    *,
+    opened: Callable[[str], bool] = lambda name: True,
 ) -> bool:
     """Add a buffer of inotify events to ``into``; False when the folder itself went away.
 
-    With ``wd``, events of other watches (one removed before a re-arm) are left out."""
+    With ``wd``, events of other watches (one removed before a re-arm) are left out.
+    ``opened(name)`` says whether a created entry is a file its creator has open for
+    writing (not a link or a hard link made in one step, which no close will follow)."""
     offset = 0
     alive = True
     while offset + _HEADER.size <= len(data):
@@ -99,6 +115,12 @@ def parse_events(
             into.ready.add(name)
         else:
             into.other = True
+        if mask & ENDED:
+            into.writing.discard(name)
+            into.ended.add(name)
+        elif mask & IN_MODIFY or (mask & IN_CREATE and not mask & IN_ISDIR and opened(name)):
+            into.writing.add(name)
+            into.ended.discard(name)
     return alive
 
 
@@ -129,11 +151,15 @@ async def watch(
         alive = True
         signal = asyncio.Event()
 
+        def opened(name: str) -> bool:
+            return _being_written(folder / name)
+
         def readable() -> None:
             nonlocal alive
             with contextlib.suppress(BlockingIOError, InterruptedError):
                 while True:
-                    alive = parse_events(os.read(fd, 65536), wanted, pending, wd) and alive
+                    data = os.read(fd, 65536)
+                    alive = parse_events(data, wanted, pending, wd, opened=opened) and alive
             signal.set()
 
         loop.add_reader(fd, readable)
@@ -148,6 +174,7 @@ async def watch(
                     wd, alive = rearmed, True
                     log.info("the index folder %s is back; watching it again", folder)
                     pending.other = True  # files may have come with it: a full scan
+                    pending.reset = True
                     yield _take(pending)
                     continue
                 if not await _either(signal, stop):
@@ -164,10 +191,25 @@ async def watch(
 
 def _take(pending: Changes) -> Changes:
     """The batch so far, leaving ``pending`` empty (the reader keeps adding to it)."""
-    batch = Changes(set(pending.ready), pending.other)
+    batch = Changes(
+        set(pending.ready), pending.other, set(pending.writing), set(pending.ended), pending.reset
+    )
     pending.ready.clear()
-    pending.other = False
+    pending.writing.clear()
+    pending.ended.clear()
+    pending.other = pending.reset = False
     return batch
+
+
+def _being_written(path: Path) -> bool:
+    """Whether a just-created entry is a file its creator holds open to write: a regular
+    file with one name. A symbolic link, a hard link to an existing file or a FIFO gets
+    no close event, and is complete (or refused) as it is."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False  # already gone: its removal ends it
+    return stat.S_ISREG(st.st_mode) and st.st_nlink == 1
 
 
 async def _either(signal: asyncio.Event, stop: asyncio.Event) -> bool:
@@ -201,17 +243,18 @@ async def _rearm(
 
 
 async def follow_folder(
-    folder: Path, over: asyncio.Event, changed: Callable[[frozenset[str]], None]
+    folder: Path, over: asyncio.Event, changed: Callable[[Changes], None]
 ) -> None:
-    """Call ``changed(ready)`` on every change of article files in ``folder`` until
-    ``over`` is set: inotify on Linux (``ready`` names files complete now), watchfiles
-    elsewhere (``ready`` is empty). Never raises: the interval scan is the safety net."""
+    """Call ``changed(batch)`` on every change of article files in ``folder`` until
+    ``over`` is set: inotify on Linux (the batch names files complete now and files still
+    open for writing), watchfiles elsewhere (a batch that names no file). Never raises:
+    the interval scan is the safety net."""
     from feedbot.article import is_article_name
 
     try:
         if available():
             async for changes in watch(folder, is_article_name, over):
-                changed(frozenset(changes.ready))
+                changed(changes)
             if not over.is_set():
                 log.error("the index folder went away; relying on the interval scan")
             return
@@ -223,6 +266,6 @@ async def follow_folder(
         async for _ in awatch(
             folder, watch_filter=wanted, stop_event=over, step=30, debounce=400, recursive=False
         ):
-            changed(frozenset())
+            changed(Changes(other=True))
     except Exception as e:
         log.error("file watcher stopped: %s; relying on the interval scan", e)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -77,6 +78,23 @@ def test_decide_ready_files_skip_the_settle_rule() -> None:
     assert plan.unsettled == [] and plan.recheck_in is None
     plan = decide(files, K, NOW, SETTLE, bad=BAD, ready={"n.txt"})
     assert [x.name for x in plan.unsettled] == ["a.txt"]  # only what was named
+
+
+def test_decide_files_open_in_their_writer_wait_however_old() -> None:
+    """A file the watcher sees open for writing waits for its close, settled or not, with
+    no re-check (the close wakes a scan); ``writing`` wins over an earlier ``ready``; a
+    file that is refused unread does not wait; an unchanged one stays on the hot path."""
+    link = FileStat("l.txt", 3, OLD, stat.S_IFLNK)
+    files = [f("a.txt", 11), f("b.txt", 20), f("n.txt", 3), f("m.txt", 3, NOW_NS - 1), link]
+    plan = decide(files, K, NOW, SETTLE, ready={"a.txt"}, writing={"a.txt", "n.txt", "l.txt"})
+    assert [x.name for x in plan.unsettled] == ["a.txt", "n.txt", "m.txt"]
+    assert [x.name for x in plan.new] == ["l.txt"]  # refused when read: no waiting
+    assert plan.changed == [] and plan.removed == [] and plan.unchanged == 1
+    assert plan.recheck_in == pytest.approx(SETTLE / 1000)  # m.txt's settle rule only
+    plan = decide([f("a.txt"), f("b.txt", 20)], K, NOW, SETTLE, writing={"a.txt"})
+    assert plan.unchanged == 2 and plan.unsettled == []  # stat unchanged: nothing to read
+    plan = decide([f("n.txt", 3)], {}, NOW, SETTLE, writing={"n.txt"})
+    assert [x.name for x in plan.unsettled] == ["n.txt"] and plan.recheck_in is None
 
 
 def test_decide_recheck_is_when_the_first_file_settles() -> None:

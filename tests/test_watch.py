@@ -14,8 +14,11 @@ from feedbot.article import is_article_name
 from feedbot.watch import (
     IN_CLOSE_WRITE,
     IN_CREATE,
+    IN_DELETE,
     IN_DELETE_SELF,
+    IN_ISDIR,
     IN_MODIFY,
+    IN_MOVED_FROM,
     IN_MOVED_TO,
     IN_Q_OVERFLOW,
     Changes,
@@ -48,6 +51,37 @@ def test_parse_events(events: list[bytes], ready: set[str], other: bool, alive: 
     assert (changes.ready, changes.other) == (ready, other)
 
 
+A, B = "001_a.txt", "002_b.txt"
+
+
+@pytest.mark.parametrize(
+    ("events", "writing", "ended"),
+    [
+        ([event(IN_CREATE, A)], {A}, set()),  # created: its writer has it open
+        ([event(IN_MODIFY, A)], {A}, set()),  # an existing file opened and written
+        ([event(IN_CREATE, A), event(IN_MODIFY, A), event(IN_CLOSE_WRITE, A)], set(), {A}),
+        ([event(IN_CLOSE_WRITE, A), event(IN_MODIFY, A)], {A}, set()),  # closed, then again
+        ([event(IN_MODIFY, A), event(IN_DELETE, A)], set(), {A}),
+        ([event(IN_MODIFY, A), event(IN_MOVED_FROM, A), event(IN_MOVED_TO, B)], set(), {A, B}),
+        ([event(IN_CREATE | IN_ISDIR, A)], set(), set()),  # a folder is never written
+        ([event(IN_MODIFY, A), event(IN_Q_OVERFLOW)], {A}, set()),  # kept until its close
+    ],
+)
+def test_parse_events_tracks_files_open_for_writing(
+    events: list[bytes], writing: set[str], ended: set[str]
+) -> None:
+    changes = Changes()
+    parse_events(b"".join(events), is_article_name, changes)
+    assert (changes.writing, changes.ended) == (writing, ended)
+
+
+def test_parse_events_asks_whether_a_created_entry_is_being_written() -> None:
+    changes = Changes()
+    parse_events(event(IN_CREATE, A) + event(IN_CREATE, B), is_article_name, changes,
+                 opened=lambda name: name == B)  # fmt: skip
+    assert (changes.writing, changes.other) == ({B}, True)
+
+
 def test_parse_events_of_a_removed_watch_are_left_out() -> None:
     changes = Changes()
     data = event(IN_DELETE_SELF) + event(IN_MOVED_TO, "001_a.txt")  # both of watch 1
@@ -74,9 +108,11 @@ async def test_rename_and_close_are_ready_an_open_writer_is_not(tmp_path: Path) 
     writer.flush()
     batch = await next_batch(stream)
     assert batch.ready == set() and batch.other  # still open: not ready
+    assert batch.writing == {"002_b.txt"}
 
     writer.close()
-    assert (await next_batch(stream)).ready == {"002_b.txt"}
+    batch = await next_batch(stream)
+    assert (batch.ready, batch.writing, batch.ended) == ({"002_b.txt"}, set(), {"002_b.txt"})
     stop.set()
     await stream.aclose()  # type: ignore[attr-defined]
 
@@ -84,3 +120,54 @@ async def test_rename_and_close_are_ready_an_open_writer_is_not(tmp_path: Path) 
 async def test_missing_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         await anext(watch.watch(tmp_path / "nope", is_article_name, asyncio.Event()))
+
+
+async def test_links_made_in_one_step_are_not_open_for_writing(tmp_path: Path) -> None:
+    """A symbolic or hard link appears complete (no close follows); a new file does not."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.txt").write_text("date 2024-01 A\n")
+    folder = tmp_path / "index"
+    folder.mkdir()
+    stop = asyncio.Event()
+    stream = watch.watch(folder, is_article_name, stop)
+    first = asyncio.ensure_future(next_batch(stream))
+    await asyncio.sleep(0.1)
+    os.symlink(outside / "a.txt", folder / "001_a.txt")
+    os.link(outside / "a.txt", folder / "002_a.txt")
+    os.mkfifo(folder / "003_a.txt")
+    fd = os.open(folder / "004_a.txt", os.O_WRONLY | os.O_CREAT)
+    seen = Changes()
+    batch = await first
+    while True:
+        seen.writing |= batch.writing
+        seen.ended |= batch.ended
+        if "004_a.txt" in seen.writing:
+            break
+        batch = await next_batch(stream)
+    assert seen.writing == {"004_a.txt"} and seen.ended == set()
+    os.close(fd)
+    assert (await next_batch(stream)).ended == {"004_a.txt"}
+    stop.set()
+    await stream.aclose()  # type: ignore[attr-defined]
+
+
+async def test_a_folder_put_back_forgets_what_was_open(tmp_path: Path) -> None:
+    folder = tmp_path / "index"
+    folder.mkdir()
+    stop = asyncio.Event()
+    stream = watch.watch(folder, is_article_name, stop, poll=0.05)
+    first = asyncio.ensure_future(next_batch(stream))
+    await asyncio.sleep(0.1)
+    with (folder / "001_a.txt").open("w") as writer:
+        writer.write("date 2024-01 A\n")
+        writer.flush()
+        assert (await first).writing == {"001_a.txt"}
+        folder.rename(tmp_path / "gone")
+        folder.mkdir()
+        batch = await next_batch(stream)
+        while not batch.reset:
+            batch = await next_batch(stream)
+        assert batch.other and batch.writing == set()
+    stop.set()
+    await stream.aclose()  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,6 +118,7 @@ class Playground:
         self._scan_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recheck: asyncio.TimerHandle | None = None
+        self._held: Callable[[], Collection[str]] = tuple  # files open in their writer
         self._routes = playground_routes(self)
 
     # --- the component ------------------------------------------------------------------------
@@ -137,6 +138,10 @@ class Playground:
     async def lead(self, leadership: Leadership) -> None:
         """The playground runs whatever the deployment's role (it only runs on SQLite)."""
         return None
+
+    def follow_open_writes(self, held: Callable[[], Collection[str]]) -> None:
+        """Leave unread the files ``held()`` names, as the daemon's scan does."""
+        self._held = held
 
     async def follow(self) -> None:
         return None
@@ -242,8 +247,9 @@ class Playground:
         if indexer is None or store is None:
             return
         async with self._scan_lock:
+            writing = self._held()
             try:
-                report = await store.db.call(indexer.scan)
+                report = await store.db.call(lambda: indexer.scan(writing=writing))
             except (OSError, FeedbotError) as e:  # the next change scans again
                 log.warning("playground: scan failed: %s", e)
                 return
