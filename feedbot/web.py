@@ -3,8 +3,10 @@
 Site paths are answered by a small ASGI layer in front of Starlette's router: a
 dict lookup in `Site` and a header list built once per rendered document, so
 ``GET /feed.atom`` costs little more than the write. Everything else (health,
-metrics, the routes the daemon adds) goes through Starlette. Only rendered
-bytes are served: nothing is ever read from disk, whatever the path says.
+metrics, the routes the daemon adds) goes through Starlette, after its body is
+judged against the route's limit (`MAX_BODY_BYTES`, or a `SizedRoute`'s own; 413
+past it). Only rendered bytes are served: nothing is ever read from disk, whatever
+the path says.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
 from feedbot.feeds import site_url
-from feedbot.httpguard import HttpLimits, guarded_protocol
+from feedbot.httpguard import MAX_BODY_BYTES, HttpLimits, SizedRoute, guarded_protocol
 from feedbot.pages import render_not_found
 from feedbot.site import MISS, Resource, Site
 
@@ -116,6 +118,55 @@ def _not_modified_since(value: bytes, last_modified: datetime) -> bool:
     return last_modified <= since
 
 
+class _Body:
+    """A request body read ahead of the app, handed to it as if it came off the wire."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: list[Message]) -> None:
+        self.chunks = chunks
+
+    def replay(self, receive: Receive) -> Receive:
+        if not self.chunks:
+            return receive
+        pending = list(self.chunks)
+
+        async def replayed() -> Message:
+            return pending.pop(0) if pending else await receive()
+
+        return replayed
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> _Body | None:
+    """The body when it fits in ``limit`` bytes (None: it does not, answer 413).
+
+    A declared ``Content-Length`` is judged without reading; a body without one
+    (chunked) is read here, up to ``limit``, and replayed to the app."""
+    length: bytes | None = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = value
+        elif name == b"transfer-encoding":
+            chunked = True
+    if length is not None:
+        return _Body([]) if length.isdigit() and int(length) <= limit else None
+    if not chunked:
+        return _Body([])
+    chunks: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunks.append(message)
+        if message["type"] != "http.request":
+            return _Body(chunks)
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return _Body(chunks)
+
+
 class _Prepared:
     """The response headers of one `Resource`, built once."""
 
@@ -170,8 +221,8 @@ class _SiteLayer:
         self.offload = offload
         self.counter = counter
         # Routes with a fixed path are found by a dict lookup; the others by matching.
-        self.exact = {
-            str(r.path): str(r.path) for r in routes if isinstance(r, Route) and "{" not in r.path
+        self.exact: dict[str, BaseRoute] = {
+            str(r.path): r for r in routes if isinstance(r, Route) and "{" not in r.path
         }
         self.patterns = [r for r in routes if not (isinstance(r, Route) and r.path in self.exact)]
         max_age = settings.http.cache_max_age
@@ -197,14 +248,14 @@ class _SiteLayer:
             self.children[key] = child
         child.inc()
 
-    def _starlette_route(self, scope: Scope) -> str | None:
+    def _starlette_route(self, scope: Scope) -> BaseRoute | None:
         exact = self.exact.get(scope["path"])
         if exact is not None:
             return exact
         for route in self.patterns:
             matched, _ = route.matches(scope)
             if matched.value:
-                return str(getattr(route, "path", "other"))
+                return route
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -217,9 +268,23 @@ class _SiteLayer:
             )
             self.count("other", scope["method"], status)
             return
-        label = self._starlette_route(scope)
-        if label is not None:
-            await self._forward(label, scope, receive, send)
+        route = self._starlette_route(scope)
+        if route is not None:
+            label = str(getattr(route, "path", "other"))
+            max_body = route.max_body if isinstance(route, SizedRoute) else MAX_BODY_BYTES
+            body = await _read_body(scope, receive, max_body)
+            if body is None:
+                status = await self._respond(
+                    send,
+                    413,
+                    [(b"connection", b"close")],
+                    b"Content Too Large\n",
+                    scope["method"],
+                    b"text/plain",
+                )
+                self.count(label, scope["method"], status)
+                return
+            await self._forward(label, scope, body.replay(receive), send)
             return
         status = await self._serve(scope, send)
         self.count(route_label(scope["path"]), scope["method"], status)
