@@ -15,9 +15,10 @@ import asyncio
 import contextlib
 import errno
 import socket
+import time
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime, formatdate, parsedate_to_datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -170,12 +171,13 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> _Body | None
 class _Prepared:
     """The response headers of one `Resource`, built once."""
 
-    __slots__ = ("etags", "gzip", "not_modified", "plain", "resource")
+    __slots__ = ("etags", "gzip", "modified_at", "not_modified", "plain", "resource")
 
     not_modified: tuple[Headers, Headers]  # the 304 headers: plain, gzip
 
     def __init__(self, resource: Resource, common: Headers, extra: Headers) -> None:
         self.resource = resource
+        self.modified_at = resource.last_modified.timestamp()
         etag = resource.etag.encode("ascii")
         gz_etag = etag[:-1] + b'-gz"'
         self.etags = (etag, gz_etag)
@@ -239,6 +241,28 @@ class _SiteLayer:
         self.prepared: dict[str, _Prepared] = {}
         self.not_found = render_not_found(settings.feed)
         self.children: dict[tuple[str, str, int], Any] = {}
+        self.second = 0  # the second `date` names
+        self.date = b""
+
+    def now(self) -> int:
+        """The current second, and `date` set to its HTTP date (made once a second)."""
+        second = int(time.time())
+        if second != self.second:
+            self.second, self.date = second, formatdate(second, usegmt=True).encode("ascii")
+        return second
+
+    def dated(self, send: Send) -> Send:
+        """``send`` adding the ``Date`` header (ours, not uvicorn's once-a-second copy, so
+        a Last-Modified is never later than the Date it is sent with)."""
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.now()
+                headers = [*message.get("headers", ()), (b"date", self.date)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return dated
 
     def count(self, route: str, method: str, status: int) -> None:
         key = (route, method, status)
@@ -262,6 +286,7 @@ class _SiteLayer:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        send = self.dated(send)
         if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
             status = await self._respond(
                 send, 431, [], b"Request Header Fields Too Large\n", "GET", b"text/plain"
@@ -350,16 +375,25 @@ class _SiteLayer:
             elif name == b"accept-encoding":
                 gz = _accepts_gzip(value)
         resource = prepared.resource
+        # A Last-Modified later than the Date (the bytes changed twice within one second,
+        # see `feedbot.site`) is left out, and not compared, until that second comes.
+        early = prepared.modified_at > self.now()
         if inm is not None:
             fresh = _etag_matches(inm, prepared.etags)
         else:
-            fresh = ims is not None and _not_modified_since(ims, resource.last_modified)
+            fresh = (
+                ims is not None and not early and _not_modified_since(ims, resource.last_modified)
+            )
         if fresh:
             headers = prepared.not_modified[1] if gz else prepared.not_modified[0]
+            if early:
+                headers = [h for h in headers if h[0] != b"last-modified"]
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return 304
         headers, body = (prepared.gzip, resource.gzipped) if gz else (prepared.plain, resource.body)
+        if early:
+            headers = [h for h in headers if h[0] != b"last-modified"]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
         return 200
@@ -516,6 +550,7 @@ def bind_server(
         lifespan="off",
         access_log=access_log,
         server_header=False,
+        date_header=False,  # `_SiteLayer` sends it
         proxy_headers=False,
         http=guarded_protocol(limits or HttpLimits(header_timeout=10.0, max_connections=1000)),
     )
