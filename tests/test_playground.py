@@ -319,7 +319,9 @@ async def test_deeply_nested_json_is_a_400(
 
 
 @pytest.mark.slow
-def test_the_daemon_refuses_rebinding_and_deep_json(tmp_path: Path, start: Any) -> None:
+def test_the_daemon_refuses_rebinding_deep_json_and_large_bodies(
+    tmp_path: Path, start: Any
+) -> None:
     (tmp_path / "index").mkdir()
     d = start(
         {
@@ -338,6 +340,10 @@ def test_the_daemon_refuses_rebinding_and_deep_json(tmp_path: Path, start: Any) 
     d.wait_for(r"playground: 400 for /playground/api/send: JSON nested deeper")
     assert "Traceback" not in d.log and "RecursionError" not in d.log
     assert d.log.count("playground: 400") == 1
+    for size, status in ((26 * 1024, 400), (60 * 1024, 400), (65 * 1024, 413)):  # not 431
+        big = json.dumps({**body, "text": "x" * size}).encode()
+        r = httpx.post(api, content=big, headers={"content-type": "application/json"}, timeout=10)
+        assert r.status_code == status, (size, r.status_code, r.text)
     r = httpx.post(api, json=body, timeout=10)  # the page's own request still goes through
     assert r.status_code == 200, r.text
     assert d.stop()[0] == 0
