@@ -77,7 +77,8 @@ class Daemon:
             follow_symlinks=index.follow_symlinks,
             publishing=publishing(settings),
         )
-        self.site = Site(StoreSource(store.articles), settings)
+        # What changed while no daemon ran is unknown: no Last-Modified before this start.
+        self.site = Site(StoreSource(store.articles), settings, changed_since=datetime.now(UTC))
         self.lag = LoopLag(self.registry)
         self._heap_frozen = False
         self.leadership = Leadership(

@@ -9,7 +9,10 @@ a subclass that, per connection:
   ``header_timeout`` seconds of the connection (or of the request's first byte on
   a kept-alive connection);
 - answers 414 as soon as the request target passes `MAX_URL_BYTES`, and 431 as
-  soon as the bytes of the head pass `MAX_HEAD_BYTES`, without buffering the rest;
+  soon as the bytes of the head pass `MAX_HEAD_BYTES`, without buffering the rest.
+  Only the request line and headers count: body bytes that arrive in the same
+  read as the head do not (bodies have their own limit per route, `MAX_BODY_BYTES`
+  unless the route is a `SizedRoute`, enforced by the web app);
 - answers 503 and closes at once when ``max_connections`` are already open, so
   file descriptors stay free for the database and the index.
 
@@ -20,21 +23,27 @@ many connections fit below it with `RESERVED_FDS` kept back.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import resource
 from dataclasses import dataclass
 from typing import Any
 
 import httptools
+from starlette.routing import Route
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 __all__ = [
+    "MAX_BODY_BYTES",
     "MAX_HEAD_BYTES",
+    "MAX_JSON_DEPTH",
     "MAX_URL_BYTES",
     "RESERVED_FDS",
     "HttpLimits",
+    "SizedRoute",
     "guarded_protocol",
     "http_limits",
+    "loads_json",
     "raise_nofile_limit",
 ]
 
@@ -42,7 +51,13 @@ log = logging.getLogger("feedbot.http")
 
 MAX_URL_BYTES = 8 * 1024  # request target; longer gets 414
 MAX_HEAD_BYTES = 16 * 1024 + MAX_URL_BYTES  # request line and headers; larger gets 431
+MAX_BODY_BYTES = 64 * 1024  # a request body, on routes that do not say otherwise; larger: 413
+MAX_JSON_DEPTH = 64  # arrays and objects inside each other in a JSON request body
 RESERVED_FDS = 128  # descriptors never given to HTTP clients (database, index, watcher, logs)
+
+_BRACKETS = frozenset(b"[]{}")
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in _BRACKETS)
+_OPENING = frozenset(b"[{")
 
 _REASONS = {
     408: b"Request Timeout",
@@ -58,6 +73,15 @@ class HttpLimits:
 
     header_timeout: float
     max_connections: int
+
+
+class SizedRoute(Route):
+    """A Starlette route whose request bodies may take up to ``max_body`` bytes (413 past it),
+    instead of `MAX_BODY_BYTES`."""
+
+    def __init__(self, path: str, endpoint: Any, *, max_body: int, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.max_body = max_body
 
 
 class _Refused(Exception):
@@ -88,7 +112,9 @@ class _GuardedProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._in_head = True  # reading a request line and headers
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes of the unfinished head in the reads before this one
+        self._parsed = 0  # bytes of the head's target and complete headers parsed so far
+        self._read_body = 0  # body bytes the parser took out of the current read
         self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
@@ -110,8 +136,8 @@ class _GuardedProtocol(HttpToolsProtocol):
         if self._closed:
             return
         if self._in_head:
-            self._head_bytes += len(data)
             self._arm()
+        self._read_body = 0
         self._unset_keepalive_if_required()
         try:
             self.parser.feed_data(data)
@@ -126,31 +152,43 @@ class _GuardedProtocol(HttpToolsProtocol):
                 self._disarm()
                 self.send_400_response("Invalid HTTP request received.")
             return
-        if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
-            self._refuse(431)
+        if self._in_head:
+            # The head is still unfinished, so what this read held after the bodies of
+            # earlier requests on the connection is head (and at most the tail of one
+            # pipelined head before it).
+            self._head_bytes += len(data) - self._read_body
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(431)
 
     # --- parser callbacks -------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
+        self._head_bytes = self._parsed = 0
         self._arm()
 
     def on_url(self, url: bytes) -> None:
         if len(self.url) + len(url) > MAX_URL_BYTES:
             raise _Refused(414)
+        self._parsed += len(url)
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if self._head_bytes > MAX_HEAD_BYTES:
+        self._parsed += len(name) + len(value) + 4  # ": " and CRLF
+        if self._parsed > MAX_HEAD_BYTES:
             raise _Refused(431)
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._head_bytes = 0
+        self._head_bytes = self._parsed = 0
         self._disarm()
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._read_body += len(body)
+        super().on_body(body)
 
     # --- timers and refusals ----------------------------------------------------------------
 
@@ -209,3 +247,23 @@ def http_limits(header_timeout: float, max_connections: int) -> HttpLimits:
         )
         max_connections = cap
     return HttpLimits(header_timeout=header_timeout, max_connections=max_connections)
+
+
+def loads_json(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads(raw)``, refusing (`ValueError`) a document nested deeper than
+    ``max_depth`` before parsing it, so no request body reaches a recursion limit."""
+    # Outside strings only brackets nest: drop escaped backslashes and quotes, then the
+    # strings (every other piece between quotes), then everything but brackets.
+    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    depth = 0
+    for c in b"".join(text.split(b'"')[::2]).translate(None, _NOT_BRACKETS):
+        if c in _OPENING:
+            depth += 1
+            if depth > max_depth:
+                raise ValueError(f"JSON nested deeper than {max_depth} levels")
+        else:
+            depth -= 1
+    try:
+        return json.loads(raw)
+    except RecursionError:  # not after the check above; a net should the caller be deep
+        raise ValueError(f"JSON nested deeper than {max_depth} levels") from None

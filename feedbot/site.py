@@ -6,6 +6,14 @@ version changes; article pages, older index pages and archive documents are
 rendered on demand and kept in a bounded LRU, so memory stays small however
 many articles there are. Paths are plain strings without a leading slash.
 
+A document's ``Last-Modified`` is when its bytes last changed as far as this
+process knows, never later than now: the newest ``updated`` of the entries it
+shows (a future date counts as now), no earlier than ``changed_since`` (the daemon
+gives its start, as it cannot know what changed while it was down), and moved to
+the time of the rendering whenever the bytes differ from the last ones rendered
+for that path — so any change answers 200 to the ``If-Modified-Since`` a reader
+got before it, even when no date moved (an old-dated article added, one removed).
+
 When the source is a database, rendering reads it, so it must not happen on the
 event loop: the web layer answers from `Site.peek` (cached documents only, never
 blocking) and sends misses to `Site.get` on a database thread. A lock makes the
@@ -20,9 +28,9 @@ import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import unquote
 
@@ -66,6 +74,8 @@ _ARCHIVE = re.compile(r"archive/([1-9][0-9]{0,8})\.(atom|rss|json)")
 _PAGE = re.compile(r"page/([1-9][0-9]{0,8})\.html")
 _ARTICLE = re.compile(rf"articles/([A-Za-z0-9_.~%-]{{1,{MAX_ID_URL_CHARS}}})\.html")
 _BATCH = 500  # entries read at a time when listing every article
+_STAMPS = 65536  # paths whose last ETag and Last-Modified are remembered
+_SECOND = timedelta(seconds=1)
 
 
 class _Miss(enum.Enum):
@@ -131,11 +141,12 @@ class Resource:
     gzipped: bytes
     content_type: str
     etag: str  # strong ETag of ``body``, quoted
-    last_modified: datetime  # newest `updated` among the entries shown
+    last_modified: datetime  # when the bytes last changed (see the module docstring)
 
 
 def make_resource(body: bytes, content_type: str, entries: Sequence[Entry]) -> Resource:
-    """A `Resource` for ``body``: hashed and compressed once, here."""
+    """A `Resource` for ``body``: hashed and compressed once, here. Its ``last_modified``
+    is the newest ``updated`` of ``entries``; `Site` bounds it by the clock."""
     newest = max((e.updated.astimezone(UTC) for e in entries), default=EMPTY_FEED_UPDATED)
     return Resource(
         body=body,
@@ -156,8 +167,15 @@ class Site:
         *,
         cache_size: int = 256,
         cache_bytes: int = 32 * 1024 * 1024,
+        changed_since: datetime | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._source = source
+        self._clock = clock
+        self._floor = (
+            changed_since.astimezone(UTC).replace(microsecond=0) if changed_since else None
+        )
+        self._stamps: OrderedDict[str, tuple[str, datetime]] = OrderedDict()
         self._feed = settings.feed
         self._cache_size = cache_size  # most lazily rendered documents kept ...
         self._cache_bytes = cache_bytes  # ... and most bytes (body + gzip) they may hold
@@ -186,11 +204,14 @@ class Site:
         eager = {}
         for fmt in _FORMATS:
             body = _RENDER[fmt](main, self._feed)
-            eager[feed_path(fmt)] = make_resource(body, CONTENT_TYPES[fmt], main.entries)
+            path = feed_path(fmt)
+            eager[path] = self._stamped(path, make_resource(body, CONTENT_TYPES[fmt], main.entries))
         first = newest[:PER_PAGE]
         pages = index_page_count(total)
         body = render_index(first, 1, pages, self._feed)
-        eager["index.html"] = make_resource(body, CONTENT_TYPES["html"], first)
+        eager["index.html"] = self._stamped(
+            "index.html", make_resource(body, CONTENT_TYPES["html"], first)
+        )
         self._eager, self._total, self._version = eager, total, version
         self._lazy.clear()
         self._lazy_bytes = 0
@@ -231,6 +252,8 @@ class Site:
         if len(path) > 300 or ".." in path or "\\" in path or "\x00" in path:
             return None
         resource = self._render(path)
+        if resource is not None:
+            resource = self._stamped(path, resource)
         self._lazy[path] = resource
         self._lazy_bytes += _size(resource)
         while len(self._lazy) > self._cache_size or (
@@ -269,6 +292,26 @@ class Site:
         entries = self._source.newest((page - 1) * PER_PAGE, PER_PAGE)
         body = render_index(entries, page, pages, self._feed)
         return make_resource(body, CONTENT_TYPES["html"], entries)
+
+    def _stamped(self, path: str, resource: Resource) -> Resource:
+        """``resource`` with the Last-Modified of its bytes (see the module docstring)."""
+        now = self._clock().astimezone(UTC).replace(microsecond=0)
+        known = self._stamps.get(path)
+        if known is None:
+            floor = self._floor or resource.last_modified
+            last = min(max(resource.last_modified, floor), now)
+        elif known[0] == resource.etag:
+            last = known[1]
+        else:
+            # New bytes: now, but always after the previous time, so a reader holding it
+            # is answered 200. Only a second change within one second goes past now (by a
+            # second); the web layer leaves such a time out until it has passed.
+            last = max(now, known[1] + _SECOND)
+        self._stamps[path] = (resource.etag, last)
+        self._stamps.move_to_end(path)
+        if len(self._stamps) > _STAMPS:
+            self._stamps.popitem(last=False)
+        return resource if last == resource.last_modified else replace(resource, last_modified=last)
 
     def paths(self) -> Iterator[str]:
         """Every path of the static build: feeds, archives, index pages, article pages."""

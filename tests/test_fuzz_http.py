@@ -7,6 +7,8 @@ and `/healthz` answers throughout.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from hypothesis import strategies as st
 from feedbot.article import Entry
 from feedbot.config import Settings
 from feedbot.files import read_article
-from feedbot.httpguard import HttpLimits
+from feedbot.httpguard import MAX_BODY_BYTES, HttpLimits, loads_json
 from feedbot.site import MemorySource, Site
 from feedbot.web import HttpServer, bind_server, create_app
 from tests.conftest import SEED
@@ -91,3 +93,63 @@ def test_raw_requests_never_500_never_hang(server: HttpServer, data: bytes) -> N
     answer = exchange(server, data)
     assert not answer.startswith(b"HTTP/1.1 5"), (data[:300], answer[:300])
     assert healthy(server)
+
+
+# --- issue 18: bodies are not head (item 6), and no body reaches a recursion limit (item 10) ----
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    path=st.sampled_from([b"/", b"/feed.atom", b"/healthz", b"/metrics"]),
+    size=st.integers(0, 3 * MAX_BODY_BYTES),
+    chunked=st.booleans(),
+)
+def test_a_body_of_any_size_is_judged_by_its_route(
+    server: HttpServer, path: bytes, size: int, chunked: bool
+) -> None:
+    body = b"x" * size
+    if chunked:
+        framing, body = b"Transfer-Encoding: chunked", b"%x\r\n%s\r\n0\r\n\r\n" % (size, body)
+        if size == 0:
+            body = b"0\r\n\r\n"
+    else:
+        framing = b"Content-Length: %d" % size
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\n%s\r\nConnection: close\r\n\r\n" % (path, framing)
+    answer = exchange(server, head + body)
+    routed = path in (b"/healthz", b"/metrics")  # Starlette's routes; the site answers 405
+    expected = b"413" if routed and size > MAX_BODY_BYTES else b"405"
+    assert answer.startswith(b"HTTP/1.1 " + expected + b" "), (path, size, chunked, answer[:200])
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='"\\[]{}ab\n'),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner),
+    max_leaves=20,
+)
+
+
+def _depth(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_JSON, wrap=st.integers(0, 5000), limit=st.integers(1, 80))
+def test_json_nesting_is_judged_before_parsing(value: object, wrap: int, limit: int) -> None:
+    raw = "[" * wrap + json.dumps(value) + "]" * wrap
+    depth = wrap + _depth(value)
+    if depth > limit:
+        with pytest.raises(ValueError, match="nested deeper"):
+            loads_json(raw.encode(), limit)
+    else:
+        assert loads_json(raw.encode(), limit) == json.loads(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=20000) | st.builds(lambda n: b"[" * n, st.integers(0, 20000)))
+def test_no_body_reaches_a_recursion_limit(raw: bytes) -> None:
+    with contextlib.suppress(ValueError):  # not JSON, or nested too deep: a 400
+        loads_json(raw)  # never a RecursionError

@@ -278,3 +278,72 @@ async def test_the_page_is_served_with_a_strict_policy(harness: Harness) -> None
     state = (await harness.client.get("/playground/api/state?language=it")).json()
     assert {c["command"] for c in state["commands"]} >= {"start", "settings", "latest"}
     assert [c["type"] for c in state["chats"]] == ["private", "supergroup", "supergroup", "channel"]
+
+
+# --- issue 18: DNS rebinding (item 9) and deeply nested JSON (item 10) --------------------------
+
+FORGED = {"host": "evil.example:18303", "origin": "http://evil.example:18303"}
+
+
+async def test_a_forged_host_with_a_matching_origin_is_refused(harness: Harness) -> None:
+    body = {"chat": USER_ID, "text": "/start"}
+    r = await harness.post("send", body, **FORGED)
+    assert r.status_code == 403, r.text
+    for path in (
+        "/playground/",
+        "/playground/api/state",
+        f"/playground/api/messages?chat={USER_ID}",
+    ):
+        assert (await harness.client.get(path, headers=FORGED)).status_code == 403, path
+    assert harness.pg.log.messages(USER_ID) == []
+    # Loopback names and addresses are the playground's own.
+    for host in ("localhost:8080", "127.0.0.1:8080", "[::1]:8080"):
+        r = await harness.post("send", body, host=host, origin=f"http://{host}")
+        assert r.status_code == 200, (host, r.text)
+
+
+@pytest.mark.parametrize("depth", [65, 3000, 8000])
+async def test_deeply_nested_json_is_a_400(
+    harness: Harness, depth: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    nested = '{"chat": ' * depth + "1" + "}" * depth
+    content = f'{{"chat": {USER_ID}, "text": "hi", "deep": {nested}}}'[: 16 * 1024]  # the cap
+    with caplog.at_level("INFO", logger="feedbot"):
+        r = await harness.client.post(
+            "/playground/api/send", content=content, headers={"content-type": "application/json"}
+        )
+    assert r.status_code == 400 and "nested deeper" in r.json()["error"], r.text
+    lines = [rec for rec in caplog.records if "playground: 400" in rec.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None
+    assert harness.pg.log.messages(USER_ID) == []
+
+
+@pytest.mark.slow
+def test_the_daemon_refuses_rebinding_deep_json_and_large_bodies(
+    tmp_path: Path, start: Any
+) -> None:
+    (tmp_path / "index").mkdir()
+    d = start(
+        {
+            "FEEDBOT_INDEX__PATH": str(tmp_path / "index"),
+            "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "feedbot.sqlite3"),
+            "FEEDBOT_HTTP__PORT": "0",
+        }
+    )
+    url = d.wait_for(r"playground (http://\S+/playground/)", timeout=30).group(1)
+    api = url + "api/send"
+    body = {"chat": USER_ID, "text": "/start"}
+    assert httpx.post(api, json=body, headers=FORGED, timeout=10).status_code == 403
+    deep = b'{"chat": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    r = httpx.post(api, content=deep, headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and "nested deeper" in r.json()["error"], r.text
+    d.wait_for(r"playground: 400 for /playground/api/send: JSON nested deeper")
+    assert "Traceback" not in d.log and "RecursionError" not in d.log
+    assert d.log.count("playground: 400") == 1
+    for size, status in ((26 * 1024, 400), (60 * 1024, 400), (65 * 1024, 413)):  # not 431
+        big = json.dumps({**body, "text": "x" * size}).encode()
+        r = httpx.post(api, content=big, headers={"content-type": "application/json"}, timeout=10)
+        assert r.status_code == status, (size, r.status_code, r.text)
+    r = httpx.post(api, json=body, timeout=10)  # the page's own request still goes through
+    assert r.status_code == 200, r.text
+    assert d.stop()[0] == 0

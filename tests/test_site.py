@@ -6,13 +6,13 @@ import gzip
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
 
-from feedbot.article import Entry
+from feedbot.article import ArticleDate, DatePrecision, Entry
 from feedbot.config import Settings
 from feedbot.feeds import archive_count
 from feedbot.site import MemorySource, Site
@@ -208,3 +208,42 @@ def test_order_does_not_follow_the_database_collation(
         _store_site_matches_memory(store)
     finally:
         store.close()
+
+
+def test_last_modified_is_when_the_bytes_changed_never_later_than_now() -> None:
+    """Issue 18, item 5: a date ahead does not pin Last-Modified; every change moves it."""
+    clock = [datetime(2026, 12, 5, 7, 0, 0, 250000, tzinfo=UTC)]
+    now = clock[0].replace(microsecond=0)
+    june = ArticleDate(datetime(2027, 6, 1, tzinfo=UTC), DatePrecision.DAY)
+    ahead = Entry.of(replace(article(500), id="500_ahead", date=june))
+    source = CountingSource([*entries(12), ahead])
+    s = Site(source, SETTINGS, clock=lambda: clock[0])
+    first = s.get("feed.atom")
+    assert first is not None and first.last_modified == now  # the date ahead counts as now
+    page = s.get("articles/500_ahead.html")
+    assert page is not None and page.last_modified == now
+    clock[0] += timedelta(minutes=5)
+    edited = Entry(article(0, headline="Edited"), entries(1)[0].updated)  # not in the feed
+    source.replace_all([edited, *entries(12)[1:], ahead])
+    same = s.get("feed.atom")
+    assert same is not None and same is not first and same.etag == first.etag
+    assert same.last_modified == now  # a new version, the same bytes: unchanged
+    source.replace_all([edited, *entries(13)[1:], ahead])  # article 12 (2022) joins: no date moves
+    second = s.get("feed.atom")
+    assert second is not None and second.etag != first.etag
+    assert second.last_modified == clock[0].replace(microsecond=0)
+    source.replace_all([edited, *entries(14)[1:], ahead])  # and again within the same second
+    third = s.get("feed.atom")
+    assert third is not None and third.last_modified == second.last_modified + timedelta(seconds=1)
+
+
+def test_changed_since_is_the_earliest_last_modified() -> None:
+    started = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
+    s = Site(
+        MemorySource(entries(3)),
+        SETTINGS,
+        changed_since=started,
+        clock=lambda: started + timedelta(hours=1),
+    )
+    assert s.get("feed.atom").last_modified == started  # type: ignore[union-attr]
+    assert s.get("articles/000_0000000000000000.html").last_modified == started  # type: ignore[union-attr]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from feedbot.config import Settings
 from feedbot.errors import FeedbotError
 from feedbot.site import Site
 from feedbot.web import bind_server, create_app, route_label
-from tests.sitekit import entries, site
+from tests.sitekit import CountingSource, entries, site
 
 SETTINGS = Settings(
     feed={"max_entries": 5, "base_url": "https://news.example/"},
@@ -451,3 +452,24 @@ def test_any_path_is_answered_without_error(raw: bytes) -> None:
 
 
 _SITE = site(3, SETTINGS)
+
+
+async def test_a_last_modified_ahead_of_the_date_is_not_sent() -> None:
+    """Issue 18, item 5: bytes changed twice within a second carry a Last-Modified one
+    second on; until that second comes it is left out and If-Modified-Since is not
+    answered 304, so no reader is told "not modified" about bytes it has not seen."""
+    ahead = datetime.now(UTC) + timedelta(hours=1)  # the site's clock runs an hour fast
+    source = CountingSource(entries(3))
+    app = create_app(Site(source, SETTINGS, clock=lambda: ahead), SETTINGS)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        first = await c.get("/feed.atom")
+        lm = first.headers["last-modified"]
+        assert lm == "Mon, 03 Jan 2022 00:00:00 GMT"  # the newest entry: in the past, sent
+        source.replace_all(entries(4))
+        changed = await c.get("/feed.atom")
+        assert changed.status_code == 200 and "last-modified" not in changed.headers
+        assert "date" in changed.headers
+        ims = await c.get("/feed.atom", headers={"if-modified-since": changed.headers["date"]})
+        assert ims.status_code == 200
+        inm = await c.get("/feed.atom", headers={"if-none-match": changed.headers["etag"]})
+        assert inm.status_code == 304 and "last-modified" not in inm.headers

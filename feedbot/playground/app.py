@@ -2,16 +2,22 @@
 
 ``/playground/`` serves three static files from the package (no build step). The
 API under ``/playground/api/`` drives the emulator's control side as the simulated
-user; every input is checked (types, sizes, known chats, topics and buttons) and a
-refusal is a 400 with ``{"error": "…"}``. POSTs must be JSON and, when the browser
-says where they come from, same-origin: a page on another site cannot drive the
-bot. ``/playground/api/events`` is a server-sent event stream of what changes.
+user; every input is checked (types, sizes, JSON nesting, known chats, topics and
+buttons) and a refusal is a 400 with ``{"error": "…"}`` and one log line. POSTs must
+be JSON and, when the browser says where they come from, same-origin: a page on
+another site cannot drive the bot. Every route answers 403 unless the request's
+``Host`` is a loopback name or address, or ``http.host`` (any address when that is a
+wildcard): a page on a name that its owner re-points at 127.0.0.1 (DNS rebinding)
+is same-origin with itself but names the wrong host. ``/playground/api/events`` is a
+server-sent event stream of what changes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -21,12 +27,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from feedbot.httpguard import loads_json
 from feedbot.i18n import CATALOG_LANGUAGES
 
 if TYPE_CHECKING:
     from feedbot.playground.service import Playground
 
-__all__ = ["playground_routes"]
+__all__ = ["host_allowed", "playground_routes"]
+
+log = logging.getLogger("feedbot.playground")
 
 MAX_BODY = 16 * 1024  # bytes of a JSON request
 MAX_DATA = 64  # bytes of callback data, as Telegram
@@ -67,6 +76,36 @@ def _same_origin(request: Request) -> bool:
     return parts.netloc == request.headers.get("host", "") and parts.scheme in ("http", "https")
 
 
+def host_allowed(host: str | None, listen: str) -> bool:
+    """Whether a request's ``Host`` header names the playground's server: a loopback name
+    or address, ``listen`` (``http.host``), or any address when ``listen`` is a wildcard.
+    No header at all is no browser's request (browsers always send it)."""
+    if host is None:
+        return True
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, bracket, _ = host[1:].partition("]")
+        if not bracket:
+            return False
+    else:
+        name = host.rpartition(":")[0] if ":" in host else host
+    name = name.rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    listen = listen.strip().lower().strip("[]")
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return bool(name) and name == listen
+    if address.is_loopback:
+        return True
+    try:
+        bound = ipaddress.ip_address(listen)
+    except ValueError:
+        return False
+    return bound == address or bound.is_unspecified
+
+
 async def _body(request: Request) -> dict[str, Any]:
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise BadRequest("send application/json")
@@ -76,9 +115,10 @@ async def _body(request: Request) -> dict[str, Any]:
         if len(raw) > MAX_BODY:
             raise BadRequest(f"the request is larger than {MAX_BODY} bytes")
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the request is not JSON") from None
+        data = loads_json(raw)
+    except ValueError as e:  # UnicodeDecodeError included
+        nested = "nested" in str(e)
+        raise BadRequest(str(e) if nested else "the request is not JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("the request must be a JSON object")
     return data
@@ -124,6 +164,7 @@ def _guarded(playground: Playground, handler: Handler) -> Handler:
         try:
             return await handler(request)
         except BadRequest as e:
+            log.info("playground: 400 for %s: %s", request.url.path, e)
             return _json({"error": str(e)}, 400)
         except PlaygroundError as e:
             return _json({"error": str(e)}, 503 if not playground.running else 400)
@@ -131,9 +172,22 @@ def _guarded(playground: Playground, handler: Handler) -> Handler:
     return guarded
 
 
+def _on_own_host(listen: str, handler: Handler) -> Handler:
+    """Answer 403 when the request's Host is not the playground's server."""
+
+    async def checked(request: Request) -> Response:
+        if not host_allowed(request.headers.get("host"), listen):
+            log.info("playground: 403 for Host %r", request.headers.get("host", "")[:100])
+            return _json({"error": "open the playground by its loopback address"}, 403)
+        return await handler(request)
+
+    return checked
+
+
 def playground_routes(playground: Playground) -> list[BaseRoute]:
     """The routes of ``/playground`` (see the module docstring)."""
     static = _static()
+    listen = playground.settings.http.host
 
     async def redirect(request: Request) -> Response:
         return RedirectResponse("/playground/", status_code=308)
@@ -208,11 +262,18 @@ def playground_routes(playground: Playground) -> list[BaseRoute]:
 
     api = [("state", state, "GET"), ("messages", messages, "GET"), ("events", events, "GET")]
     api += [("send", send, "POST"), ("press", press, "POST"), ("role", role, "POST")]
-    routes: list[BaseRoute] = [Route("/playground", redirect, methods=["GET", "HEAD"])]
-    routes += [Route(f"/playground/{name}", asset, methods=["GET", "HEAD"]) for name in STATIC]
-    routes.append(Route("/playground/", asset, methods=["GET", "HEAD"]))
+    page = _on_own_host(listen, asset)
+    routes: list[BaseRoute] = [
+        Route("/playground", _on_own_host(listen, redirect), methods=["GET", "HEAD"])
+    ]
+    routes += [Route(f"/playground/{name}", page, methods=["GET", "HEAD"]) for name in STATIC]
+    routes.append(Route("/playground/", page, methods=["GET", "HEAD"]))
     routes += [
-        Route(f"/playground/api/{name}", _guarded(playground, fn), methods=[method])
+        Route(
+            f"/playground/api/{name}",
+            _on_own_host(listen, _guarded(playground, fn)),
+            methods=[method],
+        )
         for name, fn, method in api
     ]
     return routes

@@ -17,7 +17,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from telegram import (
     BotCommand,
     Chat,
@@ -40,6 +40,7 @@ from telegram.request import HTTPXRequest
 
 from feedbot.config import Settings
 from feedbot.feeds import feed_url
+from feedbot.httpguard import SizedRoute, loads_json
 from feedbot.i18n import N_
 from feedbot.logs import RedactFilter
 from feedbot.telegram.handlerkit import (
@@ -329,6 +330,15 @@ async def register_commands(application: Application[Any, Any, Any, Any, Any, An
         await application.bot.set_my_commands(commands, language_code=code)
 
 
+# The largest update Telegram can post, with room to spare. A text (or caption) is at most 4096
+# characters, and Telegram's JSON escapes every non-ASCII one as \uXXXX: 12 bytes for one
+# outside the BMP, so 48 KiB. Telegram documents no cap on entities; one per character at ~64
+# bytes is 256 KiB. The message it replies to carries the same again (but no reply of its own),
+# a quote up to 1024 characters with its entities ~76 KiB, users and chats a few KiB: ~700 KiB.
+# 2 MiB leaves room for text_link URLs and fields Telegram adds later.
+WEBHOOK_MAX_BODY = 2 * 1024 * 1024
+
+
 def webhook_route(
     application: Application[Any, Any, Any, Any, Any, Any],
     path: str,
@@ -337,7 +347,8 @@ def webhook_route(
     forward: Callable[[Any], Awaitable[bool]] | None = None,
 ) -> BaseRoute:
     """A Starlette route that feeds webhook updates to the application — or, when
-    ``forward(data)`` takes the update (a follower replica), to the leader."""
+    ``forward(data)`` takes the update (a follower replica), to the leader. Bodies up to
+    `WEBHOOK_MAX_BODY` bytes are read (413 past it)."""
     expected = secret.encode()
 
     async def receive(request: Request) -> Response:
@@ -345,12 +356,13 @@ def webhook_route(
         if not hmac.compare_digest(given, expected):
             return JSONResponse({"ok": False, "error": "forbidden"}, status_code=403)
         try:
-            data = await request.json()
+            data = loads_json(await request.body())
             update = Update.de_json(data, application.bot)
-        except Exception:
+        except Exception as e:
+            log.warning("webhook: refused an update that is not one (%s)", type(e).__name__)
             return JSONResponse({"ok": False, "error": "bad update"}, status_code=400)
         if forward is None or not await forward(data):
             await application.update_queue.put(update)
         return JSONResponse({"ok": True})
 
-    return Route(path, receive, methods=["POST"])
+    return SizedRoute(path, receive, methods=["POST"], max_body=WEBHOOK_MAX_BODY)
