@@ -33,6 +33,7 @@ from feedbot.errors import SchemaTooNewError, StoreError
 __all__ = [
     "DbLock",
     "FileIdentity",
+    "InUseError",
     "check_baseline",
     "check_writable",
     "damage",
@@ -43,6 +44,18 @@ __all__ = [
 log = logging.getLogger("feedbot.store")
 
 _CREATED = "database-created "
+
+
+class InUseError(StoreError):
+    """Another process holds the database's lock; ``holder`` is the pid it recorded."""
+
+    def __init__(self, database: Path, holder: str) -> None:
+        super().__init__(
+            f"{database}: another feedbot (pid {holder}) is running on this database; "
+            "one daemon per SQLite file"
+        )
+        self.database = database
+        self.holder = holder
 
 
 def lock_path(database: Path) -> Path:
@@ -61,7 +74,7 @@ class DbLock:
 
     @classmethod
     def acquire(cls, database: Path) -> DbLock:
-        """Take the lock, or raise `StoreError` naming the daemon that holds it."""
+        """Take the lock, or raise `InUseError` naming the process that holds it."""
         path = lock_path(database)
         try:
             database.parent.mkdir(parents=True, exist_ok=True)
@@ -73,10 +86,7 @@ class DbLock:
         except BlockingIOError:
             holder = _read(fd).get("pid", "?")
             os.close(fd)
-            raise StoreError(
-                f"{database}: another feedbot (pid {holder}) is running on this database; "
-                "one daemon per SQLite file"
-            ) from None
+            raise InUseError(database, holder) from None
         lock = cls(fd, path, database, _read(fd).get("created"))
         lock._write()
         return lock
