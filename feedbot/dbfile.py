@@ -213,13 +213,14 @@ class FileIdentity:
         return cls(path, st.st_dev, st.st_ino)
 
     def problem(self) -> str | None:
-        """None while the path still names the open file; else what happened to it."""
+        """None while the path still names the open file; else what happened to it
+        (without the path: ``/healthz`` shows it)."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            return f"{self.path}: the database file was deleted; writes go nowhere (restart to fix)"
+            return "the database file was deleted; writes go nowhere (restart to fix)"
         except OSError as e:
-            return f"{self.path}: cannot check the database file: {e.strerror}"
+            return f"cannot check the database file: {e.strerror}"
         if (st.st_dev, st.st_ino) != (self.device, self.inode):
-            return f"{self.path}: the database file was replaced; writes go to the old one"
+            return "the database file was replaced; writes go to the old one"
         return None

@@ -114,7 +114,7 @@ class Leadership:
                 "epoch": view.epoch,
                 "age_seconds": age,
                 "expired": not view.live,
-                "error": self.db_error,
+                "error": None if self.db_error is None else "database unreachable",
             },
         }
 
