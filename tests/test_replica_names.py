@@ -1,0 +1,80 @@
+"""Issue 18 item 12b: two replicas under one `cluster.replica_name`. Real `feedbot run`
+replicas on a fresh PostgreSQL database: the second one of a name that a live replica
+holds is refused (exit 2, one line naming the holder); the name is free again at once
+after a clean stop, and after a crash once the holder's lease on it has expired."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEED
+from tests.replicakit import Replica, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
+
+LEASE = {"FEEDBOT_CLUSTER__LEASE_SECONDS": "3", "FEEDBOT_CLUSTER__RENEW_INTERVAL": "0.5"}
+
+
+@pytest.fixture
+def replicas() -> Iterator[list[Replica]]:
+    started: list[Replica] = []
+    yield started
+    for r in started:
+        if r.alive:
+            r.stop()
+        if r.daemon is not None:
+            r.daemon.kill()
+
+
+def test_a_second_replica_of_a_live_name_is_refused(
+    new_pg_database: Callable[[], str], tmp_path: Path, replicas: list[Replica]
+) -> None:
+    url = new_pg_database()
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "001_a.txt").write_bytes(SEED.read_bytes())
+
+    def replica(name: str, log: str) -> Replica:
+        r = Replica(name, tmp_path, url, None, **LEASE)
+        r.log = tmp_path / f"{log}.log"  # two replicas of one name: two logs
+        replicas.append(r)
+        return r.start()
+
+    first = replica("web-1", "first")
+    wait_until(lambda: first.role() == "leader", 30, "web-1 leads", replicas)
+
+    twin = replica("web-1", "twin")
+    assert twin.daemon is not None
+    line = twin.daemon.refused()
+    assert "cluster.replica_name 'web-1' is in use by another live replica" in line, line
+    assert first.daemon is not None and f"pid {first.daemon.proc.pid} " in line, line
+    assert first.alive and first.health()["leader"] == "web-1"
+
+    other = replica("web-2", "other")  # another name starts and follows
+    wait_until(
+        lambda: (h := other.health()).get("role") == "follower" and h["leader"] == "web-1",
+        30,
+        "web-2 follows web-1",
+        replicas,
+    )
+
+    first.stop()  # a clean stop lets the name go: the same name starts again at once
+    again = replica("web-1", "again")
+    wait_until(lambda: again.role() in ("leader", "follower"), 30, "web-1 again", replicas)
+
+    again.kill()  # a crash: the name is held until its lease runs out, then free
+    refused = replica("web-1", "after-crash")
+    assert refused.daemon is not None
+    assert "is in use by another live replica" in refused.daemon.refused()
+    killed = time.monotonic()
+    late = replica("web-1", "late")
+    while not late.alive or late.role() is None:
+        if not late.alive:  # refused while the lease still ran: try again
+            assert late.daemon is not None and late.daemon.proc.wait() == 2
+            assert time.monotonic() - killed < 15, late.stderr()
+            late = replica("web-1", f"late-{len(replicas)}")
+        time.sleep(0.2)
+    assert late.health()["replica"] == "web-1"
