@@ -5,6 +5,7 @@ after a clean stop, and after a crash once the holder's lease on it has expired.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -78,3 +79,38 @@ def test_a_second_replica_of_a_live_name_is_refused(
             late = replica("web-1", f"late-{len(replicas)}")
         time.sleep(0.2)
     assert late.health()["replica"] == "web-1"
+
+
+def test_a_paused_replica_that_finds_its_name_taken_says_so(
+    new_pg_database: Callable[[], str], tmp_path: Path, replicas: list[Replica]
+) -> None:
+    """Paused past its lease, a replica's name is free: a twin starts under it. The paused
+    one, resumed, finds the name held by a live process and logs the clash at ERROR."""
+    url = new_pg_database()
+    (tmp_path / "index").mkdir()
+    first = Replica("web-1", tmp_path, url, None, **LEASE)
+    replicas.append(first.start())
+    wait_until(lambda: first.role() == "leader", 30, "web-1 leads", replicas)
+    first.signal(signal.SIGSTOP)
+    twin = Replica("web-1", tmp_path, url, None, **LEASE)
+    twin.log = tmp_path / "twin.log"
+    replicas.append(twin)
+    deadline = time.monotonic() + 15
+    while True:  # refused until the paused replica's lease on the name runs out
+        twin.start()
+        assert twin.daemon is not None
+        try:
+            twin.daemon.wait_started(timeout=10)
+            break
+        except (AssertionError, pytest.fail.Exception):
+            assert twin.daemon.proc.wait(5) == 2 and time.monotonic() < deadline, twin.stderr()
+    wait_until(lambda: twin.role() == "leader", 30, "the twin leads", replicas)
+    first.signal(signal.SIGCONT)
+    wait_until(
+        lambda: "replica name 'web-1' was taken by another process" in first.stderr(),
+        15,
+        "the clash in the resumed replica's log",
+        replicas,
+    )
+    assert "ERROR feedbot.leader" in first.stderr()
+    assert twin.daemon is not None and f"pid {twin.daemon.proc.pid} " in first.stderr()
