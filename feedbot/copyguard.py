@@ -70,12 +70,14 @@ def lock_ends(source: str, target: str, *, live: bool) -> tuple[list[DbLock], li
             if path is None:
                 continue
             if role == "source" and not path.is_file():
-                raise StoreError(f"{path}: no such database file")
-            if str(path.resolve()) in seen:
-                continue  # the same file twice: copy_database refuses it
-            seen.add(str(path.resolve()))
-            try:
-                locks.append(DbLock.acquire(path))
+                raise StoreError(f"{location}: no such database file")
+            real = path.resolve()
+            if str(real) in seen:
+                raise StoreError(f"{path}: cannot copy a database onto itself")
+            seen.add(str(real))
+            try:  # a daemon locks beside the path it was given: a link's, or the file's
+                for spelling in dict.fromkeys([path.absolute(), real]):
+                    locks.append(DbLock.acquire(spelling))
             except InUseError as e:
                 if role == "target":
                     raise StoreError(

@@ -269,3 +269,25 @@ def test_a_postgresql_database_with_a_live_leader_is_refused_unless_live(
         assert into.exit_code == 2 and "stop them before copying into it" in into.output
     finally:
         store.close()
+
+
+def test_other_spellings_of_a_database_in_use_are_refused(
+    sqlite_file: str, tmp_path: Path, start: Callable[..., Any]
+) -> None:
+    """A link to the daemon's file, a sqlite:/// URL, and the same file as both ends."""
+    index = tmp_path / "index"
+    index.mkdir()
+    env = {"FEEDBOT_INDEX__PATH": str(index), "FEEDBOT_STORAGE__PATH": sqlite_file}
+    daemon = start({**env, "FEEDBOT_HTTP__PORT": "0"})
+    daemon.wait_started()
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(sqlite_file)
+    target = str(tmp_path / "t.sqlite3")
+    for source in (str(link), f"sqlite:///{sqlite_file}"):
+        refused = copy("--from", source, "--to", target)
+        assert refused.exit_code == 2
+        assert f"(pid {daemon.proc.pid})" in only_error(refused.output)
+    assert daemon.stop()[0] == 0
+    same = copy("--from", str(link), "--to", sqlite_file, "--force")
+    assert same.exit_code == 2 and "onto itself" in only_error(same.output)
+    assert len(dump(sqlite_file)["chats"]) == 60
