@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 import socket
@@ -60,7 +61,7 @@ class NameClashError(FeedbotError):
         super().__init__(
             f"cluster.replica_name {name!r} is in use by another live replica ({holder}"
             f"{renewed}); give every replica its own cluster.replica_name, or, if that "
-            f"replica has just died, start this one again in {max(remaining, 0.1):.0f} s"
+            f"replica has just died, start this one again in {math.ceil(max(remaining, 1))} s"
         )
         self.name = name
         self.holder = holder
