@@ -192,7 +192,7 @@ def test_a_database_a_running_daemon_uses_is_refused_unless_live(
     index.mkdir()
     env = {"FEEDBOT_INDEX__PATH": str(index), "FEEDBOT_STORAGE__PATH": sqlite_file}
     daemon = start({**env, "FEEDBOT_HTTP__PORT": "0"})
-    daemon.wait_started()
+    daemon.wait_started(timeout=30)
     pid = daemon.proc.pid
     target = tmp_path / "copy" / "feedbot.sqlite3"
 
@@ -279,7 +279,7 @@ def test_other_spellings_of_a_database_in_use_are_refused(
     index.mkdir()
     env = {"FEEDBOT_INDEX__PATH": str(index), "FEEDBOT_STORAGE__PATH": sqlite_file}
     daemon = start({**env, "FEEDBOT_HTTP__PORT": "0"})
-    daemon.wait_started()
+    daemon.wait_started(timeout=30)
     link = tmp_path / "link.sqlite3"
     link.symlink_to(sqlite_file)
     target = str(tmp_path / "t.sqlite3")
