@@ -46,6 +46,8 @@ __all__ = ["Leadership", "NameClaim", "NameClashError", "default_replica_name"]
 log = logging.getLogger("feedbot.leader")
 
 SAFETY = 0.25  # seconds of the lease not counted on locally (scheduling, clock rates)
+NAME_PREFIX = "replica:"  # the lease rows of replica names
+NAME_KEPT = 86400.0  # seconds an expired name's row stays (a crashed replica's), then goes
 
 
 def default_replica_name() -> str:
@@ -73,13 +75,14 @@ class NameClaim:
     def __init__(self, store: Store, name: str, length: float) -> None:
         self.name = name
         self.holder = f"{socket.gethostname()} pid {os.getpid()} #{secrets.token_hex(3)}"
-        self._lease = Lease(store.db, f"replica:{name}")
+        self._lease = Lease(store.db, f"{NAME_PREFIX}{name}")
         self._length = length
         self._epoch: int | None = None
         self.taken_by: str | None = None  # another process that holds the name meanwhile
 
     def take(self) -> None:
         """At start: hold the name, or raise `NameClashError` when a live process holds it."""
+        self._lease.prune(NAME_PREFIX, NAME_KEPT)
         epoch = self._lease.acquire(self.holder, self._length)
         if epoch is None:
             view = self._lease.view()
@@ -112,7 +115,7 @@ class NameClaim:
     def release(self) -> None:
         """Let the name go (a clean stop: a replica started under it again is not refused)."""
         if self._epoch is not None:
-            self._lease.release(self.holder, self._epoch)
+            self._lease.forget(self.holder)
             self._epoch = None
 
 
