@@ -78,7 +78,8 @@ class DbLock:
         path = lock_path(database)
         try:
             database.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # never through a link: a planted one would have us truncate what it points to
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         except OSError as e:
             raise StoreError(f"{path}: cannot create the lock file: {e.strerror}") from None
         try:

@@ -291,3 +291,14 @@ def test_other_spellings_of_a_database_in_use_are_refused(
     same = copy("--from", str(link), "--to", sqlite_file, "--force")
     assert same.exit_code == 2 and "onto itself" in only_error(same.output)
     assert len(dump(sqlite_file)["chats"]) == 60
+
+
+def test_a_planted_link_as_the_lock_file_is_not_followed(sqlite_file: str, tmp_path: Path) -> None:
+    """Someone who can write the database's folder links ``<db>.lock`` to another file:
+    `copy-db` (run by root, say) must not truncate that file to write its pid."""
+    victim = tmp_path / "precious.conf"
+    victim.write_text("keep me\n")
+    Path(f"{sqlite_file}.lock").symlink_to(victim)
+    result = copy("--from", sqlite_file, "--to", str(tmp_path / "t.sqlite3"))
+    assert result.exit_code == 2 and "cannot create the lock file" in only_error(result.output)
+    assert victim.read_text() == "keep me\n"
