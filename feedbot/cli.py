@@ -393,36 +393,36 @@ def migrate(ctx: click.Context) -> None:
 @click.option("--from", "source", required=True, help="Database URL, or a SQLite file's path.")
 @click.option("--to", "target", required=True, help="Database URL, or a SQLite file's path.")
 @click.option("--force", is_flag=True, help="Replace what the target holds (else refused).")
-def copy_db(source: str, target: str, force: bool) -> None:
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Copy a source that a running feedbot uses (else refused): posts it sends after "
+    "the copy go out again from the copy.",
+)
+def copy_db(source: str, target: str, force: bool, live: bool) -> None:
     """Copy articles, chats, the delivery ledger and state into another database.
 
     For example from the SQLite file to PostgreSQL (postgresql+psycopg://user:pw@host/db).
     Both are migrated to this feedbot's schema first. The target is written in one
-    transaction; it must be empty unless --force. Stop the daemon while copying.
+    transaction; it must be empty unless --force. Stop the daemon first: a database a
+    running feedbot uses is refused (exit 2), the source unless --live.
     """
+    from feedbot.copyguard import copy_locations
     from feedbot.progress import table_progress
-    from feedbot.store.copy import copy_database, open_location
+
+    def warn(message: str) -> None:
+        click.echo(f"feedbot: warning: {message}", err=True)
 
     try:
-        ends = []
-        for location in (source, target):
-            ends.append(open_location(location))
-    except FeedbotError as e:
-        for db in ends:
-            db.close()
-        fail(str(e))
-    src, dst = ends
-    try:
         with table_progress(sys.stderr, "copying") as progress:
-            report = copy_database(src, dst, force=force, progress=progress)
+            report, names = copy_locations(
+                source, target, force=force, live=live, warn=warn, progress=progress
+            )
     except FeedbotError as e:
         fail(str(e))
-    finally:
-        src.close()
-        dst.close()
     rows = ", ".join(f"{n} {table}" for table, n in report.rows.items())
     replaced = f" (replaced {report.replaced} rows)" if report.replaced else ""
-    click.echo(f"feedbot: copied {rows} from {src.name} to {dst.name}{replaced}", err=True)
+    click.echo(f"feedbot: copied {rows} from {names[0]} to {names[1]}{replaced}", err=True)
 
 
 @cli.command("config-docs")

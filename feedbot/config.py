@@ -155,7 +155,8 @@ class ClusterSettings(_Section):
         min_length=1,
         max_length=200,
         description="This replica's name in the lease, `/healthz` and logs. Unset: host name "
-        "and process id (`web-1-4242`). Give every replica a different one.",
+        "and process id (`web-1-4242`). Give every replica a different one: a replica whose "
+        "name another live replica holds is refused at start (exit 2).",
     )
     lease_seconds: float = Field(
         6.0,

@@ -29,6 +29,7 @@ from feedbot.config import Settings
 from feedbot.dbfile import FileIdentity
 from feedbot.errors import FeedbotError, FencedError, StoreError
 from feedbot.follow import Follower
+from feedbot.health import UNREACHABLE, document, failure_kind
 from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport
 from feedbot.leader import Leadership
@@ -144,10 +145,12 @@ class Daemon:
                 return None
             except Exception as e:
                 self.metrics.scans.labels("error").inc()
-                self.last_error = f"{type(e).__name__}: {e}"
                 self.last_scan = datetime.now(UTC)
-                if self.store.db.outage is None:  # an outage is logged once, by the store
-                    log.error("scan (%s) failed: %s", reason, self.last_error)
+                if self.store.db.outage is not None:  # logged once, by the store
+                    self.last_error = UNREACHABLE
+                else:  # the detail goes to the log; /healthz names the kind
+                    self.last_error = f"scan failed: {failure_kind(e)}"
+                    log.error("scan (%s) failed: %s: %s", reason, type(e).__name__, e)
                 # reconnect next time: a connection can stay read-only
                 await self.store.db.call(self.store.db.reconnect)
                 return None
@@ -253,46 +256,15 @@ class Daemon:
         """Whether the database path still names the open file; logs the change at ERROR once."""
         problem = self.identity.problem() if self.identity is not None else None
         if problem is not None and problem != self.db_problem:
-            log.error("%s", problem)
+            log.error("%s: %s", self.store.name, problem)
         elif problem is None and self.db_problem is not None:
             log.info("%s: the database file is back", self.store.name)
         self.db_problem = problem
         return problem
 
     def health(self) -> tuple[dict[str, Any], bool]:
-        """The `/healthz` document and whether all is well."""
-        now = datetime.now(UTC)
-        overdue = 3 * self.settings.index.scan_interval
-        bad = self.bad
-        if self.check_database() is not None:
-            status, ok = "database file missing", False
-        elif self.store.db.outage is not None or self.leadership.db_error is not None:
-            status, ok = "database unreachable", False
-        elif not self.leadership.leading:
-            status, ok = "ok", True  # a follower serves; the leader scans
-        elif self.last_scan is None:
-            status, ok = "starting", False
-        elif self.last_error is not None:
-            status, ok = "scan failed", False
-        elif (now - self.last_scan).total_seconds() > overdue:
-            status, ok = "scan overdue", False
-        else:
-            status, ok = "ok", True
-        body: dict[str, Any] = {
-            "status": status,
-            "last_scan": self.last_scan.isoformat() if self.last_scan else None,
-            "last_scan_seconds": self.last_duration,
-            "last_error": self.last_error,
-            "database_error": self.db_problem or self.store.db.outage,
-            "articles": self.articles,
-            "bad_files": len(bad),
-            "bad": list(bad[:100]),
-            "started": self.started.isoformat(),
-            **self.leadership.health(),
-        }
-        for component in self.components:
-            body.update(component.health())
-        return body, ok
+        """The `/healthz` document and whether all is well (`feedbot.health`)."""
+        return document(self)
 
     # --- lifecycle --------------------------------------------------------------------------
 

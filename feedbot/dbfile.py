@@ -33,6 +33,7 @@ from feedbot.errors import SchemaTooNewError, StoreError
 __all__ = [
     "DbLock",
     "FileIdentity",
+    "InUseError",
     "check_baseline",
     "check_writable",
     "damage",
@@ -43,6 +44,18 @@ __all__ = [
 log = logging.getLogger("feedbot.store")
 
 _CREATED = "database-created "
+
+
+class InUseError(StoreError):
+    """Another process holds the database's lock; ``holder`` is the pid it recorded."""
+
+    def __init__(self, database: Path, holder: str) -> None:
+        super().__init__(
+            f"{database}: another feedbot (pid {holder}) is running on this database; "
+            "one daemon per SQLite file"
+        )
+        self.database = database
+        self.holder = holder
 
 
 def lock_path(database: Path) -> Path:
@@ -61,11 +74,12 @@ class DbLock:
 
     @classmethod
     def acquire(cls, database: Path) -> DbLock:
-        """Take the lock, or raise `StoreError` naming the daemon that holds it."""
+        """Take the lock, or raise `InUseError` naming the process that holds it."""
         path = lock_path(database)
         try:
             database.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            # never through a link: a planted one would have us truncate what it points to
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         except OSError as e:
             raise StoreError(f"{path}: cannot create the lock file: {e.strerror}") from None
         try:
@@ -73,10 +87,7 @@ class DbLock:
         except BlockingIOError:
             holder = _read(fd).get("pid", "?")
             os.close(fd)
-            raise StoreError(
-                f"{database}: another feedbot (pid {holder}) is running on this database; "
-                "one daemon per SQLite file"
-            ) from None
+            raise InUseError(database, holder) from None
         lock = cls(fd, path, database, _read(fd).get("created"))
         lock._write()
         return lock
@@ -203,13 +214,14 @@ class FileIdentity:
         return cls(path, st.st_dev, st.st_ino)
 
     def problem(self) -> str | None:
-        """None while the path still names the open file; else what happened to it."""
+        """None while the path still names the open file; else what happened to it
+        (without the path: ``/healthz`` shows it)."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            return f"{self.path}: the database file was deleted; writes go nowhere (restart to fix)"
+            return "the database file was deleted; writes go nowhere (restart to fix)"
         except OSError as e:
-            return f"{self.path}: cannot check the database file: {e.strerror}"
+            return f"cannot check the database file: {e.strerror}"
         if (st.st_dev, st.st_ino) != (self.device, self.inode):
-            return f"{self.path}: the database file was replaced; writes go to the old one"
+            return "the database file was replaced; writes go to the old one"
         return None

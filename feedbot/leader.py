@@ -16,13 +16,20 @@ sends nothing more, even before its next database round trip says so.
 
 On SQLite one daemon owns the database file: it leads from the start, without a
 lease.
+
+Each replica also holds its name (`NameClaim`): a lease row ``replica:<name>`` held by
+this process (host, pid and a random tag) and renewed with the leader lease. A replica
+started under a name that another live process holds (one that renewed it within
+``lease_seconds``) is refused; a clean stop lets the name go at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
+import secrets
 import socket
 import time
 from typing import Any
@@ -30,20 +37,86 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from feedbot.config import ClusterSettings
-from feedbot.errors import StoreError
+from feedbot.errors import FeedbotError, StoreError
 from feedbot.store import Store
 from feedbot.store.lease import Lease, LeaseView
 
-__all__ = ["Leadership", "default_replica_name"]
+__all__ = ["Leadership", "NameClaim", "NameClashError", "default_replica_name"]
 
 log = logging.getLogger("feedbot.leader")
 
 SAFETY = 0.25  # seconds of the lease not counted on locally (scheduling, clock rates)
+NAME_PREFIX = "replica:"  # the lease rows of replica names
+NAME_KEPT = 86400.0  # seconds an expired name's row stays (a crashed replica's), then goes
 
 
 def default_replica_name() -> str:
     """Host name and process id: unique among replicas on one database."""
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class NameClashError(FeedbotError):
+    """Another live process holds this replica's name (``holder`` says which)."""
+
+    def __init__(self, name: str, holder: str, age: float | None, remaining: float) -> None:
+        renewed = "" if age is None else f", renewed {age:.1f} s ago"
+        super().__init__(
+            f"cluster.replica_name {name!r} is in use by another live replica ({holder}"
+            f"{renewed}); give every replica its own cluster.replica_name, or, if that "
+            f"replica has just died, start this one again in {math.ceil(max(remaining, 1))} s"
+        )
+        self.name = name
+        self.holder = holder
+
+
+class NameClaim:
+    """This process's hold on its replica name: the lease row ``replica:<name>``."""
+
+    def __init__(self, store: Store, name: str, length: float) -> None:
+        self.name = name
+        self.holder = f"{socket.gethostname()} pid {os.getpid()} #{secrets.token_hex(3)}"
+        self._lease = Lease(store.db, f"{NAME_PREFIX}{name}")
+        self._length = length
+        self._epoch: int | None = None
+        self.taken_by: str | None = None  # another process that holds the name meanwhile
+
+    def take(self) -> None:
+        """At start: hold the name, or raise `NameClashError` when a live process holds it."""
+        self._lease.prune(NAME_PREFIX, NAME_KEPT)
+        epoch = self._lease.acquire(self.holder, self._length)
+        if epoch is None:
+            view = self._lease.view()
+            raise NameClashError(self.name, str(view.holder), view.age, view.remaining or 0.0)
+        self._epoch = epoch
+
+    def keep(self) -> None:
+        """Renew the name (take it again if it lapsed, say after a pause); logs at ERROR
+        when another process took it meanwhile."""
+        if self._epoch is not None and self._lease.renew(self.holder, self._epoch, self._length):
+            return
+        epoch = self._lease.acquire(self.holder, self._length)
+        if epoch is not None:
+            self._epoch = epoch
+            if self.taken_by is not None:
+                log.info("replica name %r is this process's again", self.name)
+            self.taken_by = None
+            return
+        holder = self._lease.view().holder
+        if self.taken_by != holder:
+            log.error(
+                "replica name %r was taken by another process (%s) while this one (%s) did not "
+                "renew it: two replicas share the name; give each its own cluster.replica_name",
+                self.name,
+                holder,
+                self.holder,
+            )
+        self.taken_by = holder
+
+    def release(self) -> None:
+        """Let the name go (a clean stop: a replica started under it again is not refused)."""
+        if self._epoch is not None:
+            self._lease.forget(self.holder)
+            self._epoch = None
 
 
 class Leadership:
@@ -59,6 +132,7 @@ class Leadership:
     ) -> None:
         self.me = settings.replica_name or default_replica_name()
         self.solo = solo
+        self.name = None if solo else NameClaim(store, self.me, settings.lease_seconds)
         self._store = store
         self._lease = Lease(store.db)
         self._length = settings.lease_seconds
@@ -114,7 +188,7 @@ class Leadership:
                 "epoch": view.epoch,
                 "age_seconds": age,
                 "expired": not view.live,
-                "error": self.db_error,
+                "error": None if self.db_error is None else "database unreachable",
             },
         }
 
@@ -150,6 +224,8 @@ class Leadership:
                     self._gain(epoch)
             self._view = await db.call(self._lease.view)
             self._seen_at = time.monotonic()
+            if self.name is not None:
+                await db.call(self.name.keep)
             if self.db_error is not None:
                 log.info("lease: the database answers again")
             self.db_error = None
@@ -178,9 +254,24 @@ class Leadership:
         log.warning("replica %s stopped leading (epoch %s): %s", self.me, self.epoch, reason)
         self.changed.set()
 
+    def claim_name(self) -> None:
+        """At start, before serving: hold this replica's name (`NameClaim.take`; raises
+        `NameClashError` when another live replica holds it). Nothing to do on SQLite."""
+        if self.name is not None:
+            self.name.take()
+
+    def release_name(self) -> None:
+        """Let the name go now, if still held (off the event loop; errors are logged)."""
+        if self.name is not None:
+            try:
+                self.name.release()
+            except StoreError as e:
+                log.warning("could not release the replica name (it expires by itself): %s", e)
+
     async def release(self) -> None:
         """At a clean stop, after the leader's duties stopped: let the lease go, so another
-        replica takes over at once instead of after it expires."""
+        replica takes over at once instead of after it expires; and let the name go."""
+        await self._store.db.call(self.release_name)
         if self.solo or not self.leading or self.epoch is None:
             return
         self._store.fence.drop()

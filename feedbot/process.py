@@ -43,7 +43,12 @@ def run(
     if url is not None and not url.startswith("sqlite"):  # a shared server: no file to guard
         store = Store.open(settings.storage.path, url=url)
         try:
-            _serve(Daemon(settings, store, components=components), reload)
+            daemon = Daemon(settings, store, components=components)
+            daemon.leadership.claim_name()  # another live replica of this name: refused
+            try:
+                _serve(daemon, reload)
+            finally:  # also when it could not start serving (say, the port was taken)
+                daemon.leadership.release_name()
         finally:
             store.close()
         log.info("stopped")

@@ -3,6 +3,7 @@ database and back, refusal, --force, idempotence, progress, masked passwords."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from feedbot.cli import cli
-from feedbot.store import SCHEMA_VERSION, Store
+from feedbot.store import SCHEMA_VERSION, Lease, Store
 from feedbot.store.copy import COPIED
 from tests import storekit
 from tests.sitekit import article
@@ -170,3 +171,134 @@ def test_migrate_refuses_a_newer_database(
     assert result.exit_code == 2
     assert "has schema 9999, written by a newer feedbot" in result.output
     assert SECRET not in result.output
+
+
+# --- issue 18 item 11: a database in use ---------------------------------------------------------
+
+
+def only_error(output: str) -> str:
+    errors = [line for line in output.splitlines() if line.startswith("feedbot: error:")]
+    assert len(errors) == 1, output
+    return errors[0]
+
+
+def test_a_database_a_running_daemon_uses_is_refused_unless_live(
+    sqlite_file: str, tmp_path: Path, start: Callable[..., Any]
+) -> None:
+    """A real `feedbot run` on the source: the copy is refused with the daemon's pid and
+    writes nothing; --live copies and warns what can go out twice; a copy into the
+    daemon's database is refused even with --live; once it stops, the copy runs."""
+    index = tmp_path / "index"
+    index.mkdir()
+    env = {"FEEDBOT_INDEX__PATH": str(index), "FEEDBOT_STORAGE__PATH": sqlite_file}
+    daemon = start({**env, "FEEDBOT_HTTP__PORT": "0"})
+    daemon.wait_started(timeout=30)
+    pid = daemon.proc.pid
+    target = tmp_path / "copy" / "feedbot.sqlite3"
+
+    refused = copy("--from", sqlite_file, "--to", str(target))
+    assert refused.exit_code == 2
+    line = only_error(refused.output)
+    assert f"running feedbot (pid {pid})" in line and "--live" in line and "again" in line
+    assert not target.exists() and not target.parent.exists()  # nothing was written
+
+    live = copy("--from", sqlite_file, "--to", str(target), "--live")
+    assert live.exit_code == 0, live.output
+    warning = [x for x in live.output.splitlines() if x.startswith("feedbot: warning:")]
+    assert len(warning) == 1 and f"feedbot pid {pid}" in warning[0]
+    assert "sends them again" in warning[0]
+    assert len(dump(str(target))["chats"]) == 60
+
+    into = copy("--from", str(target), "--to", sqlite_file, "--force", "--live")
+    assert into.exit_code == 2
+    assert f"running feedbot (pid {pid})" in only_error(into.output)
+    assert daemon.alive and daemon.get("healthz").status_code == 200
+
+    assert daemon.stop()[0] == 0
+    after = copy("--from", sqlite_file, "--to", str(target), "--force")
+    assert after.exit_code == 0, after.output
+    assert "warning" not in after.output
+    assert dump(str(target)) == dump(sqlite_file)
+
+
+def test_a_daemon_cannot_start_on_a_database_being_copied(
+    sqlite_file: str, tmp_path: Path, start: Callable[..., Any]
+) -> None:
+    """The copy holds the one-daemon lock of both files while it runs."""
+    from feedbot.copyguard import lock_ends
+
+    target = tmp_path / "t.sqlite3"
+    locks, warnings = lock_ends(sqlite_file, str(target), live=False)
+    try:
+        assert warnings == []
+        index = tmp_path / "index"
+        index.mkdir()
+        for database in (sqlite_file, str(target)):
+            env = {"FEEDBOT_INDEX__PATH": str(index), "FEEDBOT_STORAGE__PATH": database}
+            line = start({**env, "FEEDBOT_HTTP__PORT": "0"}).refused()
+            assert f"(pid {os.getpid()})" in line
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+def test_a_missing_source_file_is_refused_not_created(tmp_path: Path, sqlite_file: str) -> None:
+    missing = tmp_path / "typo.sqlite3"
+    result = copy("--from", str(missing), "--to", sqlite_file, "--force")
+    assert result.exit_code == 2 and "no such database file" in only_error(result.output)
+    assert not missing.exists()
+    assert len(dump(sqlite_file)["chats"]) == 60  # the target was not emptied
+
+
+@pytest.mark.postgresql
+def test_a_postgresql_database_with_a_live_leader_is_refused_unless_live(
+    sqlite_file: str, new_pg_database: Callable[..., str], tmp_path: Path
+) -> None:
+    url = with_password(new_pg_database())
+    assert copy("--from", sqlite_file, "--to", url).exit_code == 0
+    store = open_at(url)
+    try:
+        assert Lease(store.db).acquire("web-1", 60) is not None  # a replica leads
+        back = tmp_path / "back.sqlite3"
+        refused = copy("--from", url, "--to", str(back))
+        assert refused.exit_code == 2
+        assert "replica 'web-1'" in only_error(refused.output) and SECRET not in refused.output
+        live = copy("--from", url, "--to", str(back), "--live")
+        assert live.exit_code == 0 and "sends them again" in live.output
+        into = copy("--from", sqlite_file, "--to", url, "--force", "--live")
+        assert into.exit_code == 2 and "stop them before copying into it" in into.output
+    finally:
+        store.close()
+
+
+def test_other_spellings_of_a_database_in_use_are_refused(
+    sqlite_file: str, tmp_path: Path, start: Callable[..., Any]
+) -> None:
+    """A link to the daemon's file, a sqlite:/// URL, and the same file as both ends."""
+    index = tmp_path / "index"
+    index.mkdir()
+    env = {"FEEDBOT_INDEX__PATH": str(index), "FEEDBOT_STORAGE__PATH": sqlite_file}
+    daemon = start({**env, "FEEDBOT_HTTP__PORT": "0"})
+    daemon.wait_started(timeout=30)
+    link = tmp_path / "link.sqlite3"
+    link.symlink_to(sqlite_file)
+    target = str(tmp_path / "t.sqlite3")
+    for source in (str(link), f"sqlite:///{sqlite_file}"):
+        refused = copy("--from", source, "--to", target)
+        assert refused.exit_code == 2
+        assert f"(pid {daemon.proc.pid})" in only_error(refused.output)
+    assert daemon.stop()[0] == 0
+    same = copy("--from", str(link), "--to", sqlite_file, "--force")
+    assert same.exit_code == 2 and "onto itself" in only_error(same.output)
+    assert len(dump(sqlite_file)["chats"]) == 60
+
+
+def test_a_planted_link_as_the_lock_file_is_not_followed(sqlite_file: str, tmp_path: Path) -> None:
+    """Someone who can write the database's folder links ``<db>.lock`` to another file:
+    `copy-db` (run by root, say) must not truncate that file to write its pid."""
+    victim = tmp_path / "precious.conf"
+    victim.write_text("keep me\n")
+    Path(f"{sqlite_file}.lock").symlink_to(victim)
+    result = copy("--from", sqlite_file, "--to", str(tmp_path / "t.sqlite3"))
+    assert result.exit_code == 2 and "cannot create the lock file" in only_error(result.output)
+    assert victim.read_text() == "keep me\n"

@@ -205,3 +205,25 @@ def steal(store: Store) -> None:
 
     with store.db.write() as conn:
         conn.execute(update(leases).values(holder="thief", epoch=leases.c.epoch + 1))
+
+
+def test_a_replica_name_is_held_renewed_and_forgotten(store: Store, second: Store) -> None:
+    """Issue 18 item 12b in-process, on both engines: one holder per name; a clean stop
+    deletes the name's row; a crashed replica's row is pruned once long expired."""
+    from feedbot.leader import NAME_PREFIX, NameClaim, NameClashError
+
+    mine, twin = NameClaim(store, "web-1", 0.5), NameClaim(second, "web-1", 0.5)
+    mine.take()
+    with pytest.raises(NameClashError, match=r"'web-1' is in use .* pid \d+ #"):
+        twin.take()
+    NameClaim(second, "web-2", 0.5).take()  # another name is free
+    mine.keep()
+    mine.release()
+    twin.take()  # a clean stop let it go: taken at once
+    assert Lease(store.db, f"{NAME_PREFIX}web-1").view().holder == twin.holder
+    twin.release()
+    assert Lease(store.db, f"{NAME_PREFIX}web-1").view().holder is None  # the row is gone
+    wait_for(lambda: not Lease(store.db, f"{NAME_PREFIX}web-2").view().live)  # "crashed"
+    assert Lease(store.db).prune(NAME_PREFIX, 3600) == 0  # expired, but only just
+    assert Lease(store.db).prune(NAME_PREFIX, 0) == 1
+    assert Lease(store.db, f"{NAME_PREFIX}web-2").view().holder is None

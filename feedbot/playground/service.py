@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute
 
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
+from feedbot.health import failure_kind
 from feedbot.index import Indexer
 from feedbot.leader import Leadership
 from feedbot.playground.chatlog import ChatLog, LoggedMessage
@@ -156,8 +157,8 @@ class Playground:
         try:
             await self._start()
         except Exception as e:
-            self.problem = f"{type(e).__name__}: {e}"
-            log.error("the playground could not start: %s", self.problem)
+            self.problem = failure_kind(e)  # /healthz; the detail is in the log
+            log.error("the playground could not start: %s: %s", type(e).__name__, e)
             await self.stop()
 
     async def _start(self) -> None:

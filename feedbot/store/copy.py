@@ -15,14 +15,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Table, delete, func, insert, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, Table, delete, func, insert, make_url, select, text
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from feedbot.errors import StoreError
 from feedbot.store.engine import Database
+from feedbot.store.lease import Lease
 from feedbot.store.schema import articles, chats, deliveries, edits, state, subscriptions
 
-__all__ = ["COPIED", "CopyReport", "NotEmptyError", "copy_database", "open_location"]
+__all__ = [
+    "COPIED",
+    "CopyReport",
+    "NotEmptyError",
+    "Progress",
+    "copy_database",
+    "leader_of",
+    "open_location",
+    "sqlite_file",
+]
 
 # parents before children
 COPIED: tuple[Table, ...] = (articles, chats, subscriptions, deliveries, edits, state)
@@ -48,6 +58,27 @@ def open_location(location: str) -> Database:
     if "://" in location:
         return Database.open(Path(), url=location)
     return Database.open(Path(location))
+
+
+def sqlite_file(location: str) -> Path | None:
+    """The SQLite file ``location`` names (a path or a ``sqlite:///`` URL); None for a
+    server's URL (or one that does not parse: `open_location` says what is wrong)."""
+    if "://" not in location:
+        return Path(location)
+    try:
+        url = make_url(location)
+    except ArgumentError:
+        return None
+    return Path(url.database or "") if url.get_backend_name() == "sqlite" else None
+
+
+def leader_of(db: Database) -> str | None:
+    """The replica that holds ``db``'s leader lease now (None when nobody does): on
+    PostgreSQL, replicas are running on it."""
+    if db.dialect != "postgresql":
+        return None
+    view = Lease(db).view()
+    return view.holder if view.live else None
 
 
 def copy_database(

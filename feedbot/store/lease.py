@@ -28,6 +28,7 @@ from sqlalchemy import (
     Connection,
     Float,
     and_,
+    delete,
     literal_column,
     select,
     text,
@@ -175,6 +176,24 @@ class Lease:
             conn.execute(
                 update(leases).where(_ours(self.name, me, epoch)).values(expires_at=_now(conn))
             )
+
+    def forget(self, me: str) -> None:
+        """Delete the lease's row while ``me`` holds it (a replica's name at a clean stop:
+        a row per name would otherwise stay for ever)."""
+        with self._db.write() as conn:
+            conn.execute(delete(leases).where(leases.c.name == self.name, leases.c.holder == me))
+
+    def prune(self, prefix: str, idle: float) -> int:
+        """Delete the leases named ``prefix…`` that expired more than ``idle`` seconds ago
+        (names of replicas that crashed); how many."""
+        with self._db.write() as conn:
+            done = conn.execute(
+                delete(leases).where(
+                    leases.c.name.startswith(prefix, autoescape=True),
+                    leases.c.expires_at < _now(conn) - idle,
+                )
+            )
+            return done.rowcount
 
     def view(self) -> LeaseView:
         """The holder, epoch, renewal age and time left."""
