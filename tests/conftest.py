@@ -30,6 +30,29 @@ def _clean_feedbot_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(key)
 
 
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Every test leaves logging as it found it: `setup_logging` quiets some libraries'
+    loggers and replaces the root handler, which would hide records from later tests."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = set(root.handlers), root.level
+    levels = {
+        name: logger.level
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+    }
+    yield
+    for handler in list(root.handlers):
+        if getattr(handler, "_feedbot", False) and handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            logger.setLevel(levels.get(name, logging.NOTSET))
+
+
 @pytest.fixture
 def start(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     """Start ``feedbot run`` subprocesses in tmp_path: ``start(env, *args)``; killed after."""
