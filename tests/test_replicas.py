@@ -320,3 +320,33 @@ def test_a_paused_leader_never_polls_again_and_a_command_in_the_hand_over_is_ans
     assert [s.replica for s in fake.sent if s.chat_id == 4343] == [other.name]
     assert polls(fake, other, since=resumed) > 0
     assert leader.role() == "follower" and other.role() == "leader"
+
+
+def test_scheduled_jobs_survive_a_postgresql_restart_and_a_stop_in_a_take_over(
+    tmp_path: Path, pg_throwaway: ThrowawayServer, fake: FakeBotAPI, replicas: list[Replica]
+) -> None:
+    """The server restarts under two replicas (the leader loses the lease with its jobs in
+    flight), then the leader stops and the other is stopped while it takes over (its digest
+    job starts as its scheduler shuts down). Every job ends in one log line: no traceback."""
+    url = create_database(pg_throwaway.server, "feedbot_jobs")
+    Corpus(tmp_path / "index").drop()
+    replicas += [Replica(f"r{i}", tmp_path, url, fake).start() for i in range(2)]
+    leader = the_leader(replicas)
+    pg_throwaway.stop("fast")
+    try:
+        wait_until(lambda: all(r.get("healthz")[0] == 503 for r in replicas), 20, "503", replicas)
+        wait_until(lambda: not leaders(replicas), 20, "the lease lost", replicas)
+    finally:
+        pg_throwaway.start()
+    leader = the_leader(replicas)
+    [other] = [r for r in replicas if r is not leader]
+    fake.delays["setmycommands"] = 1.0  # the next leader takes a while to start its bot
+    connects = len(fake.calls("setMyCommands", replica=other.name))
+    leader.stop()  # releases the lease: the other takes over at once
+    wait_until(
+        lambda: len(fake.calls("setMyCommands", replica=other.name)) > connects, 15,
+        "the take-over", replicas,
+    )  # fmt: skip
+    other.stop()  # in the middle of starting the leader's duties
+    for r in replicas:
+        assert "Traceback" not in r.stderr(), r.stderr()[-4000:]

@@ -287,14 +287,20 @@ class TelegramService:
         if self.poller is not None:  # first: no update is taken that another replica should
             await self.poller.stop()
         self.digests.stop()
-        if self._inbox_task is not None:
-            await asyncio.gather(self._inbox_task, return_exceptions=True)
-        await asyncio.gather(self.sender.stop(), self.editor.stop())
-        tasks = [t for t in (self._sender_task, self._editor_task) if t is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
-        application = self._application
-        if application.running:
-            await application.stop()
+        try:  # whatever the drains meet (the database away), the application stops
+            if self._inbox_task is not None:
+                await asyncio.gather(self._inbox_task, return_exceptions=True)
+            stops = await asyncio.gather(
+                self.sender.stop(), self.editor.stop(), return_exceptions=True
+            )
+            for error in stops:
+                if isinstance(error, Exception):
+                    log.warning("stopping the sender or the editor: %s", error)
+            tasks = [t for t in (self._sender_task, self._editor_task) if t is not None]
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            if self._application.running:  # else the next term cannot start it again
+                await self._application.stop()
         log.info("Telegram bot stopped polling and sending (not the leader)")
 
     async def stop(self) -> None:
