@@ -116,9 +116,12 @@ class Poller:
                 continue
             except TimedOut:
                 continue
-            except TelegramError as e:
+            except Exception as e:  # network trouble (a TelegramError), or an answer we cannot read
                 if not failing:
-                    log.warning("cannot poll Telegram for updates (%s); retrying", e)
+                    exc_info = None if isinstance(e, TelegramError) else e
+                    log.warning(
+                        "cannot poll Telegram for updates (%s); retrying", e, exc_info=exc_info
+                    )
                 failing = True
                 await asyncio.sleep(delay)
                 delay = min(delay * 1.5, MAX_BACKOFF)
@@ -156,8 +159,10 @@ class Poller:
                 self._stopping = True
                 return
             self._handling = True
-            try:
+            try:  # handler errors go to the error handler; this is for anything past it
                 await self._application.process_update(update)
+            except Exception:
+                log.exception("update %d could not be processed; skipped", update.update_id)
             finally:
                 self._handling = False
             self._offset = update.update_id + 1
