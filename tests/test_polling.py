@@ -6,6 +6,7 @@ every ``getUpdates`` each client made."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -89,23 +90,28 @@ async def test_a_409_ends_a_replicas_polling_at_once(fake: FakeBotAPI) -> None:
     assert len(polls(fake, "old")) == 1
 
 
-async def test_a_single_daemon_polls_again_after_a_409(
-    fake: FakeBotAPI, monkeypatch: pytest.MonkeyPatch
+async def test_a_single_daemon_says_so_once_and_polls_again_after_a_409(
+    fake: FakeBotAPI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setattr(polling, "CONFLICT_WAIT", 0.1)
+    caplog.set_level(logging.INFO, logger="feedbot.telegram.polling")
     seen: list[str] = []
     async with app_of(fake, "solo", seen) as app:
         poller = Poller(app, timeout=5)  # no on_conflict: nobody to defer to
         poller.start()
-        await fake.wait_for(lambda: len(polls(fake, "solo")) == 1)
-        async with httpx.AsyncClient() as client:
+        async with httpx.AsyncClient() as client:  # another instance with the same token
             url = fake.base_url_for("other") + fake.token + "/getUpdates"
-            await client.post(url, json={"timeout": 0})
-        await fake.wait_for(lambda: len(polls(fake, "solo")) == 2)
+            for n in (1, 2):
+                await fake.wait_for(lambda n=n: len(polls(fake, "solo")) == n)  # type: ignore[misc]
+                await client.post(url, json={"timeout": 0})
+        await fake.wait_for(lambda: len(polls(fake, "solo")) == 3)
         fake.command("/c", chat_id=3)
         await fake.wait_for(lambda: seen == ["/c"])
         assert poller.running
         await poller.stop()
+    conflicts = [r for r in caplog.records if "409" in r.getMessage()]
+    assert len(conflicts) == 1 and "another instance" in conflicts[0].getMessage()
+    assert "polling Telegram for updates again" in caplog.text
 
 
 async def test_a_clean_stop_confirms_what_was_handled(fake: FakeBotAPI) -> None:

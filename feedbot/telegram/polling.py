@@ -104,8 +104,9 @@ class Poller:
                     offset=self._offset, timeout=self._timeout, allowed_updates=Update.ALL_TYPES
                 )
             except Conflict as e:
-                if self._conflict(e):
+                if self._conflict(e, again=failing):
                     return
+                failing = True
                 await asyncio.sleep(CONFLICT_WAIT)
                 continue
             except InvalidToken:  # its message may quote the token: never log it
@@ -132,9 +133,12 @@ class Poller:
             self._confirmed = self._offset
             await self._handle(updates)
 
-    def _conflict(self, error: Conflict) -> bool:
-        """A 409: True when polling must end (replicas: the other one leads now)."""
+    def _conflict(self, error: Conflict, *, again: bool) -> bool:
+        """A 409: True when polling must end (replicas: the other one leads now). A single
+        daemon says so once (not ``again``) until a poll succeeds."""
         if self.on_conflict is None:
+            if again:
+                return False
             log.warning(
                 "getUpdates answered 409 (%s): is another instance running with this token? "
                 "Polling again in %gs",
