@@ -32,6 +32,7 @@ from feedbot.follow import Follower
 from feedbot.health import UNREACHABLE, document, failure_kind
 from feedbot.httpguard import http_limits
 from feedbot.index import Indexer, ScanReport
+from feedbot.jobs import guarded
 from feedbot.leader import Leadership
 from feedbot.looplag import LoopLag, freeze_startup_heap
 from feedbot.openwrites import OpenWrites
@@ -112,6 +113,7 @@ class Daemon:
         self.db_problem: str | None = None
         self.reload_settings: Callable[[], Settings] | None = None  # SIGHUP re-reads with it
         self._scheduler: AsyncIOScheduler | None = None
+        self._scheduled_scan = guarded("scheduled scan", self.scan)  # the scheduler's job
         self._leading = False  # the leader's duties run (follows `leadership.leading`)
         self._term = asyncio.Event()  # set when the leader's duties stop
         self._watcher: asyncio.Task[None] | None = None
@@ -158,7 +160,11 @@ class Daemon:
         finally:
             self._lock.release()
         if report.changes:
-            await self.store.db.call(self.site.get, "feed.atom")  # render now, off the loop
+            try:
+                await self.store.db.call(self.site.get, "feed.atom")  # render now, off the loop
+            except StoreError as e:  # a later request renders it; the store logs an outage
+                if self.store.db.outage is None:
+                    log.warning("cannot render the feed after the scan: %s", e)
             if self.settings.feed.websub_hub:
                 self._publish()
         if report.created or report.changed or report.removed:
@@ -166,7 +172,7 @@ class Daemon:
                 component.wake((*report.changed, *report.removed))
         if self._scheduler is not None and not self._stopping.is_set():
             with contextlib.suppress(StoreError):
-                await arm_release(self._scheduler, self.store, self.scan)
+                await arm_release(self._scheduler, self.store, self._scheduled_scan)
         release = self._writes.next_release(time.monotonic())  # a writer that never closes
         recheck = [t for t in (report.recheck_in, release) if t is not None]
         if recheck and not self._stopping.is_set():
@@ -411,7 +417,7 @@ class Daemon:
             timezone=UTC, event_loop=asyncio.get_running_loop()
         )
         scheduler.add_job(
-            self.scan,
+            self._scheduled_scan,
             "interval",
             args=["interval"],
             seconds=self.settings.index.scan_interval,
@@ -421,7 +427,7 @@ class Daemon:
         )
         scheduler.start()
         with contextlib.suppress(StoreError):
-            await arm_release(scheduler, self.store, self.scan)
+            await arm_release(scheduler, self.store, self._scheduled_scan)
         for component in self.components:
             await component.lead(self.leadership)
         server = self._server

@@ -239,6 +239,35 @@ async def test_long_poll_waits_for_an_update(fake: FakeBotAPI) -> None:
         assert r.json()["result"] == []
 
 
+async def test_a_second_poller_ends_the_first_with_409_and_both_are_in_the_call_log(
+    fake: FakeBotAPI,
+) -> None:
+    """Like Telegram: a newer getUpdates ends the long poll already waiting with 409
+    Conflict. The call log shows each poll at arrival, by client, with its offset."""
+    async with httpx.AsyncClient() as client:
+        first_url = fake.base_url_for("a") + fake.token + "/getUpdates"
+        second_url = fake.base_url_for("b") + fake.token + "/getUpdates"
+        waiting = asyncio.ensure_future(client.post(first_url, json={"timeout": 5, "offset": 7}))
+        await fake.wait_for(lambda: len(fake.calls("getUpdates")) == 1)
+        assert [(c.replica, c.offset) for c in fake.calls("getUpdates")] == [("a", 7)]
+        assert fake.requests == []  # still waiting: only the call log has it
+        second = await client.post(second_url, json={"timeout": 0})
+        first = await waiting
+    assert first.status_code == 409 and "terminated by other getUpdates" in first.text
+    assert second.json() == {"ok": True, "result": []}
+    assert [(c.replica, c.offset) for c in fake.calls("getupdates")] == [("a", 7), ("b", None)]
+    assert fake.calls(replica="b")[0].method == "getupdates"
+
+
+async def test_delays_slow_one_method(bot: Bot, fake: FakeBotAPI) -> None:
+    fake.delays["setmycommands"] = 0.3
+    began = time.monotonic()
+    await bot.get_me()
+    assert time.monotonic() - began < 0.3
+    await bot.set_my_commands([BotCommand("help", "Help")])
+    assert time.monotonic() - began >= 0.3
+
+
 async def test_set_my_commands_recorded_per_language(bot: Bot, fake: FakeBotAPI) -> None:
     await bot.set_my_commands([BotCommand("start", "Subscribe")])
     await bot.set_my_commands([BotCommand("start", "Iscriviti")], language_code="it")

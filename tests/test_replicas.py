@@ -282,3 +282,71 @@ def test_webhook_updates_on_a_follower_are_answered_by_the_leader(
     assert not [r for r in fake.requests if r.method == "getupdates"]
     assert fake.webhook["url"].startswith(f"http://127.0.0.1:{follower_port}/")
     check_rate(fake)
+
+
+def polls(fake: FakeBotAPI, replica: Replica, since: float = 0.0) -> int:
+    """getUpdates calls ``replica`` made after ``since`` (the emulator's call log)."""
+    return len([c for c in fake.calls("getUpdates", replica=replica.name) if c.time > since])
+
+
+def test_a_paused_leader_never_polls_again_and_a_command_in_the_hand_over_is_answered_once(
+    tmp_path: Path, url: str, fake: FakeBotAPI, replicas: list[Replica]
+) -> None:
+    """Polling mode: the leader is stopped while its long poll waits; a user sends a command,
+    which that poll takes but the paused leader cannot handle; the other replica takes over
+    and answers it. After SIGCONT the old leader makes no getUpdates call at all (one would
+    end the new leader's long poll and confirm an update it never handled)."""
+    Corpus(tmp_path / "index").drop()
+    replicas += [Replica(f"r{i}", tmp_path, url, fake).start() for i in range(2)]
+    leader = the_leader(replicas)
+    [other] = [r for r in replicas if r is not leader]
+    wait_until(lambda: polls(fake, leader) > 0, 10, "the leader polls", replicas)
+    leader.signal(signal.SIGSTOP)
+    try:
+        fake.command("/help", chat_id=4242)  # the paused leader's long poll takes it
+        wait_until(lambda: other.role() == "leader", FAILOVER + 5, "take-over", replicas)
+        wait_until(lambda: fake.texts(4242), 15, "the answer", replicas)
+    finally:
+        resumed = time.monotonic()
+        leader.signal(signal.SIGCONT)
+    wait_until(
+        lambda: "stopped polling and sending" in leader.stderr(), 15, "the old leader follows",
+        replicas,
+    )  # fmt: skip
+    fake.command("/help", chat_id=4343)  # after the hand-over: the new leader answers
+    wait_until(lambda: fake.texts(4343), 15, "the second answer", replicas)
+    assert polls(fake, leader, since=resumed) == 0, fake.calls("getUpdates")
+    assert [s.replica for s in fake.sent if s.chat_id == 4242] == [other.name]
+    assert [s.replica for s in fake.sent if s.chat_id == 4343] == [other.name]
+    assert polls(fake, other, since=resumed) > 0
+    assert leader.role() == "follower" and other.role() == "leader"
+
+
+def test_scheduled_jobs_survive_a_postgresql_restart_and_a_stop_in_a_take_over(
+    tmp_path: Path, pg_throwaway: ThrowawayServer, fake: FakeBotAPI, replicas: list[Replica]
+) -> None:
+    """The server restarts under two replicas (the leader loses the lease with its jobs in
+    flight), then the leader stops and the other is stopped while it takes over (its digest
+    job starts as its scheduler shuts down). Every job ends in one log line: no traceback."""
+    url = create_database(pg_throwaway.server, "feedbot_jobs")
+    Corpus(tmp_path / "index").drop()
+    replicas += [Replica(f"r{i}", tmp_path, url, fake).start() for i in range(2)]
+    leader = the_leader(replicas)
+    pg_throwaway.stop("fast")
+    try:
+        wait_until(lambda: all(r.get("healthz")[0] == 503 for r in replicas), 20, "503", replicas)
+        wait_until(lambda: not leaders(replicas), 20, "the lease lost", replicas)
+    finally:
+        pg_throwaway.start()
+    leader = the_leader(replicas)
+    [other] = [r for r in replicas if r is not leader]
+    fake.delays["setmycommands"] = 1.0  # the next leader takes a while to start its bot
+    connects = len(fake.calls("setMyCommands", replica=other.name))
+    leader.stop()  # releases the lease: the other takes over at once
+    wait_until(
+        lambda: len(fake.calls("setMyCommands", replica=other.name)) > connects, 15,
+        "the take-over", replicas,
+    )  # fmt: skip
+    other.stop()  # in the middle of starting the leader's duties
+    for r in replicas:
+        assert "Traceback" not in r.stderr(), r.stderr()[-4000:]

@@ -293,9 +293,8 @@ def build_application(
         .get_updates_request(HTTPXRequest(connection_pool_size=2, read_timeout=40))
         .rate_limiter(limiter)
     )
-    if tg.mode == "webhook":
-        builder = builder.updater(None)
-    application = builder.build()
+    # No `Updater`: polling is `feedbot.telegram.polling.Poller`, webhooks our own route.
+    application = builder.updater(None).build()
     deps = BotDeps(store, settings) if clock is None else BotDeps(store, settings, clock)
     application.bot_data["feedbot"] = deps
     # Order matters: the catch-all for unknown commands must come after every command.

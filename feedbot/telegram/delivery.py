@@ -183,8 +183,12 @@ class Sender(Drain):
         self._dropped.clear()
         # what Telegram confirmed but is not recorded yet stays claimed (not sent twice)
         unrecorded = {d[0] for d in self._confirmed} | self._recording
-        with contextlib.suppress(FencedError):  # else the new leader releases them
+        try:
             await self._ledger.release_claims(keep=unrecorded)
+        except FencedError:  # the new leader releases them
+            pass
+        except StoreError as e:  # the database is away: the next leader releases them
+            log.warning("sender: claims not released (%s); the next leader releases them", e)
 
     def _confirm(self, delivery_id: int, message_ids: Sequence[int], digest: str) -> None:
         """Telegram confirmed the whole post: record it at the end of this loop turn."""

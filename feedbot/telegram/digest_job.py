@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
 from feedbot.errors import FencedError, StoreError
+from feedbot.jobs import guarded
 from feedbot.schedule import ScheduleError, next_digest, parse_digest, timezone
 from feedbot.store.digests import Digests
 from feedbot.store.engine import Database
@@ -84,7 +85,7 @@ class DigestJob:
             timezone=UTC, event_loop=asyncio.get_running_loop()
         )
         scheduler.add_job(
-            self.tick,
+            guarded("digests", self.tick),
             "interval",
             seconds=INTERVAL,
             next_run_time=datetime.now(UTC),

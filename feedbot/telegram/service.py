@@ -1,9 +1,10 @@
 """The bot as one daemon component: start, wake, stop, and its webhook route.
 
 It drives python-telegram-bot's `Application` inside the daemon's event loop
-(initialize/start, the updater's polling or a webhook route on our Starlette
-app, stop/shutdown — never ``run_polling``, which would own the loop) together
-with the delivery `Sender`.
+(initialize/start, our `Poller` or a webhook route on our Starlette app,
+stop/shutdown — never ``run_polling``, which would own the loop) together with the
+delivery `Sender`. Polling is ours, not PTB's `Updater`: it polls only while this
+replica leads, and stops first when it does not (`feedbot.telegram.polling`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from feedbot.telegram.delivery import Sender
 from feedbot.telegram.digest_job import DigestJob
 from feedbot.telegram.editing import Editor
 from feedbot.telegram.limits import FeedbotRateLimiter
+from feedbot.telegram.polling import Poller
 from feedbot.telegram.request import LeaderRequest
 from feedbot.telegram.shape import PostShape
 from feedbot.telegram.styles import render_digest
@@ -119,6 +121,7 @@ class TelegramService:
                 "every replica checks the same secret"
             )
         self._inbox_task: asyncio.Task[None] | None = None
+        self.poller = Poller(self._application) if tg.mode != "webhook" else None
         self._initialized = False
         self._leading = False
         self._sender_task: asyncio.Task[None] | None = None
@@ -197,6 +200,9 @@ class TelegramService:
             self.sender.on_fenced = leadership.step_down
             self.digests.on_fenced = leadership.step_down
             self.editor.on_fenced = leadership.step_down
+            if self.poller is not None:
+                self.poller.permit = leadership.may_act
+                self.poller.on_conflict = None if leadership.solo else leadership.step_down
         self._leading = True
         try:
             await self._connect()
@@ -237,11 +243,9 @@ class TelegramService:
             )
         else:
             await application.bot.delete_webhook()
-            assert application.updater is not None
-            await application.updater.start_polling(
-                allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=20
-            )
         await application.start()
+        if self.poller is not None:
+            self.poller.start()
         self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
         self.digests.start()
         self._editor_task = asyncio.create_task(self.editor.run(), name="telegram-editor")
@@ -280,17 +284,23 @@ class TelegramService:
         if not self.running:
             return
         self.running = False
+        if self.poller is not None:  # first: no update is taken that another replica should
+            await self.poller.stop()
         self.digests.stop()
-        if self._inbox_task is not None:
-            await asyncio.gather(self._inbox_task, return_exceptions=True)
-        await asyncio.gather(self.sender.stop(), self.editor.stop())
-        tasks = [t for t in (self._sender_task, self._editor_task) if t is not None]
-        await asyncio.gather(*tasks, return_exceptions=True)
-        application = self._application
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()
+        try:  # whatever the drains meet (the database away), the application stops
+            if self._inbox_task is not None:
+                await asyncio.gather(self._inbox_task, return_exceptions=True)
+            stops = await asyncio.gather(
+                self.sender.stop(), self.editor.stop(), return_exceptions=True
+            )
+            for error in stops:
+                if isinstance(error, Exception):
+                    log.warning("stopping the sender or the editor: %s", error)
+            tasks = [t for t in (self._sender_task, self._editor_task) if t is not None]
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            if self._application.running:  # else the next term cannot start it again
+                await self._application.stop()
         log.info("Telegram bot stopped polling and sending (not the leader)")
 
     async def stop(self) -> None:

@@ -12,7 +12,12 @@ seeded RNG. Use it either way::
     ...; fake.stop_thread()
 
 The control side (``inject``, ``command``, ``block``, ``sent`` …) is plain Python,
-thread-safe, callable from the test while the server runs.
+thread-safe, callable from the test while the server runs. Its logs: ``attempts`` (each
+message a bot tried to send, with its outcome), ``requests`` (each request once answered)
+and the call log, ``calls(method, replica=…)``: each request as it arrived, in order, even
+one still waiting (a getUpdates long poll), with the offset a getUpdates confirms. Every
+request is tagged with the client that made it (``base_url_for(name)``). ``delays`` makes
+a method slow (``fake.delays["setmycommands"] = 2.0``); ``latency`` does so for sendMessage.
 
 The package, by job: `server` (`FakeBotAPI`: lifecycle, routing, faults), `state` (the
 chats and bookkeeping every part shares), `messages` (sendMessage, editMessageText,
@@ -27,6 +32,7 @@ from feedbot.telegram.emulator.records import (
     DEFAULT_TOKEN,
     DELETE_AFTER,
     SEND_METHODS,
+    Call,
     FakeLimits,
     Faults,
     JSONDict,
@@ -41,6 +47,7 @@ __all__ = [
     "DEFAULT_TOKEN",
     "DELETE_AFTER",
     "SEND_METHODS",
+    "Call",
     "FakeBotAPI",
     "FakeLimits",
     "Faults",

@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_TOKEN",
     "DELETE_AFTER",
     "SEND_METHODS",
+    "Call",
     "FakeLimits",
     "Faults",
     "JSONDict",
@@ -73,6 +74,16 @@ class Sent:
     message_id: int | None = None
     params: JSONDict = field(default_factory=dict)
     replica: str = ""  # the client's name from its base URL ("" for the plain one)
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request as it arrived, before it was answered (`FakeBotAPI.calls`)."""
+
+    method: str  # lower case: "getupdates", "sendmessage", …
+    time: float  # the emulator's clock at arrival
+    replica: str  # the client's name from its base URL ("" for the plain one)
+    offset: int | None = None  # getUpdates: the offset it confirms up to (None: not given)
 
 
 @dataclass(frozen=True)

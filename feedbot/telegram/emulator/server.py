@@ -29,6 +29,7 @@ from feedbot.telegram.emulator.messages import MessageHandlers
 from feedbot.telegram.emulator.records import (
     _REPLICA,
     DEFAULT_TOKEN,
+    Call,
     FakeLimits,
     Faults,
     JSONDict,
@@ -72,6 +73,7 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
         self._faults = Faults()
         self._rng = random.Random(0)
         self.latency = 0.0  # seconds every sendMessage waits before it is answered
+        self.delays: dict[str, float] = {}  # method (lower case) → seconds before it is answered
         self._chats: dict[int | str, JSONDict] = {}
         self._usernames: dict[str, int] = {}
         self._blocked: set[int | str] = set()
@@ -88,6 +90,7 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
         self._per_chat: dict[int | str, deque[float]] = {}
         self.attempts: list[Sent] = []
         self.requests: list[RequestRecord] = []
+        self._calls: list[Call] = []
         self.retry_windows: list[RetryWindow] = []
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}  # (scope type, language) → list
         self.callback_answers: list[JSONDict] = []
@@ -197,6 +200,17 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
             self._faults = faults
             self._rng = random.Random(faults.seed)
 
+    def calls(self, method: str | None = None, *, replica: str | None = None) -> list[Call]:
+        """The call log: every request as it arrived (a long poll too, before it is
+        answered), in order; only ``method`` (any case) and ``replica``'s, if given."""
+        name = method.lower() if method is not None else None
+        with self._lock:
+            return [
+                c
+                for c in self._calls
+                if (name is None or c.method == name) and (replica is None or c.replica == replica)
+            ]
+
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait (in the test's loop) until ``predicate()`` holds; AssertionError on timeout."""
         deadline = time.monotonic() + timeout
@@ -226,6 +240,9 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
         method = request.path_params["method"].lower()
         chat = params.get("chat_id")
         chat_id = _chat_id(chat) if chat is not None else None
+        offset = params.get("offset") if method == "getupdates" else None
+        with self._lock:
+            self._calls.append(Call(method, now, replica, None if offset is None else int(offset)))
         try:
             if request.path_params["token"] != self.token:
                 raise _Reply(401, "Unauthorized")
@@ -233,6 +250,8 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
             if handler is None:
                 raise _Reply(404, "Not Found")
             await self._maybe_fault(method, params, chat_id, now)
+            if self.delays.get(method):
+                await self._sleep(self.delays[method])
             result = await handler(params, chat_id, now)
         except _Reply as r:
             with self._lock:
