@@ -33,7 +33,7 @@ ARTICLE = (
 async def _edit_everywhere(base_url: str, tmp: Path, n: int) -> float:
     """Post one article to ``n`` chats, correct it, wait for every edit; seconds taken."""
     from feedbot.config import Settings
-    from feedbot.index import Indexer
+    from feedbot.ingest.scan import Indexer
     from feedbot.store import Store
     from feedbot.telegram.service import TelegramService
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from bench.common import Figure, best_of
 from bench.corpus import generate
-from feedbot.article import Entry, parse
+from feedbot.articles.model import Entry, parse
 from feedbot.config import FeedSettings
-from feedbot.feeds import (
+from feedbot.publish.feeds import (
     FeedDoc,
     archive_count,
     archive_range,

@@ -115,11 +115,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _prepare(tmp: Path, total: int) -> tuple[Path, Path]:
     """Write the corpus and the config, and build the static site from it."""
     from bench.corpus import write_corpus
-    from feedbot.article import Entry
-    from feedbot.build import export
+    from feedbot.articles.model import Entry
     from feedbot.config import load_settings
-    from feedbot.files import load_folder
-    from feedbot.site import MemorySource, Site
+    from feedbot.ingest.files import load_folder
+    from feedbot.publish.build import export
+    from feedbot.publish.site import MemorySource, Site
 
     seeds = tmp / "seeds"
     write_corpus(seeds, total, seed=0)

@@ -76,8 +76,8 @@ def _failover(tmp: Path, url: str, kills: int) -> list[float]:
 
 
 def _fanout(tmp: Path, url: str, chats: int) -> tuple[float, int, int]:
+    from feedbot.fakegram import FakeBotAPI
     from feedbot.store import Store
-    from feedbot.telegram.emulator import FakeBotAPI
     from tests.botkit import TOKEN
     from tests.replicakit import Corpus, Replica, leaders, wait_until
 

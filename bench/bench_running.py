@@ -98,7 +98,7 @@ def _p99(metrics: str) -> tuple[float, int]:
 
 
 def _lag(tmp: Path, n: int, chats: int) -> Figure:
-    from feedbot.telegram.emulator import FakeBotAPI
+    from feedbot.fakegram import FakeBotAPI
 
     index = tmp / "lag-index"
     index.mkdir()

@@ -11,7 +11,7 @@ index of a running ``feedbot run`` to the first ``sendMessage`` of the post
 For (1) and (2) the fake runs in its own process, so it neither shares the event
 loop nor the GIL with the sender being measured; rates are taken from the fake's
 arrival times (first to last message). Our side runs on uvloop when the daemon
-does (`feedbot.web.loop_factory`).
+does (`feedbot.http.app.loop_factory`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ TEXT = '<b>Benchmark</b>\nOne post, the same for everyone. <a href="https://exam
 def _fake_process(conn: Connection, limits: dict[str, Any]) -> None:
     """Serve a FakeBotAPI from this process; answer "stats" and "stop" over ``conn``."""
     sys.path.insert(0, str(ROOT))
-    from feedbot.telegram.emulator import FakeBotAPI, FakeLimits
+    from feedbot.fakegram import FakeBotAPI, FakeLimits
 
     fake = FakeBotAPI(TOKEN, limits=FakeLimits(**limits)).start_in_thread()
     conn.send(fake.base_url)
@@ -101,7 +101,7 @@ def _steady_rate(times: list[float]) -> float:
 
 
 def _run(coro: Any) -> Any:
-    from feedbot.web import loop_factory
+    from feedbot.http.app import loop_factory
 
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(coro)
@@ -113,7 +113,7 @@ def _run(coro: Any) -> Any:
 async def _our_fanout(base_url: str, tmp: Path, n: int, *, paid: bool) -> float:
     """Queue one article for ``n`` subscribed chats and drain it with the real service."""
     from feedbot.config import Settings
-    from feedbot.index import Indexer
+    from feedbot.ingest.scan import Indexer
     from feedbot.store import Store
     from feedbot.telegram.service import TelegramService
 
@@ -247,7 +247,7 @@ def _paid_figures(tmp: Path, quick: bool) -> list[Figure]:
 
 def _latency_figures(tmp: Path, quick: bool) -> list[Figure]:
     sys.path.insert(0, str(ROOT))
-    from feedbot.telegram.emulator import FakeBotAPI
+    from feedbot.fakegram import FakeBotAPI
 
     drops = 8 if quick else 15
     index = tmp / "latency-index"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from feedbot.index import Indexer
+    from feedbot.ingest.scan import Indexer
     from feedbot.store import Store
 
 __all__ = [
@@ -110,8 +110,8 @@ def cold_ingest(store: Store, index: Path, n: int) -> tuple[float, Indexer]:
     """Seconds for the first scan of the ``n`` articles in ``index`` into ``store`` plus
     rendering the main feed, and the indexer (for re-scans)."""
     from feedbot.config import Settings
-    from feedbot.index import Indexer
-    from feedbot.site import Site
+    from feedbot.ingest.scan import Indexer
+    from feedbot.publish.site import Site
     from feedbot.store import StoreSource
 
     indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)

@@ -15,7 +15,7 @@ from typing import NoReturn
 import click
 
 from feedbot import __version__
-from feedbot.article import Article, article_to_dict, scheduled
+from feedbot.articles.model import Article, article_to_dict, scheduled
 from feedbot.config import Settings, load_settings
 from feedbot.errors import FeedbotError
 
@@ -58,9 +58,9 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 def _memory_site(settings: Settings) -> tuple[object, int]:
     """The index as it is now as a `Site`, and how many bad files were warned about."""
-    from feedbot.article import Entry
-    from feedbot.files import load_folder
-    from feedbot.site import MemorySource, Site
+    from feedbot.articles.model import Entry
+    from feedbot.ingest.files import load_folder
+    from feedbot.publish.site import MemorySource, Site
 
     try:
         articles, errors = load_folder(
@@ -97,8 +97,8 @@ def build(ctx: click.Context, out: Path) -> None:
     Unchanged files are not rewritten; stale article pages are removed. Exit 1
     when some article files were bad (and skipped).
     """
-    from feedbot.build import export
-    from feedbot.site import Site
+    from feedbot.publish.build import export
+    from feedbot.publish.site import Site
 
     settings = settings_from(ctx)
     site, bad = _memory_site(settings)
@@ -124,9 +124,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the feeds and pages of the index as it is at start (Ctrl-C stops)."""
     import asyncio
 
-    from feedbot.httpguard import http_limits
-    from feedbot.site import Site
-    from feedbot.web import bind_server, create_app, loop_factory
+    from feedbot.http.app import bind_server, create_app, loop_factory
+    from feedbot.http.guard import http_limits
+    from feedbot.publish.site import Site
 
     settings = settings_from(ctx)
     site, _ = _memory_site(settings)
@@ -169,10 +169,10 @@ def run(ctx: click.Context, baseline: bool) -> None:
     be opened or written, is damaged or in use by another feedbot, or the port is
     in use.
     """
-    from feedbot import process
-    from feedbot.logs import setup_logging
     from feedbot.playground import playground_component
-    from feedbot.telegram.component import telegram_component
+    from feedbot.runtime import startup as process
+    from feedbot.runtime.logs import setup_logging
+    from feedbot.telegram.assemble import telegram_component
 
     settings = settings_from(ctx)
     token = settings.telegram.token
@@ -200,7 +200,7 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     a path does not exist.
     """
     from feedbot.errors import ArticleError
-    from feedbot.files import list_article_files, read_article
+    from feedbot.ingest.files import list_article_files, read_article
 
     settings = settings_from(ctx)
     targets = list(paths) or [settings.index.path]
@@ -294,7 +294,7 @@ def show(ctx: click.Context, article: str, as_json: bool) -> None:
 def _read(settings: Settings, article: str) -> Article:
     """ARTICLE as a file, or an id looked up in the index folder; parsed (or exit)."""
     from feedbot.errors import ArticleError
-    from feedbot.files import read_article
+    from feedbot.ingest.files import read_article
 
     path = Path(article)
     if not path.is_file():
@@ -322,10 +322,10 @@ def _read(settings: Settings, article: str) -> Article:
 def preview(ctx: click.Context, article: str, language: str | None, style: str, raw: bool) -> None:
     """Print the post for ARTICLE (a file or an id) as Telegram will show it, with
     telegram.template, button and link_preview applied: try a template without a bot."""
-    from feedbot.article import Entry
-    from feedbot.i18n import translator
-    from feedbot.telegram.preview import terminal_pieces
-    from feedbot.telegram.shape import PostShape
+    from feedbot.articles.i18n import translator
+    from feedbot.articles.model import Entry
+    from feedbot.telegram.render.preview import terminal_pieces
+    from feedbot.telegram.render.send_options import PostShape
 
     settings = settings_from(ctx)
     tg = settings.telegram
@@ -407,8 +407,8 @@ def copy_db(source: str, target: str, force: bool, live: bool) -> None:
     transaction; it must be empty unless --force. Stop the daemon first: a database a
     running feedbot uses is refused (exit 2), the source unless --live.
     """
-    from feedbot.copyguard import copy_locations
     from feedbot.progress import table_progress
+    from feedbot.store.copyguard import copy_locations
 
     def warn(message: str) -> None:
         click.echo(f"feedbot: warning: {message}", err=True)

@@ -22,9 +22,9 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from feedbot.articles.i18n import CatalogLanguage
 from feedbot.errors import ConfigError
-from feedbot.i18n import CatalogLanguage
-from feedbot.schedule import ScheduleError, timezone
+from feedbot.telegram.schedule import ScheduleError, timezone
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import generate
-from feedbot.article import parse
+from feedbot.articles.model import parse
 from feedbot.config import Settings
-from feedbot.index import Indexer
+from feedbot.ingest.scan import Indexer
 from feedbot.store import Publishing, Store
-from feedbot.telegram.parse_html import parse_telegram_html
+from feedbot.telegram.render.parse_html import parse_telegram_html
 
 __all__ = ["BASE_URL", "TOKEN", "Index", "assert_token_absent", "make_settings", "plain"]
 

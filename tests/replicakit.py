@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from feedbot.telegram.emulator import FakeBotAPI
+from feedbot.fakegram import FakeBotAPI
 from tests.botkit import TOKEN
 from tests.daemonkit import Daemon
 from tests.pgserver import free_port

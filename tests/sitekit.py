@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from feedbot.article import Article, ArticleDate, Block, BlockKind, DatePrecision, Entry, Section
+from feedbot.articles.model import (
+    Article,
+    ArticleDate,
+    Block,
+    BlockKind,
+    DatePrecision,
+    Entry,
+    Section,
+)
 from feedbot.config import Settings
-from feedbot.site import MemorySource, Site
+from feedbot.publish.site import MemorySource, Site
 
 START = datetime(2022, 1, 1, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 
-from feedbot.article import Article
+from feedbot.articles.model import Article
 from feedbot.store import FileRecord, Store
 from feedbot.store.schema import articles, deliveries
 

@@ -156,11 +156,11 @@ def test_check_and_show_say_when_an_article_is_scheduled(runner: CliRunner, tmp_
 def test_preview_prints_the_post_as_telegram_shows_it_and_its_html(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedbot.article import parse
+    from feedbot.articles.model import parse
     from feedbot.config import FeedSettings
-    from feedbot.feeds import article_url
-    from feedbot.telegram.messages import render_post
-    from feedbot.telegram.parse_html import parse_telegram_html
+    from feedbot.publish.feeds import article_url
+    from feedbot.telegram.render.messages import render_post
+    from feedbot.telegram.render.parse_html import parse_telegram_html
 
     monkeypatch.chdir(ROOT)
     article = parse(SEED.name, SEED.read_bytes())
@@ -189,10 +189,10 @@ def test_preview_prints_the_post_as_telegram_shows_it_and_its_html(
 def test_preview_shows_a_subscription_style(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedbot.article import Entry, parse
+    from feedbot.articles.model import Entry, parse
     from feedbot.config import FeedSettings
-    from feedbot.feeds import article_url
-    from feedbot.telegram.styles import render_styled
+    from feedbot.publish.feeds import article_url
+    from feedbot.telegram.render.styles import render_styled
 
     monkeypatch.chdir(ROOT)
     entry = Entry.of(parse(SEED.name, SEED.read_bytes()))

@@ -27,8 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from feedbot.httpguard import loads_json
-from feedbot.i18n import CATALOG_LANGUAGES
+from feedbot.articles.i18n import CATALOG_LANGUAGES
+from feedbot.http.guard import loads_json
 
 if TYPE_CHECKING:
     from feedbot.playground.service import Playground

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from feedbot.telegram.emulator import FakeBotAPI, _Reply
+from feedbot.fakegram import FakeBotAPI, _Reply
 
 __all__ = ["ObservedBotAPI", "Observer"]
 

@@ -24,15 +24,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import SecretStr
 from starlette.routing import BaseRoute
 
+from feedbot.cluster.leader import Leadership
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
-from feedbot.health import failure_kind
-from feedbot.index import Indexer
-from feedbot.leader import Leadership
+from feedbot.ingest.scan import Indexer
 from feedbot.playground.chatlog import ChatLog, LoggedMessage
-from feedbot.publishing import publishing
+from feedbot.runtime.health import failure_kind
+from feedbot.runtime.publishing import publishing
 from feedbot.store import Store
-from feedbot.telegram.messages import utf16_len
+from feedbot.telegram.render.messages import utf16_len
 
 if TYPE_CHECKING:
     from feedbot.playground.observed import ObservedBotAPI

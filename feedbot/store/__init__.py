@@ -53,7 +53,7 @@ class Store:
     articles: Articles
     chats: Chats
     outbox: Outbox
-    fence: Fence  # armed by `feedbot.leader` when replicas elect a leader
+    fence: Fence  # armed by `feedbot.cluster.leader` when replicas elect a leader
     inbox: Inbox
     subscriptions: Subscriptions
     edits: Edits  # corrections owed to messages already sent

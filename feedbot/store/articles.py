@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text, update
 
-from feedbot.article import Article, Entry, article_from_dict, article_to_dict, scheduled
+from feedbot.articles.model import Article, Entry, article_from_dict, article_to_dict, scheduled
 from feedbot.errors import UnstorableError
 from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
@@ -351,7 +351,7 @@ def _upsert(
 
 
 class StoreSource:
-    """The article rows as a `feedbot.site.EntrySource` (count cached per version).
+    """The article rows as a `feedbot.publish.site.EntrySource` (count cached per version).
 
     Its methods read the database: call them off the event loop (the daemon's site
     renders on a database thread)."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, insert, select, update
 
-from feedbot.article import Entry
+from feedbot.articles.model import Entry
 from feedbot.store.engine import Database
 from feedbot.store.schema import articles, bytewise, chats, deliveries, subscriptions
 from feedbot.store.subscriptions import (

@@ -19,8 +19,8 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from feedbot.article import Article, article_from_dict
-from feedbot.filters import article_words, matches
+from feedbot.articles.filters import article_words, matches
+from feedbot.articles.model import Article, article_from_dict
 from feedbot.store.engine import Database
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, deliveries, subscriptions

@@ -11,7 +11,7 @@ corrects. A row saved again while being sent stays claimed and goes back to
 version follows. Every write passes the leader `Fence` in its own transaction.
 
 `Edits` is synchronous; `AsyncEdits` is the editor's ledger
-(`feedbot.telegram.editing.EditLedger`): the same calls on the database threads.
+(`feedbot.telegram.send.editor.EditLedger`): the same calls on the database threads.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any, Literal
 from sqlalchemy import Connection, and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from feedbot.article import Entry, article_from_dict
+from feedbot.articles.model import Entry, article_from_dict
 from feedbot.store.engine import Database
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, chats, deliveries, edits, subscriptions

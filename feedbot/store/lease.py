@@ -11,7 +11,7 @@ write transaction first locks the lease row ``FOR SHARE`` where ``holder`` and
 ``epoch`` are ours and it has not expired, else raises `FencedError`. A take-over
 updates that row, so it waits for writes in flight and every write after it sees
 the new holder: a leader that was paused and wakes up cannot claim or record
-anything. On SQLite one daemon owns the file (`feedbot.dbfile.DbLock`): no lease
+anything. On SQLite one daemon owns the file (`feedbot.store.dbfile.DbLock`): no lease
 runs and the fence stays open.
 """
 

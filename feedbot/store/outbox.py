@@ -5,7 +5,7 @@ confirmed it, with the message ids) or ``failed`` (with the reason), or back to
 ``pending`` with a later ``next_attempt_at``. Claims left by a crash are released
 at the next start, so only messages that were in flight can be sent twice.
 
-`Outbox` is synchronous; `AsyncOutbox` is the sender's `feedbot.telegram.delivery.Ledger`:
+`Outbox` is synchronous; `AsyncOutbox` is the sender's `feedbot.telegram.send.sender.Ledger`:
 the same calls on the database threads, its writes retried while the server is
 unreachable (they record what Telegram already did).
 """
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
 
-from feedbot.article import Entry
+from feedbot.articles.model import Entry
 from feedbot.store.engine import Database
 from feedbot.store.lease import Fence
 from feedbot.store.schema import chats, deliveries, subscriptions

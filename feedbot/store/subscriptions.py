@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from feedbot.article import Article
-from feedbot.filters import article_words, matches
+from feedbot.articles.filters import article_words, matches
+from feedbot.articles.model import Article
 from feedbot.store.engine import Database
 from feedbot.store.schema import UtcDateTime, chats, deliveries, subscriptions
 

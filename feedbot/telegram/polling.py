@@ -28,7 +28,7 @@ from typing import Any
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError, TimedOut
 
-from feedbot.telegram.limits import retry_after_seconds
+from feedbot.telegram.send.limits import retry_after_seconds
 
 __all__ = ["CONFLICT_WAIT", "Poller"]
 

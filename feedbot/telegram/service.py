@@ -22,27 +22,27 @@ from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 
-from feedbot.article import Entry
+from feedbot.articles.model import Entry
+from feedbot.cluster.leader import Leadership
 from feedbot.config import Settings
 from feedbot.errors import ConfigError, FencedError, StoreError
-from feedbot.feeds import article_url
-from feedbot.leader import Leadership
+from feedbot.publish.feeds import article_url
 from feedbot.store import Store
 from feedbot.store.digests import Digests
-from feedbot.telegram.bot import (
+from feedbot.telegram.chat.handlers import (
     build_application,
     rates,
     register_commands,
     webhook_route,
 )
-from feedbot.telegram.delivery import Sender
-from feedbot.telegram.digest_job import DigestJob
-from feedbot.telegram.editing import Editor
-from feedbot.telegram.limits import FeedbotRateLimiter
 from feedbot.telegram.polling import Poller
-from feedbot.telegram.request import LeaderRequest
-from feedbot.telegram.shape import PostShape
-from feedbot.telegram.styles import render_digest
+from feedbot.telegram.render.send_options import PostShape
+from feedbot.telegram.render.styles import render_digest
+from feedbot.telegram.send.digests import DigestJob
+from feedbot.telegram.send.editor import Editor
+from feedbot.telegram.send.limits import FeedbotRateLimiter
+from feedbot.telegram.send.request import LeaderRequest
+from feedbot.telegram.send.sender import Sender
 
 __all__ = ["TelegramService"]
 

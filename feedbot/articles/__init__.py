@@ -1,0 +1,1 @@
+"""Articles: the model, the parser, summaries, languages, dates and filters — pure."""

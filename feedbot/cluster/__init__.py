@@ -1,0 +1,1 @@
+"""The cluster: which replica leads, and how followers catch up."""

@@ -1,0 +1,567 @@
+"""The web app: the rendered site with HTTP caching, ``/healthz``, ``/metrics`` — and uvicorn.
+
+Site paths are answered by a small ASGI layer in front of Starlette's router: a
+dict lookup in `Site` and a header list built once per rendered document, so
+``GET /feed.atom`` costs little more than the write. Everything else (health,
+metrics, the routes the daemon adds) goes through Starlette, after its body is
+judged against the route's limit (`MAX_BODY_BYTES`, or a `SizedRoute`'s own; 413
+past it). Only rendered bytes are served: nothing is ever read from disk, whatever
+the path says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+import time
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from datetime import datetime
+from email.utils import format_datetime, formatdate, parsedate_to_datetime
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from feedbot.config import Settings
+from feedbot.errors import FeedbotError
+from feedbot.http.guard import MAX_BODY_BYTES, HttpLimits, SizedRoute, guarded_protocol
+from feedbot.publish.feeds import site_url
+from feedbot.publish.pages import render_not_found
+from feedbot.publish.site import MISS, Resource, Site
+
+__all__ = ["HealthCheck", "HttpServer", "bind_server", "create_app", "loop_factory", "route_label"]
+
+HealthCheck = Callable[[], tuple[dict[str, Any], bool]]
+# Runs ``Site.get(path)`` off the event loop (the daemon: on a database thread).
+Offload = Callable[[Callable[[str], Resource | None], str], Awaitable[Resource | None]]
+Headers = list[tuple[bytes, bytes]]
+
+MAX_HEADER_BYTES = 16 * 1024  # larger request headers get 431 (whatever the HTTP parser allows)
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"})
+# Bytes that never occur in a path we render: dot segments, encoded dots/slashes/backslashes/NUL.
+_SUSPICIOUS = (b"..", b"\\", b"\x00", b"//", b"%2e", b"%2f", b"%5c", b"%00")
+_counters: WeakKeyDictionary[CollectorRegistry, Counter] = WeakKeyDictionary()
+
+
+def route_label(path: str) -> str:
+    """The route template of a site path, for metrics (bounded, unlike raw paths)."""
+    if path in ("/", "/index.html", "/feed.atom", "/feed.rss", "/feed.json"):
+        return path
+    for prefix, template in (
+        ("/archive/", "/archive/{n}.{format}"),
+        ("/page/", "/page/{n}.html"),
+        ("/articles/", "/articles/{id}.html"),
+    ):
+        if path.startswith(prefix):
+            return template
+    return "other"
+
+
+def _counter(registry: CollectorRegistry) -> Counter:
+    counter = _counters.get(registry)
+    if counter is None:
+        counter = Counter(
+            "feedbot_http_requests",
+            "HTTP requests answered, by route template, method and status.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        _counters[registry] = counter
+    return counter
+
+
+def _http_date(value: datetime) -> bytes:
+    return format_datetime(value, usegmt=True).encode("ascii")
+
+
+def _accepts_gzip(value: bytes) -> bool:
+    for part in value.lower().split(b","):
+        name, _, params = part.partition(b";")
+        if name.strip() in (b"gzip", b"x-gzip", b"*"):
+            q = params.strip()
+            if not q.startswith(b"q="):
+                return True
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+    return False
+
+
+def _etag_matches(value: bytes, etags: tuple[bytes, bytes]) -> bool:
+    if value.strip() == b"*":
+        return True
+    for tag in value.split(b","):
+        tag = tag.strip()
+        if tag.startswith(b"W/"):
+            tag = tag[2:]
+        if tag in etags:
+            return True
+    return False
+
+
+def _not_modified_since(value: bytes, last_modified: datetime) -> bool:
+    try:
+        since = parsedate_to_datetime(value.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        return False
+    return last_modified <= since
+
+
+class _Body:
+    """A request body read ahead of the app, handed to it as if it came off the wire."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, chunks: list[Message]) -> None:
+        self.chunks = chunks
+
+    def replay(self, receive: Receive) -> Receive:
+        if not self.chunks:
+            return receive
+        pending = list(self.chunks)
+
+        async def replayed() -> Message:
+            return pending.pop(0) if pending else await receive()
+
+        return replayed
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> _Body | None:
+    """The body when it fits in ``limit`` bytes (None: it does not, answer 413).
+
+    A declared ``Content-Length`` is judged without reading; a body without one
+    (chunked) is read here, up to ``limit``, and replayed to the app."""
+    length: bytes | None = None
+    chunked = False
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = value
+        elif name == b"transfer-encoding":
+            chunked = True
+    if length is not None:
+        return _Body([]) if length.isdigit() and int(length) <= limit else None
+    if not chunked:
+        return _Body([])
+    chunks: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunks.append(message)
+        if message["type"] != "http.request":
+            return _Body(chunks)
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            return _Body(chunks)
+
+
+class _Prepared:
+    """The response headers of one `Resource`, built once."""
+
+    __slots__ = ("etags", "gzip", "modified_at", "not_modified", "plain", "resource")
+
+    not_modified: tuple[Headers, Headers]  # the 304 headers: plain, gzip
+
+    def __init__(self, resource: Resource, common: Headers, extra: Headers) -> None:
+        self.resource = resource
+        self.modified_at = resource.last_modified.timestamp()
+        etag = resource.etag.encode("ascii")
+        gz_etag = etag[:-1] + b'-gz"'
+        self.etags = (etag, gz_etag)
+        base = [
+            (b"content-type", resource.content_type.encode("ascii")),
+            (b"last-modified", _http_date(resource.last_modified)),
+            *common,
+            *extra,
+        ]
+        self.plain = [
+            *base,
+            (b"etag", etag),
+            (b"content-length", str(len(resource.body)).encode()),
+        ]
+        self.gzip = [
+            *base,
+            (b"etag", gz_etag),
+            (b"content-encoding", b"gzip"),
+            (b"content-length", str(len(resource.gzipped)).encode()),
+        ]
+        last_modified = (b"last-modified", _http_date(resource.last_modified))
+        self.not_modified = (
+            [(b"etag", etag), last_modified, *common, *extra],
+            [(b"etag", gz_etag), last_modified, *common, *extra],
+        )
+
+
+class _SiteLayer:
+    """ASGI layer answering every path except Starlette's own routes from the `Site`."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        site: Site,
+        settings: Settings,
+        counter: Counter,
+        routes: Sequence[BaseRoute],
+        offload: Offload | None = None,
+    ) -> None:
+        self.app = app
+        self.site = site
+        self.offload = offload
+        self.counter = counter
+        # Routes with a fixed path are found by a dict lookup; the others by matching.
+        self.exact: dict[str, BaseRoute] = {
+            str(r.path): r for r in routes if isinstance(r, Route) and "{" not in r.path
+        }
+        self.patterns = [r for r in routes if not (isinstance(r, Route) and r.path in self.exact)]
+        max_age = settings.http.cache_max_age
+        self.common: Headers = [
+            (b"cache-control", f"public, max-age={max_age}".encode()),
+            (b"vary", b"Accept-Encoding"),
+        ]
+        self.feed_links: dict[str, Headers] = {}
+        hub = settings.feed.websub_hub
+        if hub:
+            for path in ("feed.atom", "feed.rss", "feed.json"):
+                link = f'<{hub}>; rel="hub", <{site_url(settings.feed, path)}>; rel="self"'
+                self.feed_links[path] = [(b"link", link.encode("utf-8"))]
+        self.prepared: dict[str, _Prepared] = {}
+        self.not_found = render_not_found(settings.feed)
+        self.children: dict[tuple[str, str, int], Any] = {}
+        self.second = 0  # the second `date` names
+        self.date = b""
+
+    def now(self) -> int:
+        """The current second, and `date` set to its HTTP date (made once a second)."""
+        second = int(time.time())
+        if second != self.second:
+            self.second, self.date = second, formatdate(second, usegmt=True).encode("ascii")
+        return second
+
+    def dated(self, send: Send) -> Send:
+        """``send`` adding the ``Date`` header (ours, not uvicorn's once-a-second copy, so
+        a Last-Modified is never later than the Date it is sent with)."""
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.now()
+                headers = [*message.get("headers", ()), (b"date", self.date)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return dated
+
+    def count(self, route: str, method: str, status: int) -> None:
+        key = (route, method, status)
+        child = self.children.get(key)
+        if child is None:
+            child = self.counter.labels(route, method if method in _METHODS else "other", status)
+            self.children[key] = child
+        child.inc()
+
+    def _starlette_route(self, scope: Scope) -> BaseRoute | None:
+        exact = self.exact.get(scope["path"])
+        if exact is not None:
+            return exact
+        for route in self.patterns:
+            matched, _ = route.matches(scope)
+            if matched.value:
+                return route
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = self.dated(send)
+        if sum(len(k) + len(v) for k, v in scope["headers"]) > MAX_HEADER_BYTES:
+            status = await self._respond(
+                send, 431, [], b"Request Header Fields Too Large\n", "GET", b"text/plain"
+            )
+            self.count("other", scope["method"], status)
+            return
+        route = self._starlette_route(scope)
+        if route is not None:
+            label = str(getattr(route, "path", "other"))
+            max_body = route.max_body if isinstance(route, SizedRoute) else MAX_BODY_BYTES
+            body = await _read_body(scope, receive, max_body)
+            if body is None:
+                status = await self._respond(
+                    send,
+                    413,
+                    [(b"connection", b"close")],
+                    b"Content Too Large\n",
+                    scope["method"],
+                    b"text/plain",
+                )
+                self.count(label, scope["method"], status)
+                return
+            await self._forward(label, scope, body.replay(receive), send)
+            return
+        status = await self._serve(scope, send)
+        self.count(route_label(scope["path"]), scope["method"], status)
+
+    async def _forward(self, label: str, scope: Scope, receive: Receive, send: Send) -> None:
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.count(label, scope["method"], status)
+
+    async def _serve(self, scope: Scope, send: Send) -> int:
+        method = scope["method"]
+        if method != "GET" and method != "HEAD":
+            return await self._respond(
+                send,
+                405,
+                [(b"allow", b"GET, HEAD")],
+                b"Method Not Allowed\n",
+                method,
+                b"text/plain",
+            )
+        raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        raw = raw.partition(b"?")[0]
+        if not raw.startswith(b"/"):  # `GET *` (asterisk form) or an empty target
+            return await self._respond(send, 400, [], b"Bad Request\n", method, b"text/plain")
+        lowered = raw.lower()
+        if any(bad in lowered for bad in _SUSPICIOUS):
+            return await self._respond(send, 400, [], b"Bad Request\n", method, b"text/plain")
+        path = raw[1:].decode("latin-1") or "index.html"
+        prepared = self.prepared.get(path)
+        resource = self.site.peek(path)
+        if resource is not MISS:
+            pass
+        elif self.offload is not None:
+            resource = await self.offload(self.site.get, path)
+        else:
+            resource = self.site.get(path)
+        if resource is None:
+            return await self._respond(send, 404, [], self.not_found, method)
+        if prepared is None or prepared.resource is not resource:
+            if len(self.prepared) > 4096:
+                self.prepared.clear()
+            prepared = _Prepared(resource, self.common, self.feed_links.get(path, []))
+            self.prepared[path] = prepared
+        return await self._conditional(scope, send, prepared, method)
+
+    async def _conditional(self, scope: Scope, send: Send, prepared: _Prepared, method: str) -> int:
+        inm = ims = None
+        gz = False
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                inm = value
+            elif name == b"if-modified-since":
+                ims = value
+            elif name == b"accept-encoding":
+                gz = _accepts_gzip(value)
+        resource = prepared.resource
+        # A Last-Modified later than the Date (the bytes changed twice within one second,
+        # see `feedbot.publish.site`) is left out, and not compared, until that second comes.
+        early = prepared.modified_at > self.now()
+        if inm is not None:
+            fresh = _etag_matches(inm, prepared.etags)
+        else:
+            fresh = (
+                ims is not None and not early and _not_modified_since(ims, resource.last_modified)
+            )
+        if fresh:
+            headers = prepared.not_modified[1] if gz else prepared.not_modified[0]
+            if early:
+                headers = [h for h in headers if h[0] != b"last-modified"]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return 304
+        headers, body = (prepared.gzip, resource.gzipped) if gz else (prepared.plain, resource.body)
+        if early:
+            headers = [h for h in headers if h[0] != b"last-modified"]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        return 200
+
+    async def _respond(
+        self,
+        send: Send,
+        status: int,
+        headers: Headers,
+        body: bytes,
+        method: str,
+        content_type: bytes = b"text/html; charset=utf-8",
+    ) -> int:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-cache"),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+        return status
+
+
+def create_app(
+    site: Site,
+    settings: Settings,
+    *,
+    registry: CollectorRegistry | None = None,
+    health: HealthCheck | None = None,
+    routes: Sequence[BaseRoute] = (),
+    offload: Offload | None = None,
+) -> Starlette:
+    """The Starlette app serving ``site``, ``/healthz``, ``/metrics`` and the extra ``routes``.
+
+    ``offload`` runs a document's rendering off the loop when the site's source is a
+    database (without it, a miss renders in place: fine for in-memory sources)."""
+    registry = registry if registry is not None else CollectorRegistry()
+
+    async def healthz(request: Request) -> Response:
+        """Liveness and readiness as JSON; 503 when not healthy."""
+        body, ok = health() if health is not None else ({"status": "ok"}, True)
+        return JSONResponse(
+            body, status_code=200 if ok else 503, headers={"cache-control": "no-store"}
+        )
+
+    async def metrics(request: Request) -> Response:
+        """Prometheus text exposition of ``registry``."""
+        return Response(
+            generate_latest(registry),
+            media_type=CONTENT_TYPE_LATEST,
+            headers={"cache-control": "no-store"},
+        )
+
+    all_routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/metrics", metrics, methods=["GET", "HEAD"]),
+        *routes,
+    ]
+    layer = Middleware(
+        _SiteLayer,
+        site=site,
+        settings=settings,
+        counter=_counter(registry),
+        routes=all_routes,
+        offload=offload,
+    )
+    return Starlette(routes=all_routes, middleware=[layer])
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its host when embedded."""
+
+    def __init__(self, config: uvicorn.Config, *, handle_signals: bool) -> None:
+        super().__init__(config)
+        self.handle_signals = handle_signals
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if self.handle_signals:
+            with super().capture_signals():
+                yield
+        else:
+            yield
+
+
+class HttpServer:
+    """A uvicorn server on a socket already bound (so the port is known and errors are clean)."""
+
+    def __init__(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        self.server = server
+        self.socket = sock
+        host, port = sock.getsockname()[:2]
+        self.host: str = host
+        self.port: int = port
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/`` of the bound socket."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    async def serve(self) -> None:
+        """Serve until `stop` is called (or a signal, when the server handles them)."""
+        try:
+            await self.server.serve(sockets=[self.socket])
+        finally:
+            self.socket.close()
+
+    def stop(self) -> None:
+        """Ask the server to finish the requests in flight and return from `serve`."""
+        self.server.should_exit = True
+
+
+def bind_server(
+    app: ASGIApp,
+    host: str,
+    port: int,
+    *,
+    handle_signals: bool = False,
+    access_log: bool = False,
+    limits: HttpLimits | None = None,
+) -> HttpServer:
+    """Bind ``host:port`` (0 = any free port) and return the server to `serve` on it.
+
+    Raises `FeedbotError` with one clear line when the port is in use or the
+    address cannot be bound. ``limits`` (header timeout, connections) default to
+    the settings' defaults; see `feedbot.http.guard`.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise FeedbotError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise FeedbotError(f"cannot listen on {host}:{port}: port in use") from None
+        raise FeedbotError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.setblocking(False)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        lifespan="off",
+        access_log=access_log,
+        server_header=False,
+        date_header=False,  # `_SiteLayer` sends it
+        proxy_headers=False,
+        http=guarded_protocol(limits or HttpLimits(header_timeout=10.0, max_connections=1000)),
+    )
+    return HttpServer(_Server(config, handle_signals=handle_signals), sock)
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop factory when uvloop is installed (faster I/O), else None."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory

@@ -1,0 +1,1 @@
+"""Ingest: the index folder read, watched and reconciled with the store."""

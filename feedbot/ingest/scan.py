@@ -1,0 +1,492 @@
+"""Reading the index folder and reconciling it with the store: decide, then apply.
+
+`decide` is pure: the files on disk (name, size, mtime) and what is known about
+them in, a `Plan` of intents out. Only files whose stat changed are read and
+hashed, so re-scanning an unchanged folder is a ``scandir`` + ``stat`` pass and
+dict lookups, no SQL. `Indexer.scan` lists the folder, decides, and applies the
+plan: it reads and parses what is new or changed, stores it, and reports.
+
+What is read: regular files named like articles directly in the folder, opened
+through `feedbot.ingest.files.open_regular`. A name that cannot be published
+(`feedbot.articles.model.name_problem`), a symbolic link (unless ``follow_symlinks``,
+and then only to a file inside the folder), a FIFO or a device is a bad file:
+reported once, remembered by its stat, not read again until that changes. A
+file that could not be read (permission denied) is tried again every scan.
+Bad files are named relative to the folder. A file its writer still has open
+(``writing``: the daemon's watcher saw it created or written and not closed) is
+not read until it is closed (`feedbot.ingest.openwrites`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from feedbot.articles.model import Article, is_article_name, name_problem, parse
+from feedbot.errors import ArticleError, RefusedFileError, UnstorableError
+from feedbot.ingest.files import kind_problem, open_regular
+from feedbot.store.articles import FileRecord, Known, record_problem
+from feedbot.store.edits import Publishing
+
+__all__ = [
+    "ArticleStore",
+    "BadFile",
+    "FileStat",
+    "Indexer",
+    "Plan",
+    "ScanReport",
+    "decide",
+    "list_files",
+]
+
+log = logging.getLogger("feedbot.index")
+
+BASELINE_KEY = "baseline_done"
+BATCH = 256  # articles parsed and stored per transaction (keeps memory flat on a cold start)
+
+
+class FileStat(NamedTuple):
+    """One article file as listed: its name in the folder, size, mtime and type.
+
+    A symbolic link not followed is listed with its own stat (``lstat``)."""
+
+    name: str
+    size: int
+    mtime_ns: int
+    mode: int = stat.S_IFREG
+
+
+@dataclass(frozen=True, slots=True)
+class BadFile:
+    """A file that cannot be published as it is; reported once per content version.
+
+    ``retry``: the file could not be read (not a problem of its content, name or
+    type), so it is read again on the next scan even if its stat did not change."""
+
+    size: int
+    mtime_ns: int
+    content_hash: str
+    error: str
+    retry: bool = False
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to do with each file: the intents `decide` returns."""
+
+    new: list[FileStat] = field(default_factory=list)
+    changed: list[FileStat] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # file names no longer on disk
+    unchanged: int = 0
+    bad: int = 0  # files still bad, stat unchanged: not read again
+    unsettled: list[FileStat] = field(default_factory=list)
+    recheck_in: float | None = None  # seconds until the first unsettled file settles
+
+
+def decide(
+    files: Sequence[FileStat],
+    known: Mapping[str, Known],
+    now: datetime,
+    settle_ms: int,
+    *,
+    bad: Mapping[str, BadFile] | None = None,
+    ready: Collection[str] = (),
+    same: Collection[str] = (),
+    writing: Collection[str] = (),
+) -> Plan:
+    """Intents for ``files`` against ``known`` (good articles) and ``bad`` (known bad files).
+
+    ``same`` names files also on disk that the listing already found unchanged against
+    ``known`` (`list_files` with ``known``): counted, nothing built for them.
+
+    A file named in ``writing`` is open in its writer (the watcher saw it created or
+    written and not closed since) and waits however old its mtime, with no re-check:
+    its close starts the next scan. Any other file changed within ``settle_ms`` may
+    still be being written and waits, unless it is named in ``ready`` (the watcher saw
+    it renamed into the folder or closed by its writer, so it is complete now). A file
+    that will be refused without being read never waits.
+    """
+    bad = bad or {}
+    plan = Plan()
+    now_ns = int(now.timestamp() * 1_000_000_000)
+    settle_ns = settle_ms * 1_000_000
+    unchanged = 0
+    for f in files:
+        name = f.name
+        k = known.get(name)
+        if k is not None and k.size == f.size and k.mtime_ns == f.mtime_ns:
+            unchanged += 1  # the hot path of a re-scan: one dict lookup, two compares
+            continue
+        if not is_article_name(name):
+            continue
+        b = bad.get(f.name)
+        if b is not None and not b.retry and (b.size, b.mtime_ns) == (f.size, f.mtime_ns):
+            plan.bad += 1
+            continue
+        if writing and name in writing and _readable(f):
+            plan.unsettled.append(f)  # open in its writer: its close wakes the next scan
+            continue
+        age = now_ns - f.mtime_ns
+        if abs(age) < settle_ns and name not in ready and _readable(f):
+            plan.unsettled.append(f)
+            wait = (settle_ns - age) / 1e9 if age >= 0 else settle_ns / 1e9
+            plan.recheck_in = wait if plan.recheck_in is None else min(plan.recheck_in, wait)
+            continue
+        (plan.changed if k is not None else plan.new).append(f)
+    plan.unchanged = unchanged = unchanged + len(same)
+    if unchanged < len(known):  # else every known name was seen
+        on_disk = {f.name for f in files}.union(same)
+        plan.removed = sorted(name for name in known if name not in on_disk)
+    return plan
+
+
+def _readable(f: FileStat) -> bool:
+    """Whether a file would be read (so waits to settle) rather than refused at once."""
+    return stat.S_ISREG(f.mode) and name_problem(f.name) is None
+
+
+def list_files(
+    folder: Path,
+    *,
+    follow_symlinks: bool = False,
+    known: Mapping[str, Known] | None = None,
+    same: list[str] | None = None,
+) -> list[FileStat]:
+    """The article files directly in ``folder`` with their stat (raises OSError).
+
+    Folders are left out; links, FIFOs and devices are listed for `Indexer` to report.
+    With ``known`` and ``same``, a regular file whose size and mtime match its known
+    record is only named in ``same`` (the hot path of a re-scan: no object built)."""
+    found = []
+    st: os.stat_result | None
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if known is not None and same is not None and (k := known.get(name)) is not None:
+                try:
+                    now = entry.stat(follow_symlinks=follow_symlinks)
+                except OSError:
+                    pass  # listed (or reported) below
+                else:
+                    if (
+                        now.st_size == k.size
+                        and now.st_mtime_ns == k.mtime_ns
+                        and stat.S_ISREG(now.st_mode)
+                    ):
+                        same.append(name)
+                        continue
+            if not is_article_name(name):
+                continue
+            try:
+                st = entry.stat(follow_symlinks=follow_symlinks)
+            except FileNotFoundError:
+                if not follow_symlinks:
+                    continue  # gone between listing and stat
+                st = None
+            except OSError:  # a loop of links, say
+                st = None
+            if st is None:
+                try:
+                    st = entry.stat(follow_symlinks=False)  # the link itself, reported
+                except OSError:
+                    continue
+            if not stat.S_ISDIR(st.st_mode):
+                found.append(FileStat(name, st.st_size, st.st_mtime_ns, st.st_mode))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class ScanReport:
+    """What one scan did."""
+
+    new: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    unchanged: int
+    bad: tuple[str, ...]  # every bad file now, as `name:line: message` (name in the folder)
+    unsettled: int
+    recheck_in: float | None
+    seconds: float
+    articles: int  # articles in the feed after the scan
+    created: tuple[str, ...] = ()  # ids broadcast (first seen after the baseline, or released)
+    examined: int = 0  # files read or refused; those whose stat is unchanged are not
+    released: tuple[str, ...] = ()  # ids whose scheduled date came (published now)
+
+    @property
+    def changes(self) -> int:
+        return len(self.new) + len(self.changed) + len(self.removed) + len(self.released)
+
+
+class ArticleStore(Protocol):
+    """What the indexer needs from the store (called from the scan thread, never the loop)."""
+
+    def known_files(self) -> dict[str, Known]: ...
+    def get_state(self, key: str) -> str | None: ...
+    def apply_changes(
+        self,
+        records: Sequence[FileRecord],
+        removals: Sequence[str],
+        now: datetime,
+        *,
+        broadcast: bool,
+        channels: Sequence[str] = (),
+        state_updates: Mapping[str, str] | None = None,
+        publishing: Publishing | None = None,
+    ) -> list[str]: ...
+    def release_due(
+        self,
+        now: datetime,
+        *,
+        channels: Sequence[str] = (),
+        publishing: Publishing | None = None,
+    ) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    stat: FileStat
+    digest: str
+    article: Article | None
+    error: ArticleError | None
+    retry: bool = False  # the error came from reading, not from the file (see BadFile)
+
+
+class Indexer:
+    """Reconciles one folder with the store; keeps what it knows in memory between scans."""
+
+    def __init__(
+        self,
+        folder: Path,
+        store: ArticleStore,
+        *,
+        max_bytes: int,
+        settle_ms: int,
+        channels: Sequence[str] = (),
+        follow_symlinks: bool = False,
+        report_bad: bool = True,
+        publishing: Publishing | None = None,
+    ) -> None:
+        self.folder = folder
+        self.publishing = publishing or Publishing()
+        self.report_bad = report_bad  # log each bad file (once per version) as a warning
+        self.follow_symlinks = follow_symlinks
+        self.store = store
+        self.max_bytes = max_bytes
+        self.settle_ms = settle_ms
+        self.channels = tuple(channels)
+        self.known: dict[str, Known] = store.known_files()
+        self.bad: dict[str, BadFile] = {}
+        self.baseline_done = store.get_state(BASELINE_KEY) is not None
+
+    def reload(self) -> None:
+        """Read what the store knows again (a replica that becomes the leader: the one
+        before it may have stored files since)."""
+        self.known = self.store.known_files()
+        self.baseline_done = self.store.get_state(BASELINE_KEY) is not None
+
+    def _read(self, f: FileStat) -> _Read | None:
+        """Read, hash and parse one file; None when it changed while being read."""
+        name = f.name  # errors name the file relative to the folder
+        problem = name_problem(name) or kind_problem(f.mode, follow_symlinks=self.follow_symlinks)
+        if problem is not None:
+            return _Read(f, f"refused:{problem}", None, ArticleError(name, 0, problem))
+        path = self.folder / name
+        try:
+            fd = open_regular(path, follow_symlinks=self.follow_symlinks, within=self.folder)
+            with open(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if (st.st_size, st.st_mtime_ns) != (f.size, f.mtime_ns):
+                    return None
+                if st.st_size > self.max_bytes:
+                    digest = f"size:{st.st_size}"
+                    msg = f"file is {st.st_size:,} bytes, over the limit of {self.max_bytes:,}"
+                    return _Read(f, digest, None, ArticleError(name, 0, msg))
+                data = fh.read(self.max_bytes + 1)
+                after = os.fstat(fh.fileno())
+        except RefusedFileError as e:
+            return _Read(f, f"refused:{e}", None, ArticleError(name, 0, str(e)))
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            error = ArticleError(name, 0, f"cannot read the file: {e.strerror or e}")
+            return _Read(f, f"error:{e.errno}", None, error, retry=True)
+        if (after.st_size, after.st_mtime_ns) != (f.size, f.mtime_ns) or len(data) != f.size:
+            return None
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+        try:
+            return _Read(f, digest, parse(name, data, max_bytes=self.max_bytes), None)
+        except ArticleError as e:
+            return _Read(f, digest, None, e)
+
+    def scan(
+        self,
+        now: datetime | None = None,
+        *,
+        stop: Callable[[], bool] | None = None,
+        ready: Collection[str] = (),
+        writing: Collection[str] = (),
+    ) -> ScanReport:
+        """List the folder, decide, apply; raises OSError when the folder cannot be listed.
+
+        ``stop`` is asked between batches: when it says so the scan ends early (what was
+        stored stays stored; removals and the baseline wait for a complete scan).
+        ``ready`` names files known to be complete, ``writing`` files still open in their
+        writer (see `decide`)."""
+        start = time.perf_counter()
+        now = now or datetime.now(UTC)
+        same: list[str] = []
+        files = list_files(
+            self.folder, follow_symlinks=self.follow_symlinks, known=self.known, same=same
+        )
+        plan = decide(
+            files,
+            self.known,
+            now,
+            self.settle_ms,
+            bad=self.bad,
+            ready=ready,
+            same=same,
+            writing=writing,
+        )
+        broadcast = self.baseline_done
+        new: list[str] = []
+        changed: list[str] = []
+        created: list[str] = []
+        unsettled = len(plan.unsettled)
+        examined = 0
+        todo = [(f, False) for f in plan.new] + [(f, True) for f in plan.changed]
+        removed_ids = [self.known[name].article_id for name in plan.removed]
+        if self.bad:
+            on_disk = {f.name for f in files}.union(same)
+            for name in [n for n in self.bad if n not in on_disk]:
+                del self.bad[name]
+        complete = True
+        for offset in range(0, max(len(todo), 1), BATCH):
+            if offset and stop is not None and stop():
+                complete = False
+                unsettled += len(todo) - offset
+                break
+            upserts: list[FileRecord] = []
+            edited: dict[str, list[str]] = {}  # file name -> the list its id joins when stored
+            for f, was_known in todo[offset : offset + BATCH]:
+                read = self._read(f)
+                examined += 1
+                if read is None:
+                    unsettled += 1
+                    continue
+                known = self.known.get(f.name)
+                if read.article is None:
+                    assert read.error is not None
+                    self._bad(f, read)
+                    continue
+                record = FileRecord(read.article, f.name, f.size, f.mtime_ns, read.digest)
+                if problem := record_problem(record):
+                    self._bad(f, _Read(f, read.digest, None, ArticleError(f.name, 0, problem)))
+                    continue
+                self.bad.pop(f.name, None)
+                upserts.append(record)
+                if known is None or known.content_hash != read.digest:  # else touched only
+                    edited[f.name] = changed if was_known else new
+            last = offset + BATCH >= len(todo)
+            state = {}
+            if last and not self.baseline_done:
+                state[BASELINE_KEY] = now.isoformat()
+            removals = removed_ids if last else []
+            stored = upserts
+            if upserts or removals or state:
+                batch, stored = self._store(upserts, removals, now, broadcast, state)
+                created += batch
+            for record in stored:
+                self.known[record.name] = record.known()
+                if (ids := edited.get(record.name)) is not None:
+                    ids.append(record.article.id)
+        released: list[str] = []
+        if complete:
+            for name in plan.removed:
+                del self.known[name]
+            self.baseline_done = True
+            released = self.release_due(now)
+        else:
+            removed_ids = []
+        return ScanReport(
+            new=tuple(new),
+            changed=tuple(changed),
+            removed=tuple(removed_ids),
+            unchanged=plan.unchanged,
+            bad=tuple(b.error for b in self.bad.values()),
+            unsettled=unsettled,
+            recheck_in=plan.recheck_in if unsettled == len(plan.unsettled) else self._recheck(),
+            seconds=time.perf_counter() - start,
+            articles=len(self.known),
+            created=(tuple(created) if broadcast else ()) + tuple(released),
+            examined=examined,
+            released=tuple(released),
+        )
+
+    def _store(
+        self,
+        upserts: list[FileRecord],
+        removals: Sequence[str],
+        now: datetime,
+        broadcast: bool,
+        state: Mapping[str, str],
+    ) -> tuple[list[str], list[FileRecord]]:
+        """Store one batch: (the ids queued for broadcast, the records stored).
+
+        When the database refuses the batch's values, each file is stored on its own and
+        one that is refused again becomes a bad file naming why; the rest go on."""
+
+        def write(records: Sequence[FileRecord], *, rest: bool) -> list[str]:
+            """Store ``records``, and with ``rest`` the batch's removals and state too."""
+            return self.store.apply_changes(
+                records,
+                removals if rest else (),
+                now,
+                broadcast=broadcast,
+                channels=self.channels,
+                state_updates=state if rest else None,
+                publishing=self.publishing,
+            )
+
+        try:
+            return write(upserts, rest=True), upserts
+        except UnstorableError:
+            if not upserts:
+                raise  # removals or state alone: no file to blame
+        created: list[str] = []
+        stored: list[FileRecord] = []
+        for record in upserts:
+            try:
+                created += write([record], rest=False)
+            except UnstorableError as e:
+                f = FileStat(record.name, record.size, record.mtime_ns)
+                error = ArticleError(record.name, 0, f"cannot be stored in the database: {e}")
+                self._bad(f, _Read(f, record.content_hash, None, error))
+                continue
+            stored.append(record)
+        if removals or state:
+            created += write([], rest=True)
+        return created, stored
+
+    def release_due(self, now: datetime | None = None) -> list[str]:
+        """Publish the articles whose scheduled date has come (the ids)."""
+        now = now or datetime.now(UTC)
+        return self.store.release_due(now, channels=self.channels, publishing=self.publishing)
+
+    def _recheck(self) -> float:
+        return max(self.settle_ms / 1000, 0.05)
+
+    def _bad(self, f: FileStat, read: _Read) -> None:
+        previous = self.bad.get(f.name)
+        assert read.error is not None
+        self.bad[f.name] = BadFile(f.size, f.mtime_ns, read.digest, str(read.error), read.retry)
+        if self.report_bad and (previous is None or previous.content_hash != read.digest):
+            log.warning("%s", read.error)

@@ -1,0 +1,1 @@
+"""Publishing: feeds, pages, the rendered site, the static export and WebSub."""

@@ -1,0 +1,1 @@
+"""The daemon's life: start-up, the daemon, reload, stopping, logs and health."""

@@ -1,0 +1,475 @@
+"""The daemon: the one place that wires store, index, scheduler, watcher, web and bot.
+
+Everything runs in one asyncio loop, and nothing blocking runs on it: scans run in
+a worker thread and are serialized by a lock; the site renders on the store's
+database threads; the bot and the sender reach the store through its async parts.
+The APScheduler interval job, the file watcher (inotify on Linux, watchfiles
+elsewhere) and the settle re-check all call the same `Daemon.scan`. A probe
+records the loop's lag in ``/metrics``. Optional components (the Telegram bot)
+plug in through `Component`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Collection, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+from prometheus_client import CollectorRegistry
+
+from feedbot.cluster.catchup import Follower
+from feedbot.cluster.leader import Leadership
+from feedbot.config import Settings
+from feedbot.errors import FeedbotError, FencedError, StoreError
+from feedbot.http.app import HttpServer, bind_server, create_app
+from feedbot.http.guard import http_limits
+from feedbot.ingest.metrics import ScanMetrics
+from feedbot.ingest.openwrites import OpenWrites
+from feedbot.ingest.scan import Indexer, ScanReport
+from feedbot.publish.site import Site
+from feedbot.runtime.components import ComponentFactory, ReadsIndex
+from feedbot.runtime.health import UNREACHABLE, document, failure_kind
+from feedbot.runtime.jobs import guarded
+from feedbot.runtime.looplag import LoopLag, freeze_startup_heap
+from feedbot.runtime.publishing import arm_release, publishing
+from feedbot.runtime.reload import LIVE, RATE_KEYS, changed_keys, merge_live
+from feedbot.runtime.stopping import ExitWatchdog, in_daemon_thread
+from feedbot.store import Store, StoreSource
+from feedbot.store.dbfile import FileIdentity
+
+if TYPE_CHECKING:
+    from feedbot.ingest.watch import Changes
+    from feedbot.publish.websub import Publisher
+
+__all__ = ["Daemon"]
+
+log = logging.getLogger("feedbot.daemon")
+
+STOP_GRACE = 8.0  # seconds for a clean stop; the process must exit within 10
+
+
+class Daemon:
+    """The running service; `run` drives it."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        components: Sequence[ComponentFactory] = (),
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.registry = CollectorRegistry()
+        self.metrics = ScanMetrics(self.registry)
+        index = settings.index
+        self.indexer = Indexer(
+            index.path,
+            store.articles,
+            max_bytes=index.max_file_bytes,
+            settle_ms=index.settle_ms,
+            channels=settings.telegram.channels,
+            follow_symlinks=index.follow_symlinks,
+            publishing=publishing(settings),
+        )
+        # What changed while no daemon ran is unknown: no Last-Modified before this start.
+        self.site = Site(StoreSource(store.articles), settings, changed_since=datetime.now(UTC))
+        self.lag = LoopLag(self.registry)
+        self._heap_frozen = False
+        self.leadership = Leadership(
+            store, settings.cluster, self.registry, solo=store.db.dialect != "postgresql"
+        )
+        self.follower = (
+            None
+            if self.leadership.solo
+            else Follower(store, settings.cluster.version_check_interval)
+        )
+        self.components = [c for f in components if (c := f(settings, store, self.registry))]
+        self._writes = OpenWrites(index.open_write_timeout)  # files the watcher sees open
+        for component in self.components:
+            if isinstance(component, ReadsIndex):
+                component.follow_open_writes(self._held)
+        self.last_scan: datetime | None = None
+        self.last_duration: float | None = None
+        self.last_error: str | None = None
+        self.bad: tuple[str, ...] = ()  # `path:line: message` of each bad file, last scan
+        self.articles = len(self.indexer.known)
+        self.started = datetime.now(UTC)
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._recheck: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._publisher: Publisher | None = None
+        self._ready: set[str] = set()  # files the watcher saw completed since the last scan
+        self._waiting = 0  # scans queued behind the one running
+        self.identity: FileIdentity | None = None  # the database file, to notice it vanish
+        self.db_problem: str | None = None
+        self.reload_settings: Callable[[], Settings] | None = None  # SIGHUP re-reads with it
+        self._scheduler: AsyncIOScheduler | None = None
+        self._scheduled_scan = guarded("scheduled scan", self.scan)  # the scheduler's job
+        self._leading = False  # the leader's duties run (follows `leadership.leading`)
+        self._term = asyncio.Event()  # set when the leader's duties stop
+        self._watcher: asyncio.Task[None] | None = None
+        self._server: HttpServer | None = None
+        self._watchdog = ExitWatchdog(STOP_GRACE + 1.5)
+
+    # --- scanning ---------------------------------------------------------------------------
+
+    async def scan(self, reason: str) -> ScanReport | None:
+        """One reconcile of the folder (serialized; skipped once stopping, and on followers)."""
+        if self._stopping.is_set() or not self.leadership.leading:
+            return None
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            if (self._stopping.is_set() and reason != "start") or not self.leadership.leading:
+                return None
+            ready, self._ready = frozenset(self._ready), set()
+            writing = self._held()
+            self.check_database()
+            try:
+                report = await in_daemon_thread(
+                    lambda: self.indexer.scan(stop=self._scan_stop, ready=ready, writing=writing),
+                    "scan",
+                )
+            except FencedError as e:
+                self.leadership.step_down(f"scan: {e}")
+                return None
+            except Exception as e:
+                self.metrics.scans.labels("error").inc()
+                self.last_scan = datetime.now(UTC)
+                if self.store.db.outage is not None:  # logged once, by the store
+                    self.last_error = UNREACHABLE
+                else:  # the detail goes to the log; /healthz names the kind
+                    self.last_error = f"scan failed: {failure_kind(e)}"
+                    log.error("scan (%s) failed: %s: %s", reason, type(e).__name__, e)
+                # reconnect next time: a connection can stay read-only
+                await self.store.db.call(self.store.db.reconnect)
+                return None
+            self._record(report, reason)
+        finally:
+            self._lock.release()
+        if report.changes:
+            try:
+                await self.store.db.call(self.site.get, "feed.atom")  # render now, off the loop
+            except StoreError as e:  # a later request renders it; the store logs an outage
+                if self.store.db.outage is None:
+                    log.warning("cannot render the feed after the scan: %s", e)
+            if self.settings.feed.websub_hub:
+                self._publish()
+        if report.created or report.changed or report.removed:
+            for component in self.components:
+                component.wake((*report.changed, *report.removed))
+        if self._scheduler is not None and not self._stopping.is_set():
+            with contextlib.suppress(StoreError):
+                await arm_release(self._scheduler, self.store, self._scheduled_scan)
+        release = self._writes.next_release(time.monotonic())  # a writer that never closes
+        recheck = [t for t in (report.recheck_in, release) if t is not None]
+        if recheck and not self._stopping.is_set():
+            self._schedule_recheck(min(recheck))
+        return report
+
+    def _held(self) -> Collection[str]:
+        """The files to leave unread now: open in their writer (`OpenWrites.held`)."""
+        return self._writes.held(time.monotonic())
+
+    def _scan_stop(self) -> bool:
+        return self._stopping.is_set() or not self.leadership.leading
+
+    def _record(self, report: ScanReport, reason: str) -> None:
+        self.last_scan, self.last_duration, self.last_error = (
+            datetime.now(UTC),
+            report.seconds,
+            None,
+        )
+        self.bad, self.articles = report.bad, report.articles
+        self.metrics.record(report, reason)
+
+    def _publish(self) -> None:
+        """Tell the WebSub hub the feeds changed (`feedbot.publish.websub.Publisher`)."""
+        if self._publisher is None:
+            from feedbot.publish.feeds import feed_url
+            from feedbot.publish.websub import Publisher
+
+            feed = self.settings.feed
+            assert feed.websub_hub is not None
+            topics = [feed_url(feed, fmt) for fmt in ("atom", "rss", "json")]
+            self._publisher = Publisher(feed.websub_hub, topics)
+        task = self._publisher.publish()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _schedule_recheck(self, delay: float) -> None:
+        if self._recheck is not None:
+            self._recheck.cancel()
+        loop = asyncio.get_running_loop()
+        self._recheck = loop.call_later(delay + 0.02, self._spawn, "settle")
+
+    def _spawn(self, reason: str) -> None:
+        if self._waiting:
+            return  # a scan that has not listed the folder yet is already queued
+        task = asyncio.ensure_future(self.scan(reason))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watch(self, over: asyncio.Event) -> None:
+        """Scan on changes until ``over`` is set (`feedbot.ingest.watch.follow_folder`)."""
+        from feedbot.ingest.watch import follow_folder
+
+        def changed(batch: Changes) -> None:
+            self._writes.fold(batch, time.monotonic())
+            self._ready |= batch.ready
+            self._spawn("watch")
+
+        self._writes.forget()  # what was open before this watch began: the settle rule
+        try:
+            await follow_folder(self.settings.index.path, over, changed)
+        finally:
+            self._writes.forget()
+
+    async def _reconnect(self) -> None:
+        """While the database server is unreachable, try it with backoff (1 s … 10 s); once
+        it answers, scan at once rather than at the next interval."""
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay if self.store.db.outage is not None else 1.0)
+            if self.store.db.outage is None:
+                delay = 1.0
+                continue
+            with contextlib.suppress(StoreError):
+                await self.store.db.call(self.store.db.ping)
+            if self.store.db.outage is not None:
+                delay = min(delay * 2, 10.0)
+                continue
+            self._spawn("reconnected")
+            for component in self.components:
+                component.wake()
+
+    # --- health -----------------------------------------------------------------------------
+
+    def check_database(self) -> str | None:
+        """Whether the database path still names the open file; logs the change at ERROR once."""
+        problem = self.identity.problem() if self.identity is not None else None
+        if problem is not None and problem != self.db_problem:
+            log.error("%s: %s", self.store.name, problem)
+        elif problem is None and self.db_problem is not None:
+            log.info("%s: the database file is back", self.store.name)
+        self.db_problem = problem
+        return problem
+
+    def health(self) -> tuple[dict[str, Any], bool]:
+        """The `/healthz` document and whether all is well (`feedbot.runtime.health`)."""
+        return document(self)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Begin a clean stop (first signal)."""
+        if self._stopping.is_set():
+            log.warning("second signal: exiting at once")
+            os._exit(1)
+        log.info("stopping: finishing the work in flight")
+        self._watchdog.arm()
+        self._stopping.set()
+        self._term.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration and apply what can change while running."""
+        if self.reload_settings is None:
+            log.warning("SIGHUP: no configuration file to re-read")
+            return
+        try:
+            new = self.reload_settings()
+        except FeedbotError as e:
+            log.error("SIGHUP: configuration not applied, the old one stays: %s", e)
+            return
+        keys = changed_keys(self.settings, new)
+        live = [k for k in keys if k in LIVE]
+        later = [k for k in keys if k not in LIVE]
+        self.settings = merge_live(self.settings, new, live)
+        if "log.level" in live:
+            logging.getLogger().setLevel(new.log.level)
+        if "index.scan_interval" in live and self._scheduler is not None:
+            self._scheduler.reschedule_job(
+                "scan", trigger="interval", seconds=new.index.scan_interval
+            )
+        if "telegram.channels" in live:
+            self.indexer.channels = tuple(new.telegram.channels)
+        if any(k in RATE_KEYS for k in live):
+            for component in self.components:
+                component.reconfigure(self.settings)
+        log.info(
+            "SIGHUP: configuration re-read; applied: %s; needs a restart: %s",
+            ", ".join(live) or "nothing changed",
+            ", ".join(later) or "nothing",
+        )
+
+    def bind(self) -> HttpServer:
+        """The web app on its bound socket (raises FeedbotError when the port is taken)."""
+        routes = [r for c in self.components for r in c.routes]
+        app = create_app(
+            self.site,
+            self.settings,
+            registry=self.registry,
+            health=self.health,
+            routes=routes,
+            offload=self.store.db.call,
+        )
+        http = self.settings.http
+        limits = http_limits(http.header_timeout, http.max_connections)
+        return bind_server(app, http.host, http.port, limits=limits)
+
+    async def run(self, server: HttpServer) -> None:
+        """Serve until a stop is requested, then shut down cleanly.
+
+        Every replica serves and follows the others' changes; the leader's duties
+        (watcher, scans, scheduler, the components' leader part) start and stop with
+        this replica's role (`_reconcile`)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self._server = server
+        serving = asyncio.ensure_future(server.serve())
+        probe = asyncio.ensure_future(self.lag.run())
+        reconnect = asyncio.ensure_future(self._reconnect())
+        following = self.follower.start() if self.follower is not None else None
+        for component in self.components:
+            await component.start()
+        electing = asyncio.ensure_future(self.leadership.run(self._stopping))
+        roles = asyncio.ensure_future(self._reconcile())
+        await self._stopping.wait()
+        probe.cancel()
+        reconnect.cancel()
+        await asyncio.wait([roles], timeout=STOP_GRACE)
+        deadline = time.monotonic() + STOP_GRACE
+        if self._leading:
+            await self._follow(deadline)
+        await self.leadership.release()
+        await asyncio.gather(electing, return_exceptions=True)
+        for component in self.components:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
+        if self.follower is not None:
+            await self.follower.stop()
+        server.stop()
+        pending = [serving, *self._tasks, *([following] if following else [])]
+        _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
+        for task in late:
+            task.cancel()
+        self._watchdog.disarm()
+
+    async def _reconcile(self) -> None:
+        """Start or stop the leader's duties whenever the role changes."""
+        changed = self.leadership.changed
+        while not self._stopping.is_set():
+            changed.clear()
+            if self.leadership.leading and not self._leading:
+                await self._lead()
+            elif not self.leadership.leading and self._leading:
+                await self._follow(time.monotonic() + STOP_GRACE)
+            else:
+                stop = asyncio.ensure_future(self._stopping.wait())
+                change = asyncio.ensure_future(changed.wait())
+                await asyncio.wait([stop, change], return_when=asyncio.FIRST_COMPLETED)
+                stop.cancel()
+                change.cancel()
+
+    async def _lead(self) -> None:
+        """Become the leader: catch up with the database, watch, scan, schedule, lead."""
+        self._leading = True
+        self._term = asyncio.Event()
+        if not self.leadership.solo:  # another leader may have written since we looked
+            try:
+                await self.store.db.call(self.indexer.reload)
+            except StoreError as e:
+                log.error("cannot read the articles to take over: %s", e)
+                self.leadership.step_down(str(e))
+                return
+        # The watcher starts before the first scan lists the folder, so nothing falls between.
+        watching = self.settings.index.watch
+        if watching:
+            self._watcher = asyncio.ensure_future(self._watch(self._term))
+        await asyncio.sleep(0)
+        first = asyncio.ensure_future(self.scan("start"))
+        self._tasks.add(first)
+        first.add_done_callback(self._tasks.discard)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait([first, stop], return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if self._stopping.is_set() or not self.leadership.leading:
+            return  # a stop (or a lost lease) during the first scan starts nothing more
+        if not self._heap_frozen:  # the start-up heap, the index's records included
+            freeze_startup_heap()
+            self._heap_frozen = True
+        scheduler = self._scheduler = AsyncIOScheduler(
+            timezone=UTC, event_loop=asyncio.get_running_loop()
+        )
+        scheduler.add_job(
+            self._scheduled_scan,
+            "interval",
+            args=["interval"],
+            seconds=self.settings.index.scan_interval,
+            coalesce=True,
+            max_instances=1,
+            id="scan",
+        )
+        scheduler.start()
+        with contextlib.suppress(StoreError):
+            await arm_release(scheduler, self.store, self._scheduled_scan)
+        for component in self.components:
+            await component.lead(self.leadership)
+        server = self._server
+        url = server.url if server else "-"
+        pages = "".join(
+            f", {name} {url}{path.lstrip('/')}"
+            for component in self.components
+            for name, path in getattr(component, "pages", {}).items()
+        )
+        log.info(
+            "feedbot leading: index %s (%d articles), database %s, serving %s "
+            "(feed %sfeed.atom%s), scan every %gs, watcher %s, %d component(s)",
+            self.settings.index.path,
+            self.articles,
+            self.store.name,
+            url,
+            url,
+            pages,
+            self.settings.index.scan_interval,
+            "on" if watching else "off",
+            len(self.components),
+        )
+
+    async def _follow(self, deadline: float) -> None:
+        """Stop the leader's duties: no new scans; the scan and sends in flight finish."""
+        self._leading = False
+        self._term.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._recheck is not None:
+            self._recheck.cancel()
+        for component in self.components:
+            try:
+                await asyncio.wait_for(component.follow(), max(0.1, deadline - time.monotonic()))
+            except Exception as e:
+                log.warning("stopping the leader's part of %s: %s", type(component).__name__, e)
+        try:  # the scan in flight finishes; queued ones skip
+            await asyncio.wait_for(self._lock.acquire(), max(0.1, deadline - time.monotonic()))
+            self._lock.release()
+        except TimeoutError:
+            log.warning("the scan in flight did not finish within %gs; leaving it", STOP_GRACE)
+        if self._watcher is not None:
+            await asyncio.wait([self._watcher], timeout=max(0.1, deadline - time.monotonic()))
+            self._watcher = None

@@ -1,0 +1,91 @@
+"""Process set-up for `feedbot run`: check the index, open (and on SQLite lock) the
+database, bind the port, run the `Daemon` in an event loop, close everything."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from feedbot.config import Settings
+from feedbot.errors import FeedbotError
+from feedbot.http.app import loop_factory
+from feedbot.ingest.scan import list_files
+from feedbot.runtime.components import ComponentFactory
+from feedbot.runtime.daemon import Daemon
+from feedbot.store import Store
+from feedbot.store.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
+
+__all__ = ["run", "sqlite_path"]
+
+log = logging.getLogger("feedbot.daemon")
+
+
+def run(
+    settings: Settings,
+    *,
+    components: Sequence[ComponentFactory] = (),
+    baseline: bool = False,
+    reload: Callable[[], Settings] | None = None,
+) -> None:
+    """Open everything, serve until SIGTERM/SIGINT, close; raises FeedbotError on bad setup.
+
+    ``baseline`` accepts a new database over a non-empty index where one existed
+    before (see `feedbot.store.dbfile`); ``reload`` re-reads the settings on SIGHUP.
+    """
+    folder = settings.index.path
+    try:
+        files = list_files(folder)
+    except OSError as e:
+        raise FeedbotError(f"{folder}: cannot read the index: {e.strerror or e}") from None
+    url = settings.storage.url
+    if url is not None and not url.startswith("sqlite"):  # a shared server: no file to guard
+        store = Store.open(settings.storage.path, url=url)
+        try:
+            daemon = Daemon(settings, store, components=components)
+            daemon.leadership.claim_name()  # another live replica of this name: refused
+            try:
+                _serve(daemon, reload)
+            finally:  # also when it could not start serving (say, the port was taken)
+                daemon.leadership.release_name()
+        finally:
+            store.close()
+        log.info("stopped")
+        return
+    database = sqlite_path(settings)
+    lock = DbLock.acquire(database)
+    try:
+        check_baseline(lock, len(files), allowed=baseline)
+        check_writable(database)
+        with explained(database):
+            store = Store.open(database)
+        try:
+            lock.record_database()
+            with explained(database):
+                daemon = Daemon(settings, store, components=components)
+            daemon.identity = FileIdentity.of(database)
+            _serve(daemon, reload)
+        finally:
+            store.close()
+    finally:
+        lock.release()
+    log.info("stopped")
+
+
+def sqlite_path(settings: Settings) -> Path:
+    """The SQLite database file: ``storage.url`` when it is a ``sqlite:///`` URL, else
+    ``storage.path``."""
+    url = settings.storage.url
+    if url is None:
+        return settings.storage.path
+    from sqlalchemy import make_url
+
+    return Path(make_url(url).database or "")
+
+
+def _serve(daemon: Daemon, reload: Callable[[], Settings] | None) -> None:
+    daemon.reload_settings = reload
+    server = daemon.bind()
+    with asyncio.Runner(loop_factory=loop_factory()) as runner:
+        runner.run(daemon.run(server))

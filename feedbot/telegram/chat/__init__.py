@@ -1,0 +1,1 @@
+"""The chat side of the bot: commands, menus and what they show."""

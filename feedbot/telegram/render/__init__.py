@@ -1,0 +1,1 @@
+"""Posts as Telegram HTML: messages, styles, templates, previews — pure."""

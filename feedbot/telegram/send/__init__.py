@@ -1,0 +1,1 @@
+"""Getting posts out: the ledgers' drains, rate limits, digests, plans."""

@@ -1,0 +1,182 @@
+"""``telegram.template``, the button and the link preview: the default template is today's
+post, a template that errs stops the daemon at start-up (exit 2, one line), any template's
+output is split into valid pieces, and the button and preview reach Telegram."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.corpus import generate
+from feedbot.articles.model import parse
+from feedbot.config import FeedSettings
+from feedbot.errors import ConfigError
+from feedbot.fakegram import FakeBotAPI
+from feedbot.publish.feeds import article_url
+from feedbot.telegram.render.messages import MAX_MESSAGE, render_post, utf16_len
+from feedbot.telegram.render.parse_html import parse_telegram_html
+from feedbot.telegram.render.template import DEFAULT_TEMPLATE, PostRenderer, split_html
+from tests.botkit import TOKEN
+from tests.conftest import SEED
+from tests.daemonkit import Daemon as FeedDaemon
+from tests.telegram.test_editing import article_text, desk_for, fake  # noqa: F401 (fixtures)
+
+FEED = FeedSettings(base_url="https://news.example.org/", title="Test News")
+
+
+@pytest.mark.parametrize("language", ["en", "it"])
+def test_the_default_template_is_todays_post_byte_for_byte(language: str) -> None:
+    templated = PostRenderer(FEED, DEFAULT_TEMPLATE)
+    articles = [parse(SEED.name, SEED.read_bytes())]
+    articles += [parse(name, data) for name, data in generate(60, seed=11)]
+    compared = 0
+    for article in articles:
+        url = article_url(FEED, article.id)
+        today = render_post(article, url=url, language=language)
+        if len(today) > 1:
+            continue  # the built-in splitter and the generic one may cut elsewhere
+        assert templated(article, language) == today, article.id
+        compared += 1
+    assert compared >= 40
+
+
+def test_a_template_sees_escaped_values_and_the_button_can_replace_the_link() -> None:
+    article = parse("001_x.txt", b"date 2026-11-20T08:00:00Z Tom & Jerry <live>\n\nBody. More.\n")
+    renderer = PostRenderer(FEED, "{{ headline }} | {{ feed_title }} | {{ date_iso }} | {{ url }}")
+    [post] = renderer(article, "en")
+    assert post == (
+        "Tom &amp; Jerry &lt;live&gt; | Test News | 2026-11-20T08:00:00Z | "
+        "https://news.example.org/articles/001_x.html"
+    )
+    [no_link] = PostRenderer(FEED, None, link=False)(article, "it")
+    assert no_link.startswith("<b>Tom &amp; Jerry &lt;live&gt;</b>\n20 novembre 2026")
+    assert "<a " not in no_link
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("{{ headline ", "telegram.template (line 1): unexpected end of template"),
+        ("<p>{{ headline }}</p>", 'invalid Telegram HTML: Unsupported start tag "p"'),
+        ("{{ headline.__class__.__mro__ }}", "SecurityError"),
+        ("{% if false %}x{% endif %}", "makes an empty post"),
+    ],
+)
+def test_a_bad_template_is_a_config_error_naming_the_problem(template: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        PostRenderer(FEED, template).check()
+    assert problem in str(caught.value)
+
+
+def test_an_over_long_template_is_split_into_valid_pieces() -> None:
+    article = parse(SEED.name, SEED.read_bytes())
+    template = "{% for i in range(40) %}<b>{{ headline }}</b> <i>{{ lead }}</i>\n\n{% endfor %}"
+    pieces = PostRenderer(FEED, template)(article, "it")
+    assert len(pieces) > 2
+    texts = [parse_telegram_html(p)[0] for p in pieces]
+    assert all(0 < utf16_len(t) <= MAX_MESSAGE for t in texts)
+    assert all(p.startswith("<b>") for p in pieces)  # cut between blocks, not inside one
+    assert " ".join(" ".join(texts).split()).count(" ".join(article.headline.split())) == 40
+
+
+_TAGGED = st.sampled_from(["b", "i", "u", "s", "code", "tg-spoiler", "blockquote"])
+_WORDS = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=60
+)
+
+
+@st.composite
+def telegram_html(draw: st.DrawFn) -> str:
+    """Random valid Telegram HTML: text runs, some wrapped in a tag or a link."""
+    out: list[str] = []
+    for _ in range(draw(st.integers(1, 120))):
+        words = draw(_WORDS).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        kind = draw(st.sampled_from(["plain", "tag", "link", "break"]))
+        if kind == "tag":
+            tag = draw(_TAGGED)
+            out.append(f"<{tag}>{words}</{tag}>")
+        elif kind == "link":
+            out.append(f'<a href="https://x.example/{len(words)}">{words}</a>')
+        elif kind == "break":
+            out.append(draw(st.sampled_from(["\n", "\n\n", ". ", " "])))
+        else:
+            out.append(words)
+    return "".join(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(telegram_html(), st.integers(min_value=20, max_value=600))
+def test_split_html_keeps_every_piece_valid_and_within_the_limit(html: str, limit: int) -> None:
+    text, _ = parse_telegram_html(html)
+    if not text.strip():
+        return
+    pieces = split_html(html, limit)
+    seen = []
+    for piece in pieces:
+        shown, _ = parse_telegram_html(piece)  # valid Telegram HTML
+        assert utf16_len(shown) <= limit
+        seen.append(shown)
+    assert "".join("".join(seen).split()) == "".join(text.split())  # nothing lost
+
+
+def test_a_daemon_with_a_bad_template_exits_2_with_one_line_before_sending(
+    tmp_path: Path,
+) -> None:
+    index = tmp_path / "index"
+    index.mkdir()
+    api = FakeBotAPI(TOKEN).start_in_thread()
+    try:
+        env = {
+            "FEEDBOT_INDEX__PATH": str(index),
+            "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "db.sqlite3"),
+            "FEEDBOT_HTTP__PORT": "0",
+            "FEEDBOT_TELEGRAM__TOKEN": TOKEN,
+            "FEEDBOT_TELEGRAM__API_BASE_URL": api.base_url,
+            "FEEDBOT_TELEGRAM__TEMPLATE": "<b>{{ headline }}",
+        }
+        d = FeedDaemon(tmp_path, env)
+        try:
+            assert d.proc.wait(timeout=30) == 2
+            d._reader.join(timeout=5)
+            lines = [line for line in d.log.splitlines() if line.strip()]
+            assert len(lines) == 1, d.log
+            assert lines[0].startswith("feedbot: error: telegram.template makes invalid Telegram")
+            assert 'Can\'t find end tag corresponding to start tag "b"' in lines[0]
+        finally:
+            d.kill()
+        assert api.requests == []  # nothing reached Telegram
+    finally:
+        api.stop_thread()
+
+
+async def test_the_button_and_the_preview_reach_telegram_and_survive_an_edit(
+    desk_for: Callable[..., Any],  # noqa: F811
+    fake: FakeBotAPI,  # noqa: F811
+) -> None:
+    async with desk_for(chats=1, button="beside", link_preview="large-above") as desk:
+        name = await desk.publish(article_text("With a button"))
+        await desk.sent(name)
+        await desk.save(name, article_text("With a button, edited"))
+        await desk.corrected(name)
+    url = article_url(desk.settings.feed, name)
+    [sent] = fake.sent
+    assert sent.params["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Read the article", "url": url}]]
+    }
+    preview = sent.params["link_preview_options"]
+    assert preview["url"] == url and preview["prefer_large_media"] is True
+    assert preview["show_above_text"] is True
+    [edit] = fake.done("editmessagetext")
+    assert edit.params["reply_markup"] == sent.params["reply_markup"]
+    assert "With a button, edited" in edit.text and f'href="{url}"' in edit.text
+
+
+def test_the_readme_shows_the_default_template() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = readme.split("```jinja\n", 1)[1].split("```", 1)[0].rstrip()
+    assert "\n".join(line.removeprefix("  ") for line in block.splitlines()) == DEFAULT_TEMPLATE
