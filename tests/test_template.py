@@ -7,6 +7,9 @@ Telegram."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,7 @@ from feedbot.telegram.messages import MAX_MESSAGE, render_post, utf16_len
 from feedbot.telegram.parse_html import parse_telegram_html
 from feedbot.telegram.template import DEFAULT_TEMPLATE, PostRenderer, split_html
 from tests.botkit import TOKEN
-from tests.conftest import SEED
+from tests.conftest import ROOT, SEED
 from tests.daemonkit import Daemon as FeedDaemon
 from tests.storekit import deliveries_for, off_loop, until
 from tests.test_editing import article_text, desk_for, fake  # noqa: F401 (fixtures)
@@ -74,6 +77,7 @@ def test_a_template_sees_escaped_values_and_the_button_can_replace_the_link() ->
         ("{{ range(10**9)|list }}", "raised OverflowError: Range too big"),
         ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "raised RecursionError"),
         ("{{ 1 // (headline|length * 0) }}", "raised ZeroDivisionError"),
+        ("{% for i in range(99999) %}{{ lead }}\n\n{% endfor %}", "longer than 10 messages"),
     ],
 )
 def test_a_bad_template_is_a_config_error_naming_the_problem(template: str, problem: str) -> None:
@@ -100,6 +104,11 @@ BOOM = (
             '{% if "Boom" not in headline %}<b>{% endif %}{{ headline }}</b>',
             b"date 2026-11-20 Boom in the port\n\nThe lead. Nothing more.\n",
             "invalid Telegram HTML",
+        ),
+        (
+            '{% for i in range(99999 if "Boom" in headline else 1) %}{{ headline }} {% endfor %}',
+            b"date 2026-11-20 Boom in the port\n\nThe lead. Nothing more.\n",
+            "longer than 10 messages",
         ),
     ],
 )
@@ -230,6 +239,25 @@ def test_a_template_raising_any_error_stops_the_daemon_with_one_line(
         assert api.requests == []  # nothing reached Telegram
     finally:
         api.stop_thread()
+
+
+def test_preview_with_a_template_raising_any_error_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FEEDBOT_")},
+        "PYTHONPATH": str(ROOT),
+        "FEEDBOT_TELEGRAM__TEMPLATE": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "feedbot", "preview", str(SEED)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("feedbot: error: telegram.template raised RecursionError: maximum")
 
 
 async def test_articles_the_template_fails_for_are_sent_and_corrected_with_the_built_in_post(

@@ -13,7 +13,8 @@ today's post; with no template set, the built-in renderer
 Whatever a template does for one article — raise any exception (a `TemplateError`, an
 ``OverflowError`` from a huge ``range``, a ``RecursionError`` from a recursive macro, …)
 or make a message Telegram would refuse (invalid HTML, empty or only whitespace and
-markup, over the limit) — that article gets the built-in post instead, and the reason is
+markup, over the limit), or a post of more than `MAX_MESSAGES` messages and twice the
+built-in post's — that article gets the built-in post instead, and the reason is
 logged once at ERROR with its id. At start-up `PostRenderer.check` turns the same
 failures on the sample article into a `ConfigError`.
 
@@ -80,6 +81,9 @@ SAMPLE: Final = parse(
     b"The second section tells what comes next, with a <tag> and an ampersand & in it.\n",
 )
 
+#: A template's post may take this many messages, or twice as many as the built-in post of
+#: the same article if that is more (a loop gone wrong must not flood every chat).
+MAX_MESSAGES: Final = 10
 REPORTED_KEPT: Final = 1024  # article versions whose template failure was logged, remembered
 
 _TAGS: Final = {
@@ -150,9 +154,19 @@ class PostRenderer:
         take one of them (any exception of the template itself passes through)."""
         html = self.html(article, language)
         try:
-            pieces = split_html(html, self._limit)
+            text, _ = parse_telegram_html(html)
         except TelegramHTMLError as e:
             raise _Refused(f"makes invalid Telegram HTML: {e}") from None
+        if utf16_len(text) > MAX_MESSAGES * self._limit:  # more than the built-in post's?
+            url = article_url(self._feed, article.id)
+            built_in = render_post(article, url=url, language=language, limit=self._limit)
+            most = max(MAX_MESSAGES, 2 * len(built_in))
+            if utf16_len(text) > most * self._limit:
+                raise _Refused(
+                    f"makes a post longer than {most} messages (the built-in post takes "
+                    f"{len(built_in)})"
+                )
+        pieces = split_html(html, self._limit)
         for piece in pieces:
             text, _ = parse_telegram_html(piece)
             if not text.strip():
