@@ -43,7 +43,7 @@ async def test_a_send_that_raises_is_retried_then_failed_never_left_claimed(
     store: Store,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async with desk_for(chats=2, delay=1.5, max_attempts=2) as desk:
+    async with desk_for(chats=2, delay=2, max_attempts=2) as desk:
         name = await desk.publish(article_text("Stored damaged"))
         await off_loop(damage, store, articles, articles.c.id == name, body="{not json")
         later = await desk.publish(article_text("Stored fine"))
@@ -104,7 +104,7 @@ def test_a_crashed_sender_turns_healthz_503_and_restarts_until_it_sends(tmp_path
         "FEEDBOT_HTTP__PORT": "0",
         "FEEDBOT_TELEGRAM__TOKEN": TOKEN,
         "FEEDBOT_TELEGRAM__API_BASE_URL": api.base_url,
-        "FEEDBOT_TELEGRAM__DELAY": "2",  # time to damage the row before it is claimed
+        "FEEDBOT_TELEGRAM__DELAY": "3",  # time to damage the row before it is claimed
     }
     daemon = daemonkit.Daemon(tmp_path, env)
     news = "002_0000000000000002"
