@@ -248,6 +248,8 @@ class Sender(Drain):
                     await self._send(delivery)
                 except FencedError as e:
                     self._fenced(e)
+                except StoreError as e:  # the database went away mid-send
+                    self._orphan(f"delivery {delivery.id}", e)
                 except Exception as e:  # a bug: record it, never leave the row claimed
                     await self._broken(delivery, e)
         finally:
@@ -389,7 +391,5 @@ class Sender(Drain):
                 self._count("failed")
         except FencedError as e:
             self._fenced(e)
-        except Exception:  # the run loop puts the row back (`_orphaned`)
-            log.exception("could not record the failure of delivery %d", delivery.id)
-            self._orphaned = True
-            self.wake()
+        except Exception as e:
+            self._orphan(f"delivery {delivery.id}", e)

@@ -124,6 +124,13 @@ class Drain:
         if not task.cancelled() and task.exception() is not None:
             log.error("%s task crashed", self.role, exc_info=task.exception())
 
+    def _orphan(self, row: str, error: Exception) -> None:
+        """``row``'s outcome could not be written: the run loop puts it back (with every
+        other claimed row no task holds) before its next claim."""
+        log.warning("%s: %s not recorded (%s); it is tried again", self.role, row, error)
+        self._orphaned = True
+        self.wake()
+
     def _fenced(self, error: FencedError) -> None:
         """This replica lost the lease: claim nothing more; rows in flight stay claimed
         for the new leader to release."""

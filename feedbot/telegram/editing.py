@@ -149,6 +149,8 @@ class Editor(Drain):
             await self._correct_one(edit)
         except FencedError as e:
             self._fenced(e)
+        except StoreError as e:  # the database went away mid-correction
+            self._orphan(f"correction {edit.delivery_id}", e)
         except Exception as e:  # a bug: record it, never leave the row claimed
             await self._broken(edit, e)
         finally:
@@ -176,10 +178,8 @@ class Editor(Drain):
                 self._count("failed")
         except FencedError as e:
             self._fenced(e)
-        except Exception:  # the run loop puts the row back (`_orphaned`)
-            log.exception("could not record the failure of correction %d", edit.delivery_id)
-            self._orphaned = True
-            self.wake()
+        except Exception as e:
+            self._orphan(f"correction {edit.delivery_id}", e)
 
     async def _correct_one(self, edit: Edit) -> None:
         """Carry out one correction and record its outcome (a bug raises to `_correct`)."""
