@@ -261,7 +261,8 @@ class TelegramSettings(_Section):
         description="A Jinja2 template for the post (sandboxed; every value is escaped for "
         "Telegram HTML): `headline`, `date`, `date_iso`, `language`, `lead`, `sections` "
         "(`heading`, `summary`), `url`, `feed_title`, `read_label`, `show_link`. Unset: the "
-        "built-in post. Checked at start-up on a sample article: an error stops the daemon.",
+        "built-in post. Checked at start-up on a sample article: an error stops the daemon; "
+        "an article it fails for later gets the built-in post (logged at ERROR).",
     )
     button: Literal["off", "instead", "beside"] = Field(
         "off",

@@ -136,6 +136,10 @@ class Playground:
     def health(self) -> dict[str, Any]:
         return {"playground": {"running": self.running, "problem": self.problem}}
 
+    def down(self) -> str | None:
+        """Never: a playground that fails leaves the daemon healthy without it."""
+        return None
+
     async def lead(self, leadership: Leadership) -> None:
         """The playground runs whatever the deployment's role (it only runs on SQLite)."""
         return None

@@ -56,6 +56,10 @@ class Component(Protocol):
         """What `/healthz` says about this component."""
         ...
 
+    def down(self) -> str | None:
+        """What of this component should run and does not (a 503 in `/healthz`), or None."""
+        ...
+
 
 @runtime_checkable
 class ReadsIndex(Protocol):

@@ -51,6 +51,9 @@ def document(daemon: Daemon) -> tuple[dict[str, Any], bool]:
         status, ok = "scan overdue", False
     else:
         status, ok = "ok", True
+    down = [problem for c in daemon.components if (problem := c.down())]
+    if ok and down:  # a crashed sender or editor, restarting
+        status, ok = "; ".join(down), False
     bad = daemon.bad
     body: dict[str, Any] = {
         "status": status,

@@ -56,6 +56,9 @@ class BotOff:
     def health(self) -> dict[str, Any]:
         return {"telegram": {"running": False, "reason": "no token configured"}}
 
+    def down(self) -> str | None:
+        return None
+
 
 def telegram_component(
     settings: Settings, store: Store, registry: CollectorRegistry

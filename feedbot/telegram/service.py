@@ -246,9 +246,10 @@ class TelegramService:
         await application.start()
         if self.poller is not None:
             self.poller.start()
-        self._sender_task = asyncio.create_task(self.sender.run(), name="telegram-sender")
+        sender, editor = self.sender.keep_running(), self.editor.keep_running()
+        self._sender_task = asyncio.create_task(sender, name="telegram-sender")
         self.digests.start()
-        self._editor_task = asyncio.create_task(self.editor.run(), name="telegram-editor")
+        self._editor_task = asyncio.create_task(editor, name="telegram-editor")
         self.running = True
         if self._inbox is not None:
             self._inbox_task = asyncio.create_task(self._drain_inbox(), name="telegram-inbox")
@@ -270,8 +271,16 @@ class TelegramService:
                 "mode": self._settings.telegram.mode,
                 "sending": self.sender.in_flight,
                 "editing": self.editor.in_flight,
+                "down": self.down(),
             }
         }
+
+    def down(self) -> str | None:
+        """A sender or editor that crashed and is waiting to run again (503 in `/healthz`)."""
+        if not self.running:
+            return None
+        crashed = [f"{d.role} ({d.crashed})" for d in (self.sender, self.editor) if d.crashed]
+        return f"telegram {' and '.join(crashed)} crashed, restarting" if crashed else None
 
     async def follow(self) -> None:
         """Stop leading: stop polling and claiming; sends in flight finish."""

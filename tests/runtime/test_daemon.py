@@ -220,6 +220,9 @@ class Recorder:
     def health(self) -> dict[str, Any]:
         return {"bot": "recorder"}
 
+    def down(self) -> str | None:
+        return None
+
 
 async def test_health_states_and_wake(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta

@@ -1,9 +1,15 @@
 """``telegram.template``, the button and the link preview: the default template is today's
 post, a template that errs stops the daemon at start-up (exit 2, one line), any template's
-output is split into valid pieces, and the button and preview reach Telegram."""
+output is split into valid pieces, an article the template fails for (any exception, or a
+message Telegram would refuse) gets the built-in post, and the button and preview reach
+Telegram."""
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,12 +24,14 @@ from feedbot.config import FeedSettings
 from feedbot.errors import ConfigError
 from feedbot.fakegram import FakeBotAPI
 from feedbot.publish.feeds import article_url
+from feedbot.store import Store
 from feedbot.telegram.render.messages import MAX_MESSAGE, render_post, utf16_len
 from feedbot.telegram.render.parse_html import parse_telegram_html
 from feedbot.telegram.render.template import DEFAULT_TEMPLATE, PostRenderer, split_html
 from tests.botkit import TOKEN
-from tests.conftest import SEED
+from tests.conftest import ROOT, SEED
 from tests.daemonkit import Daemon as FeedDaemon
+from tests.storekit import deliveries_for, off_loop, until
 from tests.telegram.test_editing import article_text, desk_for, fake  # noqa: F401 (fixtures)
 
 FEED = FeedSettings(base_url="https://news.example.org/", title="Test News")
@@ -65,12 +73,59 @@ def test_a_template_sees_escaped_values_and_the_button_can_replace_the_link() ->
         ("<p>{{ headline }}</p>", 'invalid Telegram HTML: Unsupported start tag "p"'),
         ("{{ headline.__class__.__mro__ }}", "SecurityError"),
         ("{% if false %}x{% endif %}", "makes an empty post"),
+        ("<b> </b>\n<i>\n</i>", "makes an empty post"),
+        ("{{ range(10**9)|list }}", "raised OverflowError: Range too big"),
+        ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "raised RecursionError"),
+        ("{{ 1 // (headline|length * 0) }}", "raised ZeroDivisionError"),
+        ("{% for i in range(99999) %}{{ lead }}\n\n{% endfor %}", "longer than 10 messages"),
     ],
 )
 def test_a_bad_template_is_a_config_error_naming_the_problem(template: str, problem: str) -> None:
     with pytest.raises(ConfigError) as caught:
         PostRenderer(FEED, template).check()
     assert problem in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+# Fine on the sample article (three sections, a headline without "Boom"), not on every one.
+ONLY_LONG = "{% if sections|length > 2 %}<b>{{ headline }}</b>{% endif %}"
+BOOM = (
+    '{% if "Boom" in headline %}{{ range(10**9)|list }}{% endif %}'
+    "<b>{{ headline }}</b>{% for s in sections %}\n{{ s.summary }}{% endfor %}"
+)
+
+
+@pytest.mark.parametrize(
+    ("template", "text", "why"),
+    [
+        (ONLY_LONG, b"date 2026-11-20 Only a lead\n\nThe lead. Nothing more.\n", "empty post"),
+        (BOOM, b"date 2026-11-20 Boom in the port\n\nThe lead. Nothing more.\n", "Overflow"),
+        (
+            '{% if "Boom" not in headline %}<b>{% endif %}{{ headline }}</b>',
+            b"date 2026-11-20 Boom in the port\n\nThe lead. Nothing more.\n",
+            "invalid Telegram HTML",
+        ),
+        (
+            '{% for i in range(99999 if "Boom" in headline else 1) %}{{ headline }} {% endfor %}',
+            b"date 2026-11-20 Boom in the port\n\nThe lead. Nothing more.\n",
+            "longer than 10 messages",
+        ),
+    ],
+)
+def test_an_article_the_template_fails_for_gets_the_built_in_post_logged_once(
+    template: str, text: bytes, why: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    renderer = PostRenderer(FEED, template)
+    renderer.check()  # the sample article passes
+    article = parse("001_0000000000000001.txt", text)
+    url = article_url(FEED, article.id)
+    for _ in range(3):  # every language, again and again: one log line
+        for language in ("en", "it"):
+            assert renderer(article, language) == render_post(article, url=url, language=language)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, [r.getMessage() for r in errors]
+    message = errors[0].getMessage()
+    assert article.id in message and why in message and "built-in post" in message
 
 
 def test_an_over_long_template_is_split_into_valid_pieces() -> None:
@@ -152,6 +207,99 @@ def test_a_daemon_with_a_bad_template_exits_2_with_one_line_before_sending(
         assert api.requests == []  # nothing reached Telegram
     finally:
         api.stop_thread()
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{{ range(10**9)|list }}", "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"],
+    ids=["overflow", "recursion"],
+)
+def test_a_template_raising_any_error_stops_the_daemon_with_one_line(
+    tmp_path: Path, template: str
+) -> None:
+    index = tmp_path / "index"
+    index.mkdir()
+    api = FakeBotAPI(TOKEN).start_in_thread()
+    try:
+        env = {
+            "FEEDBOT_INDEX__PATH": str(index),
+            "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "db.sqlite3"),
+            "FEEDBOT_HTTP__PORT": "0",
+            "FEEDBOT_TELEGRAM__TOKEN": TOKEN,
+            "FEEDBOT_TELEGRAM__API_BASE_URL": api.base_url,
+            "FEEDBOT_TELEGRAM__TEMPLATE": template,
+        }
+        d = FeedDaemon(tmp_path, env)
+        try:
+            line = d.refused()
+            assert line.startswith("feedbot: error: telegram.template raised "), d.log
+            assert "Traceback" not in d.log and TOKEN.split(":")[1] not in d.log
+        finally:
+            d.kill()
+        assert api.requests == []  # nothing reached Telegram
+    finally:
+        api.stop_thread()
+
+
+def test_preview_with_a_template_raising_any_error_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FEEDBOT_")},
+        "PYTHONPATH": str(ROOT),
+        "FEEDBOT_TELEGRAM__TEMPLATE": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "feedbot", "preview", str(SEED)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith("feedbot: error: telegram.template raised RecursionError: maximum")
+
+
+async def test_articles_the_template_fails_for_are_sent_and_corrected_with_the_built_in_post(
+    desk_for: Callable[..., Any],  # noqa: F811
+    fake: FakeBotAPI,  # noqa: F811
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    template = (
+        '{% if "Boom" in headline %}{{ range(10**9)|list }}{% endif %}'
+        "{% if sections|length > 2 %}<b>{{ headline }}</b>"
+        "{% for s in sections %}\n{{ s.summary }}{% endfor %}{% endif %}"
+    )
+    async with desk_for(chats=2, template=template) as desk:
+        long, lead_only, boom = (
+            article_text("Three sections", 2),  # the template's own post
+            article_text("Only a lead"),  # the template renders nothing
+            article_text("Boom in the port", 2),  # the template raises OverflowError
+        )
+        names = [await desk.publish(text) for text in (long, lead_only, boom)]
+
+        def settled() -> bool:
+            rows = [r for n in names for r in deliveries_for(store, n)]
+            return len(rows) == 6 and all(r["status"] in ("sent", "failed") for r in rows)
+
+        await until(settled, timeout=20)
+        rows = [r for n in names for r in await off_loop(deliveries_for, store, n)]
+        assert {r["status"] for r in rows} == {"sent"}, [(r["chat"], r["error"]) for r in rows]
+        for chat in (1, 2):
+            templated, *built_in = fake.texts(chat)
+            assert templated.startswith("<b>Three sections</b>\nThe lead paragraph")
+            assert "Read the article" not in templated
+            assert built_in == [*desk.pieces(names[1], lead_only), *desk.pieces(names[2], boom)]
+
+        await desk.save(names[0], article_text("Three sections, now only a lead"))
+        await desk.corrected(names[0])
+        shown = [p.text for p in fake.done("editmessagetext")]
+        assert shown == desk.pieces(names[0], article_text("Three sections, now only a lead")) * 2
+    failed = [r for r in caplog.records if "telegram.template failed" in r.getMessage()]
+    assert {r.levelno for r in failed} == {logging.ERROR}
+    logged = [r.getMessage().split()[4] for r in failed]  # once per article (version)
+    assert len(logged) == 3 and set(logged[:2]) == set(names[1:]) and logged[2] == names[0]
 
 
 async def test_the_button_and_the_preview_reach_telegram_and_survive_an_edit(

@@ -10,6 +10,14 @@ headline with ``<`` or ``&`` cannot break the post. It sees ``headline``, ``date
 today's post; with no template set, the built-in renderer
 (`feedbot.telegram.render.messages.render_post`) is used as before.
 
+Whatever a template does for one article — raise any exception (a `TemplateError`, an
+``OverflowError`` from a huge ``range``, a ``RecursionError`` from a recursive macro, …)
+or make a message Telegram would refuse (invalid HTML, empty or only whitespace and
+markup, over the limit), or a post of more than `MAX_MESSAGES` messages and twice the
+built-in post's — that article gets the built-in post instead, and the reason is
+logged once at ERROR with its id. At start-up `PostRenderer.check` turns the same
+failures on the sample article into a `ConfigError`.
+
 `split_html` keeps a post whatever its shape within Telegram's 4096 units and valid:
 the HTML is parsed into text and entities, the text is cut at the best break that
 fits (a blank line, a line end, a sentence end, a space, else anywhere), and each
@@ -19,6 +27,7 @@ piece is written back as HTML with the entities it overlaps.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -72,6 +81,11 @@ SAMPLE: Final = parse(
     b"The second section tells what comes next, with a <tag> and an ampersand & in it.\n",
 )
 
+#: A template's post may take this many messages, or twice as many as the built-in post of
+#: the same article if that is more (a loop gone wrong must not flood every chat).
+MAX_MESSAGES: Final = 10
+REPORTED_KEPT: Final = 1024  # article versions whose template failure was logged, remembered
+
 _TAGS: Final = {
     "bold": "b",
     "italic": "i",
@@ -108,6 +122,7 @@ class PostRenderer:
         self._limit = limit
         self._source = template
         self._template = None
+        self._reported: OrderedDict[tuple[str, int], None] = OrderedDict()
         if template is not None or not link:
             env = SandboxedEnvironment(autoescape=True, trim_blocks=False)
             try:
@@ -115,25 +130,66 @@ class PostRenderer:
             except TemplateError as e:
                 line = getattr(e, "lineno", None)
                 where = f" (line {line})" if line else ""
-                raise ConfigError(f"telegram.template{where}: {e}") from None
+                raise ConfigError(f"telegram.template{where}: {one_line(str(e))}") from None
+            except Exception as e:  # e.g. RecursionError on deeply nested expressions
+                raise ConfigError(f"telegram.template {_failure(e)}") from None
 
     def __call__(self, entry: Entry | Article, language: str) -> list[str]:
         article = entry.article if isinstance(entry, Entry) else entry
         url = article_url(self._feed, article.id)
-        if self._template is None:
-            return render_post(article, url=url, language=language, limit=self._limit)
-        try:
-            return split_html(self.html(article, language), self._limit)
-        except (TemplateError, TelegramHTMLError, ValueError, TypeError) as e:
-            log.error(
-                "telegram.template failed for %s (%s): the built-in post is sent", article.id, e
-            )
-            return render_post(article, url=url, language=language, limit=self._limit)
+        if self._template is not None:
+            try:
+                return self._pieces(article, language)
+            except Exception as e:  # whatever a template raises is a template error
+                self._report(article, _failure(e))
+        return render_post(article, url=url, language=language, limit=self._limit)
 
     def html(self, article: Article, language: str) -> str:
         """The template's output for one article, not yet split."""
         assert self._template is not None
         return self._template.render(self._context(article, language))
+
+    def _pieces(self, article: Article, language: str) -> list[str]:
+        """The template's messages for one article; `_Refused` when Telegram would not
+        take one of them (any exception of the template itself passes through)."""
+        html = self.html(article, language)
+        try:
+            text, _ = parse_telegram_html(html)
+        except TelegramHTMLError as e:
+            raise _Refused(f"makes invalid Telegram HTML: {e}") from None
+        if utf16_len(text) > MAX_MESSAGES * self._limit:  # more than the built-in post's?
+            url = article_url(self._feed, article.id)
+            built_in = render_post(article, url=url, language=language, limit=self._limit)
+            most = max(MAX_MESSAGES, 2 * len(built_in))
+            if utf16_len(text) > most * self._limit:
+                raise _Refused(
+                    f"makes a post longer than {most} messages (the built-in post takes "
+                    f"{len(built_in)})"
+                )
+        pieces = split_html(html, self._limit)
+        for piece in pieces:
+            text, _ = parse_telegram_html(piece)
+            if not text.strip():
+                raise _Refused("makes an empty post: no text but whitespace and markup")
+            if utf16_len(text) > self._limit:
+                raise _Refused(f"makes a message over {self._limit} characters")
+        return pieces
+
+    def _report(self, article: Article, why: str) -> None:
+        """Log a failure at ERROR once per article version (a broadcast renders an
+        article for every language and style, and again after the cache lets it go)."""
+        key = (article.id, hash(article))
+        if key in self._reported:
+            self._reported.move_to_end(key)
+            return
+        self._reported[key] = None
+        if len(self._reported) > REPORTED_KEPT:
+            self._reported.popitem(last=False)
+        log.error(
+            "telegram.template failed for article %s (it %s): the built-in post is sent instead",
+            article.id,
+            why,
+        )
 
     def _context(self, article: Article, language: str) -> dict[str, Any]:
         def safe(text: str | None) -> Markup | None:
@@ -165,20 +221,30 @@ class PostRenderer:
 
     def check(self) -> None:
         """Render `SAMPLE` in every language and check it as Telegram would: a
-        `ConfigError` naming the problem if the template errs or makes bad HTML."""
+        `ConfigError` naming the problem, in one line, if the template raises anything
+        or makes a message Telegram would refuse."""
         if self._template is None:
             return
         for language in CATALOG_LANGUAGES:
             try:
-                html = self.html(SAMPLE, language)
-            except TemplateError as e:
-                raise ConfigError(f"telegram.template: {type(e).__name__}: {e}") from None
-            try:
-                text, _ = parse_telegram_html(html)
-            except TelegramHTMLError as e:
-                raise ConfigError(f"telegram.template makes invalid Telegram HTML: {e}") from None
-            if not text.strip():
-                raise ConfigError("telegram.template makes an empty post")
+                self._pieces(SAMPLE, language)
+            except Exception as e:
+                raise ConfigError(f"telegram.template {_failure(e)}") from None
+
+
+class _Refused(Exception):
+    """The template rendered, but Telegram would refuse the result (the message says why)."""
+
+
+def _failure(error: Exception) -> str:
+    """Why a template failed, as one line that follows "telegram.template"."""
+    if isinstance(error, _Refused):
+        return str(error)
+    detail = one_line(str(error))
+    if len(detail) > 300:
+        detail = detail[:299] + "…"
+    name = type(error).__name__
+    return f"raised {name}: {detail}" if detail else f"raised {name}"
 
 
 def split_html(html: str, limit: int = MAX_MESSAGE) -> list[str]:

@@ -4,11 +4,20 @@ Each claims due rows and works on them as tasks, at most ``max_in_flight`` at a
 time; `wake` makes it look for due rows now rather than at its next poll; a ledger
 write refused by the leader fence (`FencedError`) stops it and tells the daemon,
 which steps this replica down; `stop` lets the tasks in flight finish within a grace.
+
+`keep_running` is how the daemon runs a drain: should ``run`` itself crash (a bug, a
+damaged ledger row), the crash is logged, `crashed` names it for ``/healthz`` until the
+restarted drain claims again, and ``run`` starts again after a back-off (1 s, doubling
+up to a minute); the restarted ``run`` first puts back what the crashed one had claimed
+but not started. A task that fails on one row records it for a retry instead of
+crashing; should even that write fail, the row is put back at the next claim
+(`_orphaned`), so no row stays claimed by a task that no longer runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -18,6 +27,9 @@ from feedbot.errors import FencedError
 __all__ = ["Drain"]
 
 log = logging.getLogger("feedbot.telegram.drain")
+
+FIRST_RESTART = 1.0  # seconds before a crashed drain runs again; doubles each time
+LAST_RESTART = 60.0  # the longest wait between restarts
 
 
 class Drain:
@@ -38,6 +50,51 @@ class Drain:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._orphaned = False  # a row's outcome could not be written: put claims back
+        self.crashed: str | None = None  # why `run` is down (until it claims again)
+
+    async def run(self, *, poll: float = 1.0) -> None:
+        """Drain until `stop()` or a fenced write (each drain has its own)."""
+        raise NotImplementedError
+
+    async def keep_running(self) -> None:
+        """`run`, and run it again after a back-off whenever it crashes, until it returns
+        (stopped, or fenced)."""
+        delay = FIRST_RESTART
+        while True:
+            try:
+                await self.run()
+                self.crashed = None
+                return
+            except Exception as e:
+                if self.crashed is None:  # it had recovered since the last crash
+                    delay = FIRST_RESTART
+                self.crashed = type(e).__name__
+                log.error(
+                    "%s task crashed (%s: %s); restarting it in %.0f s",
+                    self.role,
+                    type(e).__name__,
+                    e,
+                    delay,
+                    exc_info=e,
+                )
+            if not await self._pause(delay):
+                self.crashed = None
+                return
+            delay = min(delay * 2, LAST_RESTART)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait ``seconds`` (a `wake` does not cut it short); False when stopped meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not self._stopping:
+            left = deadline - loop.time()
+            if left <= 0:
+                return True
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), left)
+        return False
 
     def wake(self) -> None:
         """Rows may be due: look now rather than at the next poll."""
@@ -66,6 +123,13 @@ class Drain:
         self._slots.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("%s task crashed", self.role, exc_info=task.exception())
+
+    def _orphan(self, row: str, error: Exception) -> None:
+        """``row``'s outcome could not be written: the run loop puts it back (with every
+        other claimed row no task holds) before its next claim."""
+        log.warning("%s: %s not recorded (%s); it is tried again", self.role, row, error)
+        self._orphaned = True
+        self.wake()
 
     def _fenced(self, error: FencedError) -> None:
         """This replica lost the lease: claim nothing more; rows in flight stay claimed

@@ -93,6 +93,7 @@ class Editor(Drain):
         self._batch = batch
         self._clock = clock
         self._articles: Lookups[tuple[Entry, bool] | None] = Lookups(ledger.article)
+        self._held: set[int] = set()  # rows whose correction is under way
 
     def forget(self, article_ids: Collection[str]) -> None:
         """These articles changed: read them again for the next correction."""
@@ -102,8 +103,8 @@ class Editor(Drain):
         """Correct until `stop()` (or a fenced write); first release the claims a crash,
         or a leader that lost the lease, left behind."""
         self._stopping = False
-        try:
-            released = await self._ledger.release_claims()
+        try:  # after a crash of `run`, the corrections it started are still under way
+            released = await self._ledger.release_claims(keep=set(self._held))
         except FencedError as e:
             self._fenced(e)
             return
@@ -112,8 +113,12 @@ class Editor(Drain):
         pause = 0.0
         while not self._stopping:
             try:
+                if self._orphaned:  # a correction's outcome could not be written
+                    self._orphaned = False
+                    await self._ledger.release_claims(keep=set(self._held))
                 claimed = await self._ledger.claim_due(self._clock(), self._batch)
                 pause = 0.0
+                self.crashed = None  # claiming again
             except FencedError as e:
                 self._fenced(e)
                 break
@@ -128,6 +133,7 @@ class Editor(Drain):
             for edit in claimed:
                 if not await self._slot():
                     break  # the rest stay claimed; `stop` releases them
+                self._held.add(edit.delivery_id)
                 self._start(self._correct(edit), f"edit-{edit.delivery_id}")
 
     async def stop(self, grace: float = 5.0) -> None:
@@ -139,6 +145,44 @@ class Editor(Drain):
 
     async def _correct(self, edit: Edit) -> None:
         """Carry out one correction and record its outcome."""
+        try:
+            await self._correct_one(edit)
+        except FencedError as e:
+            self._fenced(e)
+        except StoreError as e:  # the database went away mid-correction
+            self._orphan(f"correction {edit.delivery_id}", e)
+        except Exception as e:  # a bug: record it, never leave the row claimed
+            await self._broken(edit, e)
+        finally:
+            self._held.discard(edit.delivery_id)
+
+    async def _broken(self, edit: Edit, error: Exception) -> None:
+        """A correction raised something no outcome covers: log it with its traceback and
+        try again later (failed once out of attempts)."""
+        attempts = edit.attempts + 1
+        reason = f"{type(error).__name__}: {error}"
+        log.error(
+            "BUG: correcting post %s in chat %s raised %s",
+            edit.article_id,
+            edit.chat,
+            reason,
+            exc_info=error,
+        )
+        try:
+            if attempts < self._max_attempts:
+                at = self._clock() + backoff(attempts)
+                await self._ledger.retry(edit.delivery_id, attempts, at, reason)
+                self._count("retry")
+            else:
+                await self._ledger.fail(edit.delivery_id, attempts, reason)
+                self._count("failed")
+        except FencedError as e:
+            self._fenced(e)
+        except Exception as e:
+            self._orphan(f"correction {edit.delivery_id}", e)
+
+    async def _correct_one(self, edit: Edit) -> None:
+        """Carry out one correction and record its outcome (a bug raises to `_correct`)."""
         try:
             found = await self._articles.get(edit.article_id)
             if found is None:  # no such article (the ledger outlived it): nothing to show

@@ -130,8 +130,8 @@ class Sender(Drain):
         """Send until `stop()` (or a fenced write); release the claims left by a previous
         crash, or by a leader that lost the lease, first."""
         self._stopping = False
-        try:
-            released = await self._ledger.release_claims()
+        try:  # after a crash of `run`, the sends it started are still under way: keep them
+            released = await self._ledger.release_claims(keep=self._held())
         except FencedError as e:
             self._fenced(e)
             return
@@ -141,7 +141,8 @@ class Sender(Drain):
         while not self._stopping:
             if not self._queue:
                 try:
-                    if backoff:  # release what that claim took; keep what we hold
+                    if backoff or self._orphaned:  # put back what nobody sends; keep ours
+                        self._orphaned = False
                         await self._ledger.release_claims(keep=self._held())
                     claimed = await self._ledger.claim_due(self._clock(), self._batch)
                 except FencedError as e:
@@ -154,6 +155,7 @@ class Sender(Drain):
                         await asyncio.wait_for(self._wake.wait(), backoff)
                     continue
                 backoff = 0.0
+                self.crashed = None  # claiming again
                 for d in claimed:
                     self._claimed.setdefault(d.chat, set()).add(d.id)
                 self._queue.extend(claimed)
@@ -246,6 +248,10 @@ class Sender(Drain):
                     await self._send(delivery)
                 except FencedError as e:
                     self._fenced(e)
+                except StoreError as e:  # the database went away mid-send
+                    self._orphan(f"delivery {delivery.id}", e)
+                except Exception as e:  # a bug: record it, never leave the row claimed
+                    await self._broken(delivery, e)
         finally:
             ids = self._claimed.get(chat)
             if ids is not None:
@@ -362,3 +368,28 @@ class Sender(Drain):
             log.warning("giving up on post %s for chat %s: %s", delivery.article_id, chat, error)
             await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
             self._count("failed")
+
+    async def _broken(self, delivery: Delivery, error: Exception) -> None:
+        """Sending raised something no outcome above covers: log it with its traceback
+        and try the row again later like a network error (failed once out of attempts)."""
+        attempts = delivery.attempts + 1
+        reason = f"{type(error).__name__}: {error}"
+        log.error(
+            "BUG: sending post %s to chat %s raised %s",
+            delivery.article_id,
+            delivery.chat,
+            reason,
+            exc_info=error,
+        )
+        try:
+            if attempts < self._max_attempts:
+                at = self._clock() + backoff(attempts)
+                await self._record(self._ledger.mark_retry, delivery.id, attempts, at, reason)
+                self._count("retry")
+            else:
+                await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
+                self._count("failed")
+        except FencedError as e:
+            self._fenced(e)
+        except Exception as e:
+            self._orphan(f"delivery {delivery.id}", e)
