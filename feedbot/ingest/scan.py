@@ -8,7 +8,7 @@ plan: it reads and parses what is new or changed, stores it, and reports.
 
 What is read: regular files named like articles directly in the folder, opened
 through `feedbot.ingest.files.open_regular`. A name that cannot be published
-(`feedbot.articles.model.name_problem`), a symbolic link (unless ``follow_symlinks``,
+(`feedbot.articles.names.name_problem`), a symbolic link (unless ``follow_symlinks``,
 and then only to a file inside the folder), a FIFO or a device is a bad file:
 reported once, remembered by its stat, not read again until that changes. A
 file that could not be read (permission denied) is tried again every scan.
@@ -30,7 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from feedbot.articles.model import Article, is_article_name, name_problem, parse
+from feedbot.articles.model import Article
+from feedbot.articles.names import is_article_name, name_problem
+from feedbot.articles.parse import parse
 from feedbot.errors import ArticleError, RefusedFileError, UnstorableError
 from feedbot.ingest.files import kind_problem, open_regular
 from feedbot.store.articles import FileRecord, Known, record_problem
