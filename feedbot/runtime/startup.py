@@ -11,7 +11,7 @@ from pathlib import Path
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
 from feedbot.http.server import loop_factory
-from feedbot.ingest.scan import list_files
+from feedbot.ingest.decide import list_files
 from feedbot.runtime.components import ComponentFactory
 from feedbot.runtime.daemon import Daemon
 from feedbot.store import Store
