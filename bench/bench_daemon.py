@@ -23,7 +23,7 @@ import httpx
 
 from bench.common import Figure, best_of, cold_ingest, start_daemon, stop_process, wait_for
 from bench.corpus import generate, write_corpus
-from feedbot.articles.model import parse
+from feedbot.articles.parse import parse
 from feedbot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from bench.common import Figure, best_of
 from bench.corpus import generate
-from feedbot.articles.model import Entry, parse
+from feedbot.articles.model import Entry
+from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings
 from feedbot.publish.feeds import (
     FeedDoc,

@@ -1,6 +1,6 @@
 """Parse + summarise throughput on generated ~3.5 KB articles, one core.
 
-Counts everything `feedbot.articles.model.parse` does for a file's bytes: decoding,
+Counts everything `feedbot.articles.parse.parse` does for a file's bytes: decoding,
 block classification, language detection and the section summaries. Reading
 files is not included (the corpus is generated in memory first).
 """
@@ -11,7 +11,7 @@ import statistics
 
 from bench.common import Figure, best_of
 from bench.corpus import generate
-from feedbot.articles.model import parse
+from feedbot.articles.parse import parse
 
 GOAL = 2000.0  # articles per second on one core
 

@@ -11,7 +11,7 @@ index of a running ``feedbot run`` to the first ``sendMessage`` of the post
 For (1) and (2) the fake runs in its own process, so it neither shares the event
 loop nor the GIL with the sender being measured; rates are taken from the fake's
 arrival times (first to last message). Our side runs on uvloop when the daemon
-does (`feedbot.http.app.loop_factory`).
+does (`feedbot.http.server.loop_factory`).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def _steady_rate(times: list[float]) -> float:
 
 
 def _run(coro: Any) -> Any:
-    from feedbot.http.app import loop_factory
+    from feedbot.http.server import loop_factory
 
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         return runner.run(coro)

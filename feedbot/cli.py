@@ -124,8 +124,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Serve the feeds and pages of the index as it is at start (Ctrl-C stops)."""
     import asyncio
 
-    from feedbot.http.app import bind_server, create_app, loop_factory
+    from feedbot.http.app import create_app
     from feedbot.http.guard import http_limits
+    from feedbot.http.server import bind_server, loop_factory
     from feedbot.publish.site import Site
 
     settings = settings_from(ctx)

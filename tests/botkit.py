@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import generate
-from feedbot.articles.model import parse
+from feedbot.articles.parse import parse
 from feedbot.config import Settings
 from feedbot.ingest.scan import Indexer
 from feedbot.store import Publishing, Store

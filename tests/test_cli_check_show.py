@@ -156,7 +156,7 @@ def test_check_and_show_say_when_an_article_is_scheduled(runner: CliRunner, tmp_
 def test_preview_prints_the_post_as_telegram_shows_it_and_its_html(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedbot.articles.model import parse
+    from feedbot.articles.parse import parse
     from feedbot.config import FeedSettings
     from feedbot.publish.feeds import article_url
     from feedbot.telegram.render.messages import render_post
@@ -189,7 +189,8 @@ def test_preview_prints_the_post_as_telegram_shows_it_and_its_html(
 def test_preview_shows_a_subscription_style(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedbot.articles.model import Entry, parse
+    from feedbot.articles.model import Entry
+    from feedbot.articles.parse import parse
     from feedbot.config import FeedSettings
     from feedbot.publish.feeds import article_url
     from feedbot.telegram.render.styles import render_styled

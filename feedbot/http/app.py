@@ -11,18 +11,12 @@ the path says.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import errno
-import socket
 import time
-from collections.abc import Awaitable, Callable, Generator, Sequence
-from datetime import datetime
-from email.utils import format_datetime, formatdate, parsedate_to_datetime
+from collections.abc import Awaitable, Callable, Sequence
+from email.utils import formatdate
 from typing import Any
 from weakref import WeakKeyDictionary
 
-import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -32,13 +26,14 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedbot.config import Settings
-from feedbot.errors import FeedbotError
-from feedbot.http.guard import MAX_BODY_BYTES, HttpLimits, SizedRoute, guarded_protocol
+from feedbot.http.body import read_body
+from feedbot.http.conditional import accepts_gzip, etag_matches, http_date, not_modified_since
+from feedbot.http.guard import MAX_BODY_BYTES, SizedRoute
 from feedbot.publish.feeds import site_url
 from feedbot.publish.pages import render_not_found
 from feedbot.publish.site import MISS, Resource, Site
 
-__all__ = ["HealthCheck", "HttpServer", "bind_server", "create_app", "loop_factory", "route_label"]
+__all__ = ["HealthCheck", "create_app", "route_label"]
 
 HealthCheck = Callable[[], tuple[dict[str, Any], bool]]
 # Runs ``Site.get(path)`` off the event loop (the daemon: on a database thread).
@@ -79,95 +74,6 @@ def _counter(registry: CollectorRegistry) -> Counter:
     return counter
 
 
-def _http_date(value: datetime) -> bytes:
-    return format_datetime(value, usegmt=True).encode("ascii")
-
-
-def _accepts_gzip(value: bytes) -> bool:
-    for part in value.lower().split(b","):
-        name, _, params = part.partition(b";")
-        if name.strip() in (b"gzip", b"x-gzip", b"*"):
-            q = params.strip()
-            if not q.startswith(b"q="):
-                return True
-            try:
-                return float(q[2:]) > 0
-            except ValueError:
-                return False
-    return False
-
-
-def _etag_matches(value: bytes, etags: tuple[bytes, bytes]) -> bool:
-    if value.strip() == b"*":
-        return True
-    for tag in value.split(b","):
-        tag = tag.strip()
-        if tag.startswith(b"W/"):
-            tag = tag[2:]
-        if tag in etags:
-            return True
-    return False
-
-
-def _not_modified_since(value: bytes, last_modified: datetime) -> bool:
-    try:
-        since = parsedate_to_datetime(value.decode("latin-1"))
-    except (TypeError, ValueError, IndexError):
-        return False
-    if since.tzinfo is None:
-        return False
-    return last_modified <= since
-
-
-class _Body:
-    """A request body read ahead of the app, handed to it as if it came off the wire."""
-
-    __slots__ = ("chunks",)
-
-    def __init__(self, chunks: list[Message]) -> None:
-        self.chunks = chunks
-
-    def replay(self, receive: Receive) -> Receive:
-        if not self.chunks:
-            return receive
-        pending = list(self.chunks)
-
-        async def replayed() -> Message:
-            return pending.pop(0) if pending else await receive()
-
-        return replayed
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> _Body | None:
-    """The body when it fits in ``limit`` bytes (None: it does not, answer 413).
-
-    A declared ``Content-Length`` is judged without reading; a body without one
-    (chunked) is read here, up to ``limit``, and replayed to the app."""
-    length: bytes | None = None
-    chunked = False
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            length = value
-        elif name == b"transfer-encoding":
-            chunked = True
-    if length is not None:
-        return _Body([]) if length.isdigit() and int(length) <= limit else None
-    if not chunked:
-        return _Body([])
-    chunks: list[Message] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunks.append(message)
-        if message["type"] != "http.request":
-            return _Body(chunks)
-        size += len(message.get("body", b""))
-        if size > limit:
-            return None
-        if not message.get("more_body", False):
-            return _Body(chunks)
-
-
 class _Prepared:
     """The response headers of one `Resource`, built once."""
 
@@ -183,7 +89,7 @@ class _Prepared:
         self.etags = (etag, gz_etag)
         base = [
             (b"content-type", resource.content_type.encode("ascii")),
-            (b"last-modified", _http_date(resource.last_modified)),
+            (b"last-modified", http_date(resource.last_modified)),
             *common,
             *extra,
         ]
@@ -198,7 +104,7 @@ class _Prepared:
             (b"content-encoding", b"gzip"),
             (b"content-length", str(len(resource.gzipped)).encode()),
         ]
-        last_modified = (b"last-modified", _http_date(resource.last_modified))
+        last_modified = (b"last-modified", http_date(resource.last_modified))
         self.not_modified = (
             [(b"etag", etag), last_modified, *common, *extra],
             [(b"etag", gz_etag), last_modified, *common, *extra],
@@ -297,7 +203,7 @@ class _SiteLayer:
         if route is not None:
             label = str(getattr(route, "path", "other"))
             max_body = route.max_body if isinstance(route, SizedRoute) else MAX_BODY_BYTES
-            body = await _read_body(scope, receive, max_body)
+            body = await read_body(scope, receive, max_body)
             if body is None:
                 status = await self._respond(
                     send,
@@ -373,16 +279,16 @@ class _SiteLayer:
             elif name == b"if-modified-since":
                 ims = value
             elif name == b"accept-encoding":
-                gz = _accepts_gzip(value)
+                gz = accepts_gzip(value)
         resource = prepared.resource
         # A Last-Modified later than the Date (the bytes changed twice within one second,
         # see `feedbot.publish.site`) is left out, and not compared, until that second comes.
         early = prepared.modified_at > self.now()
         if inm is not None:
-            fresh = _etag_matches(inm, prepared.etags)
+            fresh = etag_matches(inm, prepared.etags)
         else:
             fresh = (
-                ims is not None and not early and _not_modified_since(ims, resource.last_modified)
+                ims is not None and not early and not_modified_since(ims, resource.last_modified)
             )
         if fresh:
             headers = prepared.not_modified[1] if gz else prepared.not_modified[0]
@@ -467,101 +373,3 @@ def create_app(
         offload=offload,
     )
     return Starlette(routes=all_routes, middleware=[layer])
-
-
-class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to its host when embedded."""
-
-    def __init__(self, config: uvicorn.Config, *, handle_signals: bool) -> None:
-        super().__init__(config)
-        self.handle_signals = handle_signals
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        if self.handle_signals:
-            with super().capture_signals():
-                yield
-        else:
-            yield
-
-
-class HttpServer:
-    """A uvicorn server on a socket already bound (so the port is known and errors are clean)."""
-
-    def __init__(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        self.server = server
-        self.socket = sock
-        host, port = sock.getsockname()[:2]
-        self.host: str = host
-        self.port: int = port
-
-    @property
-    def url(self) -> str:
-        """``http://host:port/`` of the bound socket."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
-
-    async def serve(self) -> None:
-        """Serve until `stop` is called (or a signal, when the server handles them)."""
-        try:
-            await self.server.serve(sockets=[self.socket])
-        finally:
-            self.socket.close()
-
-    def stop(self) -> None:
-        """Ask the server to finish the requests in flight and return from `serve`."""
-        self.server.should_exit = True
-
-
-def bind_server(
-    app: ASGIApp,
-    host: str,
-    port: int,
-    *,
-    handle_signals: bool = False,
-    access_log: bool = False,
-    limits: HttpLimits | None = None,
-) -> HttpServer:
-    """Bind ``host:port`` (0 = any free port) and return the server to `serve` on it.
-
-    Raises `FeedbotError` with one clear line when the port is in use or the
-    address cannot be bound. ``limits`` (header timeout, connections) default to
-    the settings' defaults; see `feedbot.http.guard`.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as e:
-        raise FeedbotError(f"cannot listen on {host}:{port}: {e.strerror}") from None
-    family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as e:
-        sock.close()
-        if e.errno == errno.EADDRINUSE:
-            raise FeedbotError(f"cannot listen on {host}:{port}: port in use") from None
-        raise FeedbotError(f"cannot listen on {host}:{port}: {e.strerror}") from None
-    sock.setblocking(False)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        lifespan="off",
-        access_log=access_log,
-        server_header=False,
-        date_header=False,  # `_SiteLayer` sends it
-        proxy_headers=False,
-        http=guarded_protocol(limits or HttpLimits(header_timeout=10.0, max_connections=1000)),
-    )
-    return HttpServer(_Server(config, handle_signals=handle_signals), sock)
-
-
-def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop factory when uvloop is installed (faster I/O), else None."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
-    return factory

@@ -1,6 +1,6 @@
 """The file-reading edge: article files on disk in, `Article` values or `ArticleError`s out.
 
-The parser (`feedbot.articles.model.parse`) never opens a file; this module does. Only a
+The parser (`feedbot.articles.parse.parse`) never opens a file; this module does. Only a
 regular file is read, and opening one never blocks: `open_regular` opens with
 ``O_NONBLOCK`` (a FIFO swapped in for a file cannot hang a scan) and without
 following a symbolic link unless asked to, then checks what it opened. The
@@ -13,7 +13,9 @@ import os
 import stat
 from pathlib import Path
 
-from feedbot.articles.model import DEFAULT_MAX_BYTES, Article, is_article_name, name_problem, parse
+from feedbot.articles.model import Article
+from feedbot.articles.names import is_article_name, name_problem
+from feedbot.articles.parse import DEFAULT_MAX_BYTES, parse
 from feedbot.errors import ArticleError, RefusedFileError
 
 __all__ = [

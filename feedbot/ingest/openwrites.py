@@ -3,7 +3,7 @@
 A file created or written in the index folder and not closed by its writer
 (``IN_CLOSE_WRITE``) nor renamed in (``IN_MOVED_TO``) since may be half-written
 however long its writer pauses (``scp`` over a slow link, an editor saving in
-chunks), so the scan does not read it (`feedbot.ingest.scan.decide`, ``writing``).
+chunks), so the scan does not read it (`feedbot.ingest.decide.decide`, ``writing``).
 A writer that never closes its file does not hold it for ever: once no write has
 come for ``index.open_write_timeout`` seconds the file is released, with a
 WARNING naming it and saying why, and read as it is (the settle rule applies).

@@ -249,7 +249,7 @@ async def follow_folder(
     ``over`` is set: inotify on Linux (the batch names files complete now and files still
     open for writing), watchfiles elsewhere (a batch that names no file). Never raises:
     the interval scan is the safety net."""
-    from feedbot.articles.model import is_article_name
+    from feedbot.articles.names import is_article_name
 
     try:
         if available():

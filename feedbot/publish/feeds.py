@@ -20,7 +20,8 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 
 from feedbot.articles.dates import rfc3339, utc
-from feedbot.articles.model import Article, DatePrecision, Entry, id_in_url
+from feedbot.articles.model import Article, DatePrecision, Entry
+from feedbot.articles.names import id_in_url
 from feedbot.config import FeedSettings
 from feedbot.publish.body import article_html, clean_entries, clean_text
 

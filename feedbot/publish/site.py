@@ -34,7 +34,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import unquote
 
-from feedbot.articles.model import MAX_ID_URL_CHARS, Entry
+from feedbot.articles.model import Entry
+from feedbot.articles.names import MAX_ID_URL_CHARS
 from feedbot.config import Settings
 from feedbot.publish.feeds import (
     EMPTY_FEED_UPDATED,

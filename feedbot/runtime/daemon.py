@@ -28,8 +28,9 @@ from feedbot.cluster.catchup import Follower
 from feedbot.cluster.leader import Leadership
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError, FencedError, StoreError
-from feedbot.http.app import HttpServer, bind_server, create_app
+from feedbot.http.app import create_app
 from feedbot.http.guard import http_limits
+from feedbot.http.server import HttpServer, bind_server
 from feedbot.ingest.metrics import ScanMetrics
 from feedbot.ingest.openwrites import OpenWrites
 from feedbot.ingest.scan import Indexer, ScanReport

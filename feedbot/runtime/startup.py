@@ -10,8 +10,8 @@ from pathlib import Path
 
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
-from feedbot.http.app import loop_factory
-from feedbot.ingest.scan import list_files
+from feedbot.http.server import loop_factory
+from feedbot.ingest.decide import list_files
 from feedbot.runtime.components import ComponentFactory
 from feedbot.runtime.daemon import Daemon
 from feedbot.store import Store

@@ -10,15 +10,14 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from feedbot.articles.model import (
-    CAPTION_CREDITS,
     Article,
     BlockKind,
     DatePrecision,
     article_from_dict,
     article_to_dict,
-    is_article_name,
-    parse,
 )
+from feedbot.articles.names import is_article_name
+from feedbot.articles.parse import CAPTION_CREDITS, parse
 from feedbot.errors import ArticleError, FeedbotError
 from tests.conftest import ROOT, SEED
 
@@ -494,7 +493,7 @@ _CREDIT_WORDS = st.sampled_from(
 @example(["Il sindaco. ſcreen grab by Mario", "Il sindaco pİcture by Mario"])
 def test_caption_shortcut_agrees_with_the_credit_patterns(words: list[str]) -> None:
     """The keyword pre-check only skips texts the credit regex would reject anyway."""
-    from feedbot.articles.model import _CAPTION, _CAPTION_TAIL, _CREDIT_HINTS, _is_caption
+    from feedbot.articles.parse import _CAPTION, _CAPTION_TAIL, _CREDIT_HINTS, _is_caption
 
     assert set(_CREDIT_HINTS) == {name for name, _ in CAPTION_CREDITS}
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.corpus import generate
-from feedbot.articles.model import parse
+from feedbot.articles.parse import parse
 
 ROOT = Path(__file__).resolve().parents[2]
 RELEASE = "13c6562"

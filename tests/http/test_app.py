@@ -22,7 +22,8 @@ from starlette.types import ASGIApp, Message
 
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
-from feedbot.http.app import bind_server, create_app, route_label
+from feedbot.http.app import create_app, route_label
+from feedbot.http.server import bind_server
 from feedbot.publish.site import Site
 from tests.sitekit import CountingSource, entries, site
 

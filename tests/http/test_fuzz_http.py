@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 
 from feedbot.articles.model import Entry
 from feedbot.config import Settings
-from feedbot.http.app import HttpServer, bind_server, create_app
+from feedbot.http.app import create_app
 from feedbot.http.guard import MAX_BODY_BYTES, HttpLimits, loads_json
+from feedbot.http.server import HttpServer, bind_server
 from feedbot.ingest.files import read_article
 from feedbot.publish.site import MemorySource, Site
 from tests.conftest import SEED

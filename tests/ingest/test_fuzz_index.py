@@ -11,7 +11,7 @@ from urllib.parse import quote
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedbot.articles.model import MAX_ID_URL_CHARS
+from feedbot.articles.names import MAX_ID_URL_CHARS
 from feedbot.ingest.scan import Indexer
 from feedbot.store import Store
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from feedbot.articles.model import MAX_ID_URL_CHARS, is_article_name
+from feedbot.articles.names import MAX_ID_URL_CHARS, is_article_name
 from feedbot.config import Settings
 from feedbot.ingest import watch
 from feedbot.ingest.scan import Indexer

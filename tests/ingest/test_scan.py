@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from feedbot.ingest.scan import BadFile, FileStat, Indexer, decide, list_files
+from feedbot.ingest.decide import BadFile, FileStat, decide, list_files
+from feedbot.ingest.scan import Indexer
 from feedbot.store import Known, Store
 from tests.conftest import SEED
 from tests.storekit import article_row, deliveries_for

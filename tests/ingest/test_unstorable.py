@@ -13,7 +13,8 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from feedbot.articles.model import MAX_SEQ_DIGITS, parse
+from feedbot.articles.names import MAX_SEQ_DIGITS
+from feedbot.articles.parse import parse
 from feedbot.cli import cli
 from feedbot.errors import ArticleError
 from feedbot.ingest.scan import Indexer

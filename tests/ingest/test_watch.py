@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feedbot.articles.model import is_article_name
+from feedbot.articles.names import is_article_name
 from feedbot.ingest import watch
 from feedbot.ingest.watch import (
     IN_CLOSE_WRITE,

@@ -25,8 +25,8 @@ from feedbot.articles.model import (
     DatePrecision,
     Entry,
     Section,
-    parse,
 )
+from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings
 from feedbot.publish.body import clean_text
 from feedbot.publish.feeds import (

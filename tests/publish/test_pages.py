@@ -155,7 +155,7 @@ def test_not_found_page() -> None:
 
 
 def test_seed_golden_page(seed_bytes: bytes) -> None:
-    from feedbot.articles.model import parse
+    from feedbot.articles.parse import parse
 
     seed: Article = parse(str(SEED), seed_bytes)
     page = render_article(Entry.of(seed), Settings().feed)

@@ -10,7 +10,7 @@ from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy import create_engine, inspect, text
 
-from feedbot.articles.model import parse
+from feedbot.articles.parse import parse
 from feedbot.store import FileRecord, Store
 from feedbot.store.migrate import _script
 from feedbot.store.schema import metadata

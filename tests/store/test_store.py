@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from feedbot.articles.model import Article, parse
+from feedbot.articles.model import Article
+from feedbot.articles.parse import parse
 from feedbot.errors import SchemaTooNewError, StoreError
 from feedbot.store import SCHEMA_VERSION, FileRecord, Store, StoreSource
 from feedbot.store.migrate import head, revisions

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from feedbot.articles.model import parse
+from feedbot.articles.parse import parse
 from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
 from feedbot.telegram.service import TelegramService

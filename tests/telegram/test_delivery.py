@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from feedbot.articles.model import parse
+from feedbot.articles.parse import parse
 from feedbot.fakegram import SEND_METHODS as SENDS
 from feedbot.fakegram import FakeBotAPI, RequestRecord
 from feedbot.publish.feeds import article_url

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from feedbot.articles.model import Entry, parse
+from feedbot.articles.model import Entry
+from feedbot.articles.parse import parse
 from feedbot.config import Settings
 from feedbot.fakegram import FakeBotAPI
 from feedbot.publish.feeds import article_url

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedbot.articles.model import Article, ArticleDate, DatePrecision, Entry, Section, parse
+from feedbot.articles.model import Article, ArticleDate, DatePrecision, Entry, Section
+from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings
 from feedbot.telegram.render.messages import (
     MAX_MESSAGE,

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.corpus import generate
-from feedbot.articles.model import parse
+from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings
 from feedbot.errors import ConfigError
 from feedbot.fakegram import FakeBotAPI

@@ -37,7 +37,8 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from feedbot.articles.i18n import CATALOG_LANGUAGES, translator
-from feedbot.articles.model import Article, Entry, parse
+from feedbot.articles.model import Article, Entry
+from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings
 from feedbot.errors import ConfigError
 from feedbot.publish.feeds import article_url
