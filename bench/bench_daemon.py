@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import Figure, best_of, cold_ingest, start_daemon, stop_process, wait_for
-from bench.corpus import generate, write_corpus
+from feedbot.articles.corpus import generate, write_corpus
 from feedbot.articles.parse import parse
 from feedbot.store import Store
 

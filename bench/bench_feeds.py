@@ -1,12 +1,13 @@
 """Render time of the main feed documents (50 newest entries of a 10,000-article corpus).
 
-Only the rendering is timed: the corpus (`bench.corpus`) is generated, parsed and sorted first.
+Only the rendering is timed: the corpus (`feedbot.articles.corpus`) is generated, parsed and
+sorted first.
 """
 
 from __future__ import annotations
 
 from bench.common import Figure, best_of
-from bench.corpus import generate
+from feedbot.articles.corpus import generate
 from feedbot.articles.model import Entry
 from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings

@@ -114,7 +114,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _prepare(tmp: Path, total: int) -> tuple[Path, Path]:
     """Write the corpus and the config, and build the static site from it."""
-    from bench.corpus import write_corpus
+    from feedbot.articles.corpus import write_corpus
     from feedbot.articles.model import Entry
     from feedbot.config import load_settings
     from feedbot.ingest.files import load_folder

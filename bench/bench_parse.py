@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 
 from bench.common import Figure, best_of
-from bench.corpus import generate
+from feedbot.articles.corpus import generate
 from feedbot.articles.parse import parse
 
 GOAL = 2000.0  # articles per second on one core

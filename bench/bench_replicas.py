@@ -120,7 +120,7 @@ def _follower_http(tmp: Path, url: str, total: int, seconds: int) -> Figure:
     import subprocess
 
     from bench import bench_http
-    from bench.corpus import write_corpus
+    from feedbot.articles.corpus import write_corpus
     from tests.replicakit import Replica, wait_until
 
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"

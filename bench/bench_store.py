@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench.common import Figure, cold_ingest
-from bench.corpus import write_corpus
+from feedbot.articles.corpus import write_corpus
 from feedbot.store import Store
 from feedbot.store.copy import copy_database
 from tests.pgserver import fresh_database, shared_server

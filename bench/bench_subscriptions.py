@@ -25,7 +25,7 @@ from sqlalchemy import func, insert, select
 
 from bench.bench_telegram import TOKEN, FakeProcess, _run, _steady_rate
 from bench.common import Figure
-from bench.corpus import generate
+from feedbot.articles.corpus import generate
 from feedbot.articles.parse import parse
 from feedbot.store import FileRecord, Store
 from feedbot.store.schema import chats, deliveries, subscriptions

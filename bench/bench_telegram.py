@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, Figure, start_daemon, stop_process, wait_for
-from bench.corpus import generate
+from feedbot.articles.corpus import generate
 
 # Shaped like a real token (digits:35 characters) but assembled here, so that no
 # token-shaped literal sits in the repository for secret scanners to flag.

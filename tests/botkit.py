@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import generate
+from feedbot.articles.corpus import generate
 from feedbot.articles.parse import parse
 from feedbot.config import Settings
 from feedbot.ingest.scan import Indexer

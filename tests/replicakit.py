@@ -147,7 +147,7 @@ class Corpus:
     """Article files from the bench corpus, dropped atomically into an index folder."""
 
     def __init__(self, folder: Path, count: int = 50, seed: int = 3) -> None:
-        from bench.corpus import generate
+        from feedbot.articles.corpus import generate
 
         folder.mkdir(exist_ok=True)
         self.folder = folder

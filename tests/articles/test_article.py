@@ -406,7 +406,7 @@ def test_impossible_dates(token: str) -> None:
 
 
 def test_generated_corpus_parses_with_every_block_kind() -> None:
-    from bench.corpus import generate
+    from feedbot.articles.corpus import generate
 
     corpus = list(generate(200, seed=1))
     assert corpus == list(generate(200, seed=1))  # deterministic

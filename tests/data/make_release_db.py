@@ -13,7 +13,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.corpus import generate
+from feedbot.articles.corpus import generate
 from feedbot.articles.parse import parse
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -510,7 +510,7 @@ def test_daemon_end_to_end_with_kill_9(tmp_path: Path) -> None:
     fake = FakeBotAPI(TOKEN).start_in_thread()
     index = tmp_path / "index"
     index.mkdir()
-    from bench.corpus import generate
+    from feedbot.articles.corpus import generate
 
     corpus = iter(generate(50, seed=3))
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.corpus import generate
+from feedbot.articles.corpus import generate
 from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings
 from feedbot.errors import ConfigError
