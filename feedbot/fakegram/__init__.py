@@ -3,7 +3,8 @@
 It behaves like Telegram where a broadcasting bot can go wrong: HTML parse errors,
 the 4096-unit limit, blocked and unknown chats, migrated groups, flood control
 (sliding windows, configurable), and injected faults (5xx, timeouts, 429s) from a
-seeded RNG. Use it either way::
+seeded RNG. What it copies of Telegram, with the sources: docs/telegram-emulator.md.
+Use it either way::
 
     async with FakeBotAPI() as fake:          # inside a pytest-asyncio test
         bot = telegram.Bot(fake.token, base_url=fake.base_url)

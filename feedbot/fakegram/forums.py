@@ -1,8 +1,10 @@
 """Forum supergroups for the fake Bot API (`feedbot.fakegram`): topics, and how
-Telegram answers a message sent to one (see /work/shared/TELEGRAM-NOTES.md).
+Telegram answers a message sent to one (the behaviours and their sources:
+docs/telegram-emulator.md, "Forum topics").
 
-- A message in a topic carries ``message_thread_id`` and ``is_topic_message``; in the
-  General topic it carries neither.
+- A message in a topic carries ``message_thread_id`` and ``is_topic_message``; one the
+  bot sends to the General topic carries neither (on Telegram a reply in General carries
+  the id without ``is_topic_message``: not modelled here).
 - Sending with ``message_thread_id`` 1 (General), an unknown or deleted topic answers
   ``Bad Request: message thread not found``; a closed topic ``Bad Request: TOPIC_CLOSED``.
 - Every accepted message remembers its topic, so a button pressed under it arrives

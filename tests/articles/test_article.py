@@ -39,6 +39,8 @@ def test_seed_matches_golden_file() -> None:
 
 
 def test_seed_as_the_issue_lists_it() -> None:
+    """The shipped seed parses, field by field, to what a reader sees in the file: its id,
+    month-precision date, headline, language, and each section's heading and blocks."""
     a = _seed()
     assert a.id == "000_52a7b11c330feae9"
     assert a.seq == 0

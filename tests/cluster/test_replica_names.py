@@ -1,4 +1,4 @@
-"""Issue 18 item 12b: two replicas under one `cluster.replica_name`. Real `feedbot run`
+"""Two replicas under one `cluster.replica_name`. Real `feedbot run`
 replicas on a fresh PostgreSQL database: the second one of a name that a live replica
 holds is refused (exit 2, one line naming the holder); the name is free again at once
 after a clean stop, and after a crash once the holder's lease on it has expired."""

@@ -24,7 +24,7 @@ from tests.replicakit import Corpus, Replica, leaders, max_per_second, wait_unti
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
-FAILOVER = 10.0  # seconds: the bound for a new leader after the old one died
+FAILOVER = 10.0  # seconds the tests allow a new leader after the old one died (README: about 8)
 IN_FLIGHT = 64  # the sender's most sends under way at once: the duplicates a crash may cost
 
 

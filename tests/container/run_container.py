@@ -12,8 +12,11 @@ volume re-adds nothing. Any failure exits non-zero with a clear message; nothing
 is skipped. Containers and volumes it creates are always removed. Standard
 library only, so it runs before (or without) the project's venv.
 
-How podman runs on these machines (runc, ulimits, CA bundle mounts) is recorded
-in CONTAINER-TESTING.md; the Dockerfile itself stays written for ordinary Docker.
+How podman runs on these machines is in the constants below: `PODMAN` (runc: crun
+fails on their cgroups), `ULIMITS` (lower than podman would set, which these VMs
+refuse) and the CA bundle and pip settings mounted into the build (`CA_BUNDLE`,
+`PIP_CONF`: without them pip fails with CERTIFICATE_VERIFY_FAILED). The Dockerfile
+itself stays written for ordinary Docker.
 """
 
 from __future__ import annotations

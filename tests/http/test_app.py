@@ -456,7 +456,7 @@ _SITE = site(3, SETTINGS)
 
 
 async def test_a_last_modified_ahead_of_the_date_is_not_sent() -> None:
-    """Issue 18, item 5: bytes changed twice within a second carry a Last-Modified one
+    """Bytes changed twice within a second carry a Last-Modified one
     second on; until that second comes it is left out and If-Modified-Since is not
     answered 304, so no reader is told "not modified" about bytes it has not seen."""
     ahead = datetime.now(UTC) + timedelta(hours=1)  # the site's clock runs an hour fast

@@ -96,7 +96,7 @@ def test_raw_requests_never_500_never_hang(server: HttpServer, data: bytes) -> N
     assert healthy(server)
 
 
-# --- issue 18: bodies are not head (item 6), and no body reaches a recursion limit (item 10) ----
+# --- a body is judged by its route's limit, not the head's, and never reaches a recursion limit ---
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

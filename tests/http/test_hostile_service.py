@@ -1,4 +1,5 @@
-"""Issue 10, the service side: a real `feedbot run` under hostile clients and surroundings."""
+"""A real `feedbot run` under hostile clients and surroundings: a second daemon, a database
+deleted, read-only or damaged under it, a scan stuck at a stop, SIGHUP, slow and huge requests."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def db(env: dict[str, str]) -> Path:
     return Path(env["FEEDBOT_STORAGE__PATH"])
 
 
-# --- item 3: one daemon per SQLite file ---------------------------------------------------------
+# --- one daemon per SQLite file -------------------------------------------------------------------
 
 
 def test_a_second_daemon_on_the_same_database_is_refused(env, start) -> None:  # type: ignore[no-untyped-def]
@@ -67,7 +68,7 @@ def test_a_second_daemon_on_the_same_database_is_refused(env, start) -> None:  #
     assert first.stop()[0] == 0
 
 
-# --- item 4: the database deleted under a running daemon ----------------------------------------
+# --- the database deleted under a running daemon --------------------------------------------------
 
 
 def test_a_deleted_database_is_noticed_and_not_silently_recreated(env, start) -> None:  # type: ignore[no-untyped-def]
@@ -89,7 +90,7 @@ def test_a_deleted_database_is_noticed_and_not_silently_recreated(env, start) ->
     assert again.stop()[0] == 0
 
 
-# --- item 5: read-only database or folder; write errors that clear ------------------------------
+# --- read-only database or folder; write errors that clear ----------------------------------------
 
 
 def test_a_read_only_database_or_folder_is_refused_at_start(env, start, immutable) -> None:  # type: ignore[no-untyped-def]
@@ -120,7 +121,7 @@ def test_a_write_error_that_clears_needs_no_restart(env, start, immutable, tmp_p
     assert d.stop()[0] == 0
 
 
-# --- item 6: a damaged table page ---------------------------------------------------------------
+# --- a damaged table page -------------------------------------------------------------------------
 
 
 def test_a_damaged_table_page_is_one_line_and_exit_2(env, start, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -142,7 +143,7 @@ def test_a_damaged_table_page_is_one_line_and_exit_2(env, start, tmp_path) -> No
     assert "the database is damaged (PRAGMA integrity_check: " in line
 
 
-# --- item 2 (second half) and also-seen: stopping with a scan stuck -----------------------------
+# --- stopping within the budget with a scan stuck in the database ---------------------------------
 
 _HOLD = """
 import sqlite3, sys, time
@@ -190,7 +191,7 @@ def test_sigterm_ends_the_daemon_within_budget_with_a_scan_stuck(env, start, tmp
         holder.stdout.close()
 
 
-# --- item 15: SIGHUP ----------------------------------------------------------------------------
+# --- SIGHUP: live settings applied, a bad config kept out -----------------------------------------
 
 
 def test_sighup_applies_what_it_can_and_keeps_a_bad_config_out(env, start, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -218,7 +219,7 @@ def test_sighup_applies_what_it_can_and_keeps_a_bad_config_out(env, start, tmp_p
     assert d.stop()[0] == 0
 
 
-# --- items 7 and 8: slow and oversized requests -------------------------------------------------
+# --- slow and oversized requests ------------------------------------------------------------------
 
 
 def _connect(url: str) -> socket.socket:

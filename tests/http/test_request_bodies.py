@@ -1,4 +1,4 @@
-"""Issue 18, item 6: request bodies count against their route's limit, never the head's.
+"""Request bodies count against their route's limit, never against the request head's.
 
 A real `feedbot run` in webhook mode gets the large updates Telegram can send from
 the Bot API emulator and answers them; past a route's body limit it answers 413.

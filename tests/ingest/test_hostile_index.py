@@ -1,4 +1,4 @@
-"""Hostile names and files in the index folder (issue 10): each a real scan of a real folder."""
+"""Hostile names and files in the index folder: each a real scan of a real folder."""
 
 from __future__ import annotations
 

@@ -280,7 +280,7 @@ async def test_the_page_is_served_with_a_strict_policy(harness: Harness) -> None
     assert [c["type"] for c in state["chats"]] == ["private", "supergroup", "supergroup", "channel"]
 
 
-# --- issue 18: DNS rebinding (item 9) and deeply nested JSON (item 10) --------------------------
+# --- DNS rebinding (a forged Host) and deeply nested JSON -----------------------------------------
 
 FORGED = {"host": "evil.example:18303", "origin": "http://evil.example:18303"}
 

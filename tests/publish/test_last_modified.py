@@ -1,4 +1,4 @@
-"""Issue 18, item 5: Last-Modified is when the bytes changed, never a date in the future.
+"""Last-Modified is when the bytes changed, never a date in the future.
 
 A real `feedbot run` serves an article dated (day precision) half a year ahead; every
 later change of a document's bytes answers 200 to the If-Modified-Since and the

@@ -211,7 +211,7 @@ def test_order_does_not_follow_the_database_collation(
 
 
 def test_last_modified_is_when_the_bytes_changed_never_later_than_now() -> None:
-    """Issue 18, item 5: a date ahead does not pin Last-Modified; every change moves it."""
+    """An article dated ahead does not pin Last-Modified; every change of the bytes moves it."""
     clock = [datetime(2026, 12, 5, 7, 0, 0, 250000, tzinfo=UTC)]
     now = clock[0].replace(microsecond=0)
     june = ArticleDate(datetime(2027, 6, 1, tzinfo=UTC), DatePrecision.DAY)

@@ -1,4 +1,4 @@
-"""Issue 18 item 12a: ``/healthz`` names the kind of failure and never the database URL,
+"""A public ``/healthz`` names the kind of failure and never the database URL,
 its user, host, port or name, nor the database file; the log keeps the detail. Real
 `feedbot run` processes: one on a PostgreSQL server of the test's own that is stopped
 under it, one on a SQLite file that cannot be written."""

@@ -173,7 +173,7 @@ def test_migrate_refuses_a_newer_database(
     assert SECRET not in result.output
 
 
-# --- issue 18 item 11: a database in use ---------------------------------------------------------
+# --- copy-db refuses a database a daemon is using -------------------------------------------------
 
 
 def only_error(output: str) -> str:

@@ -208,7 +208,7 @@ def steal(store: Store) -> None:
 
 
 def test_a_replica_name_is_held_renewed_and_forgotten(store: Store, second: Store) -> None:
-    """Issue 18 item 12b in-process, on both engines: one holder per name; a clean stop
+    """Replica names in-process, on both engines: one holder per name; a clean stop
     deletes the name's row; a crashed replica's row is pruned once long expired."""
     from feedbot.cluster.leader import NAME_PREFIX, NameClaim, NameClashError
 
