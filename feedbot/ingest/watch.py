@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Changes", "available", "follow_folder", "watch"]
+__all__ = ["Changes", "available", "watch", "watch_folder"]
 
 log = logging.getLogger("feedbot.watch")
 
@@ -242,7 +242,7 @@ async def _rearm(
             return None
 
 
-async def follow_folder(
+async def watch_folder(
     folder: Path, over: asyncio.Event, changed: Callable[[Changes], None]
 ) -> None:
     """Call ``changed(batch)`` on every change of article files in ``folder`` until

@@ -225,8 +225,8 @@ class Daemon:
         task.add_done_callback(self._tasks.discard)
 
     async def _watch(self, over: asyncio.Event) -> None:
-        """Scan on changes until ``over`` is set (`feedbot.ingest.watch.follow_folder`)."""
-        from feedbot.ingest.watch import follow_folder
+        """Scan on changes until ``over`` is set (`feedbot.ingest.watch.watch_folder`)."""
+        from feedbot.ingest.watch import watch_folder
 
         def changed(batch: Changes) -> None:
             self._writes.fold(batch, time.monotonic())
@@ -235,7 +235,7 @@ class Daemon:
 
         self._writes.forget()  # what was open before this watch began: the settle rule
         try:
-            await follow_folder(self.settings.index.path, over, changed)
+            await watch_folder(self.settings.index.path, over, changed)
         finally:
             self._writes.forget()
 
