@@ -42,12 +42,12 @@ Logs
     poll), with the offset a getUpdates confirms. Every request is tagged with the client
     that made it (``base_url_for(name)``).
 Hooks and knobs
-    ``add_observer(observer)``: ``observer(method, params, result, status, description)``
-    is told of every call that reached its handler, once answered (the playground draws
-    its chats from it); ``set_faults(rate=, seed=, …)``: injected 5xx, timeouts and 429s;
-    ``delays`` makes a method slow (``fake.delays["setmycommands"] = 2.0``); ``latency``
-    does so for sendMessage; ``limits`` (`FakeLimits`) for flood control;
-    ``wait_for(predicate)`` waits in the test's loop.
+    ``add_observer(observer)``: the observer is called with ``(method, params, result,
+    status, description)`` for every call that reached its handler, once answered (the
+    playground draws its chats from it); ``set_faults(rate=, seed=, …)``: injected 5xx,
+    timeouts and 429s; ``delays`` makes a method slow (``fake.delays["setmycommands"] =
+    2.0``); ``latency`` does so for sendMessage; ``limits`` (`FakeLimits`) for flood
+    control; ``wait_for(predicate)`` waits in the test's loop.
 
 The package, by job: `server` (`FakeBotAPI`: lifecycle, routing, faults), `state` (the
 chats and bookkeeping every part shares), `messages` (sendMessage, editMessageText,
