@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.bench_telegram import TOKEN, FakeProcess, _rate, _run, _steady_rate
+from bench.bench_telegram import TOKEN, FakeProcess, arrival_rate, run_in_loop, steady_rate
 from bench.common import Figure
 
 __all__ = ["run"]
@@ -98,12 +98,12 @@ def run(quick: bool) -> list[Figure]:
     fake = FakeProcess(global_per_second=30)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            elapsed = _run(_edit_everywhere(fake.base_url, Path(tmp), n))
+            elapsed = run_in_loop(_edit_everywhere(fake.base_url, Path(tmp), n))
         stats = fake.stats()
     finally:
         fake.stop()
     edits = stats["edits"]
-    rate = _steady_rate(edits)
+    rate = steady_rate(edits)
     share = rate / 30
     ok = share >= 0.95 and stats["count_429"] == 0 and len(edits) == n
     return [
@@ -114,7 +114,7 @@ def run(quick: bool) -> list[Figure]:
             goal=">= 95%, zero 429s",
             ok=ok,
             detail=f"{len(edits)} edits in {n} chats at {rate:.2f}/s after the first second "
-            f"({_rate(edits):.2f} first to last; {elapsed:.1f} s from the save, with the "
+            f"({arrival_rate(edits):.2f} first to last; {elapsed:.1f} s from the save, with the "
             f"2 s quiet time), {stats['count_429']} 429s; fake Bot API in its own process, "
             f"strict sliding 1-s window of 30; load average {load:.2f} at the start",
         )

@@ -28,14 +28,16 @@ NAME = "GET /feed.atom"
 CONNECTIONS = 32
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
 
 
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers 200; RuntimeError if ``proc`` exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -49,7 +51,7 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) 
     raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
 
 
-def _wrk(url: str, seconds: int, headers: dict[str, str] | None = None) -> tuple[float, str]:
+def wrk_rate(url: str, seconds: int, headers: dict[str, str] | None = None) -> tuple[float, str]:
     """Requests/s wrk measured, and a note on errors or non-2xx/3xx answers."""
     cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s"]
     for key, value in (headers or {}).items():
@@ -64,7 +66,8 @@ def _wrk(url: str, seconds: int, headers: dict[str, str] | None = None) -> tuple
     return float(match.group(1)), "; ".join(notes)
 
 
-def _nginx_conf(tmp: Path, root: Path, port: int) -> Path:
+def nginx_conf(tmp: Path, root: Path, port: int) -> Path:
+    """An nginx.conf in ``tmp`` serving ``root`` on ``port`` (the comparison server)."""
     user = "user root root;\n" if os.geteuid() == 0 else ""
     conf = tmp / "nginx.conf"
     conf.write_text(
@@ -102,7 +105,8 @@ http {{
     return conf
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process (kill it after 10 s)."""
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -153,7 +157,7 @@ def run(quick: bool) -> list[Figure]:
         tmp = Path(name)
         tmp.chmod(0o755)
         config, www = _prepare(tmp, total)
-        ours_port, nginx_port = _free_port(), _free_port()
+        ours_port, nginx_port = free_port(), free_port()
         ours = subprocess.Popen(
             [
                 sys.executable,
@@ -169,28 +173,30 @@ def run(quick: bool) -> list[Figure]:
             stderr=subprocess.DEVNULL,
         )
         theirs = subprocess.Popen(
-            [nginx, "-c", str(_nginx_conf(tmp, www, nginx_port)), "-p", str(tmp)],
+            [nginx, "-c", str(nginx_conf(tmp, www, nginx_port)), "-p", str(tmp)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         try:
             ours_url = f"http://127.0.0.1:{ours_port}/feed.atom"
             nginx_url = f"http://127.0.0.1:{nginx_port}/feed.atom"
-            _wait_ready(ours_url, ours)
-            _wait_ready(nginx_url, theirs)
+            wait_ready(ours_url, ours)
+            wait_ready(nginx_url, theirs)
             ours_resp = httpx.get(ours_url, headers={"accept-encoding": "identity"})
             nginx_resp = httpx.get(nginx_url, headers={"accept-encoding": "identity"})
             same = ours_resp.content == nginx_resp.content
-            _wrk(ours_url, 1)  # warm up both
-            _wrk(nginx_url, 1)
-            ours_rate, ours_note = _wrk(ours_url, seconds)
-            nginx_rate, nginx_note = _wrk(nginx_url, seconds)
+            wrk_rate(ours_url, 1)  # warm up both
+            wrk_rate(nginx_url, 1)
+            ours_rate, ours_note = wrk_rate(ours_url, seconds)
+            nginx_rate, nginx_note = wrk_rate(nginx_url, seconds)
             etag = ours_resp.headers["etag"]
-            ours_304, note_304 = _wrk(ours_url, seconds, {"If-None-Match": etag})
-            nginx_304, _ = _wrk(nginx_url, seconds, {"If-None-Match": nginx_resp.headers["etag"]})
+            ours_304, note_304 = wrk_rate(ours_url, seconds, {"If-None-Match": etag})
+            nginx_304, _ = wrk_rate(
+                nginx_url, seconds, {"If-None-Match": nginx_resp.headers["etag"]}
+            )
         finally:
-            _stop(ours)
-            _stop(theirs)
+            stop_server(ours)
+            stop_server(theirs)
     size = len(ours_resp.content)
     load = f"wrk -t1 -c{CONNECTIONS} -d{seconds}s, loopback, {size:,}-byte body"
     figures.append(

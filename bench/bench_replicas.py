@@ -137,9 +137,9 @@ def _follower_http(tmp: Path, url: str, total: int, seconds: int) -> Figure:
         capture_output=True,
     )
     tmp.chmod(0o755)
-    port = bench_http._free_port()
+    port = bench_http.free_port()
     theirs = subprocess.Popen(
-        [nginx, "-c", str(bench_http._nginx_conf(tmp, www, port)), "-p", str(tmp)],
+        [nginx, "-c", str(bench_http.nginx_conf(tmp, www, port)), "-p", str(tmp)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -161,13 +161,13 @@ def _follower_http(tmp: Path, url: str, total: int, seconds: int) -> Figure:
         [follower] = [r for r in replicas if r.role() == "follower"]
         ours = f"http://127.0.0.1:{follower.port}/feed.atom"
         nginx_url = f"http://127.0.0.1:{port}/feed.atom"
-        bench_http._wait_ready(nginx_url, theirs)
-        bench_http._wrk(ours, 1)
-        bench_http._wrk(nginx_url, 1)
-        ours_rate, note = bench_http._wrk(ours, seconds)
-        nginx_rate, _ = bench_http._wrk(nginx_url, seconds)
+        bench_http.wait_ready(nginx_url, theirs)
+        bench_http.wrk_rate(ours, 1)
+        bench_http.wrk_rate(nginx_url, 1)
+        ours_rate, note = bench_http.wrk_rate(ours, seconds)
+        nginx_rate, _ = bench_http.wrk_rate(nginx_url, seconds)
     finally:
-        bench_http._stop(theirs)
+        bench_http.stop_server(theirs)
         for r in replicas:
             r.stop()
     ratio = ours_rate / nginx_rate if nginx_rate else 0.0

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from bench.bench_telegram import TOKEN, FakeProcess, _run, _steady_rate
+from bench.bench_telegram import TOKEN, FakeProcess, run_in_loop, steady_rate
 from bench.common import Figure
 from feedbot.articles.corpus import generate
 from feedbot.articles.parse import parse
@@ -174,11 +174,11 @@ def _fanout_figures(quick: bool) -> list[Figure]:
     fake = FakeProcess(global_per_second=30)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            _run(_fanout(fake.base_url, Path(tmp), n))
+            run_in_loop(_fanout(fake.base_url, Path(tmp), n))
         stats = fake.stats()
     finally:
         fake.stop()
-    rate = _steady_rate(stats["times"])
+    rate = steady_rate(stats["times"])
     share = rate / 30
     sent = len(stats["times"])
     return [
@@ -250,11 +250,11 @@ def _digest_figures(quick: bool) -> list[Figure]:
     fake = FakeProcess(global_per_second=30)
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            queue_seconds, _, queued = _run(_digest(fake.base_url, Path(tmp), n))
+            queue_seconds, _, queued = run_in_loop(_digest(fake.base_url, Path(tmp), n))
         stats = fake.stats()
     finally:
         fake.stop()
-    rate = _steady_rate(stats["times"])
+    rate = steady_rate(stats["times"])
     share = rate / 30
     return [
         Figure(

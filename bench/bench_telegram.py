@@ -89,18 +89,19 @@ class FakeProcess:
         self._proc.join(10)
 
 
-def _rate(times: list[float]) -> float:
+def arrival_rate(times: list[float]) -> float:
     """Messages a second from first to last arrival."""
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan")
 
 
-def _steady_rate(times: list[float]) -> float:
+def steady_rate(times: list[float]) -> float:
     """Messages a second after the first second: a limiter may start with a full burst."""
     later = [t for t in times if t >= times[0] + 1.0]
     return len(later) / (times[-1] - times[0]) if later else float("nan")
 
 
-def _run(coro: Any) -> Any:
+def run_in_loop(coro: Any) -> Any:
+    """Run ``coro`` to its end in the event loop the daemon uses."""
     from feedbot.http.server import loop_factory
 
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
@@ -188,11 +189,11 @@ def _fanout_figures(tmp: Path, quick: bool) -> list[Figure]:
     n = 300 if quick else 1500
     fake = FakeProcess(global_per_second=30)
     try:
-        _run(_our_fanout(fake.base_url, tmp, n, paid=False))
+        run_in_loop(_our_fanout(fake.base_url, tmp, n, paid=False))
         stats = fake.stats()
     finally:
         fake.stop()
-    rate = _steady_rate(stats["times"])
+    rate = steady_rate(stats["times"])
     share = rate / 30
     ok = share >= 0.95 and stats["count_429"] == 0 and len(stats["times"]) == n
     return [
@@ -203,7 +204,7 @@ def _fanout_figures(tmp: Path, quick: bool) -> list[Figure]:
             goal=">= 95%, zero 429s",
             ok=ok,
             detail=f"{len(stats['times'])} of {n} chats at {rate:.2f} msg/s after the first "
-            f"second ({_rate(stats['times']):.2f} first to last; fake's arrival times), "
+            f"second ({arrival_rate(stats['times']):.2f} first to last; fake's arrival times), "
             f"{stats['count_429']} 429s; fake Bot API in its own process, strict sliding "
             "1-s window of 30",
         )
@@ -214,17 +215,17 @@ def _paid_figures(tmp: Path, quick: bool) -> list[Figure]:
     n = 2000 if quick else 10_000
     fake = FakeProcess(global_per_second=30, paid_per_second=1000)
     try:
-        _run(_bare_loop(fake.base_url, n))
+        run_in_loop(_bare_loop(fake.base_url, n))
         bare = fake.stats()
     finally:
         fake.stop()
     fake = FakeProcess(global_per_second=30, paid_per_second=1000)
     try:
-        _run(_our_fanout(fake.base_url, tmp, n, paid=True))
+        run_in_loop(_our_fanout(fake.base_url, tmp, n, paid=True))
         ours = fake.stats()
     finally:
         fake.stop()
-    bare_rate, our_rate = _rate(bare["times"]), _rate(ours["times"])
+    bare_rate, our_rate = arrival_rate(bare["times"]), arrival_rate(ours["times"])
     ratio = our_rate / bare_rate
     ok = ratio >= 0.8 and ours["count_429"] == 0 and len(ours["times"]) == n
     return [

@@ -108,7 +108,7 @@ class Daemon:
     def refused(self) -> str:
         """It exits with 2 and one ``feedbot: error:`` line: that line."""
         code = self.proc.wait(timeout=15)
-        self._join()
+        self.finish_log()
         assert code == 2, self.log
         errors = [line for line in self.log.splitlines() if line.startswith("feedbot: error:")]
         assert len(errors) == 1, self.log
@@ -121,7 +121,7 @@ class Daemon:
         self.proc.send_signal(signal.SIGCONT)
         self.proc.send_signal(signal.SIGTERM)
         code = self.proc.wait(timeout=timeout)
-        self._join()
+        self.finish_log()
         return code, time.monotonic() - start
 
     def kill(self) -> None:
@@ -129,10 +129,11 @@ class Daemon:
         if self.alive:
             self.proc.kill()
             self.proc.wait()
-        self._join()
+        self.finish_log()
         if self.proc.stderr is not None:
             self.proc.stderr.close()
 
-    def _join(self) -> None:
+    def finish_log(self) -> None:
+        """Once the process has exited: wait (up to 5 s) until its log is read to the end."""
         if self._reader is not None:
             self._reader.join(timeout=5)

@@ -12,13 +12,43 @@ Use it either way::
     fake = FakeBotAPI().start_in_thread()     # for a subprocess daemon
     ...; fake.stop_thread()
 
-The control side (``inject``, ``command``, ``block``, ``sent`` …) is plain Python,
-thread-safe, callable from the test while the server runs. Its logs: ``attempts`` (each
-message a bot tried to send, with its outcome), ``requests`` (each request once answered)
-and the call log, ``calls(method, replica=…)``: each request as it arrived, in order, even
-one still waiting (a getUpdates long poll), with the offset a getUpdates confirms. Every
-request is tagged with the client that made it (``base_url_for(name)``). ``delays`` makes
-a method slow (``fake.delays["setmycommands"] = 2.0``); ``latency`` does so for sendMessage.
+The control API is plain Python, thread-safe, callable from the test (or the playground)
+while the server runs; nothing outside this package touches the emulator's private names.
+
+Chats and members
+    ``add_chat(chat_id, type, title=, username=)``, ``add_forum(chat_id, title=)``,
+    ``add_topic`` / ``close_topic`` / ``delete_topic(chat_id, thread_id)``;
+    ``chat(chat_id, type=None)``: the Chat object an update carries (added if unknown);
+    ``set_member(chat_id, user_id, status)``: a member's role as getChatMember answers it
+    (creator, administrator, member, left, kicked); ``block(chat_id)`` (sends get 403);
+    ``migrate(chat_id, new_chat_id)`` (the group became a supergroup).
+What users do (each queues an update for getUpdates or the webhook; returns its update_id)
+    ``command(text, chat_id=, user_id=, chat_type=, language_code=, thread_id=)``: a user
+    speaks (a command or any text); ``callback(data, chat_id=, message_id=, …)``: a user
+    presses an inline button; ``chat_member(chat_id=, old=, new=)``: the bot's own
+    membership changes; ``inject(update)``: any update built by hand, with
+    ``next_message_id(chat_id)`` for its message id (users and the bot share one count).
+What the bot did
+    ``sent`` (accepted sendMessage calls), ``texts(chat_id)``, ``shown(chat_id)`` (what a
+    chat shows now, after edits and deletions), ``markup(chat_id, message_id)``,
+    ``thread_of_message(chat_id, message_id)``, ``done(method)`` (accepted edits,
+    deletions …), ``delete(chat_id, message_id)`` (someone else deleted it),
+    ``command_menu(language_code, scope)`` (what setMyCommands set; also the raw
+    ``commands`` dict), ``callback_answers``, ``webhook``.
+Logs
+    ``attempts`` (each message a bot tried to send, with its outcome), ``requests`` (each
+    request once answered), ``retry_windows`` (each 429's), ``count_429``,
+    ``requests_in_retry_windows(grace)``, and the call log ``calls(method, replica=…)``:
+    each request as it arrived, in order, even one still waiting (a getUpdates long
+    poll), with the offset a getUpdates confirms. Every request is tagged with the client
+    that made it (``base_url_for(name)``).
+Hooks and knobs
+    ``add_observer(observer)``: the observer is called with ``(method, params, result,
+    status, description)`` for every call that reached its handler, once answered (the
+    playground draws its chats from it); ``set_faults(rate=, seed=, …)``: injected 5xx,
+    timeouts and 429s; ``delays`` makes a method slow (``fake.delays["setmycommands"] =
+    2.0``); ``latency`` does so for sendMessage; ``limits`` (`FakeLimits`) for flood
+    control; ``wait_for(predicate)`` waits in the test's loop.
 
 The package, by job: `server` (`FakeBotAPI`: lifecycle, routing, faults), `state` (the
 chats and bookkeeping every part shares), `messages` (sendMessage, editMessageText,
@@ -37,10 +67,10 @@ from feedbot.fakegram.records import (
     FakeLimits,
     Faults,
     JSONDict,
+    Observer,
     RequestRecord,
     RetryWindow,
     Sent,
-    _Reply,
 )
 from feedbot.fakegram.server import FakeBotAPI
 
@@ -54,8 +84,8 @@ __all__ = [
     "Faults",
     "ForumTopics",
     "JSONDict",
+    "Observer",
     "RequestRecord",
     "RetryWindow",
     "Sent",
-    "_Reply",
 ]

@@ -14,11 +14,11 @@ from typing import Any
 from feedbot.fakegram.records import (
     DELETE_AFTER,
     SEND_METHODS,
+    ErrorReply,
     JSONDict,
     RequestRecord,
     RetryWindow,
     Sent,
-    _Reply,
 )
 from feedbot.fakegram.state import EmulatorState
 from feedbot.telegram.render.messages import utf16_len
@@ -91,12 +91,12 @@ class MessageHandlers(EmulatorState):
             try:
                 text, parsed = parse_telegram_html(raw)
             except TelegramHTMLError as e:
-                raise _Reply(400, f"Bad Request: can't parse entities: {e}") from None
+                raise ErrorReply(400, f"Bad Request: can't parse entities: {e}") from None
             entities = [e.to_dict() for e in parsed]
         if not text.strip():
-            raise _Reply(400, "Bad Request: message text is empty")
+            raise ErrorReply(400, "Bad Request: message text is empty")
         if utf16_len(text) > 4096:
-            raise _Reply(400, "Bad Request: message is too long")
+            raise ErrorReply(400, "Bad Request: message is too long")
         return text, entities
 
     def _flood(self, chat: JSONDict, paid: bool, now: float) -> None:
@@ -122,7 +122,9 @@ class MessageHandlers(EmulatorState):
             if upto >= limit:
                 retry = max(1, math.ceil(window[upto - limit] + span - now))
                 self.retry_windows.append(RetryWindow(now, now + retry, scope))
-                raise _Reply(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
+                raise ErrorReply(
+                    429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
+                )
         for window, *_ in checks:
             bisect.insort(window, now)
 
@@ -133,19 +135,19 @@ class MessageHandlers(EmulatorState):
             chat = self._resolve(params.get("chat_id"))
             with self._lock:
                 if chat["id"] in self._blocked:
-                    raise _Reply(403, self._forbidden(chat))
+                    raise ErrorReply(403, self._forbidden(chat))
             text, entities = self._check_text(params)
             if (thread_error := self.thread_error(chat, params)) is not None:
-                raise _Reply(400, thread_error)
+                raise ErrorReply(400, thread_error)
             with self._lock:
                 self._flood(chat, params.get("allow_paid_broadcast") in (True, "true"), now)
-        except _Reply as r:
+        except ErrorReply as r:
             outcome = {400: "400", 403: "403", 429: "429"}.get(r.status, str(r.status))
             if r.parameters and "migrate_to_chat_id" in r.parameters:
                 outcome = "migrated"
             self._record("sendmessage", params, chat_id, now, outcome, r.description)
             raise
-        message_id = self._next_message_id(chat["id"])
+        message_id = self.next_message_id(chat["id"])
         sent = self._record("sendmessage", params, chat["id"], now, "ok", "")
         sent.message_id = message_id
         with self._lock:
@@ -170,15 +172,15 @@ class MessageHandlers(EmulatorState):
             key = (chat["id"], int(params.get("message_id") or 0))
             with self._lock:
                 if chat["id"] in self._blocked:
-                    raise _Reply(403, self._forbidden(chat))
+                    raise ErrorReply(403, self._forbidden(chat))
             text, entities = self._check_text(params)
             markup = params.get("reply_markup")
             with self._lock:
                 old = self._texts.get(key)
                 if old is None:
-                    raise _Reply(400, "Bad Request: message to edit not found")
+                    raise ErrorReply(400, "Bad Request: message to edit not found")
                 if old == text and self._markups.get(key) == markup:
-                    raise _Reply(
+                    raise ErrorReply(
                         400,
                         "Bad Request: message is not modified: specified new message content and "
                         "reply markup are exactly the same as a current content and reply markup "
@@ -187,7 +189,7 @@ class MessageHandlers(EmulatorState):
                 self._flood(chat, False, now)  # edits count; Telegram sells no paid edits
                 self._texts[key] = text
                 self._markups[key] = markup
-        except _Reply as r:
+        except ErrorReply as r:
             self._record("editmessagetext", params, chat_id, now, str(r.status), r.description)
             raise
         sent = self._record("editmessagetext", params, chat["id"], now, "ok", "")
@@ -204,15 +206,15 @@ class MessageHandlers(EmulatorState):
             key = (chat["id"], int(params.get("message_id") or 0))
             with self._lock:
                 if chat["id"] in self._blocked:
-                    raise _Reply(403, self._forbidden(chat))
+                    raise ErrorReply(403, self._forbidden(chat))
                 if key not in self._texts:
-                    raise _Reply(400, "Bad Request: message to delete not found")
+                    raise ErrorReply(400, "Bad Request: message to delete not found")
                 if self.wall_clock() - self._sent_at.get(key, 0.0) >= DELETE_AFTER:
-                    raise _Reply(400, "Bad Request: message can't be deleted")
+                    raise ErrorReply(400, "Bad Request: message can't be deleted")
                 self._flood(chat, False, now)
                 del self._texts[key]
                 self._markups.pop(key, None)
-        except _Reply as r:
+        except ErrorReply as r:
             self._record("deletemessage", params, chat_id, now, str(r.status), r.description)
             raise
         sent = self._record("deletemessage", params, chat["id"], now, "ok", "")

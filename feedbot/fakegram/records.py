@@ -1,30 +1,34 @@
 """The emulator's records and constants: its limits and faults, what it remembers of each
-request (`Sent`, `RequestRecord`, `RetryWindow`), the `_Reply` a handler raises to answer
-with an error, and the helpers that decode a request's parameters.
+request (`Sent`, `RequestRecord`, `RetryWindow`), the `ErrorReply` a handler raises to
+answer with an error, the `Observer` a caller may hook onto every handled call, and the
+helpers that decode a request's parameters.
 """
 
 from __future__ import annotations
 
 import contextvars
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "DEFAULT_TOKEN",
     "DELETE_AFTER",
+    "REQUEST_REPLICA",
     "SEND_METHODS",
     "Call",
+    "ErrorReply",
     "FakeLimits",
     "Faults",
     "JSONDict",
+    "Observer",
     "RequestRecord",
     "RetryWindow",
     "Sent",
-    "_Reply",
-    "_chat_id",
-    "_decode",
-    "_member",
+    "chat_id_param",
+    "decode_param",
+    "member_object",
 ]
 
 # Shaped like a real token but assembled, so no token-shaped literal is in the repo.
@@ -34,7 +38,10 @@ DELETE_AFTER = 48 * 3600.0  # seconds after which a bot may no longer delete its
 JSONDict = dict[str, Any]
 # Which client sent the request being handled: several processes (replicas) can share one
 # fake, each with its own base URL ``…/r/<name>/bot`` (`FakeBotAPI.base_url_for`).
-_REPLICA: contextvars.ContextVar[str] = contextvars.ContextVar("replica", default="")
+REQUEST_REPLICA: contextvars.ContextVar[str] = contextvars.ContextVar("replica", default="")
+# Told of every call that reached its handler: (method, params, result, status, description);
+# result is None and status the error's when the emulator refused (`FakeBotAPI.add_observer`).
+Observer = Callable[[str, JSONDict, Any, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -104,13 +111,15 @@ class RetryWindow:
     chat_id: int | str | None
 
 
-class _Reply(Exception):
+class ErrorReply(Exception):
+    """Raised by a handler: answer the request with this error (status, description, parameters)."""
+
     def __init__(self, status: int, description: str, parameters: JSONDict | None = None):
         super().__init__(description)
         self.status, self.description, self.parameters = status, description, parameters
 
 
-def _decode(value: Any) -> Any:
+def decode_param(value: Any) -> Any:
     """Form values are strings, nested objects JSON strings; JSON bodies are typed."""
     if isinstance(value, str):
         try:
@@ -120,14 +129,15 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _chat_id(value: Any) -> int | str:
+def chat_id_param(value: Any) -> int | str:
+    """A ``chat_id`` parameter as the emulator keys chats: an int, or an ``@username``."""
     if isinstance(value, int):
         return value
     text = str(value)
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def _member(user: JSONDict, status: str) -> JSONDict:
+def member_object(user: JSONDict, status: str) -> JSONDict:
     """A ChatMember object as Telegram sends it."""
     m: JSONDict = {"status": status, "user": user}
     if status == "creator":

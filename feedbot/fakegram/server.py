@@ -27,22 +27,25 @@ from starlette.routing import Route
 
 from feedbot.fakegram.messages import MessageHandlers
 from feedbot.fakegram.records import (
-    _REPLICA,
     DEFAULT_TOKEN,
+    REQUEST_REPLICA,
     Call,
+    ErrorReply,
     FakeLimits,
     Faults,
     JSONDict,
+    Observer,
     RequestRecord,
     RetryWindow,
     Sent,
-    _chat_id,
-    _decode,
-    _Reply,
+    chat_id_param,
+    decode_param,
 )
 from feedbot.fakegram.updates import UpdateHandlers
 
 __all__ = ["FakeBotAPI"]
+
+Handler = Callable[[JSONDict, Any, float], Awaitable[Any]]
 
 
 class FakeBotAPI(MessageHandlers, UpdateHandlers):
@@ -95,6 +98,7 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}  # (scope type, language) → list
         self.callback_answers: list[JSONDict] = []
         self.webhook: JSONDict = {"url": ""}
+        self._observers: list[Observer] = []
         self.base_url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -211,6 +215,14 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
                 if (name is None or c.method == name) and (replica is None or c.replica == replica)
             ]
 
+    def add_observer(self, observer: Observer) -> None:
+        """Tell ``observer`` of every call that reaches its handler, once answered:
+        ``observer(method, params, result, 200, "")``, or ``(method, params, None, status,
+        description)`` when refused. It runs in the emulator's loop (its thread, with
+        `start_in_thread`) before the answer goes out, so it must be quick and not block."""
+        with self._lock:
+            self._observers.append(observer)
+
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         """Wait (in the test's loop) until ``predicate()`` holds; AssertionError on timeout."""
         deadline = time.monotonic() + timeout
@@ -228,7 +240,7 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
     async def _endpoint(self, request: Request) -> Response:
         now = self.clock()
         replica = request.path_params.get("replica", "")
-        _REPLICA.set(replica)
+        REQUEST_REPLICA.set(replica)
         params: JSONDict = dict(request.query_params)
         body = await request.body()
         if body:
@@ -236,24 +248,24 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
                 params.update(json.loads(body))
             else:
                 params.update(parse_qsl(body.decode(), keep_blank_values=True))
-        params = {k: _decode(v) if k not in ("text", "url") else v for k, v in params.items()}
+        params = {k: decode_param(v) if k not in ("text", "url") else v for k, v in params.items()}
         method = request.path_params["method"].lower()
         chat = params.get("chat_id")
-        chat_id = _chat_id(chat) if chat is not None else None
+        chat_id = chat_id_param(chat) if chat is not None else None
         offset = params.get("offset") if method == "getupdates" else None
         with self._lock:
             self._calls.append(Call(method, now, replica, None if offset is None else int(offset)))
         try:
             if request.path_params["token"] != self.token:
-                raise _Reply(401, "Unauthorized")
+                raise ErrorReply(401, "Unauthorized")
             handler = self._handlers().get(method)
             if handler is None:
-                raise _Reply(404, "Not Found")
+                raise ErrorReply(404, "Not Found")
             await self._maybe_fault(method, params, chat_id, now)
             if self.delays.get(method):
                 await self._sleep(self.delays[method])
-            result = await handler(params, chat_id, now)
-        except _Reply as r:
+            result = await self._observed(method, handler, params, chat_id, now)
+        except ErrorReply as r:
             with self._lock:
                 self.requests.append(RequestRecord(method, now, chat_id, r.status, replica))
             if r.status == 502:
@@ -266,7 +278,25 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
             self.requests.append(RequestRecord(method, now, chat_id, 200, replica))
         return JSONResponse({"ok": True, "result": result})
 
-    def _handlers(self) -> dict[str, Callable[[JSONDict, Any, float], Awaitable[Any]]]:
+    async def _observed(
+        self, method: str, handler: Handler, params: JSONDict, chat_id: Any, now: float
+    ) -> Any:
+        """Call ``handler`` and tell the observers (`add_observer`) how it answered."""
+        try:
+            result = await handler(params, chat_id, now)
+        except ErrorReply as r:
+            self._notify(method, params, None, r.status, r.description)
+            raise
+        self._notify(method, params, result, 200, "")
+        return result
+
+    def _notify(self, method: str, params: JSONDict, result: Any, status: int, text: str) -> None:
+        with self._lock:
+            observers = list(self._observers)
+        for observer in observers:
+            observer(method, params, result, status, text)
+
+    def _handlers(self) -> dict[str, Handler]:
         return {
             "getme": self._get_me,
             "logout": self._true,
@@ -298,7 +328,7 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
             with self._lock:
                 self.retry_windows.append(RetryWindow(now, now + f.retry_after, None))
                 self._record(method, params, chat_id, now, "429", "injected")
-            raise _Reply(
+            raise ErrorReply(
                 429,
                 f"Too Many Requests: retry after {f.retry_after}",
                 {"retry_after": f.retry_after},
@@ -306,7 +336,7 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
         if kind == "timeout":
             # Telegram accepts (or refuses) the message on arrival; only the answer is lost.
             if f.timeout_delivers and method == "sendmessage":
-                with contextlib.suppress(_Reply):
+                with contextlib.suppress(ErrorReply):
                     await self._send_message(params, chat_id, now)
                 with self._lock:
                     record = self.attempts[-1]  # no await since _send_message recorded it
@@ -315,9 +345,9 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
             else:
                 self._record(method, params, chat_id, now, "timeout", "injected")
             await self._sleep(f.timeout_delay)
-            raise _Reply(504, "Gateway Timeout")
+            raise ErrorReply(504, "Gateway Timeout")
         self._record(method, params, chat_id, now, "5xx", f"injected {status}")
-        raise _Reply(status, "Internal Server Error")
+        raise ErrorReply(status, "Internal Server Error")
 
     async def _true(self, params: JSONDict, chat_id: Any, now: float) -> bool:
         return True

@@ -20,14 +20,14 @@ from typing import Any
 
 from feedbot.fakegram.forums import ForumTopics
 from feedbot.fakegram.records import (
-    _REPLICA,
+    REQUEST_REPLICA,
+    ErrorReply,
     FakeLimits,
     JSONDict,
     RequestRecord,
     RetryWindow,
     Sent,
-    _member,
-    _Reply,
+    member_object,
 )
 
 __all__ = ["EmulatorState"]
@@ -110,31 +110,30 @@ class EmulatorState(ForumTopics):
             user["language_code"] = language_code
         return user
 
-    def _chat(self, chat_id: int, chat_type: str | None) -> JSONDict:
+    def chat(self, chat_id: int, type: str | None = None) -> JSONDict:
+        """The Chat object an update from ``chat_id`` carries; a chat not known yet (or
+        known with another ``type``) is added first, as `add_chat` does."""
         with self._lock:
             known = self._chats.get(chat_id)
-        return (
-            known
-            if known and chat_type in (None, known["type"])
-            else self.add_chat(chat_id, chat_type)
-        )
+        return known if known and type in (None, known["type"]) else self.add_chat(chat_id, type)
 
-    def _next_message_id(self, chat_id: int | str) -> int:
+    def next_message_id(self, chat_id: int | str) -> int:
+        """Take the chat's next message id (the users' messages and the bot's share one count)."""
         with self._lock:
             return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
 
     def _resolve(self, chat: Any) -> JSONDict:
         """The chat object for a chat_id parameter, or 400 chat not found."""
         if chat is None or chat == "":
-            raise _Reply(400, "Bad Request: chat_id is empty")
+            raise ErrorReply(400, "Bad Request: chat_id is empty")
         with self._lock:
             if isinstance(chat, str) and chat.startswith("@"):
                 found = self._usernames.get(chat[1:].lower())
                 if found is None:
-                    raise _Reply(400, "Bad Request: chat not found")
+                    raise ErrorReply(400, "Bad Request: chat not found")
                 chat = found
             if chat in self._migrated:
-                raise _Reply(
+                raise ErrorReply(
                     400,
                     "Bad Request: group chat was upgraded to a supergroup chat",
                     {"migrate_to_chat_id": self._migrated[chat]},
@@ -142,7 +141,7 @@ class EmulatorState(ForumTopics):
             known = self._chats.get(chat)
         if known is None:
             if self.strict_chats or not isinstance(chat, int):
-                raise _Reply(400, "Bad Request: chat not found")
+                raise ErrorReply(400, "Bad Request: chat not found")
             known = self.add_chat(chat)
         return known
 
@@ -161,7 +160,7 @@ class EmulatorState(ForumTopics):
             status = self._members.get((chat["id"], user_id))
         if status is None:
             status = "member" if chat["type"] != "private" or user_id == chat["id"] else "left"
-        return _member(self._user(user_id, None), status)
+        return member_object(self._user(user_id, None), status)
 
     async def _get_chat(self, params: JSONDict, chat_id: Any, now: float) -> JSONDict:
         chat = self._resolve(params.get("chat_id"))
@@ -185,7 +184,7 @@ class EmulatorState(ForumTopics):
             outcome,
             desc,
             params=params,
-            replica=_REPLICA.get(),
+            replica=REQUEST_REPLICA.get(),
         )
         with self._lock:
             self.attempts.append(sent)

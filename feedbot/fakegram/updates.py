@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from feedbot.fakegram.records import JSONDict, _member, _Reply
+from feedbot.fakegram.records import ErrorReply, JSONDict, member_object
 from feedbot.fakegram.state import EmulatorState
 from feedbot.telegram.render.messages import utf16_len
 
@@ -52,9 +52,9 @@ class UpdateHandlers(EmulatorState):
         (in forum topic ``thread_id``, if given)."""
         user_id = user_id if user_id is not None else chat_id
         message: JSONDict = {
-            "message_id": self._next_message_id(chat_id),
+            "message_id": self.next_message_id(chat_id),
             "date": int(time.time()),
-            "chat": self._chat(chat_id, chat_type),
+            "chat": self.chat(chat_id, chat_type),
             "from": self._user(user_id, language_code),
             "text": text,
         }
@@ -79,7 +79,7 @@ class UpdateHandlers(EmulatorState):
         message = {
             "message_id": message_id,
             "date": int(time.time()),
-            "chat": self._chat(chat_id, None),
+            "chat": self.chat(chat_id, None),
             "from": self.bot_user,
             "text": text,
         }
@@ -98,13 +98,20 @@ class UpdateHandlers(EmulatorState):
     ) -> int:
         """The bot's own membership changes (``member`` → ``kicked`` when removed)."""
         update = {
-            "chat": self._chat(chat_id, chat_type),
+            "chat": self.chat(chat_id, chat_type),
             "from": self._user(user_id, None),
             "date": int(time.time()),
-            "old_chat_member": _member(self.bot_user, old),
-            "new_chat_member": _member(self.bot_user, new),
+            "old_chat_member": member_object(self.bot_user, old),
+            "new_chat_member": member_object(self.bot_user, new),
         }
         return self.inject({"my_chat_member": update})
+
+    # ----------------------------------------------------------------- what the bot set
+
+    def command_menu(self, language_code: str = "", scope: str = "default") -> list[JSONDict]:
+        """The command menu setMyCommands set for ``scope`` and ``language_code`` ([]: none)."""
+        with self._lock:
+            return list(self.commands.get((scope, language_code), []))
 
     # ----------------------------------------------------------------- handlers
 
@@ -118,7 +125,9 @@ class UpdateHandlers(EmulatorState):
     async def _set_webhook(self, params: JSONDict, chat_id: Any, now: float) -> bool:
         url = str(params.get("url", ""))
         if url and not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise _Reply(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+            raise ErrorReply(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
         with self._lock:
             self.webhook = {"url": url, "secret_token": params.get("secret_token")}
         self._wake_all()
@@ -135,7 +144,7 @@ class UpdateHandlers(EmulatorState):
 
     async def _get_updates(self, params: JSONDict, chat_id: Any, now: float) -> list[JSONDict]:
         if self.webhook["url"]:
-            raise _Reply(
+            raise ErrorReply(
                 409,
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
@@ -150,7 +159,7 @@ class UpdateHandlers(EmulatorState):
         self._wake_all()
         while True:
             if self._polls != mine:
-                raise _Reply(
+                raise ErrorReply(
                     409,
                     "Conflict: terminated by other getUpdates request; make sure that only "
                     "one bot instance is running",
@@ -191,13 +200,13 @@ class UpdateHandlers(EmulatorState):
     async def _set_my_commands(self, params: JSONDict, chat_id: Any, now: float) -> bool:
         commands = params.get("commands")
         if not isinstance(commands, list) or not commands:
-            raise _Reply(400, "Bad Request: commands must be a non-empty array")
+            raise ErrorReply(400, "Bad Request: commands must be a non-empty array")
         for c in commands:
             name, desc = str(c.get("command", "")), str(c.get("description", ""))
             if not ((1 <= len(name) <= 32 and name.islower()) or name.isdigit()) or not (
                 1 <= len(desc) <= 256
             ):
-                raise _Reply(400, "Bad Request: BOT_COMMAND_INVALID")
+                raise ErrorReply(400, "Bad Request: BOT_COMMAND_INVALID")
         scope = (params.get("scope") or {}).get("type", "default")
         with self._lock:
             self.commands[(scope, str(params.get("language_code") or ""))] = commands

@@ -3,27 +3,21 @@
 The emulator serves from its own thread (`FakeBotAPI.start_in_thread`: uvicorn
 installs signal handlers only on the main thread, and the daemon's must stay);
 each handled call is handed to a callback on the daemon's loop with
-``call_soon_threadsafe``. Nothing of the emulator changes but its table of handlers,
-so whatever methods it learns are observed too.
+``call_soon_threadsafe``. It hooks on through the emulator's public
+`FakeBotAPI.add_observer`, so whatever methods the emulator learns are observed too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from feedbot.fakegram import FakeBotAPI, _Reply
+from feedbot.fakegram import FakeBotAPI, JSONDict, Observer
 
 __all__ = ["ObservedBotAPI", "Observer"]
 
 log = logging.getLogger(__name__)
-
-JSONDict = dict[str, Any]
-Handler = Callable[[JSONDict, Any, float], Awaitable[Any]]
-# (method, params, result, status, description), called on the observer's loop.
-Observer = Callable[[str, JSONDict, Any, int, str], None]
 
 
 class ObservedBotAPI(FakeBotAPI):
@@ -35,9 +29,7 @@ class ObservedBotAPI(FakeBotAPI):
         super().__init__(token, **kwargs)
         self._observer = observer
         self._observer_loop = loop
-
-    def _handlers(self) -> dict[str, Handler]:
-        return {name: self._observed(name, h) for name, h in super()._handlers().items()}
+        self.add_observer(self._report)
 
     def _report(self, method: str, params: JSONDict, result: Any, status: int, text: str) -> None:
         if self._observer_loop.is_closed():
@@ -48,15 +40,3 @@ class ObservedBotAPI(FakeBotAPI):
             )
         except RuntimeError:  # the loop closed in between: the daemon is stopping
             log.debug("playground observer gone; %s not shown", method)
-
-    def _observed(self, method: str, handler: Handler) -> Handler:
-        async def call(params: JSONDict, chat_id: Any, now: float) -> Any:
-            try:
-                result = await handler(params, chat_id, now)
-            except _Reply as r:
-                self._report(method, params, None, r.status, r.description)
-                raise
-            self._report(method, params, result, 200, "")
-            return result
-
-        return call

@@ -295,9 +295,9 @@ class Playground:
         if utf16_len(text) > 4096:
             raise PlaygroundError("the message is longer than 4096 characters")
         message: dict[str, Any] = {
-            "message_id": emulator._next_message_id(chat_id),
+            "message_id": emulator.next_message_id(chat_id),
             "date": int(time.time()),
-            "chat": emulator._chat(chat_id, None),
+            "chat": emulator.chat(chat_id),
             "from": self._user(language),
             "text": text,
         }
@@ -324,7 +324,7 @@ class Playground:
         message: dict[str, Any] = {
             "message_id": message_id,
             "date": found.date,
-            "chat": emulator._chat(chat_id, None),
+            "chat": emulator.chat(chat_id),
             "from": emulator.bot_user,
             "text": found.text,
             "entities": found.entities,
@@ -358,10 +358,7 @@ class Playground:
         emulator = self.emulator
         if emulator is None:
             return []
-        with emulator._lock:
-            found = emulator.commands.get(("default", language)) or emulator.commands.get(
-                ("default", ""), []
-            )
+        found = emulator.command_menu(language) or emulator.command_menu("")
         return [{"command": str(c["command"]), "description": str(c["description"])} for c in found]
 
     def describe(self) -> Sequence[dict[str, Any]]:

@@ -152,7 +152,7 @@ def test_newer_schema_refuses_to_start(
     before = db.read_bytes()
     d = start(env)
     assert d.proc.wait(timeout=30) == 2
-    d._reader.join(timeout=5)
+    d.finish_log()
     assert d.log.count("\n") == 1, d.log
     assert "schema 9999, written by a newer feedbot" in d.log and "upgrade feedbot" in d.log
     assert db.read_bytes() == before
@@ -175,12 +175,12 @@ def test_port_in_use_and_unreadable_index(
         port = taken.getsockname()[1]
         d = start({**env, "FEEDBOT_HTTP__PORT": str(port)})
         assert d.proc.wait(timeout=30) == 2
-    d._reader.join(timeout=5)
+    d.finish_log()
     assert "port in use" in d.log and _said(d.log) == 1, d.log
 
     d = start({**env, "FEEDBOT_INDEX__PATH": str(tmp_path / "missing")})
     assert d.proc.wait(timeout=30) == 2
-    d._reader.join(timeout=5)
+    d.finish_log()
     assert "cannot read the index" in d.log and _said(d.log) == 1, d.log
 
 

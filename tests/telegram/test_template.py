@@ -197,7 +197,7 @@ def test_a_daemon_with_a_bad_template_exits_2_with_one_line_before_sending(
         d = FeedDaemon(tmp_path, env)
         try:
             assert d.proc.wait(timeout=30) == 2
-            d._reader.join(timeout=5)
+            d.finish_log()
             lines = [line for line in d.log.splitlines() if line.strip()]
             assert len(lines) == 1, d.log
             assert lines[0].startswith("feedbot: error: telegram.template makes invalid Telegram")

@@ -218,7 +218,7 @@ def one_line(text: str) -> str:
 
 
 def post_date(article: Article, language: str) -> str:
-    """The date as a post shows it (for `feedbot.telegram.render.template`)."""
+    """The date as a post shows it (for the other post styles and the templates)."""
     return _date(article, language)
 
 

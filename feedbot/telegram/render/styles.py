@@ -19,9 +19,9 @@ from feedbot.articles.summarize import split_sentences
 from feedbot.telegram.render.messages import (
     MAX_MESSAGE,
     Style,
-    _clean,
-    _date,
     escape,
+    one_line,
+    post_date,
     render_blocks,
     render_post,
     utf16_len,
@@ -37,26 +37,26 @@ _MAX_HEADLINE: Final = 1000  # characters of a headline in a headlines-style pos
 def _lead(article: Article) -> str:
     """The summary of the text before the first heading (else of the first section)."""
     for section in article.sections:
-        if _clean(section.summary):
-            return _clean(section.summary)
+        if one_line(section.summary):
+            return one_line(section.summary)
     return ""
 
 
 def _compact(article: Article, url: str, language: str, limit: int) -> list[str] | None:
     _ = translator(language)
-    head = [f"<b>{escape(_clean(article.headline))}</b>", escape(_date(article, language))]
+    head = [f"<b>{escape(one_line(article.headline))}</b>", escape(post_date(article, language))]
     first = article.sections[0] if article.sections else None
-    lead = _clean(first.summary) if first is not None and first.heading is None else ""
+    lead = one_line(first.summary) if first is not None and first.heading is None else ""
     if lead:
         head.append(escape(lead))
     quoted: list[str] = []
     for section in article.sections:
-        heading = _clean(section.heading or "")
+        heading = one_line(section.heading or "")
         if not heading:
             continue
         line = f"<b>{escape(heading)}</b>"
-        if _clean(section.summary):
-            line += "\n" + escape(_clean(section.summary))
+        if one_line(section.summary):
+            line += "\n" + escape(one_line(section.summary))
         quoted.append(line)
     link = f'<a href="{escape(url)}">{escape(_("Read the article"))}</a>'
     while True:
@@ -83,7 +83,7 @@ def render_styled(
     """The post for ``entry`` in ``style`` (an unknown style is ``full``)."""
     article = entry.article
     if style == "headlines":
-        headline = _clean(article.headline)[:_MAX_HEADLINE]
+        headline = one_line(article.headline)[:_MAX_HEADLINE]
         return [f'<a href="{escape(url)}">{escape(headline)}</a>']
     if style == "compact":
         compact = _compact(article, url, language, limit)
@@ -109,7 +109,7 @@ def render_digest(
         sentences = split_sentences(_lead(article), article.language)
         block: list[tuple[str, Style]] = [
             (article.headline, url_for(article.id)),
-            (_date(article, language), None),
+            (post_date(article, language), None),
         ]
         if sentences:
             block.append((sentences[0], None))
