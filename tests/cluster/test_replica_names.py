@@ -125,5 +125,5 @@ def test_a_paused_replica_that_finds_its_name_taken_says_so(
         "the clash in the resumed replica's log",
         replicas,
     )
-    assert "ERROR feedbot.cluster.leader" in first.stderr()
+    assert "ERROR feedbot.leader" in first.stderr()
     assert twin.daemon is not None and f"pid {twin.daemon.proc.pid} " in first.stderr()

@@ -32,7 +32,7 @@ def test_a_writer_that_never_closes_is_released_once_with_a_warning(
     w.fold(batch({"001_a.txt", "002_\nb.txt"}), 0)
     w.fold(batch({"001_a.txt"}), 100)  # each write starts the wait again
     assert w.next_release(300) == pytest.approx(300)
-    with caplog.at_level(logging.WARNING, "feedbot.ingest.scan"):
+    with caplog.at_level(logging.WARNING, "feedbot.index"):
         assert w.held(599.9) == {"001_a.txt", "002_\nb.txt"}
         assert caplog.records == []
         assert w.held(600) == {"001_a.txt"}

@@ -258,7 +258,7 @@ def test_a_file_found_at_start_follows_the_settle_rule(
     atomic_write(index, "002_fresh.txt", HEAD + TAIL)
     d = start(env_for(index, index__settle_ms="6000", index__scan_interval="60"))
     d.wait_started(timeout=30)
-    first = re.search(r"(\S+ \S+) \w+ feedbot.runtime.daemon: scan \(start\): (.*)", d.log)
+    first = re.search(r"(\S+ \S+) \w+ feedbot.daemon: scan \(start\): (.*)", d.log)
     assert first is not None, d.log
     at = datetime.strptime(first.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
     mtime = (index / "002_fresh.txt").stat().st_mtime

@@ -51,7 +51,7 @@ async def test_an_expected_error_is_one_line(
     caplog.set_level(logging.INFO)
     await run_once(guarded("digests", work), ran)
     records = [r for r in caplog.records if r.levelno >= logging.WARNING]
-    assert [r.name for r in records] == ["feedbot.runtime.jobs"]
+    assert [r.name for r in records] == ["feedbot.jobs"]
     assert line in records[0].getMessage() and "\n" not in records[0].getMessage()
     assert not any(r.exc_info for r in caplog.records)
 
@@ -65,7 +65,7 @@ async def test_a_bug_keeps_its_traceback_once(caplog: pytest.LogCaptureFixture) 
 
     await run_once(guarded("scan", work), ran)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
-    assert [(r.name, bool(r.exc_info)) for r in errors] == [("feedbot.runtime.jobs", True)]
+    assert [(r.name, bool(r.exc_info)) for r in errors] == [("feedbot.jobs", True)]
 
 
 async def test_a_run_in_flight_finishes_when_its_scheduler_shuts_down(
