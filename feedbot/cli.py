@@ -351,16 +351,12 @@ def preview(ctx: click.Context, article: str, language: str | None, style: str, 
 
 def _db_password(settings: Settings) -> list[str]:
     """The password in storage.url, for the log filter to hide wherever it turns up."""
-    from sqlalchemy import make_url
-    from sqlalchemy.exc import ArgumentError
+    from feedbot.store.urls import url_password
 
     if settings.storage.url is None:
         return []
-    try:
-        password = make_url(settings.storage.url).password
-    except ArgumentError:
-        return []
-    return [str(password)] if password else []
+    password = url_password(settings.storage.url)
+    return [password] if password else []
 
 
 @cli.command()

@@ -16,6 +16,7 @@ from feedbot.runtime.components import ComponentFactory
 from feedbot.runtime.daemon import Daemon
 from feedbot.store import Store
 from feedbot.store.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
+from feedbot.store.urls import sqlite_file
 
 __all__ = ["run", "sqlite_path"]
 
@@ -75,13 +76,11 @@ def run(
 
 def sqlite_path(settings: Settings) -> Path:
     """The SQLite database file: ``storage.url`` when it is a ``sqlite:///`` URL, else
-    ``storage.path``."""
+    ``storage.path`` (`StoreError` when ``storage.url`` is not a URL)."""
     url = settings.storage.url
     if url is None:
         return settings.storage.path
-    from sqlalchemy import make_url
-
-    return Path(make_url(url).database or "")
+    return sqlite_file(url)
 
 
 def _serve(daemon: Daemon, reload: Callable[[], Settings] | None) -> None:

@@ -1,18 +1,21 @@
 """The store: SQLAlchemy Core over one database — the only package that speaks SQL.
 
 Split by job: `engine` (opening, connection set-up, migrations, transactions and
-the database threads), `schema` (the tables), `articles` (what the indexer stores
-and the site reads), `chats` (subscriptions) and `outbox` (the delivery ledger).
+the database threads), `urls` (storage.url), `schema` (the tables), `articles` (what
+the indexer stores and the site reads), `chats` (subscriptions), `outbox` (the delivery
+ledger) and `listen` (LISTEN for what other replicas commit).
 `Store` opens one database and hands out the parts; each consumer takes only the
 part it needs, through the Protocol it declares.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from feedbot.store.articles import Articles, FileRecord, Known, StoreSource
+from feedbot.store.articles import CHANGES_CHANNEL, Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.edits import AsyncEdits, Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
@@ -20,6 +23,10 @@ from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence, Lease
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
 from feedbot.store.subscriptions import Subscription, Subscriptions
+from feedbot.store.urls import libpq_url
+
+if TYPE_CHECKING:  # psycopg is imported when a replica starts listening, not before
+    from feedbot.store.listen import ChangeListener
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -83,6 +90,19 @@ class Store:
     def async_edits(self) -> AsyncEdits:
         """The corrections ledger for the editor (calls run on the database threads)."""
         return AsyncEdits(self.edits, self.db)
+
+    def change_listener(self, *, on_connect: Callable[[], None]) -> ChangeListener:
+        """A listener (not started) that calls `Articles.changed_elsewhere` for each article
+        change another replica commits, and ``on_connect`` on every (re)connect. PostgreSQL
+        only: SQLite has one writer, this process."""
+        from feedbot.store.listen import ChangeListener
+
+        return ChangeListener(
+            libpq_url(self.db.engine.url),
+            {CHANGES_CHANNEL: self.articles.changed_elsewhere},
+            on_connect=on_connect,
+            name=self.name,
+        )
 
     def close(self) -> None:
         self.db.close()

@@ -32,13 +32,11 @@ from sqlalchemy import (
     Engine,
     create_engine,
     event,
-    make_url,
     select,
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
-    ArgumentError,
     DataError,
     DBAPIError,
     IntegrityError,
@@ -50,6 +48,7 @@ from sqlalchemy.exc import (
 from feedbot.errors import FencedError, SchemaTooNewError, StoreError, UnstorableError
 from feedbot.store.migrate import Position, head, inspect_database, revisions, upgrade
 from feedbot.store.schema import state
+from feedbot.store.urls import database_url, masked_url
 
 __all__ = ["SCHEMA_VERSION", "Database", "masked_url", "set_state"]
 
@@ -96,32 +95,6 @@ def _too_new(where: str, found: Position) -> SchemaTooNewError:
     )
 
 
-def masked_url(url: str | URL) -> str:
-    """``url`` with its password hidden, for logs and errors."""
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-    except ArgumentError:
-        return "<unparsable database URL>"
-    return parsed.render_as_string(hide_password=True)
-
-
-def _parse_url(url: str) -> URL:
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        raise StoreError(
-            "storage.url is not a database URL (want postgresql+psycopg://user@host/db)"
-        ) from None
-    backend = parsed.get_backend_name()
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg")
-    if backend == "sqlite":
-        return parsed
-    raise StoreError(
-        f"storage.url: {backend!r} databases are not supported (use postgresql+psycopg or sqlite)"
-    )
-
-
 class Database:
     """One database: open with `Database.open`, close with `close`."""
 
@@ -143,7 +116,7 @@ class Database:
         """Open and migrate the database: ``url`` when given (PostgreSQL, or a ``sqlite:///``
         URL), else the SQLite file at ``path`` (created with its folder)."""
         if url is not None:
-            parsed = _parse_url(url)
+            parsed = database_url(url)
             if parsed.get_backend_name() == "postgresql":
                 return cls._open_postgresql(parsed)
             path = Path(parsed.database or "")
@@ -325,9 +298,9 @@ class Database:
         """How many revisions a database has applied now, read without writing or
         migrating (None: no database or no schema yet)."""
         if url is None or url.startswith("sqlite"):
-            found = _on_disk(path if url is None else Path(_parse_url(url).database or ""))
+            found = _on_disk(path if url is None else Path(database_url(url).database or ""))
         else:
-            engine = create_engine(_parse_url(url), connect_args={"connect_timeout": 5})
+            engine = create_engine(database_url(url), connect_args={"connect_timeout": 5})
             try:
                 with engine.connect() as conn:
                     found = inspect_database(conn)
