@@ -24,7 +24,7 @@ from feedbot.articles.model import Article, article_from_dict
 from feedbot.store.engine import Database
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, deliveries, subscriptions
-from feedbot.store.subscriptions import Subscription, _subscription
+from feedbot.store.subscriptions import Subscription, subscription_from_row
 
 __all__ = ["MAX_DIGEST_ARTICLES", "Digests"]
 
@@ -55,7 +55,7 @@ class Digests:
             .order_by(subscriptions.c.next_digest_at)
         )
         with self._db.read() as conn:
-            return [_subscription(r) for r in conn.execute(query)]
+            return [subscription_from_row(r) for r in conn.execute(query)]
 
     @staticmethod
     def _candidates(

@@ -29,7 +29,7 @@ from feedbot.articles.model import Article
 from feedbot.store.engine import Database
 from feedbot.store.schema import UtcDateTime, chats, deliveries, subscriptions
 
-__all__ = ["Subscription", "Subscriptions", "queue_posts"]
+__all__ = ["Subscription", "Subscriptions", "queue_posts", "subscription_from_row"]
 
 SETTINGS = (
     "language",
@@ -66,7 +66,8 @@ class Subscription:
     last_digest_at: datetime | None = None
 
 
-def _subscription(row: Any) -> Subscription:
+def subscription_from_row(row: Any) -> Subscription:
+    """The `Subscription` one row of the ``subscriptions`` table holds."""
     return Subscription(
         row.chat,
         int(row.thread_id),
@@ -117,7 +118,7 @@ class Subscriptions:
         )
         with self._db.read() as conn:
             row = conn.execute(query).first()
-        return None if row is None else _subscription(row)
+        return None if row is None else subscription_from_row(row)
 
     def of_chat(self, chat: str) -> list[Subscription]:
         """Every subscription of a chat (the whole chat and its topics), by thread."""
@@ -127,7 +128,7 @@ class Subscriptions:
             .order_by(subscriptions.c.thread_id)
         )
         with self._db.read() as conn:
-            return [_subscription(r) for r in conn.execute(query)]
+            return [subscription_from_row(r) for r in conn.execute(query)]
 
     def update(
         self, chat: str, thread_id: int, version: int | None, **values: Any
@@ -158,7 +159,7 @@ class Subscriptions:
                     subscriptions.c.chat == chat, subscriptions.c.thread_id == thread_id
                 )
             ).first()
-        return None if row is None else _subscription(row)
+        return None if row is None else subscription_from_row(row)
 
 
 def drop_subscriptions(conn: Connection, chat: str, thread_id: int | None = None) -> int:
