@@ -25,7 +25,6 @@ MAX_LINES = 400
 # it does; drop it once within MAX_LINES, which the test demands), never grow past it.
 # The redesign splits them next (articles/model, ingest/scan and http/app already were).
 OVERSIZED: dict[str, int] = {
-    "feedbot/cli.py": 438,  # 442 before its SQL moved into feedbot.store.urls
     "feedbot/runtime/daemon.py": 476,
 }
 

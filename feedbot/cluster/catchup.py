@@ -18,10 +18,10 @@ import contextlib
 from feedbot.errors import StoreError
 from feedbot.store import Store
 
-__all__ = ["Follower"]
+__all__ = ["CatchUp"]
 
 
-class Follower:
+class CatchUp:
     """Keeps this replica's article version in step with the database (PostgreSQL)."""
 
     def __init__(self, store: Store, interval: float) -> None:

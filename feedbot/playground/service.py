@@ -30,7 +30,7 @@ from feedbot.errors import FeedbotError
 from feedbot.ingest.scan import Indexer
 from feedbot.playground.chatlog import ChatLog, LoggedMessage
 from feedbot.runtime.health import failure_kind
-from feedbot.runtime.publishing import publishing
+from feedbot.runtime.publishing import publishing_from
 from feedbot.store import Store
 from feedbot.telegram.render.messages import utf16_len
 
@@ -144,11 +144,11 @@ class Playground:
         """The playground runs whatever the deployment's role (it only runs on SQLite)."""
         return None
 
-    def follow_open_writes(self, held: Callable[[], Collection[str]]) -> None:
+    def skip_open_writes(self, held: Callable[[], Collection[str]]) -> None:
         """Leave unread the files ``held()`` names, as the daemon's scan does."""
         self._held = held
 
-    async def follow(self) -> None:
+    async def stop_leading(self) -> None:
         return None
 
     def reconfigure(self, settings: Settings) -> None:
@@ -211,7 +211,7 @@ class Playground:
                 channels=[self.channel],
                 follow_symlinks=index.follow_symlinks,
                 report_bad=False,  # the daemon's own indexer reports them
-                publishing=publishing(settings),  # corrections and the delay, as configured
+                publishing=publishing_from(settings),  # corrections and the delay, as configured
             )
         )
         await self._scan()

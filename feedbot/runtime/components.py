@@ -37,7 +37,7 @@ class Component(Protocol):
         """This replica became the leader: start the leader's part (polling, sending)."""
         ...
 
-    async def follow(self) -> None:
+    async def stop_leading(self) -> None:
         """This replica stopped leading: stop the leader's part."""
         ...
 
@@ -66,7 +66,7 @@ class ReadsIndex(Protocol):
     """A component that scans the index folder itself (the playground, into its own
     database): it leaves alone the files the daemon's watcher sees open for writing."""
 
-    def follow_open_writes(self, held: Callable[[], Collection[str]]) -> None:
+    def skip_open_writes(self, held: Callable[[], Collection[str]]) -> None:
         """``held()`` names the files to leave unread now (`feedbot.ingest.openwrites`)."""
         ...
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 from prometheus_client import CollectorRegistry
 
-from feedbot.cluster.catchup import Follower
+from feedbot.cluster.catchup import CatchUp
 from feedbot.cluster.leader import Leadership
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError, FencedError, StoreError
@@ -39,7 +39,7 @@ from feedbot.runtime.components import ComponentFactory, ReadsIndex
 from feedbot.runtime.health import UNREACHABLE, document, failure_kind
 from feedbot.runtime.jobs import guarded
 from feedbot.runtime.looplag import LoopLag, freeze_startup_heap
-from feedbot.runtime.publishing import arm_release, publishing
+from feedbot.runtime.publishing import arm_release, publishing_from
 from feedbot.runtime.reload import LIVE, RATE_KEYS, changed_keys, merge_live
 from feedbot.runtime.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store, StoreSource
@@ -78,7 +78,7 @@ class Daemon:
             settle_ms=index.settle_ms,
             channels=settings.telegram.channels,
             follow_symlinks=index.follow_symlinks,
-            publishing=publishing(settings),
+            publishing=publishing_from(settings),
         )
         # What changed while no daemon ran is unknown: no Last-Modified before this start.
         self.site = Site(StoreSource(store.articles), settings, changed_since=datetime.now(UTC))
@@ -87,16 +87,16 @@ class Daemon:
         self.leadership = Leadership(
             store, settings.cluster, self.registry, solo=store.db.dialect != "postgresql"
         )
-        self.follower = (
+        self.catchup = (
             None
             if self.leadership.solo
-            else Follower(store, settings.cluster.version_check_interval)
+            else CatchUp(store, settings.cluster.version_check_interval)
         )
         self.components = [c for f in components if (c := f(settings, store, self.registry))]
         self._writes = OpenWrites(index.open_write_timeout)  # files the watcher sees open
         for component in self.components:
             if isinstance(component, ReadsIndex):
-                component.follow_open_writes(self._held)
+                component.skip_open_writes(self._held)
         self.last_scan: datetime | None = None
         self.last_duration: float | None = None
         self.last_error: str | None = None
@@ -345,7 +345,7 @@ class Daemon:
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
         reconnect = asyncio.ensure_future(self._reconnect())
-        following = self.follower.start() if self.follower is not None else None
+        following = self.catchup.start() if self.catchup is not None else None
         for component in self.components:
             await component.start()
         electing = asyncio.ensure_future(self.leadership.run(self._stopping))
@@ -356,14 +356,14 @@ class Daemon:
         await asyncio.wait([roles], timeout=STOP_GRACE)
         deadline = time.monotonic() + STOP_GRACE
         if self._leading:
-            await self._follow(deadline)
+            await self._stop_leading(deadline)
         await self.leadership.release()
         await asyncio.gather(electing, return_exceptions=True)
         for component in self.components:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(component.stop(), max(0.1, deadline - time.monotonic()))
-        if self.follower is not None:
-            await self.follower.stop()
+        if self.catchup is not None:
+            await self.catchup.stop()
         server.stop()
         pending = [serving, *self._tasks, *([following] if following else [])]
         _, late = await asyncio.wait(pending, timeout=max(0.1, deadline - time.monotonic()))
@@ -379,7 +379,7 @@ class Daemon:
             if self.leadership.leading and not self._leading:
                 await self._lead()
             elif not self.leadership.leading and self._leading:
-                await self._follow(time.monotonic() + STOP_GRACE)
+                await self._stop_leading(time.monotonic() + STOP_GRACE)
             else:
                 stop = asyncio.ensure_future(self._stopping.wait())
                 change = asyncio.ensure_future(changed.wait())
@@ -452,7 +452,7 @@ class Daemon:
             len(self.components),
         )
 
-    async def _follow(self, deadline: float) -> None:
+    async def _stop_leading(self, deadline: float) -> None:
         """Stop the leader's duties: no new scans; the scan and sends in flight finish."""
         self._leading = False
         self._term.set()
@@ -461,11 +461,11 @@ class Daemon:
             self._scheduler = None
         if self._recheck is not None:
             self._recheck.cancel()
-        for component in self.components:
+        for part in self.components:
             try:
-                await asyncio.wait_for(component.follow(), max(0.1, deadline - time.monotonic()))
+                await asyncio.wait_for(part.stop_leading(), max(0.1, deadline - time.monotonic()))
             except Exception as e:
-                log.warning("stopping the leader's part of %s: %s", type(component).__name__, e)
+                log.warning("stopping the leader's part of %s: %s", type(part).__name__, e)
         try:  # the scan in flight finishes; queued ones skip
             await asyncio.wait_for(self._lock.acquire(), max(0.1, deadline - time.monotonic()))
             self._lock.release()

@@ -17,14 +17,14 @@ from typing import Any
 from feedbot.config import Settings
 from feedbot.store import Publishing, Store
 
-__all__ = ["RELEASE_JOB", "arm_release", "publishing"]
+__all__ = ["RELEASE_JOB", "arm_release", "publishing_from"]
 
 log = logging.getLogger("feedbot.daemon")
 
 RELEASE_JOB = "release"
 
 
-def publishing(settings: Settings) -> Publishing:
+def publishing_from(settings: Settings) -> Publishing:
     """What a save or removal of a posted article does, from ``telegram.*``."""
     tg = settings.telegram
     return Publishing(tg.on_edit, tg.on_remove, timedelta(seconds=tg.delay))

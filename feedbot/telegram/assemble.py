@@ -41,7 +41,7 @@ class BotOff:
     async def lead(self, leadership: Leadership) -> None:
         return None
 
-    async def follow(self) -> None:
+    async def stop_leading(self) -> None:
         return None
 
     async def stop(self) -> None:

@@ -282,7 +282,7 @@ class TelegramService:
         crashed = [f"{d.role} ({d.crashed})" for d in (self.sender, self.editor) if d.crashed]
         return f"telegram {' and '.join(crashed)} crashed, restarting" if crashed else None
 
-    async def follow(self) -> None:
+    async def stop_leading(self) -> None:
         """Stop leading: stop polling and claiming; sends in flight finish."""
         self._leading = False
         if self._retry_task is not None:
@@ -314,7 +314,7 @@ class TelegramService:
 
     async def stop(self) -> None:
         """Finish sends in flight, stop receiving updates, close the connection."""
-        await self.follow()
+        await self.stop_leading()
         if self._initialized:
             self._initialized = False
             await self._application.shutdown()

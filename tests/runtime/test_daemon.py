@@ -207,7 +207,7 @@ class Recorder:
     async def lead(self, leadership: object) -> None:
         pass
 
-    async def follow(self) -> None:
+    async def stop_leading(self) -> None:
         pass
 
     async def stop(self) -> None:
