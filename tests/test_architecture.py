@@ -25,7 +25,7 @@ MAX_LINES = 400
 # it does; drop it once within MAX_LINES, which the test demands), never grow past it.
 # The redesign splits them next (articles/model, ingest/scan and http/app already were).
 OVERSIZED: dict[str, int] = {
-    "feedbot/runtime/daemon.py": 476,
+    "feedbot/runtime/daemon.py": 405,  # 476 before the composition root (feedbot/app.py)
 }
 
 # Private names used outside their module, as "user: module._name": the list that shrank

@@ -18,6 +18,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,75 +29,66 @@ from feedbot.cluster.catchup import CatchUp
 from feedbot.cluster.leader import Leadership
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError, FencedError, StoreError
-from feedbot.http.app import create_app
-from feedbot.http.guard import http_limits
-from feedbot.http.server import HttpServer, bind_server
+from feedbot.http.server import HttpServer
 from feedbot.ingest.metrics import ScanMetrics
 from feedbot.ingest.openwrites import OpenWrites
 from feedbot.ingest.scan import Indexer, ScanReport
 from feedbot.publish.site import Site
-from feedbot.runtime.components import ComponentFactory, ReadsIndex
-from feedbot.runtime.health import UNREACHABLE, document, failure_kind
+from feedbot.runtime.components import Component
+from feedbot.runtime.health import UNREACHABLE, check_database, document, failure_kind
 from feedbot.runtime.jobs import guarded
 from feedbot.runtime.looplag import LoopLag, freeze_startup_heap
-from feedbot.runtime.publishing import arm_release, publishing_from
-from feedbot.runtime.reload import LIVE, RATE_KEYS, changed_keys, merge_live
+from feedbot.runtime.publishing import arm_release
+from feedbot.runtime.reload import apply_live
 from feedbot.runtime.stopping import ExitWatchdog, in_daemon_thread
-from feedbot.store import Store, StoreSource
+from feedbot.store import Store
 from feedbot.store.dbfile import FileIdentity
 
 if TYPE_CHECKING:
     from feedbot.ingest.watch import Changes
     from feedbot.publish.websub import Publisher
 
-__all__ = ["Daemon"]
+__all__ = ["Daemon", "DaemonParts"]
 
 log = logging.getLogger("feedbot.daemon")
 
 STOP_GRACE = 8.0  # seconds for a clean stop; the process must exit within 10
 
 
+@dataclass(frozen=True, slots=True)
+class DaemonParts:
+    """What the daemon drives, built by the composition root (`feedbot.app.build_daemon`)."""
+
+    registry: CollectorRegistry
+    metrics: ScanMetrics
+    lag: LoopLag
+    indexer: Indexer
+    site: Site
+    leadership: Leadership
+    catchup: CatchUp | None  # None when this is the only replica (SQLite)
+    writes: OpenWrites  # files the watcher sees open in their writer
+    components: Sequence[Component] = ()
+    identity: FileIdentity | None = None  # the SQLite file, to notice it vanish
+    reload: Callable[[], Settings] | None = None  # SIGHUP re-reads the settings with it
+    publisher: Publisher | None = None  # pings the WebSub hub (`feed.websub_hub`)
+
+
 class Daemon:
     """The running service; `run` drives it."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        store: Store,
-        *,
-        components: Sequence[ComponentFactory] = (),
-    ) -> None:
+    def __init__(self, settings: Settings, store: Store, parts: DaemonParts) -> None:
         self.settings = settings
         self.store = store
-        self.registry = CollectorRegistry()
-        self.metrics = ScanMetrics(self.registry)
-        index = settings.index
-        self.indexer = Indexer(
-            index.path,
-            store.articles,
-            max_bytes=index.max_file_bytes,
-            settle_ms=index.settle_ms,
-            channels=settings.telegram.channels,
-            follow_symlinks=index.follow_symlinks,
-            publishing=publishing_from(settings),
-        )
-        # What changed while no daemon ran is unknown: no Last-Modified before this start.
-        self.site = Site(StoreSource(store.articles), settings, changed_since=datetime.now(UTC))
-        self.lag = LoopLag(self.registry)
+        self.registry = parts.registry
+        self.metrics = parts.metrics
+        self.indexer = parts.indexer
+        self.site = parts.site
+        self.lag = parts.lag
         self._heap_frozen = False
-        self.leadership = Leadership(
-            store, settings.cluster, self.registry, solo=store.db.dialect != "postgresql"
-        )
-        self.catchup = (
-            None
-            if self.leadership.solo
-            else CatchUp(store, settings.cluster.version_check_interval)
-        )
-        self.components = [c for f in components if (c := f(settings, store, self.registry))]
-        self._writes = OpenWrites(index.open_write_timeout)  # files the watcher sees open
-        for component in self.components:
-            if isinstance(component, ReadsIndex):
-                component.skip_open_writes(self._held)
+        self.leadership = parts.leadership
+        self.catchup = parts.catchup
+        self.components = list(parts.components)
+        self._writes = parts.writes
         self.last_scan: datetime | None = None
         self.last_duration: float | None = None
         self.last_error: str | None = None
@@ -107,12 +99,12 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._recheck: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._publisher: Publisher | None = None
+        self._publisher = parts.publisher
         self._ready: set[str] = set()  # files the watcher saw completed since the last scan
         self._waiting = 0  # scans queued behind the one running
-        self.identity: FileIdentity | None = None  # the database file, to notice it vanish
+        self.identity = parts.identity
         self.db_problem: str | None = None
-        self.reload_settings: Callable[[], Settings] | None = None  # SIGHUP re-reads with it
+        self.reload_settings = parts.reload
         self._scheduler: AsyncIOScheduler | None = None
         self._scheduled_scan = guarded("scheduled scan", self.scan)  # the scheduler's job
         self._leading = False  # the leader's duties run (follows `leadership.leading`)
@@ -137,7 +129,7 @@ class Daemon:
                 return None
             ready, self._ready = frozenset(self._ready), set()
             writing = self._held()
-            self.check_database()
+            check_database(self)
             try:
                 report = await in_daemon_thread(
                     lambda: self.indexer.scan(stop=self._scan_stop, ready=ready, writing=writing),
@@ -166,8 +158,7 @@ class Daemon:
             except StoreError as e:  # a later request renders it; the store logs an outage
                 if self.store.db.outage is None:
                     log.warning("cannot render the feed after the scan: %s", e)
-            if self.settings.feed.websub_hub:
-                self._publish()
+            self._publish()
         if report.created or report.changed or report.removed:
             for component in self.components:
                 component.wake((*report.changed, *report.removed))
@@ -198,15 +189,7 @@ class Daemon:
 
     def _publish(self) -> None:
         """Tell the WebSub hub the feeds changed (`feedbot.publish.websub.Publisher`)."""
-        if self._publisher is None:
-            from feedbot.publish.feeds import feed_url
-            from feedbot.publish.websub import Publisher
-
-            feed = self.settings.feed
-            assert feed.websub_hub is not None
-            topics = [feed_url(feed, fmt) for fmt in ("atom", "rss", "json")]
-            self._publisher = Publisher(feed.websub_hub, topics)
-        task = self._publisher.publish()
+        task = self._publisher.publish() if self._publisher is not None else None
         if task is not None:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -239,35 +222,13 @@ class Daemon:
         finally:
             self._writes.forget()
 
-    async def _reconnect(self) -> None:
-        """While the database server is unreachable, try it with backoff (1 s … 10 s); once
-        it answers, scan at once rather than at the next interval."""
-        delay = 1.0
-        while True:
-            await asyncio.sleep(delay if self.store.db.outage is not None else 1.0)
-            if self.store.db.outage is None:
-                delay = 1.0
-                continue
-            with contextlib.suppress(StoreError):
-                await self.store.db.call(self.store.db.ping)
-            if self.store.db.outage is not None:
-                delay = min(delay * 2, 10.0)
-                continue
-            self._spawn("reconnected")
-            for component in self.components:
-                component.wake()
+    def _reconnected(self) -> None:
+        """The database answers again after an outage: scan at once, wake the components."""
+        self._spawn("reconnected")
+        for component in self.components:
+            component.wake()
 
     # --- health -----------------------------------------------------------------------------
-
-    def check_database(self) -> str | None:
-        """Whether the database path still names the open file; logs the change at ERROR once."""
-        problem = self.identity.problem() if self.identity is not None else None
-        if problem is not None and problem != self.db_problem:
-            log.error("%s: %s", self.store.name, problem)
-        elif problem is None and self.db_problem is not None:
-            log.info("%s: the database file is back", self.store.name)
-        self.db_problem = problem
-        return problem
 
     def health(self) -> tuple[dict[str, Any], bool]:
         """The `/healthz` document and whether all is well (`feedbot.runtime.health`)."""
@@ -295,41 +256,9 @@ class Daemon:
         except FeedbotError as e:
             log.error("SIGHUP: configuration not applied, the old one stays: %s", e)
             return
-        keys = changed_keys(self.settings, new)
-        live = [k for k in keys if k in LIVE]
-        later = [k for k in keys if k not in LIVE]
-        self.settings = merge_live(self.settings, new, live)
-        if "log.level" in live:
-            logging.getLogger().setLevel(new.log.level)
-        if "index.scan_interval" in live and self._scheduler is not None:
-            self._scheduler.reschedule_job(
-                "scan", trigger="interval", seconds=new.index.scan_interval
-            )
-        if "telegram.channels" in live:
-            self.indexer.channels = tuple(new.telegram.channels)
-        if any(k in RATE_KEYS for k in live):
-            for component in self.components:
-                component.reconfigure(self.settings)
-        log.info(
-            "SIGHUP: configuration re-read; applied: %s; needs a restart: %s",
-            ", ".join(live) or "nothing changed",
-            ", ".join(later) or "nothing",
+        self.settings = apply_live(
+            self.settings, new, self._scheduler, self.indexer, self.components
         )
-
-    def bind(self) -> HttpServer:
-        """The web app on its bound socket (raises FeedbotError when the port is taken)."""
-        routes = [r for c in self.components for r in c.routes]
-        app = create_app(
-            self.site,
-            self.settings,
-            registry=self.registry,
-            health=self.health,
-            routes=routes,
-            offload=self.store.db.call,
-        )
-        http = self.settings.http
-        limits = http_limits(http.header_timeout, http.max_connections)
-        return bind_server(app, http.host, http.port, limits=limits)
 
     async def run(self, server: HttpServer) -> None:
         """Serve until a stop is requested, then shut down cleanly.
@@ -344,7 +273,7 @@ class Daemon:
         self._server = server
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
-        reconnect = asyncio.ensure_future(self._reconnect())
+        reconnect = asyncio.ensure_future(self.store.db.watch_outages(self._reconnected))
         following = self.catchup.start() if self.catchup is not None else None
         for component in self.components:
             await component.start()

@@ -8,6 +8,7 @@ port or name, nor a file path. The log keeps the full detail (passwords masked).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,9 @@ from feedbot.errors import StoreError
 if TYPE_CHECKING:
     from feedbot.runtime.daemon import Daemon
 
-__all__ = ["UNREACHABLE", "document", "failure_kind"]
+__all__ = ["UNREACHABLE", "check_database", "document", "failure_kind"]
+
+log = logging.getLogger("feedbot.daemon")
 
 UNREACHABLE = "database unreachable"
 
@@ -32,12 +35,24 @@ def failure_kind(error: BaseException) -> str:
     return type(error).__name__
 
 
+def check_database(daemon: Daemon) -> str | None:
+    """Whether the database path still names the open file; logs the change once (at
+    ERROR when it goes, at INFO when it is back) and keeps it in ``daemon.db_problem``."""
+    problem = daemon.identity.problem() if daemon.identity is not None else None
+    if problem is not None and problem != daemon.db_problem:
+        log.error("%s: %s", daemon.store.name, problem)
+    elif problem is None and daemon.db_problem is not None:
+        log.info("%s: the database file is back", daemon.store.name)
+    daemon.db_problem = problem
+    return problem
+
+
 def document(daemon: Daemon) -> tuple[dict[str, Any], bool]:
     """The `/healthz` document of ``daemon`` and whether all is well."""
     now = datetime.now(UTC)
     overdue = 3 * daemon.settings.index.scan_interval
     unreachable = daemon.store.db.outage is not None or daemon.leadership.db_error is not None
-    if daemon.check_database() is not None:
+    if check_database(daemon) is not None:
         status, ok = "database file missing", False
     elif unreachable:
         status, ok = UNREACHABLE, False

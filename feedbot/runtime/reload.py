@@ -1,18 +1,28 @@
 """SIGHUP: which settings changed, which of them can be applied to a running daemon.
 
-Pure: two `Settings` in, the changed keys and a merged `Settings` out. The daemon
-applies the live keys (`LIVE`) and keeps every other value as it was at start, so
-nothing that needs a restart half-applies.
+`changed_keys` and `merge_live` are pure: two `Settings` in, the changed keys and a
+merged `Settings` out. `apply_live` applies the live keys (`LIVE`) to the running
+parts and keeps every other value as it was at start, so nothing that needs a
+restart half-applies.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedbot.config import Settings
 
-__all__ = ["LIVE", "RATE_KEYS", "changed_keys", "merge_live"]
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+
+    from feedbot.ingest.scan import Indexer
+    from feedbot.runtime.components import Component
+
+__all__ = ["LIVE", "RATE_KEYS", "apply_live", "changed_keys", "merge_live"]
+
+log = logging.getLogger("feedbot.daemon")
 
 RATE_KEYS = frozenset(
     {
@@ -52,3 +62,33 @@ def merge_live(old: Settings, new: Settings, keys: Sequence[str]) -> Settings:
         name: getattr(old, name).model_copy(update=values) for name, values in updates.items()
     }
     return old.model_copy(update=sections)
+
+
+def apply_live(
+    current: Settings,
+    new: Settings,
+    scheduler: AsyncIOScheduler | None,
+    indexer: Indexer,
+    components: Sequence[Component],
+) -> Settings:
+    """Apply what changed from ``current`` to ``new`` that can change while running, log
+    what was applied and what needs a restart; the settings now in force."""
+    keys = changed_keys(current, new)
+    live = [k for k in keys if k in LIVE]
+    later = [k for k in keys if k not in LIVE]
+    settings = merge_live(current, new, live)
+    if "log.level" in live:
+        logging.getLogger().setLevel(new.log.level)
+    if "index.scan_interval" in live and scheduler is not None:
+        scheduler.reschedule_job("scan", trigger="interval", seconds=new.index.scan_interval)
+    if "telegram.channels" in live:
+        indexer.channels = tuple(new.telegram.channels)
+    if any(k in RATE_KEYS for k in live):
+        for component in components:
+            component.reconfigure(settings)
+    log.info(
+        "SIGHUP: configuration re-read; applied: %s; needs a restart: %s",
+        ", ".join(live) or "nothing changed",
+        ", ".join(later) or "nothing",
+    )
+    return settings

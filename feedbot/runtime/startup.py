@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from feedbot.app import bind, build_daemon
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError
 from feedbot.http.server import loop_factory
@@ -44,10 +45,10 @@ def run(
     if url is not None and not url.startswith("sqlite"):  # a shared server: no file to guard
         store = Store.open(settings.storage.path, url=url)
         try:
-            daemon = Daemon(settings, store, components=components)
+            daemon = build_daemon(settings, store, components=components, reload=reload)
             daemon.leadership.claim_name()  # another live replica of this name: refused
             try:
-                _serve(daemon, reload)
+                _serve(daemon)
             finally:  # also when it could not start serving (say, the port was taken)
                 daemon.leadership.release_name()
         finally:
@@ -64,9 +65,14 @@ def run(
         try:
             lock.record_database()
             with explained(database):
-                daemon = Daemon(settings, store, components=components)
-            daemon.identity = FileIdentity.of(database)
-            _serve(daemon, reload)
+                daemon = build_daemon(
+                    settings,
+                    store,
+                    components=components,
+                    identity=FileIdentity.of(database),
+                    reload=reload,
+                )
+            _serve(daemon)
         finally:
             store.close()
     finally:
@@ -83,8 +89,7 @@ def sqlite_path(settings: Settings) -> Path:
     return sqlite_file(url)
 
 
-def _serve(daemon: Daemon, reload: Callable[[], Settings] | None) -> None:
-    daemon.reload_settings = reload
-    server = daemon.bind()
+def _serve(daemon: Daemon) -> None:
+    server = bind(daemon)
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         runner.run(daemon.run(server))

@@ -16,6 +16,7 @@ work on the store's own small thread pool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import threading
@@ -269,6 +270,23 @@ class Database:
                 if self.outage is not None:
                     log.info("%s: database reachable again", self.name)
                     self.outage = None
+
+    async def watch_outages(self, back: Callable[[], None]) -> None:
+        """Run until cancelled: while the server is unreachable, try it with backoff (1 s …
+        10 s) and call ``back()`` once it answers, so the caller need not wait for its next
+        scheduled use to find out."""
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay if self.outage is not None else 1.0)
+            if self.outage is None:
+                delay = 1.0
+                continue
+            with contextlib.suppress(StoreError):
+                await self.call(self.ping)
+            if self.outage is not None:
+                delay = min(delay * 2, 10.0)
+                continue
+            back()
 
     async def call_retrying(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`call`, retried with backoff while the server is unreachable (up to `RETRY_FOR`

@@ -75,8 +75,8 @@ def test_non_utf8_name_is_one_bad_file(env: tuple[Path, Store]) -> None:
 
 
 async def test_non_utf8_name_does_not_break_healthz(tmp_path: Path) -> None:
+    from feedbot.app import build_daemon
     from feedbot.http.app import create_app
-    from feedbot.runtime.daemon import Daemon
 
     index = tmp_path / "index"
     index.mkdir()
@@ -87,7 +87,7 @@ async def test_non_utf8_name_does_not_break_healthz(tmp_path: Path) -> None:
     )
     store = await off_loop(Store.open, settings.storage.path)
     try:
-        daemon = await off_loop(Daemon, settings, store)
+        daemon = await off_loop(build_daemon, settings, store)
         assert await daemon.scan("test") is not None
         app = create_app(daemon.site, settings, health=daemon.health)
         transport = httpx.ASGITransport(app=app)

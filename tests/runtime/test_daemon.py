@@ -227,8 +227,8 @@ class Recorder:
 async def test_health_states_and_wake(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
+    from feedbot.app import build_daemon
     from feedbot.config import Settings
-    from feedbot.runtime.daemon import Daemon
 
     index = tmp_path / "index"
     index.mkdir()
@@ -239,7 +239,9 @@ async def test_health_states_and_wake(tmp_path: Path) -> None:
     store = await off_loop(Store.open, settings.storage.path)
     recorder = Recorder()
     try:
-        daemon = await off_loop(Daemon, settings, store, components=[lambda s, st, r: recorder])
+        daemon = await off_loop(
+            build_daemon, settings, store, components=[lambda s, st, r: recorder]
+        )
         body, ok = daemon.health()
         assert (body["status"], ok) == ("starting", False)
         atomic_write(index, "001_a.txt", ARTICLE.format(day=1, headline="A", body="Base."))
