@@ -6,17 +6,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import select
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from sqlalchemy import Connection, create_engine, select, text
 
 from feedbot.articles.model import Article
-from feedbot.store import FileRecord, Store
-from feedbot.store.schema import articles, deliveries
+from feedbot.store import FileRecord, Store, migrate
+from feedbot.store.schema import articles, deliveries, metadata
 
-__all__ = ["add", "article_row", "deliveries_for", "off_loop", "remove", "until"]
+__all__ = ["add", "article_row", "at_revision", "deliveries_for", "off_loop", "remove", "until"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -69,3 +72,27 @@ async def until(check: Callable[[], bool], timeout: float = 10.0, poll: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {check}")
         await asyncio.sleep(poll)
+
+
+@contextmanager
+def at_revision(url: str, revision: str) -> Iterator[Connection]:
+    """A database at ``url`` whose schema stops at ``revision`` (``"0003"``), as an older
+    feedbot left it: yields the connection, inside one transaction, to fill it."""
+    engine = create_engine(url)
+    script = migrate._script()
+    try:
+        with engine.begin() as conn:
+            with EnvironmentContext(
+                Config(),
+                script,
+                fn=lambda rev, _: script._upgrade_revs(revision, rev),
+                destination_rev=revision,
+            ) as env:
+                env.configure(connection=conn, target_metadata=metadata)
+                env.run_migrations()
+            conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)"))
+            conn.execute(text("DELETE FROM schema_version"))
+            conn.execute(text("INSERT INTO schema_version VALUES (:v)"), {"v": int(revision)})
+            yield conn
+    finally:
+        engine.dispose()

@@ -6,14 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from feedbot.articles.parse import parse
 from feedbot.store import FileRecord, Store
-from feedbot.store.migrate import _script
-from feedbot.store.schema import metadata
+from tests.storekit import at_revision
 
 NOW = "2026-11-20T09:00:00.000000+00:00"
 STAMP = "20260301120000_bbbbbbbbbbbbbbbb"
@@ -21,20 +18,7 @@ STAMP = "20260301120000_bbbbbbbbbbbbbbbb"
 
 def at_0005(url: str) -> None:
     """The schema up to revision 0005 only, holding two articles."""
-    engine = create_engine(url)
-    script = _script()
-    with engine.begin() as conn:
-        with EnvironmentContext(
-            Config(),
-            script,
-            fn=lambda rev, _: script._upgrade_revs("0005", rev),
-            destination_rev="0005",
-        ) as env:
-            env.configure(connection=conn, target_metadata=metadata)
-            env.run_migrations()
-        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)"))
-        conn.execute(text("DELETE FROM schema_version"))
-        conn.execute(text("INSERT INTO schema_version VALUES (5)"))
+    with at_revision(url, "0005") as conn:
         for seq, article_id in ((1, "001_a"), (2147483647, "2147483647_b")):
             conn.execute(
                 text(
@@ -44,7 +28,6 @@ def at_0005(url: str) -> None:
                 ),
                 {"id": article_id, "path": f"{article_id}.txt", "seq": seq, "t": NOW},
             )
-    engine.dispose()
 
 
 def test_0006_widens_the_sequence_number_and_keeps_every_row(

@@ -8,33 +8,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from feedbot.store import Store
-from feedbot.store.migrate import _script
-from feedbot.store.schema import metadata
+from tests.storekit import at_revision
 
 NOW = "2026-11-20T09:00:00.000000+00:00"
 
 
 def _at_0003(url: str) -> None:
     """Create the schema up to revision 0003 only, and fill it like a running bot."""
-    engine = create_engine(url)
-    script = _script()
-    with engine.begin() as conn:
-        with EnvironmentContext(
-            Config(),
-            script,
-            fn=lambda rev, _: script._upgrade_revs("0003", rev),
-            destination_rev="0003",
-        ) as env:
-            env.configure(connection=conn, target_metadata=metadata)
-            env.run_migrations()
-        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)"))
-        conn.execute(text("DELETE FROM schema_version"))
-        conn.execute(text("INSERT INTO schema_version VALUES (3)"))
+    with at_revision(url, "0003") as conn:
         conn.execute(
             text(
                 "INSERT INTO articles (id, path, size, mtime_ns, content_hash, body, date, seq, "
@@ -65,7 +49,6 @@ def _at_0003(url: str) -> None:
                 ),
                 {"id": 40 + i, "chat": cid, "status": status, "t": NOW},
             )
-    engine.dispose()
 
 
 def _deliveries(store: Store) -> list[tuple[Any, ...]]:
