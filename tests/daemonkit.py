@@ -18,12 +18,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import feedparser
 import httpx
 import pytest
 
 from tests.conftest import ROOT
 
-__all__ = ["Daemon", "until"]
+__all__ = ["Daemon", "atomic_write", "entries", "until"]
 
 STARTED = r"serving (http://\S+/) "  # the start-up line; its group is the base URL
 
@@ -137,3 +138,16 @@ class Daemon:
         """Once the process has exited: wait (up to 5 s) until its log is read to the end."""
         if self._reader is not None:
             self._reader.join(timeout=5)
+
+
+def atomic_write(index: Path, name: str, text: str) -> None:
+    """Write an article as careful tools do: a dotfile first, then renamed into place."""
+    tmp = index / f".{name}.tmp"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, index / name)
+
+
+def entries(d: Daemon) -> dict[str, Any]:
+    """The entries of the daemon's ``/feed.atom`` by article id, as feedparser reads them."""
+    feed = feedparser.parse(d.get("feed.atom").content)
+    return {e.id.rsplit(":", 1)[-1]: e for e in feed.entries}

@@ -20,13 +20,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import feedparser
 import pytest
 
 from feedbot.fakegram import FakeBotAPI
 from feedbot.ingest import watch
 from tests.botkit import TOKEN
-from tests.daemonkit import Daemon, until
+from tests.daemonkit import Daemon, atomic_write, entries, until
 
 pytestmark = [
     pytest.mark.slow,
@@ -144,17 +143,6 @@ def bot(index: Path, fake: FakeBotAPI, start: Callable[..., Daemon]) -> Callable
         return d
 
     return run
-
-
-def atomic_write(index: Path, name: str, text: str) -> None:
-    tmp = index / f".{name}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, index / name)
-
-
-def entries(d: Daemon) -> dict[str, Any]:
-    feed = feedparser.parse(d.get("feed.atom").content)
-    return {e.id.rsplit(":", 1)[-1]: e for e in feed.entries}
 
 
 def posts(fake: FakeBotAPI, word: str = HEADLINE) -> list[Any]:

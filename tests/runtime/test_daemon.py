@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import feedparser
 import pytest
 
 from feedbot.store import Store
-from tests.daemonkit import Daemon, until
+from tests.daemonkit import Daemon, atomic_write, entries, until
 from tests.storekit import off_loop
 
 pytestmark = pytest.mark.slow
@@ -37,17 +36,6 @@ def tree(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "FEEDBOT_LOG__LEVEL": "DEBUG",
     }
     return index, env
-
-
-def atomic_write(index: Path, name: str, text: str) -> None:
-    tmp = index / f".{name}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, index / name)
-
-
-def entries(d: Daemon) -> dict[str, Any]:
-    feed = feedparser.parse(d.get("feed.atom").content)
-    return {e.id.rsplit(":", 1)[-1]: e for e in feed.entries}
 
 
 @contextlib.contextmanager
