@@ -387,6 +387,69 @@ async def test_network_errors_retry_then_fail(
     ]  # a network error says nothing about the chat
 
 
+class GatedLedger:
+    """The real outbox, with a gate the test opens before the next `claim_due` reaches the
+    database: a claim that is still running while the sender stops."""
+
+    def __init__(self, outbox: Any) -> None:
+        self._outbox = outbox
+        self.claims = 0
+        self.waiting = asyncio.Event()  # a claim is held at the gate
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._outbox, name)
+
+    async def claim_due(self, now: Any, limit: int) -> Any:
+        self.claims += 1
+        if not self.gate.is_set():
+            self.waiting.set()
+            await self.gate.wait()
+        return await self._outbox.claim_due(now, limit)
+
+
+async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
+    database_url: str, fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
+) -> None:
+    """stop() puts the claims back while the run loop's last claim is still on its way to
+    the database; that claim takes the row again: it must not stay claimed by nobody."""
+    settings = make_settings(tmp_path, fake.base_url, storage_url=database_url)
+    await off_loop(subscribe, store, 72)
+    index.write(1)
+    await off_loop(index.scan)
+    [new] = index.write(1)
+    await off_loop(index.scan)
+    fake.delays["sendmessage"] = 30.0  # the send is under way when the sender stops
+    ledger = GatedLedger(store.async_outbox())
+    application = build_application(settings, store.async_chats())
+    await application.initialize()
+
+    def render(entry: Any, language: str, style: str) -> list[str]:
+        return render_post(
+            entry, url=article_url(settings.feed, entry.article.id), language=language
+        )
+
+    sender = Sender(application.bot, ledger, render, default_language="en", max_attempts=3)
+    task = asyncio.create_task(sender.run(poll=0.05))
+
+    def status() -> str:
+        [row] = [r for r in deliveries_for(store, new) if r["chat"] == "72"]
+        return str(row["status"])
+
+    await until(lambda: status() == "sending" and len(fake.calls("sendMessage")) >= 1)
+    ledger.gate.clear()  # the next claim waits at the gate
+    await asyncio.wait_for(ledger.waiting.wait(), 10)
+    stopping = asyncio.create_task(sender.stop(grace=0))
+    await until(lambda: status() == "pending")  # stop() put the row back ...
+    ledger.gate.set()  # ... and only now does the last claim reach the database
+    await stopping
+    await asyncio.wait_for(task, 10)
+    await application.shutdown()
+    assert await off_loop(status) == "pending"
+    fake.delays.pop("sendmessage")
+
+
 async def test_split_post_resumes_at_the_next_piece_after_a_restart(
     database_url: str, fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
 ) -> None:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from feedbot.errors import FencedError
+from feedbot.errors import FencedError, StoreError
 
 __all__ = ["Drain"]
 
@@ -95,6 +95,12 @@ class Drain:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), left)
         return False
+
+    async def _put_back_late(self, release: Callable[[], Awaitable[int]]) -> None:
+        """`stop()` put the claims back while a claim was still on its way to the database:
+        put back what that claim took too, or its rows would stay claimed by nobody."""
+        with contextlib.suppress(FencedError, StoreError):  # the next leader releases them
+            await release()
 
     def wake(self) -> None:
         """Rows may be due: look now rather than at the next poll."""

@@ -118,6 +118,9 @@ class Editor(Drain):
                     await self._ledger.release_claims(keep=set(self._held))
                 claimed = await self._ledger.claim_due(self._clock(), self._batch)
                 pause = 0.0
+                if self._stopping:  # stop() released the claims while this one ran
+                    await self._put_back_late(lambda: self._ledger.release_claims(set(self._held)))
+                    break
                 self.crashed = None  # claiming again
             except FencedError as e:
                 self._fenced(e)

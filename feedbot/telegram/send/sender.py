@@ -155,6 +155,9 @@ class Sender(Drain):
                         await asyncio.wait_for(self._wake.wait(), backoff)
                     continue
                 backoff = 0.0
+                if self._stopping:  # stop() released the claims while this one ran
+                    await self._put_back_late(lambda: self._ledger.release_claims(self._held()))
+                    break
                 self.crashed = None  # claiming again
                 for d in claimed:
                     self._claimed.setdefault(d.chat, set()).add(d.id)
