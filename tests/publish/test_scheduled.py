@@ -67,6 +67,11 @@ def test_a_future_article_is_stored_hidden_and_published_at_its_date(
         other.close()
 
 
+def scheduled(daemon: Daemon) -> int:
+    """How often the daemon has set the job for the next scheduled article (its logs)."""
+    return daemon.stderr().count("next scheduled article due at")
+
+
 @pytest.mark.slow
 def test_a_future_article_appears_on_time_and_after_a_restart(tmp_path: Path) -> None:
     fake = FakeBotAPI(TOKEN).start_in_thread()
@@ -93,8 +98,14 @@ def test_a_future_article_appears_on_time_and_after_a_restart(tmp_path: Path) ->
             context=daemon.tail,
         )
         date, due = at(3.0)
+        armed = scheduled(daemon)
         write(index, "002_timed", date, "Timed")
-        time.sleep(1.0)
+        until(
+            daemon.running_and(lambda: scheduled(daemon) > armed),
+            timeout=10,
+            what="the timed article scheduled",
+            context=daemon.tail,
+        )
         assert posts("Timed") == []  # seen (the watcher scanned it), not published
         until(
             daemon.running_and(lambda: posts("Timed")),
@@ -107,8 +118,14 @@ def test_a_future_article_appears_on_time_and_after_a_restart(tmp_path: Path) ->
 
         # Scheduled, then the daemon stops and misses the moment: the start publishes it.
         date, due = at(2.0)
+        armed = scheduled(daemon)
         write(index, "003_later", date, "Later")
-        time.sleep(0.5)
+        until(
+            daemon.running_and(lambda: scheduled(daemon) > armed),
+            timeout=10,
+            what="the later article scheduled",
+            context=daemon.tail,
+        )
         daemon.stop()
         time.sleep(max(0.0, due - time.monotonic()) + 0.5)
         assert posts("Later") == []

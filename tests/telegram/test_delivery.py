@@ -162,7 +162,7 @@ async def test_late_subscriber_gets_no_old_articles(
     await off_loop(subscribe, store, 31)  # after the article was queued
     service.wake()
     await settle(fake, store)
-    await asyncio.sleep(0.2)
+    await until_async(lambda: service.sender.in_flight == 0)  # nothing more can be sent
     assert fake.texts(31) == []
     assert len(fake.texts(CHANNEL)) == 1
 
@@ -582,7 +582,11 @@ def test_daemon_end_to_end_with_kill_9(tmp_path: Path) -> None:
             what="every chat",
             context=daemon.tail,
         )
-        time.sleep(1.0)  # anything still to come would be a duplicate
+        store = Store.open(tmp_path / "feedbot.sqlite3")
+        try:  # the ledger owes nothing: anything still to come would be a duplicate
+            until(lambda: owed(store) == 0, timeout=30, what="nothing owed", context=daemon.tail)
+        finally:
+            store.close()
         copies = Counter(s.chat_id for s in fake.sent if f"articles/{second}.html" in s.text)
         assert sorted(copies) == chats
         duplicates = sum(n - 1 for n in copies.values())
