@@ -72,6 +72,10 @@ class Daemon:
             return self._file.read_text(errors="replace") if self._file.exists() else ""
         return "".join(self.lines)
 
+    def tail(self) -> str:
+        """The end of the log, for a wait that timed out."""
+        return self.log[-3000:]
+
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -83,7 +87,7 @@ class Daemon:
             assert self.alive, self.log
             return re.search(pattern, self.log)
 
-        found: re.Match[str] = until(seen, timeout=timeout, what=pattern)
+        found: re.Match[str] = until(seen, timeout=timeout, what=pattern, context=self.tail)
         return found
 
     def wait_started(self, *, timeout: float = 10.0) -> str:
