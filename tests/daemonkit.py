@@ -14,31 +14,19 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import httpx
-import pytest
 
 from tests.conftest import ROOT
+from tests.waiting import until
 
-__all__ = ["Daemon", "atomic_write", "entries", "until"]
+__all__ = ["Daemon", "atomic_write", "entries"]
 
 STARTED = r"serving (http://\S+/) "  # the start-up line; its group is the base URL
-
-
-def until(check: Callable[[], Any], *, timeout: float = 10.0, what: str = "") -> Any:
-    """Poll ``check`` until it returns something truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Daemon:
@@ -84,6 +72,10 @@ class Daemon:
             return self._file.read_text(errors="replace") if self._file.exists() else ""
         return "".join(self.lines)
 
+    def tail(self) -> str:
+        """The end of the log, for a wait that timed out."""
+        return self.log[-3000:]
+
     @property
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -95,7 +87,7 @@ class Daemon:
             assert self.alive, self.log
             return re.search(pattern, self.log)
 
-        found: re.Match[str] = until(seen, timeout=timeout, what=pattern)
+        found: re.Match[str] = until(seen, timeout=timeout, what=pattern, context=self.tail)
         return found
 
     def wait_started(self, *, timeout: float = 10.0) -> str:

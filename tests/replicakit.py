@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
@@ -20,7 +19,7 @@ from tests.botkit import TOKEN
 from tests.daemonkit import Daemon
 from tests.pgserver import free_port
 
-__all__ = ["Corpus", "Replica", "leaders", "max_per_second", "wait_until"]
+__all__ = ["Corpus", "Replica", "leaders", "log_tails", "max_per_second"]
 
 
 class Replica:
@@ -114,22 +113,13 @@ def leaders(replicas: Iterable[Replica]) -> list[Replica]:
     return [r for r in replicas if r.alive and r.role() == "leader"]
 
 
-def wait_until(
-    predicate: Callable[[], bool],
-    timeout: float,
-    what: str,
-    replicas: Sequence[Replica],
-    interval: float = 0.05,
-) -> float:
-    """Poll ``predicate`` until it holds; the seconds it took. Fails with every replica's
-    log tail when it does not hold within ``timeout``."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            logs = "\n".join(f"--- {r.name}\n{r.stderr()[-4000:]}" for r in replicas)
-            raise AssertionError(f"{what}: not within {timeout} s\n{logs}")
-        time.sleep(interval)
-    return time.monotonic() - start
+def log_tails(replicas: Sequence[Replica]) -> Callable[[], str]:
+    """Every replica's log tail, as the ``context`` of a wait that timed out."""
+
+    def tails() -> str:
+        return "\n".join(f"--- {r.name}\n{r.stderr()[-4000:]}" for r in replicas)
+
+    return tails
 
 
 def max_per_second(times: Sequence[float]) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,7 +18,7 @@ from feedbot.articles.model import Article
 from feedbot.store import FileRecord, Store, migrate
 from feedbot.store.schema import articles, deliveries, metadata
 
-__all__ = ["add", "article_row", "at_revision", "deliveries_for", "off_loop", "remove", "until"]
+__all__ = ["add", "article_row", "at_revision", "deliveries_for", "off_loop", "remove"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -63,15 +62,6 @@ def deliveries_for(store: Store, article_id: str) -> list[dict[str, Any]]:
 async def off_loop(fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """Call ``fn`` (which reads or writes the database) on a worker thread."""
     return await asyncio.to_thread(fn, *args, **kwargs)
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> None:
-    """Wait until ``check()`` — run on a worker thread, so it may read the database — holds."""
-    deadline = time.monotonic() + timeout
-    while not await asyncio.to_thread(check):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {check}")
-        await asyncio.sleep(poll)
 
 
 @contextmanager

@@ -15,9 +15,10 @@ import pytest
 from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
 from tests.botkit import TOKEN
-from tests.daemonkit import Daemon, until
+from tests.daemonkit import Daemon
 from tests.pgserver import ThrowawayServer
 from tests.replicakit import Corpus
+from tests.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 

@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import SEED
 from tests.daemonkit import Daemon
-from tests.replicakit import Replica, wait_until
+from tests.replicakit import Replica, log_tails
+from tests.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -46,7 +47,7 @@ def start_once_free(make: Callable[[], Replica], replicas: list[Replica]) -> Rep
         def decided(d: Daemon = d) -> bool:
             return not d.alive or re.search(RUNNING, d.log) is not None
 
-        wait_until(decided, 30, "started or refused", replicas)
+        until(decided, timeout=30, what="started or refused", context=log_tails(replicas))
         if d.alive:
             return r
         assert d.proc.wait() == 2 and "in use by another live replica" in d.log, d.log
@@ -68,7 +69,12 @@ def test_a_second_replica_of_a_live_name_is_refused(
         return r.start()
 
     first = replica("web-1", "first")
-    wait_until(lambda: first.role() == "leader", 30, "web-1 leads", replicas)
+    until(
+        lambda: first.role() == "leader",
+        timeout=30,
+        what="web-1 leads",
+        context=log_tails(replicas),
+    )
 
     twin = replica("web-1", "twin")
     assert twin.daemon is not None
@@ -78,24 +84,34 @@ def test_a_second_replica_of_a_live_name_is_refused(
     assert first.alive and first.health()["leader"] == "web-1"
 
     other = replica("web-2", "other")  # another name starts and follows
-    wait_until(
+    until(
         lambda: (h := other.health()).get("role") == "follower" and h["leader"] == "web-1",
-        30,
-        "web-2 follows web-1",
-        replicas,
+        timeout=30,
+        what="web-2 follows web-1",
+        context=log_tails(replicas),
     )
 
     first.stop()  # a clean stop lets the name go: the same name starts again at once
     # its lease on the name outlasts a slow start of the next one under load
     again = replica("web-1", "again", FEEDBOT_CLUSTER__LEASE_SECONDS="8")
-    wait_until(lambda: again.role() in ("leader", "follower"), 30, "web-1 again", replicas)
+    until(
+        lambda: again.role() in ("leader", "follower"),
+        timeout=30,
+        what="web-1 again",
+        context=log_tails(replicas),
+    )
 
     again.kill()  # a crash: the name is held until its lease runs out, then free
     refused = replica("web-1", "after-crash")
     assert refused.daemon is not None
     assert "is in use by another live replica" in refused.daemon.refused()
     late = start_once_free(lambda: replica("web-1", f"late-{len(replicas)}"), replicas)
-    wait_until(lambda: late.health().get("replica") == "web-1", 30, "web-1 serves", replicas)
+    until(
+        lambda: late.health().get("replica") == "web-1",
+        timeout=30,
+        what="web-1 serves",
+        context=log_tails(replicas),
+    )
 
 
 def test_a_paused_replica_that_finds_its_name_taken_says_so(
@@ -107,7 +123,12 @@ def test_a_paused_replica_that_finds_its_name_taken_says_so(
     (tmp_path / "index").mkdir()
     first = Replica("web-1", tmp_path, url, None, **LEASE)
     replicas.append(first.start())
-    wait_until(lambda: first.role() == "leader", 30, "web-1 leads", replicas)
+    until(
+        lambda: first.role() == "leader",
+        timeout=30,
+        what="web-1 leads",
+        context=log_tails(replicas),
+    )
     first.signal(signal.SIGSTOP)
 
     def make_twin() -> Replica:
@@ -117,13 +138,18 @@ def test_a_paused_replica_that_finds_its_name_taken_says_so(
         return twin.start()
 
     twin = start_once_free(make_twin, replicas)  # once the paused one's lease on it ran out
-    wait_until(lambda: twin.role() == "leader", 30, "the twin leads", replicas)
+    until(
+        lambda: twin.role() == "leader",
+        timeout=30,
+        what="the twin leads",
+        context=log_tails(replicas),
+    )
     first.signal(signal.SIGCONT)
-    wait_until(
+    until(
         lambda: "replica name 'web-1' was taken by another process" in first.stderr(),
-        15,
-        "the clash in the resumed replica's log",
-        replicas,
+        timeout=15,
+        what="the clash in the resumed replica's log",
+        context=log_tails(replicas),
     )
     assert "ERROR feedbot.leader" in first.stderr()
     assert twin.daemon is not None and f"pid {twin.daemon.proc.pid} " in first.stderr()

@@ -20,7 +20,8 @@ from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
 from tests.botkit import TOKEN
 from tests.pgserver import ThrowawayServer, create_database, free_port
-from tests.replicakit import Corpus, Replica, leaders, max_per_second, wait_until
+from tests.replicakit import Corpus, Replica, leaders, log_tails, max_per_second
+from tests.waiting import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 
@@ -73,7 +74,12 @@ def settled(url: str, replicas: list[Replica], timeout: float = 30.0) -> None:
     """Wait until the ledger owes nothing (so any later message would be a duplicate)."""
     store = Store.open(Path("unused"), url=url)
     try:
-        wait_until(lambda: owed(store) == 0, timeout, "nothing owed", replicas)
+        until(
+            lambda: owed(store) == 0,
+            timeout=timeout,
+            what="nothing owed",
+            context=log_tails(replicas),
+        )
     finally:
         store.close()
 
@@ -91,14 +97,14 @@ def the_leader(replicas: list[Replica], timeout: float = 30.0) -> Replica:
         found[:] = leaders(replicas)
         return len(found) == 1
 
-    wait_until(one, timeout, "one leader", replicas)
+    until(one, timeout=timeout, what="one leader", context=log_tails(replicas))
     leader = found[0]
     if leader.fake is not None:
-        wait_until(
+        until(
             lambda: leader.health().get("telegram", {}).get("running") is True,
-            timeout,
-            f"{leader.name}'s bot up",
-            replicas,
+            timeout=timeout,
+            what=f"{leader.name}'s bot up",
+            context=log_tails(replicas),
         )
     return leader
 
@@ -110,15 +116,22 @@ def test_a_new_file_reaches_every_replica_within_2_s(
     corpus.drop()
     replicas += [Replica(f"r{i}", tmp_path, url, None).start() for i in range(2)]
     the_leader(replicas)
-    wait_until(lambda: all(r.health().get("status") == "ok" for r in replicas), 30, "ok", replicas)
+    until(
+        lambda: all(r.health().get("status") == "ok" for r in replicas),
+        timeout=30,
+        what="ok",
+        context=log_tails(replicas),
+    )
     for _ in range(3):
         article = corpus.drop()
-        took = wait_until(
+        start = time.monotonic()
+        until(
             lambda a=article: all(in_feed(r, a) for r in replicas),  # type: ignore[misc]
-            10,
-            "the article",
-            replicas,
+            timeout=10,
+            what="the article",
+            context=log_tails(replicas),
         )
+        took = time.monotonic() - start
         assert took <= 2.0, f"{article} reached every replica after {took:.2f} s"
 
 
@@ -153,7 +166,12 @@ def test_kill_9_the_leader_in_a_broadcast(
     chats = range(3000, 3300)
     corpus, leader = broadcast(tmp_path, url, fake, replicas, chats, 3)
     article = corpus.drop()
-    wait_until(lambda: len(posts(fake, article)) >= 100, 30, "100 posts", replicas)
+    until(
+        lambda: len(posts(fake, article)) >= 100,
+        timeout=30,
+        what="100 posts",
+        context=log_tails(replicas),
+    )
     leader.kill()
     killed = time.monotonic()
     at_kill = len(posts(fake, article))
@@ -161,8 +179,11 @@ def test_kill_9_the_leader_in_a_broadcast(
     survivors = [r for r in replicas if r is not leader]
     new = the_leader(survivors, timeout=FAILOVER + 5)
     assert time.monotonic() - killed <= FAILOVER + 1  # polled every 50 ms + /healthz round trips
-    wait_until(
-        lambda: {s.chat_id for s in posts(fake, article)} >= set(chats), 60, "every chat", replicas
+    until(
+        lambda: {s.chat_id for s in posts(fake, article)} >= set(chats),
+        timeout=60,
+        what="every chat",
+        context=log_tails(replicas),
     )
     settled(url, replicas)
     copies = Counter(s.chat_id for s in posts(fake, article))
@@ -180,25 +201,52 @@ def test_sigstop_the_leader_then_sigcont(
     corpus, leader = broadcast(tmp_path, url, fake, replicas, chats, 2)
     [other] = [r for r in replicas if r is not leader]
     article = corpus.drop()
-    wait_until(lambda: len(posts(fake, article)) >= 60, 30, "60 posts", replicas)
+    until(
+        lambda: len(posts(fake, article)) >= 60,
+        timeout=30,
+        what="60 posts",
+        context=log_tails(replicas),
+    )
     leader.signal(signal.SIGSTOP)
     stopped = time.monotonic()
     try:
-        took = wait_until(lambda: other.role() == "leader", FAILOVER + 5, "take-over", replicas)
+        took = until(
+            lambda: other.role() == "leader",
+            timeout=FAILOVER + 5,
+            what="take-over",
+            context=log_tails(replicas),
+        )
         assert took <= FAILOVER
-        wait_until(lambda: time.monotonic() - stopped >= 20, 25, "20 s", replicas, interval=0.5)
+        until(
+            lambda: time.monotonic() - stopped >= 20,
+            timeout=25,
+            what="20 s",
+            context=log_tails(replicas),
+            interval=0.5,
+        )
     finally:
         leader.signal(signal.SIGCONT)
     resumed = time.monotonic()
-    wait_until(lambda: leader.role() == "follower", 15, "the old leader follows", replicas)
-    wait_until(
-        lambda: {s.chat_id for s in posts(fake, article)} >= set(chats), 60, "every chat", replicas
+    until(
+        lambda: leader.role() == "follower",
+        timeout=15,
+        what="the old leader follows",
+        context=log_tails(replicas),
+    )
+    until(
+        lambda: {s.chat_id for s in posts(fake, article)} >= set(chats),
+        timeout=60,
+        what="every chat",
+        context=log_tails(replicas),
     )
     settled(url, replicas)
     # a second post after the pause: only the new leader sends it
     late = corpus.drop()
-    wait_until(
-        lambda: {s.chat_id for s in posts(fake, late)} >= set(chats), 60, "the 2nd post", replicas
+    until(
+        lambda: {s.chat_id for s in posts(fake, late)} >= set(chats),
+        timeout=60,
+        what="the 2nd post",
+        context=log_tails(replicas),
     )
     settled(url, replicas)
     after = [s for s in fake.attempts if s.replica == leader.name and s.time > resumed]
@@ -211,10 +259,18 @@ def test_sigstop_the_leader_then_sigcont(
     assert leader.health()["leader"] == other.name
     # the new leader stops cleanly: it hands the lease over and the first one leads again
     other.stop()
-    wait_until(lambda: leader.role() == "leader", 10, "the lease handed back", replicas)
+    until(
+        lambda: leader.role() == "leader",
+        timeout=10,
+        what="the lease handed back",
+        context=log_tails(replicas),
+    )
     third = corpus.drop()
-    wait_until(
-        lambda: {s.chat_id for s in posts(fake, third)} >= set(chats), 60, "the 3rd post", replicas
+    until(
+        lambda: {s.chat_id for s in posts(fake, third)} >= set(chats),
+        timeout=60,
+        what="the 3rd post",
+        context=log_tails(replicas),
     )
     settled(url, replicas)
     assert Counter(s.replica for s in posts(fake, third)) == {leader.name: len(chats)}
@@ -229,21 +285,39 @@ def test_postgresql_restarts_under_two_replicas(
     corpus, _ = broadcast(tmp_path, url, fake, replicas, chats, 2)
 
     def everywhere(article: str) -> None:
-        wait_until(lambda: all(in_feed(r, article) for r in replicas), 30, article, replicas)
-        wait_until(
-            lambda: {s.chat_id for s in posts(fake, article)} >= set(chats), 60, article, replicas
+        until(
+            lambda: all(in_feed(r, article) for r in replicas),
+            timeout=30,
+            what=article,
+            context=log_tails(replicas),
+        )
+        until(
+            lambda: {s.chat_id for s in posts(fake, article)} >= set(chats),
+            timeout=60,
+            what=article,
+            context=log_tails(replicas),
         )
 
     before = corpus.drop()
     everywhere(before)
     pg_throwaway.stop("fast")
     try:
-        wait_until(lambda: all(r.get("healthz")[0] == 503 for r in replicas), 20, "503", replicas)
+        until(
+            lambda: all(r.get("healthz")[0] == 503 for r in replicas),
+            timeout=20,
+            what="503",
+            context=log_tails(replicas),
+        )
         during = corpus.drop()  # written while the database is away
         time.sleep(1.0)  # the leader tries (and fails) to store it meanwhile
     finally:
         pg_throwaway.start()
-    wait_until(lambda: all(r.health().get("status") == "ok" for r in replicas), 30, "ok", replicas)
+    until(
+        lambda: all(r.health().get("status") == "ok" for r in replicas),
+        timeout=30,
+        what="ok",
+        context=log_tails(replicas),
+    )
     the_leader(replicas)
     everywhere(during)
     after = corpus.drop()
@@ -271,11 +345,21 @@ def test_webhook_updates_on_a_follower_are_answered_by_the_leader(
     follower = Replica("r1", tmp_path, url, fake, **hook)
     follower.port = follower_port  # the load balancer sends every update here
     replicas.append(follower.start())
-    wait_until(lambda: follower.role() == "follower", 30, "r1 follows", replicas)
+    until(
+        lambda: follower.role() == "follower",
+        timeout=30,
+        what="r1 follows",
+        context=log_tails(replicas),
+    )
     chats = range(9000, 9090)
     for chat in chats:
         fake.command("/start", chat_id=chat, language_code="en")
-    wait_until(lambda: all(fake.texts(c) for c in chats), 30, "every welcome", replicas)
+    until(
+        lambda: all(fake.texts(c) for c in chats),
+        timeout=30,
+        what="every welcome",
+        context=log_tails(replicas),
+    )
     welcomes = [s for s in fake.sent if s.chat_id in chats]
     assert all(s.text.startswith("Welcome") for s in welcomes) and len(welcomes) == len(chats)
     assert {s.replica for s in welcomes} == {leader.name}  # one limiter for the deployment
@@ -300,21 +384,35 @@ def test_a_paused_leader_never_polls_again_and_a_command_in_the_hand_over_is_ans
     replicas += [Replica(f"r{i}", tmp_path, url, fake).start() for i in range(2)]
     leader = the_leader(replicas)
     [other] = [r for r in replicas if r is not leader]
-    wait_until(lambda: polls(fake, leader) > 0, 10, "the leader polls", replicas)
+    until(
+        lambda: polls(fake, leader) > 0,
+        timeout=10,
+        what="the leader polls",
+        context=log_tails(replicas),
+    )
     leader.signal(signal.SIGSTOP)
     try:
         fake.command("/help", chat_id=4242)  # the paused leader's long poll takes it
-        wait_until(lambda: other.role() == "leader", FAILOVER + 5, "take-over", replicas)
-        wait_until(lambda: fake.texts(4242), 15, "the answer", replicas)
+        until(
+            lambda: other.role() == "leader",
+            timeout=FAILOVER + 5,
+            what="take-over",
+            context=log_tails(replicas),
+        )
+        until(lambda: fake.texts(4242), timeout=15, what="the answer", context=log_tails(replicas))
     finally:
         resumed = time.monotonic()
         leader.signal(signal.SIGCONT)
-    wait_until(
-        lambda: "stopped polling and sending" in leader.stderr(), 15, "the old leader follows",
-        replicas,
-    )  # fmt: skip
+    until(
+        lambda: "stopped polling and sending" in leader.stderr(),
+        timeout=15,
+        what="the old leader follows",
+        context=log_tails(replicas),
+    )
     fake.command("/help", chat_id=4343)  # after the hand-over: the new leader answers
-    wait_until(lambda: fake.texts(4343), 15, "the second answer", replicas)
+    until(
+        lambda: fake.texts(4343), timeout=15, what="the second answer", context=log_tails(replicas)
+    )
     assert polls(fake, leader, since=resumed) == 0, fake.calls("getUpdates")
     assert [s.replica for s in fake.sent if s.chat_id == 4242] == [other.name]
     assert [s.replica for s in fake.sent if s.chat_id == 4343] == [other.name]
@@ -334,8 +432,18 @@ def test_scheduled_jobs_survive_a_postgresql_restart_and_a_stop_in_a_take_over(
     leader = the_leader(replicas)
     pg_throwaway.stop("fast")
     try:
-        wait_until(lambda: all(r.get("healthz")[0] == 503 for r in replicas), 20, "503", replicas)
-        wait_until(lambda: not leaders(replicas), 20, "the lease lost", replicas)
+        until(
+            lambda: all(r.get("healthz")[0] == 503 for r in replicas),
+            timeout=20,
+            what="503",
+            context=log_tails(replicas),
+        )
+        until(
+            lambda: not leaders(replicas),
+            timeout=20,
+            what="the lease lost",
+            context=log_tails(replicas),
+        )
     finally:
         pg_throwaway.start()
     leader = the_leader(replicas)
@@ -343,10 +451,12 @@ def test_scheduled_jobs_survive_a_postgresql_restart_and_a_stop_in_a_take_over(
     fake.delays["setmycommands"] = 1.0  # the next leader takes a while to start its bot
     connects = len(fake.calls("setMyCommands", replica=other.name))
     leader.stop()  # releases the lease: the other takes over at once
-    wait_until(
-        lambda: len(fake.calls("setMyCommands", replica=other.name)) > connects, 15,
-        "the take-over", replicas,
-    )  # fmt: skip
+    until(
+        lambda: len(fake.calls("setMyCommands", replica=other.name)) > connects,
+        timeout=15,
+        what="the take-over",
+        context=log_tails(replicas),
+    )
     other.stop()  # in the middle of starting the leader's duties
     for r in replicas:
         assert "Traceback" not in r.stderr(), r.stderr()[-4000:]

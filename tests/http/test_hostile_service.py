@@ -18,7 +18,7 @@ import pytest
 
 from feedbot.store import Store
 from tests.conftest import SEED
-from tests.daemonkit import until
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,9 @@ from feedbot.http.guard import MAX_BODY_BYTES, MAX_HEAD_BYTES
 from feedbot.telegram.chat.handlers import WEBHOOK_MAX_BODY
 from tests.botkit import TOKEN
 from tests.conftest import SEED
-from tests.daemonkit import Daemon, until
+from tests.daemonkit import Daemon
 from tests.pgserver import free_port
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 

@@ -27,7 +27,9 @@ from feedbot.publish.feeds import article_path
 from feedbot.runtime.logs import setup_logging
 from feedbot.store import Store
 from tests.conftest import ROOT
+from tests.ingest.test_watch import watched
 from tests.storekit import off_loop
+from tests.waiting import until_async
 
 TEXT = "date 2022-01-{day:02d} {headline}.\n\nA paragraph of the article, long enough.\n"
 
@@ -190,7 +192,7 @@ async def test_watcher_rearms_when_the_folder_is_recreated(tmp_path: Path, away:
             await batches.put(batch)
 
     task = asyncio.ensure_future(pump())
-    await asyncio.sleep(0.1)  # let the watch be set up
+    await until_async(lambda: watched(folder), what="the watch to be set up")
     if away == "removed":
         shutil.rmtree(folder)
     else:  # the old folder is still watched where it went unless the watch is dropped

@@ -25,7 +25,8 @@ import pytest
 from feedbot.fakegram import FakeBotAPI
 from feedbot.ingest import watch
 from tests.botkit import TOKEN
-from tests.daemonkit import Daemon, atomic_write, entries, until
+from tests.daemonkit import Daemon, atomic_write, entries
+from tests.waiting import until
 
 pytestmark = [
     pytest.mark.slow,

@@ -19,8 +19,9 @@ from feedbot.cli import cli
 from feedbot.errors import ArticleError
 from feedbot.ingest.scan import Indexer
 from feedbot.store import Store
-from tests.daemonkit import Daemon, until
+from tests.daemonkit import Daemon
 from tests.storekit import article_row
+from tests.waiting import until
 
 TEXT = "date 2022-01-{day:02d} {headline}.\n\nA paragraph of the article, long enough.\n"
 TOO_LONG = "9" * (MAX_SEQ_DIGITS + 2) + "_bbbbbbbbbbbbbbbb"  # 20 digits

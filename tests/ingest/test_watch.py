@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import struct
 from pathlib import Path
@@ -24,8 +25,21 @@ from feedbot.ingest.watch import (
     Changes,
     parse_events,
 )
+from tests.waiting import until_async
 
 pytestmark = pytest.mark.skipif(not watch.available(), reason="inotify is Linux-only")
+
+
+def watched(folder: Path) -> bool:
+    """Whether an inotify instance of this process watches ``folder`` (the kernel lists each
+    watch, with its inode in hex, in ``/proc/self/fdinfo``)."""
+    inode = f" ino:{folder.stat().st_ino:x} "
+    for info in Path("/proc/self/fdinfo").iterdir():
+        with contextlib.suppress(OSError):  # an fd closed meanwhile
+            lines = info.read_text().splitlines()
+            if any(line.startswith("inotify ") and inode in line for line in lines):
+                return True
+    return False
 
 
 def event(mask: int, name: str = "") -> bytes:
@@ -97,7 +111,7 @@ async def test_rename_and_close_are_ready_an_open_writer_is_not(tmp_path: Path) 
     stop = asyncio.Event()
     stream = watch.watch(tmp_path, is_article_name, stop)
     first = asyncio.ensure_future(next_batch(stream))
-    await asyncio.sleep(0.1)  # let the watch be set up
+    await until_async(lambda: watched(tmp_path), what="the watch to be set up")
 
     (tmp_path / ".a.tmp").write_text("date 2024-01 A\n")
     os.replace(tmp_path / ".a.tmp", tmp_path / "001_a.txt")
@@ -132,7 +146,7 @@ async def test_links_made_in_one_step_are_not_open_for_writing(tmp_path: Path) -
     stop = asyncio.Event()
     stream = watch.watch(folder, is_article_name, stop)
     first = asyncio.ensure_future(next_batch(stream))
-    await asyncio.sleep(0.1)
+    await until_async(lambda: watched(folder), what="the watch to be set up")
     os.symlink(outside / "a.txt", folder / "001_a.txt")
     os.link(outside / "a.txt", folder / "002_a.txt")
     os.mkfifo(folder / "003_a.txt")
@@ -158,7 +172,7 @@ async def test_a_folder_put_back_forgets_what_was_open(tmp_path: Path) -> None:
     stop = asyncio.Event()
     stream = watch.watch(folder, is_article_name, stop, poll=0.05)
     first = asyncio.ensure_future(next_batch(stream))
-    await asyncio.sleep(0.1)
+    await until_async(lambda: watched(folder), what="the watch to be set up")
     with (folder / "001_a.txt").open("w") as writer:
         writer.write("date 2024-01 A\n")
         writer.flush()

@@ -24,7 +24,8 @@ from feedbot.playground.chatlog import ChatLog
 from feedbot.playground.service import USER_ID, Playground
 from feedbot.runtime.daemon import Daemon
 from feedbot.store import Store
-from tests.storekit import off_loop, until
+from tests.storekit import off_loop
+from tests.waiting import until_async
 
 GROUP, FORUM, CHANNEL = -1001000000101, -1001000000102, -1001000000103
 ARTICLE = "date 2026-11-20 A <b>bold</b> claim & more\n\nThe body <script>alert(1)</script>.\n"
@@ -103,7 +104,7 @@ class Harness:
             ]
             return bool(found)
 
-        await until(seen)
+        await until_async(seen)
         return found[-1]
 
     async def drop(self, name: str, text: str) -> None:

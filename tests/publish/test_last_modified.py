@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from tests.conftest import SEED
-from tests.daemonkit import Daemon, until
+from tests.daemonkit import Daemon
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 

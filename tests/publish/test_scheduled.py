@@ -18,7 +18,8 @@ from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
 from tests.botkit import TOKEN, Index
 from tests.storekit import deliveries_for
-from tests.telegram.test_delivery import Daemon, wait_until
+from tests.telegram.test_delivery import Daemon
+from tests.waiting import until
 
 T0 = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
@@ -66,6 +67,11 @@ def test_a_future_article_is_stored_hidden_and_published_at_its_date(
         other.close()
 
 
+def scheduled(daemon: Daemon) -> int:
+    """How often the daemon has set the job for the next scheduled article (its logs)."""
+    return daemon.stderr().count("next scheduled article due at")
+
+
 @pytest.mark.slow
 def test_a_future_article_appears_on_time_and_after_a_restart(tmp_path: Path) -> None:
     fake = FakeBotAPI(TOKEN).start_in_thread()
@@ -85,24 +91,51 @@ def test_a_future_article_appears_on_time_and_after_a_restart(tmp_path: Path) ->
     try:
         daemon.start()
         fake.command("/start", chat_id=501, language_code="en")
-        wait_until(lambda: len(fake.texts(501)) == 1, 10, "welcome", daemon)
+        until(
+            daemon.running_and(lambda: len(fake.texts(501)) == 1),
+            timeout=10,
+            what="welcome",
+            context=daemon.tail,
+        )
         date, due = at(3.0)
+        armed = scheduled(daemon)
         write(index, "002_timed", date, "Timed")
-        time.sleep(1.0)
+        until(
+            daemon.running_and(lambda: scheduled(daemon) > armed),
+            timeout=10,
+            what="the timed article scheduled",
+            context=daemon.tail,
+        )
         assert posts("Timed") == []  # seen (the watcher scanned it), not published
-        wait_until(lambda: posts("Timed"), 10, "the timed post", daemon)
+        until(
+            daemon.running_and(lambda: posts("Timed")),
+            timeout=10,
+            what="the timed post",
+            context=daemon.tail,
+        )
         [sent] = posts("Timed")
         assert due <= sent < due + 1.0, sent - due
 
         # Scheduled, then the daemon stops and misses the moment: the start publishes it.
         date, due = at(2.0)
+        armed = scheduled(daemon)
         write(index, "003_later", date, "Later")
-        time.sleep(0.5)
+        until(
+            daemon.running_and(lambda: scheduled(daemon) > armed),
+            timeout=10,
+            what="the later article scheduled",
+            context=daemon.tail,
+        )
         daemon.stop()
         time.sleep(max(0.0, due - time.monotonic()) + 0.5)
         assert posts("Later") == []
         daemon.start()
-        wait_until(lambda: posts("Later"), 10, "the post due during the restart", daemon)
+        until(
+            daemon.running_and(lambda: posts("Later")),
+            timeout=10,
+            what="the post due during the restart",
+            context=daemon.tail,
+        )
     finally:
         daemon.stop()
         fake.stop_thread()

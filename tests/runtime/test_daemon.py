@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from feedbot.store import Store
-from tests.daemonkit import Daemon, atomic_write, entries, until
+from tests.daemonkit import Daemon, atomic_write, entries
 from tests.storekit import off_loop
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 

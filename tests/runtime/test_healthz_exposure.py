@@ -15,8 +15,9 @@ import pytest
 from psycopg import sql
 
 from tests.conftest import SEED
-from tests.daemonkit import Daemon, until
+from tests.daemonkit import Daemon
 from tests.pgserver import ThrowawayServer
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 

@@ -11,10 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED  # type: ignore[import-untyped]
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
 from feedbot.errors import FencedError, StoreError
+from feedbot.runtime import jobs
 from feedbot.runtime.jobs import guarded
+from tests.waiting import until_async
 
 
 def scheduler_running(job: Callable[..., Awaitable[Any]]) -> AsyncIOScheduler:
@@ -27,8 +30,10 @@ def scheduler_running(job: Callable[..., Awaitable[Any]]) -> AsyncIOScheduler:
 
 async def run_once(job: Callable[..., Awaitable[Any]], ran: asyncio.Event) -> None:
     scheduler = scheduler_running(job)
+    done = asyncio.Event()  # the scheduler's own bookkeeping of the run is over
+    scheduler.add_listener(lambda _: done.set(), EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
     await asyncio.wait_for(ran.wait(), 5)
-    await asyncio.sleep(0.05)  # the scheduler's own bookkeeping of the run
+    await asyncio.wait_for(done.wait(), 5)
     scheduler.shutdown(wait=False)
 
 
@@ -82,5 +87,5 @@ async def test_a_run_in_flight_finishes_when_its_scheduler_shuts_down(
     await asyncio.wait_for(started.wait(), 5)
     scheduler.shutdown(wait=False)  # what the daemon does when the lease is lost
     await asyncio.wait_for(finished.wait(), 5)
-    await asyncio.sleep(0.05)
+    await until_async(lambda: not jobs._RUNNING, what="the run's report")  # its task is done
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -10,16 +10,22 @@ import time
 from prometheus_client import CollectorRegistry, generate_latest
 
 from feedbot.runtime.looplag import LoopLag
+from tests.waiting import until_async
+
+
+def samples(registry: CollectorRegistry) -> float:
+    """How many lags the probe has observed."""
+    return registry.get_sample_value("feedbot_event_loop_lag_seconds_count") or 0.0
 
 
 async def test_a_blocking_call_shows_as_lag() -> None:
     registry = CollectorRegistry()
     probe = LoopLag(registry, interval=0.01)
     task = asyncio.create_task(probe.run())
-    await asyncio.sleep(0.05)
+    await until_async(lambda: samples(registry) >= 3, what="the probe's first samples")
     assert probe.worst < 0.1
     time.sleep(0.3)  # the point: block the loop
-    await asyncio.sleep(0.05)
+    await until_async(lambda: probe.worst >= 0.25, what="the lag measured")
     task.cancel()
     assert probe.worst >= 0.25
     text = generate_latest(registry).decode()

@@ -20,13 +20,7 @@ from feedbot.errors import FencedError
 from feedbot.store import Lease, Store
 from tests.store.test_store import article
 from tests.storekit import add, deliveries_for, remove
-
-
-def wait_for(check: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.01)
+from tests.waiting import until
 
 
 @pytest.fixture
@@ -47,7 +41,7 @@ def test_one_holder_and_a_growing_epoch(store: Store, second: Store) -> None:
     assert not a.renew("a", 2, 0.3)  # not our epoch
     view = b.view()
     assert view.holder == "a" and view.epoch == 1 and view.live and view.age is not None
-    wait_for(lambda: not b.view().live)
+    until(lambda: not b.view().live, interval=0.01)
     assert not a.renew("a", 1, 0.3)  # expired: renewing cannot bring it back
     assert b.acquire("b", 5.0) == 2
     assert a.acquire("a", 5.0) is None
@@ -69,7 +63,7 @@ def test_every_ledger_write_is_fenced_after_a_takeover(store: Store, second: Sto
     store.fence.arm()
     store.fence.hold("old", epoch)
     store.outbox.record_progress(delivery.id, [1])  # still ours: allowed
-    wait_for(lambda: not old.view().live)
+    until(lambda: not old.view().live, interval=0.01)
     assert Lease(second.db).acquire("new", 30.0) == epoch + 1
     outbox, edits = store.outbox, store.edits
     later = now + timedelta(seconds=5)
@@ -116,10 +110,10 @@ def test_a_takeover_waits_for_the_write_in_flight(store: Store, second: Store) -
     took: list[int | None] = []
     with store.db.write() as conn:
         store.fence.check(conn)  # a write under way, lease row share-locked
-        wait_for(lambda: not Lease(second.db).view().live)
+        until(lambda: not Lease(second.db).view().live, interval=0.01)
         thief = threading.Thread(target=lambda: took.append(Lease(second.db).acquire("new", 30)))
         thief.start()
-        wait_for(lambda: waiting_on_a_lock(second) == 1)
+        until(lambda: waiting_on_a_lock(second) == 1, interval=0.01)
         assert not took
     thief.join(10)
     assert took == [epoch + 1]
@@ -137,7 +131,7 @@ def test_a_takeover_ends_the_sessions_of_a_paused_leader(store: Store, second: S
     conn = store.db.engine.connect()
     frozen = conn.begin()
     store.fence.check(conn)  # and then the process stops
-    wait_for(lambda: not Lease(second.db).view().live)
+    until(lambda: not Lease(second.db).view().live, interval=0.01)
     started = time.monotonic()
     assert Lease(second.db).acquire("new", 30.0) == epoch + 1
     assert time.monotonic() - started < 4.0  # well before the idle-in-transaction timeout
@@ -223,7 +217,9 @@ def test_a_replica_name_is_held_renewed_and_forgotten(store: Store, second: Stor
     assert Lease(store.db, f"{NAME_PREFIX}web-1").view().holder == twin.holder
     twin.release()
     assert Lease(store.db, f"{NAME_PREFIX}web-1").view().holder is None  # the row is gone
-    wait_for(lambda: not Lease(store.db, f"{NAME_PREFIX}web-2").view().live)  # "crashed"
+    until(
+        lambda: not Lease(store.db, f"{NAME_PREFIX}web-2").view().live, interval=0.01
+    )  # "crashed"
     assert Lease(store.db).prune(NAME_PREFIX, 3600) == 0  # expired, but only just
     assert Lease(store.db).prune(NAME_PREFIX, 0) == 1
     assert Lease(store.db, f"{NAME_PREFIX}web-2").view().holder is None

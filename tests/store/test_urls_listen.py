@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from feedbot.errors import StoreError
 from feedbot.store import Store
 from feedbot.store.urls import database_url, libpq_url, masked_url, sqlite_file, url_password
 from tests import storekit
+from tests.waiting import until
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -52,13 +52,6 @@ def test_database_and_libpq_urls() -> None:
         database_url("sqlite")
 
 
-def wait_for(condition: object, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 @pytest.mark.postgresql
 def test_change_listener_hears_what_another_store_commits(pg_url: str, tmp_path: Path) -> None:
     here = Store.open(tmp_path / "unused.sqlite3", url=pg_url)
@@ -72,7 +65,7 @@ def test_change_listener_hears_what_another_store_commits(pg_url: str, tmp_path:
         before = here.articles.version
         text = "date 2022-01-14 Headline number 1.\n\nA first paragraph that says something.\n"
         storekit.add(there, parse(f"001_{1:016x}.txt", text.encode()), NOW)
-        wait_for(lambda: here.articles.version > before)
+        until(lambda: here.articles.version > before, what="the listener to hear the commit")
     finally:
         listener.stop()
         here.close()

@@ -21,7 +21,8 @@ from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
 from feedbot.telegram.service import TelegramService
 from tests.botkit import BASE_URL, TOKEN, Index, assert_token_absent, make_settings
-from tests.storekit import off_loop, until
+from tests.storekit import off_loop
+from tests.waiting import until_async
 
 ADMIN = 4242
 GROUP = -1001
@@ -256,7 +257,7 @@ async def test_stats_counts_deliveries(bot: Bot) -> None:
     assert len(await off_loop(index.scan)) == 1
     bot.service.wake()
     await bot.fake.wait_for(lambda: len(bot.fake.texts(USER)) == 2)
-    await until(lambda: bot.store.chats.stats().get("deliveries_sent", 0) == 1)
+    await until_async(lambda: bot.store.chats.stats().get("deliveries_sent", 0) == 1)
     reply = await bot.chat(ADMIN).send("/stats")
     assert "3 articles" in reply
     assert "Deliveries: 0 pending, 1 sent, 0 failed" in reply
@@ -316,7 +317,7 @@ async def test_removed_from_group_unsubscribes(bot: Bot) -> None:
     await bot.chat(GROUP, user_id=ADMIN).send("/start")
     assert await bot.subscribed() == [str(GROUP)]
     bot.fake.chat_member(chat_id=GROUP, old="member", new="kicked")
-    await until(lambda: bot.store.chats.subscribers() == [])
+    await until_async(lambda: bot.store.chats.subscribers() == [])
 
 
 async def test_added_to_group_says_hello(bot: Bot) -> None:
@@ -329,7 +330,7 @@ async def test_added_to_group_says_hello(bot: Bot) -> None:
 async def test_blocked_private_chat_unsubscribes(bot: Bot) -> None:
     await bot.chat().send("/start")
     bot.fake.chat_member(chat_id=USER, old="member", new="kicked")
-    await until(lambda: bot.store.chats.subscribers() == [])
+    await until_async(lambda: bot.store.chats.subscribers() == [])
 
 
 # --------------------------------------------------------------------------- webhook mode

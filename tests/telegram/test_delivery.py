@@ -16,9 +16,9 @@ import os
 import subprocess
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -34,7 +34,10 @@ from feedbot.telegram.send.sender import Sender
 from feedbot.telegram.service import TelegramService
 from tests import daemonkit
 from tests.botkit import TOKEN, Index, assert_token_absent, make_settings, plain
-from tests.storekit import deliveries_for, off_loop, until
+from tests.storekit import deliveries_for, off_loop
+from tests.waiting import until, until_async
+
+T = TypeVar("T")
 
 CHANNEL, CHANNEL_NAME = -1009000, "news_channel"
 
@@ -85,7 +88,7 @@ def owed(store: Store) -> int:
 
 async def settle(fake: FakeBotAPI, store: Store, timeout: float = 30.0) -> None:
     """Wait until the ledger owes nothing."""
-    await until(lambda: owed(store) == 0, timeout=timeout)
+    await until_async(lambda: owed(store) == 0, timeout=timeout)
 
 
 async def broadcast_one(index: Index, service: TelegramService) -> str:
@@ -159,7 +162,7 @@ async def test_late_subscriber_gets_no_old_articles(
     await off_loop(subscribe, store, 31)  # after the article was queued
     service.wake()
     await settle(fake, store)
-    await asyncio.sleep(0.2)
+    await until_async(lambda: service.sender.in_flight == 0)  # nothing more can be sent
     assert fake.texts(31) == []
     assert len(fake.texts(CHANNEL)) == 1
 
@@ -337,7 +340,7 @@ async def test_group_migrating_while_its_post_is_in_flight_gets_it_once(
     fake.latency = 1.5
     new = await broadcast_one(index, service)
     await settle(fake, store)
-    await until(lambda: service.sender.in_flight == 0)  # nothing claimed a second time
+    await until_async(lambda: service.sender.in_flight == 0)  # nothing claimed a second time
     assert len(fake.texts(-53)) == 1
     assert len(fake.texts(-1000000000052)) == 1
     rows = {r["chat"]: r for r in await off_loop(deliveries_for, store, new)}
@@ -487,7 +490,7 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
         [row] = [r for r in deliveries_for(store, new) if r["chat"] == "71"]
         return len(json.loads(row["message_ids"]))
 
-    await until(lambda: progress() == 2)  # the answer for piece 2 is in, not only its request
+    await until_async(lambda: progress() == 2)  # the answer for piece 2 is in, not only its request
     await sender.stop(grace=0)
     await task
     await application.shutdown()
@@ -539,11 +542,14 @@ class Daemon:
         polls = len([r for r in self.fake.requests if r.method == "getupdates"])
         run = daemonkit.Daemon(self.tmp_path, env, log=log)
         self.runs.append(run)
-        deadline = time.monotonic() + 30
-        while len([r for r in self.fake.requests if r.method == "getupdates"]) <= polls:
-            assert run.alive, self.stderr()
-            assert time.monotonic() < deadline, "the bot never polled\n" + self.stderr()
-            time.sleep(0.05)
+        until(
+            self.running_and(
+                lambda: len([r for r in self.fake.requests if r.method == "getupdates"]) > polls
+            ),
+            timeout=30,
+            what="the bot to poll",
+            context=self.stderr,
+        )
 
     def kill(self) -> None:
         self.runs[-1].kill()
@@ -559,13 +565,18 @@ class Daemon:
     def stderr(self) -> str:
         return "\n".join(r.log for r in self.runs)
 
+    def tail(self) -> str:
+        """The end of the logs, for a failed wait."""
+        return self.stderr()[-3000:]
 
-def wait_until(predicate: Any, timeout: float, what: str, daemon: Daemon) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert daemon.proc is not None and daemon.proc.poll() is None, daemon.stderr()
-        assert time.monotonic() < deadline, f"{what} within {timeout} s\n{daemon.stderr()[-3000:]}"
-        time.sleep(0.05)
+    def running_and(self, check: Callable[[], T]) -> Callable[[], T]:
+        """``check`` for `until`, failing at once (with the logs) once the daemon has exited."""
+
+        def checked() -> T:
+            assert self.proc is not None and self.proc.poll() is None, self.stderr()
+            return check()
+
+        return checked
 
 
 @pytest.mark.slow
@@ -589,11 +600,21 @@ def test_daemon_end_to_end_with_kill_9(tmp_path: Path) -> None:
     try:
         daemon.start()
         fake.command("/start", chat_id=501, language_code="en")
-        wait_until(lambda: len(fake.texts(501)) == 1, 10, "welcome", daemon)
+        until(
+            daemon.running_and(lambda: len(fake.texts(501)) == 1),
+            timeout=10,
+            what="welcome",
+            context=daemon.tail,
+        )
         assert fake.texts(501)[0].startswith("Welcome")
         assert len(fake.texts(501)) == 1  # nothing for the baseline article
         first = drop()
-        wait_until(lambda: len(fake.texts(501)) == 2, 10, "the post", daemon)
+        until(
+            daemon.running_and(lambda: len(fake.texts(501)) == 2),
+            timeout=10,
+            what="the post",
+            context=daemon.tail,
+        )
         assert f"articles/{first}.html" in fake.texts(501)[1]
 
         # 300 more subscribers, then a broadcast that a kill -9 interrupts.
@@ -608,13 +629,27 @@ def test_daemon_end_to_end_with_kill_9(tmp_path: Path) -> None:
         def delivered() -> int:
             return sum(1 for s in fake.sent if f"articles/{second}.html" in s.text)
 
-        wait_until(lambda: delivered() >= 100, 30, "100 posts", daemon)
+        until(
+            daemon.running_and(lambda: delivered() >= 100),
+            timeout=30,
+            what="100 posts",
+            context=daemon.tail,
+        )
         daemon.kill()
         at_kill = delivered()
         assert at_kill < len(chats), "the broadcast finished before the kill: nothing tested"
         daemon.start()
-        wait_until(lambda: delivered() >= len(chats), 60, "every chat", daemon)
-        time.sleep(1.0)  # anything still to come would be a duplicate
+        until(
+            daemon.running_and(lambda: delivered() >= len(chats)),
+            timeout=60,
+            what="every chat",
+            context=daemon.tail,
+        )
+        store = Store.open(tmp_path / "feedbot.sqlite3")
+        try:  # the ledger owes nothing: anything still to come would be a duplicate
+            until(lambda: owed(store) == 0, timeout=30, what="nothing owed", context=daemon.tail)
+        finally:
+            store.close()
         copies = Counter(s.chat_id for s in fake.sent if f"articles/{second}.html" in s.text)
         assert sorted(copies) == chats
         duplicates = sum(n - 1 for n in copies.values())

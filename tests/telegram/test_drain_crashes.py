@@ -27,8 +27,9 @@ from feedbot.store import Store
 from feedbot.store.schema import articles, deliveries
 from tests import daemonkit
 from tests.botkit import TOKEN
-from tests.storekit import deliveries_for, off_loop, until
+from tests.storekit import deliveries_for, off_loop
 from tests.telegram.test_editing import article_text, desk_for, fake  # noqa: F401 (fixtures)
+from tests.waiting import until, until_async
 
 
 def damage(store: Store, table: Any, where: Any, **values: str) -> None:
@@ -52,7 +53,7 @@ async def test_a_send_that_raises_is_retried_then_failed_never_left_claimed(
             rows = deliveries_for(store, name) + deliveries_for(store, later)
             return len(rows) == 4 and all(r["status"] in ("sent", "failed") for r in rows)
 
-        await until(settled, timeout=30)
+        await until_async(settled, timeout=30)
         rows = await off_loop(deliveries_for, store, name)
         assert [(r["status"], r["attempts"]) for r in rows] == [("failed", 2)] * 2
         assert all(r["error"].startswith("JSONDecodeError") for r in rows)
@@ -77,14 +78,16 @@ async def test_a_crashed_editor_is_shown_restarted_and_finishes_once_the_row_is_
         await desk.save(name, article_text("After"))  # the edit waits two quiet seconds
         where = deliveries.c.id == row["id"]
         await off_loop(damage, store, deliveries, where, message_ids="[oops")
-        await until(lambda: [e["status"] for e in store.edits.rows(name)] == ["sending"], 15)
-        await until(lambda: desk.service.down() is not None, timeout=5)  # claimed, crashed
+        await until_async(
+            lambda: [e["status"] for e in store.edits.rows(name)] == ["sending"], timeout=15
+        )
+        await until_async(lambda: desk.service.down() is not None, timeout=5)  # claimed, crashed
         assert desk.service.down() == "telegram editor (JSONDecodeError) crashed, restarting"
         assert desk.service.health()["telegram"]["down"] == desk.service.down()
         await off_loop(damage, store, deliveries, where, message_ids=row["message_ids"])
         edits = await desk.corrected(name)
         assert [e["status"] for e in edits] == ["done"]
-        await until(lambda: desk.service.down() is None, timeout=5)
+        await until_async(lambda: desk.service.down() is None, timeout=5)
     [edit] = fake.done("editmessagetext")
     assert edit.text.startswith("<b>After</b>")
     crashes = [r for r in caplog.records if "editor task crashed" in r.getMessage()]
@@ -112,11 +115,11 @@ def test_a_crashed_sender_turns_healthz_503_and_restarts_until_it_sends(tmp_path
     try:
         url = daemon.wait_started(timeout=30)
         api.command("/start", chat_id=501, language_code="en")
-        daemonkit.until(lambda: len(api.texts(501)) == 1, timeout=15, what="the welcome")
+        until(lambda: len(api.texts(501)) == 1, timeout=15, what="the welcome")
         (index / f"{news}.txt").write_text(article_text("The news"))
         store = Store.open(tmp_path / "feedbot.sqlite3")
         row = deliveries.c.article_id == news
-        daemonkit.until(lambda: deliveries_for(store, news), what="the delivery row")
+        until(lambda: deliveries_for(store, news), what="the delivery row")
         damage(store, deliveries, row, message_ids="[oops")
 
         def health() -> tuple[int, dict[str, Any]]:
@@ -124,11 +127,11 @@ def test_a_crashed_sender_turns_healthz_503_and_restarts_until_it_sends(tmp_path
             r = httpx.get(url + "healthz", timeout=5)
             return r.status_code, r.json()
 
-        daemonkit.until(lambda: health()[0] == 503, timeout=15, what="/healthz 503")
+        until(lambda: health()[0] == 503, timeout=15, what="/healthz 503")
         assert health()[1]["status"] == "telegram sender (JSONDecodeError) crashed, restarting"
         damage(store, deliveries, row, message_ids="[]")  # repaired: the restarted sender sends
-        daemonkit.until(lambda: len(api.texts(501)) == 2, timeout=30, what="the post")
-        daemonkit.until(lambda: health()[0] == 200, what="/healthz 200")
+        until(lambda: len(api.texts(501)) == 2, timeout=30, what="the post")
+        until(lambda: health()[0] == 200, what="/healthz 200")
         [sent] = deliveries_for(store, news)
         assert sent["status"] == "sent" and json.loads(sent["message_ids"])
         assert api.texts(501)[1].startswith("<b>The news</b>")

@@ -30,8 +30,9 @@ from feedbot.telegram.render.parse_html import parse_telegram_html
 from feedbot.telegram.render.styles import render_styled
 from feedbot.telegram.service import TelegramService
 from tests.botkit import TOKEN, Index, make_settings
-from tests.storekit import deliveries_for, off_loop, until
-from tests.telegram.test_delivery import Daemon, wait_until
+from tests.storekit import deliveries_for, off_loop
+from tests.telegram.test_delivery import Daemon
+from tests.waiting import until, until_async
 
 
 def article_text(headline: str, sections: int = 0, date: str = "2026-11-20") -> str:
@@ -94,7 +95,7 @@ class Desk:
             rows = deliveries_for(self.store, name)
             return bool(rows) and all(r["status"] == "sent" for r in rows)
 
-        await until(done, timeout=timeout)
+        await until_async(done, timeout=timeout)
 
     async def corrected(self, name: str, timeout: float = 30.0) -> list[dict[str, Any]]:
         """Wait until no correction of ``name`` is owed; its edit rows."""
@@ -103,7 +104,7 @@ class Desk:
             rows = self.store.edits.rows(name)
             return bool(rows) and all(r["status"] in ("done", "failed") for r in rows)
 
-        await until(done, timeout=timeout)
+        await until_async(done, timeout=timeout)
         return await off_loop(self.store.edits.rows, name)
 
 
@@ -334,9 +335,19 @@ def test_kill_9_in_the_middle_of_edits_leaves_every_message_with_the_last_versio
         finally:
             store.close()
         save(article_text("Version one"))
-        wait_until(lambda: len(fake.sent) >= len(chats), 60, "the broadcast", daemon)
+        until(
+            daemon.running_and(lambda: len(fake.sent) >= len(chats)),
+            timeout=60,
+            what="the broadcast",
+            context=daemon.tail,
+        )
         save(article_text("Version two"))
-        wait_until(lambda: len(fake.done("editmessagetext")) >= 50, 60, "50 edits", daemon)
+        until(
+            daemon.running_and(lambda: len(fake.done("editmessagetext")) >= 50),
+            timeout=60,
+            what="50 edits",
+            context=daemon.tail,
+        )
         daemon.kill()
         assert len(fake.done("editmessagetext")) < len(chats), "finished before the kill"
         save(article_text("Version three"))
@@ -345,7 +356,12 @@ def test_kill_9_in_the_middle_of_edits_leaves_every_message_with_the_last_versio
         def last_everywhere() -> bool:
             return all(headline_shown(fake, chat) == ["Version three"] for chat in chats)
 
-        wait_until(last_everywhere, 60, "the last version in every chat", daemon)
+        until(
+            daemon.running_and(last_everywhere),
+            timeout=60,
+            what="the last version in every chat",
+            context=daemon.tail,
+        )
         daemon.stop()
     finally:
         daemon.stop()

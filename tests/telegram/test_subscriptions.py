@@ -17,9 +17,10 @@ from feedbot.store import Store, Subscription
 from feedbot.telegram.service import TelegramService
 from tests.botkit import Index, make_settings, plain
 from tests.sitekit import article
-from tests.storekit import add, deliveries_for, off_loop, until
+from tests.storekit import add, deliveries_for, off_loop
 from tests.telegram import test_bot
 from tests.telegram.test_bot import ADMIN, USER, Bot
+from tests.waiting import until_async
 
 # The fake Bot API and the token-never-logged check, as in the bot's own tests.
 fake = test_bot.fake
@@ -142,7 +143,7 @@ async def test_a_deleted_or_closed_topic_loses_only_its_subscription(bot: Bot) -
         rows = deliveries_for(bot.store, new.id)
         return all(r["status"] in ("sent", "failed") for r in rows) and len(rows) == 3
 
-    await until(settled)
+    await until_async(settled)
     rows = {r["thread_id"]: r for r in await off_loop(deliveries_for, bot.store, new.id)}
     assert "message thread not found" in rows[7]["error"].lower()
     assert "topic_closed" in rows[9]["error"].lower()
@@ -231,7 +232,7 @@ async def test_quiet_hours_hold_until_they_end(bot: Bot, clock: Clock) -> None:
         [row] = deliveries_for(bot.store, new.id)
         return row["error"] == "quiet hours" and row["status"] == "pending"
 
-    await until(held)
+    await until_async(held)
     [row] = await off_loop(deliveries_for, bot.store, new.id)
     assert row["next_attempt_at"] == datetime(2026, 1, 10, 13, 0, tzinfo=UTC)  # 14:00 Rome
     assert row["attempts"] == 0 and posts(bot.fake, USER) == []
@@ -404,7 +405,7 @@ async def test_index_written_articles_reach_topics(bot: Bot, clock: Clock) -> No
     [new] = index.write(1)
     assert await off_loop(index.scan) == (new,)
     bot.service.wake()
-    await until(lambda: [r["status"] for r in deliveries_for(bot.store, new)] == ["sent"])
+    await until_async(lambda: [r["status"] for r in deliveries_for(bot.store, new)] == ["sent"])
     [row] = await off_loop(deliveries_for, bot.store, new)
     assert row["thread_id"] == 3
     in_forum = [s for s in bot.fake.sent if s.chat_id == FORUM]

@@ -31,8 +31,9 @@ from feedbot.telegram.render.template import DEFAULT_TEMPLATE, PostRenderer, spl
 from tests.botkit import TOKEN
 from tests.conftest import ROOT, SEED
 from tests.daemonkit import Daemon as FeedDaemon
-from tests.storekit import deliveries_for, off_loop, until
+from tests.storekit import deliveries_for, off_loop
 from tests.telegram.test_editing import article_text, desk_for, fake  # noqa: F401 (fixtures)
+from tests.waiting import until_async
 
 FEED = FeedSettings(base_url="https://news.example.org/", title="Test News")
 
@@ -283,7 +284,7 @@ async def test_articles_the_template_fails_for_are_sent_and_corrected_with_the_b
             rows = [r for n in names for r in deliveries_for(store, n)]
             return len(rows) == 6 and all(r["status"] in ("sent", "failed") for r in rows)
 
-        await until(settled, timeout=20)
+        await until_async(settled, timeout=20)
         rows = [r for n in names for r in await off_loop(deliveries_for, store, n)]
         assert {r["status"] for r in rows} == {"sent"}, [(r["chat"], r["error"]) for r in rows]
         for chat in (1, 2):
