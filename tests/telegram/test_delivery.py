@@ -440,11 +440,11 @@ async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
         [row] = [r for r in deliveries_for(store, new) if r["chat"] == "72"]
         return str(row["status"])
 
-    await until(lambda: status() == "sending" and len(fake.calls("sendMessage")) >= 1)
+    await until_async(lambda: status() == "sending" and len(fake.calls("sendMessage")) >= 1)
     ledger.gate.clear()  # the next claim waits at the gate
     await asyncio.wait_for(ledger.waiting.wait(), 10)
     stopping = asyncio.create_task(sender.stop(grace=0))
-    await until(lambda: status() == "pending")  # stop() put the row back ...
+    await until_async(lambda: status() == "pending")  # stop() put the row back ...
     ledger.gate.set()  # ... and only now does the last claim reach the database
     await stopping
     await asyncio.wait_for(task, 10)
