@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
+from feedbot.app import build_daemon
 from feedbot.config import Settings
 from feedbot.http.app import create_app
 from feedbot.playground import playground_component, playground_enabled
 from feedbot.playground.chatlog import ChatLog
 from feedbot.playground.service import USER_ID, Playground
-from feedbot.runtime.daemon import Daemon
 from feedbot.store import Store
 from tests.storekit import off_loop
 from tests.waiting import until_async
@@ -65,7 +65,7 @@ def test_when_the_playground_runs(tmp_path: Path, sections: dict[str, Any], on: 
 async def test_off_means_404(tmp_path: Path, sections: dict[str, Any]) -> None:
     settings = settings_for(tmp_path, **sections)
     store = await off_loop(Store.open, settings.storage.path)
-    daemon = await off_loop(Daemon, settings, store, components=[playground_component])
+    daemon = await off_loop(build_daemon, settings, store, components=[playground_component])
     assert daemon.components == []
     app = create_app(daemon.site, settings, offload=store.db.call)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://x") as c:
@@ -116,7 +116,7 @@ class Harness:
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     settings = settings_for(tmp_path)
     store = await off_loop(Store.open, settings.storage.path)
-    daemon = await off_loop(Daemon, settings, store, components=[playground_component])
+    daemon = await off_loop(build_daemon, settings, store, components=[playground_component])
     [pg] = daemon.components
     assert isinstance(pg, Playground)
     app = create_app(daemon.site, settings, routes=pg.routes, offload=store.db.call)
