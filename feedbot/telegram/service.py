@@ -28,7 +28,6 @@ from feedbot.config import Settings
 from feedbot.errors import ConfigError, FencedError, StoreError
 from feedbot.publish.feeds import article_url
 from feedbot.store import Store
-from feedbot.store.digests import Digests
 from feedbot.telegram.chat.handlers import (
     build_application,
     rates,
@@ -38,11 +37,13 @@ from feedbot.telegram.chat.handlers import (
 from feedbot.telegram.polling import Poller
 from feedbot.telegram.render.send_options import PostShape
 from feedbot.telegram.render.styles import render_digest
+from feedbot.telegram.send.compose import Rendering
 from feedbot.telegram.send.digests import DigestJob
+from feedbot.telegram.send.drain import DrainSettings
 from feedbot.telegram.send.editor import Editor
 from feedbot.telegram.send.limits import FeedbotRateLimiter
 from feedbot.telegram.send.request import LeaderRequest
-from feedbot.telegram.send.sender import Sender
+from feedbot.telegram.send.sender import Sender, SendSettings
 
 __all__ = ["TelegramService"]
 
@@ -80,40 +81,43 @@ class TelegramService:
                 entries, url_for=lambda i: article_url(settings.feed, i), language=language
             )
 
-        self.sender = Sender(
-            self._application.bot,
-            store.async_outbox(),
-            shape.post,
+        sending = SendSettings(
             default_language=tg.default_language,
             max_attempts=tg.max_attempts,
-            paid_broadcast=tg.paid_broadcast,
             max_in_flight=128 if tg.paid_broadcast else 64,
-            on_outcome=on_outcome,
-            render_digest=digest,
-            clock=clock,
+            paid_broadcast=tg.paid_broadcast,
             default_timezone=tg.default_timezone,
-            options=shape.options,
+        )
+        editing = DrainSettings(default_language=tg.default_language, max_attempts=tg.max_attempts)
+        rendering = Rendering(shape.post, shape.options, digest)
+        self.sender = Sender(
+            self._application.bot,
+            store.outbox,
+            store,
+            rendering,
+            sending,
+            clock=clock,
+            on_outcome=on_outcome,
         )
         self.editor = Editor(
             self._application.bot,
-            store.async_edits(),
-            shape.post,
-            default_language=tg.default_language,
-            max_attempts=tg.max_attempts,
+            store.edits,
+            store,
+            rendering,
+            editing,
             on_outcome=on_outcome,
-            options=shape.options,
         )
         self._editor_task: asyncio.Task[None] | None = None
-        self._db = store.db
+        self._store = store
         self.digests = DigestJob(
-            Digests(store.db, store.fence),
-            store.db,
+            store.digests,
+            store,
             default_timezone=tg.default_timezone,
             wake=self.sender.wake,
             clock=clock,
         )
         # Replicas in webhook mode: followers hand updates to the leader through the store.
-        replicas = store.db.dialect == "postgresql" and tg.mode == "webhook"
+        replicas = store.dialect == "postgresql" and tg.mode == "webhook"
         self._inbox = store.inbox if replicas else None
         if replicas and tg.webhook_secret is None:
             raise ConfigError(
@@ -146,7 +150,7 @@ class TelegramService:
         """A follower keeps a webhook update for the leader (True); the leader handles it."""
         if self._leading or self._inbox is None:
             return False
-        await self._db.call(self._inbox.push, json.dumps(data))
+        await self._store.call(self._inbox.push, json.dumps(data))
         return True
 
     async def _drain_inbox(self) -> None:
@@ -154,7 +158,7 @@ class TelegramService:
         assert self._inbox is not None
         while self.running:
             try:
-                taken = await self._db.call(self._inbox.take)
+                taken = await self._store.call(self._inbox.take)
             except FencedError as e:
                 if self.sender.on_fenced is not None:
                     self.sender.on_fenced(str(e))
