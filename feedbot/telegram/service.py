@@ -28,7 +28,11 @@ from feedbot.config import TelegramSettings
 from feedbot.errors import ConfigError, FencedError, StoreError
 from feedbot.store import Store
 from feedbot.store.digests import Digests
-from feedbot.telegram.chat.handlers import rates, register_commands, webhook_route
+from feedbot.telegram.chat.handlers import (
+    rates,
+    register_commands,
+    webhook_route,
+)
 from feedbot.telegram.polling import Poller
 from feedbot.telegram.render.send_options import PostShape
 from feedbot.telegram.render.styles import render_digest
