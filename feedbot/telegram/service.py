@@ -13,23 +13,21 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
 
 from feedbot.articles.model import Entry
 from feedbot.cluster.leader import Leadership
-from feedbot.config import Settings
+from feedbot.config import TelegramSettings
 from feedbot.errors import ConfigError, FencedError, StoreError
-from feedbot.publish.feeds import article_url
 from feedbot.store import Store
 from feedbot.telegram.chat.handlers import (
-    build_application,
     rates,
     register_commands,
     webhook_route,
@@ -45,41 +43,44 @@ from feedbot.telegram.send.limits import FeedbotRateLimiter
 from feedbot.telegram.send.request import LeaderRequest
 from feedbot.telegram.send.sender import Sender, SendSettings
 
-__all__ = ["TelegramService"]
+__all__ = ["Reloaded", "TelegramService"]
 
 log = logging.getLogger(__name__)
 
 INBOX_POLL = 0.2  # seconds between looks at the webhook inbox when it was empty
 
 
+class Reloaded(Protocol):
+    """The settings SIGHUP re-read (`feedbot.runtime.reload`): the service reads only
+    their telegram section, for the rate limits."""
+
+    @property
+    def telegram(self) -> TelegramSettings: ...
+
+
 class TelegramService:
-    """The Telegram half of the daemon."""
+    """The Telegram half of the daemon, from the parts `feedbot.telegram.assemble`
+    builds: the application with its handlers, the post's shape, the webhook ``secret``
+    and, when polling, the `Poller`; ``tg`` is the telegram section of the settings."""
 
     def __init__(
         self,
-        settings: Settings,
+        application: Application[Any, Any, Any, Any, Any, Any],
         store: Store,
+        shape: PostShape,
+        tg: TelegramSettings,
         *,
+        secret: str,
+        poller: Poller | None,
         on_outcome: Callable[[str], None] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        tg = settings.telegram
-        self._settings = settings
-        self._clock = clock
-        self._application = build_application(settings, store.async_chats(), clock=clock)
-        self._secret = (
-            tg.webhook_secret.get_secret_value()
-            if tg.webhook_secret is not None
-            else secrets.token_urlsafe(32)
-        )
-
-        shape = PostShape(settings)
-        shape.check()  # a template that errs stops the daemon before anything is sent
+        self._application = application
+        self._tg = tg
+        self._secret = secret
 
         def digest(entries: Sequence[Entry], language: str) -> Sequence[str]:
-            return render_digest(
-                entries, url_for=lambda i: article_url(settings.feed, i), language=language
-            )
+            return render_digest(entries, url_for=shape.url, language=language)
 
         sending = SendSettings(
             default_language=tg.default_language,
@@ -125,7 +126,7 @@ class TelegramService:
                 "every replica checks the same secret"
             )
         self._inbox_task: asyncio.Task[None] | None = None
-        self.poller = Poller(self._application) if tg.mode != "webhook" else None
+        self.poller = poller
         self._initialized = False
         self._leading = False
         self._sender_task: asyncio.Task[None] | None = None
@@ -140,7 +141,7 @@ class TelegramService:
     @property
     def routes(self) -> list[BaseRoute]:
         """The webhook route in webhook mode; nothing when polling."""
-        tg = self._settings.telegram
+        tg = self._tg
         if tg.mode != "webhook":
             return []
         forward = self._forward if self._inbox is not None else None
@@ -233,7 +234,7 @@ class TelegramService:
 
     async def _connect(self) -> None:
         application = self._application
-        tg = self._settings.telegram
+        tg = self._tg
         if not self._initialized:
             await application.initialize()
             self._initialized = True
@@ -259,12 +260,12 @@ class TelegramService:
             self._inbox_task = asyncio.create_task(self._drain_inbox(), name="telegram-inbox")
         log.info("Telegram bot @%s is up (%s)", self.username, tg.mode)
 
-    def reconfigure(self, settings: Settings) -> None:
-        """Apply the rate limits of ``settings`` at once (SIGHUP)."""
+    def reconfigure(self, settings: Reloaded) -> None:
+        """Apply the rate limits of ``settings`` at once (SIGHUP); nothing else the
+        service reads can change while it runs."""
         limiter = self._application.bot.rate_limiter
         if isinstance(limiter, FeedbotRateLimiter):
-            limiter.set_rates(**rates(settings))
-        self._settings = settings
+            limiter.set_rates(**rates(settings.telegram))
 
     def health(self) -> dict[str, Any]:
         """The bot's part of `/healthz`."""
@@ -272,7 +273,7 @@ class TelegramService:
             "telegram": {
                 "running": self.running,
                 "username": self.username,
-                "mode": self._settings.telegram.mode,
+                "mode": self._tg.mode,
                 "sending": self.sender.in_flight,
                 "editing": self.editor.in_flight,
                 "down": self.down(),

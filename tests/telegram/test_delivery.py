@@ -28,7 +28,8 @@ from feedbot.fakegram import SEND_METHODS as SENDS
 from feedbot.fakegram import FakeBotAPI, RequestRecord
 from feedbot.publish.feeds import article_url
 from feedbot.store import Store
-from feedbot.telegram.chat.handlers import build_application
+from feedbot.telegram.assemble import build_service, handler_settings
+from feedbot.telegram.chat.handlers import BotDeps, build_application
 from feedbot.telegram.render.messages import render_post
 from feedbot.telegram.send.compose import Rendering
 from feedbot.telegram.send.limits import FeedbotRateLimiter
@@ -76,7 +77,7 @@ async def service(
     settings = make_settings(
         tmp_path, fake.base_url, storage_url=database_url, channels=[f"@{CHANNEL_NAME}"]
     )
-    svc = TelegramService(settings, store)
+    svc = build_service(settings, store)
     await svc.start()
     await svc.lead()
     try:
@@ -309,7 +310,7 @@ async def test_unknown_channel_fails_without_retry(
     await off_loop(idx.scan)
     [new] = idx.write(1)
     await off_loop(idx.scan)
-    svc = TelegramService(settings, store)
+    svc = build_service(settings, store)
     await svc.start()
     await svc.lead()
     try:
@@ -376,7 +377,7 @@ async def test_network_errors_retry_then_fail(
     await off_loop(index.scan)
     fake.set_faults(rate=1.0, kinds=("5xx",))
     settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, max_attempts=2)
-    svc = TelegramService(settings, store)
+    svc = build_service(settings, store)
     await svc.start()
     await svc.lead()
     try:
@@ -430,7 +431,9 @@ async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
     await off_loop(index.scan)
     fake.delays["sendmessage"] = 30.0  # the send is under way when the sender stops
     ledger = GatedLedger(store.outbox)
-    application = build_application(settings, store.async_chats())
+    application = build_application(
+        settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
+    )
     await application.initialize()
 
     def render(entry: Any, language: str, style: str) -> list[str]:
@@ -480,7 +483,9 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
     assert len(pieces) >= 3
 
     async def run_sender() -> tuple[Sender, asyncio.Task[None], Any]:
-        application = build_application(settings, store.async_chats())
+        application = build_application(
+            settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
+        )
         await application.initialize()
         sender = Sender(application.bot, store.outbox, store, Rendering(render), SETTINGS)
         return sender, asyncio.create_task(sender.run(poll=0.05)), application

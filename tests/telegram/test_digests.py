@@ -18,6 +18,7 @@ from feedbot.errors import FencedError
 from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
 from feedbot.store.schema import deliveries
+from feedbot.telegram.assemble import build_service
 from feedbot.telegram.chat.settings_view import Context, digest_values, timezone_values
 from feedbot.telegram.send.digests import next_slot
 from feedbot.telegram.service import TelegramService
@@ -135,7 +136,7 @@ async def _service(
     settings_path: Path, fake: FakeBotAPI, store: Store, url: str, clock: Clock
 ) -> TelegramService:
     settings = make_settings(settings_path, fake.base_url, storage_url=url)
-    service = TelegramService(settings, store, clock=clock)
+    service = build_service(settings, store, clock=clock)
     await service.start()
     await service.lead()
     return service

@@ -25,6 +25,7 @@ from feedbot.config import Settings
 from feedbot.fakegram import FakeBotAPI
 from feedbot.publish.feeds import article_url
 from feedbot.store import Publishing, Store
+from feedbot.telegram.assemble import build_service
 from feedbot.telegram.render.messages import render_post
 from feedbot.telegram.render.parse_html import parse_telegram_html
 from feedbot.telegram.render.styles import render_styled
@@ -128,7 +129,7 @@ def desk_for(
             await off_loop(store.chats.subscribe, str(chat), kind="private", title=None)
         (index.folder / "001_0000000000000001.txt").write_text(article_text("Baseline"))
         await off_loop(index.indexer.scan)  # the baseline: nothing is broadcast
-        svc = TelegramService(settings, store)
+        svc = build_service(settings, store)
         await svc.start()
         await svc.lead()
         try:
