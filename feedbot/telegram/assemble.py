@@ -14,21 +14,25 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter
 from starlette.routing import BaseRoute
 
-from feedbot.config import Settings
+from feedbot.config import Settings, TelegramSettings
+from feedbot.errors import ConfigError
 from feedbot.store import Store
 
 if TYPE_CHECKING:
+    from telegram import Bot
+
+    from feedbot.articles.model import Entry
     from feedbot.cluster.leader import Leadership
     from feedbot.telegram.chat.handlerkit import HandlerSettings
     from feedbot.telegram.render.send_options import PostShape
-    from feedbot.telegram.service import TelegramService
+    from feedbot.telegram.service import Drains, TelegramService
 
 __all__ = ["BotOff", "build_service", "handler_settings", "post_shape", "telegram_component"]
 
@@ -107,6 +111,13 @@ def build_service(
     from feedbot.telegram.service import TelegramService
 
     tg = settings.telegram
+    # Replicas in webhook mode: followers hand updates to the leader through the store.
+    replicas = store.dialect == "postgresql" and tg.mode == "webhook"
+    if replicas and tg.webhook_secret is None:
+        raise ConfigError(
+            "telegram.webhook_secret must be set when replicas share a webhook: "
+            "every replica checks the same secret"
+        )
     deps = BotDeps(store.async_chats(), handler_settings(settings), clock)
     application = build_application(tg, deps)
     secret = (
@@ -119,13 +130,52 @@ def build_service(
     return TelegramService(
         application,
         store,
-        shape,
         tg,
+        drains(application.bot, store, shape, tg, on_outcome=on_outcome, clock=clock),
         secret=secret,
         poller=Poller(application) if tg.mode != "webhook" else None,
-        on_outcome=on_outcome,
-        clock=clock,
+        inbox=store.inbox if replicas else None,
     )
+
+
+def drains(
+    bot: Bot,
+    store: Store,
+    shape: PostShape,
+    tg: TelegramSettings,
+    *,
+    on_outcome: Callable[[str], None] | None,
+    clock: Callable[[], datetime],
+) -> Drains:
+    """The sender, the editor and the digest job, on the store's ledgers."""
+    from feedbot.telegram.render.styles import render_digest
+    from feedbot.telegram.send.compose import Rendering
+    from feedbot.telegram.send.digests import DigestJob
+    from feedbot.telegram.send.drain import DrainSettings
+    from feedbot.telegram.send.editor import Editor
+    from feedbot.telegram.send.sender import Sender, SendSettings
+    from feedbot.telegram.service import Drains
+
+    def digest(entries: Sequence[Entry], language: str) -> Sequence[str]:
+        return render_digest(entries, url_for=shape.url, language=language)
+
+    rendering = Rendering(shape.post, shape.options, digest)
+    sending = SendSettings(
+        default_language=tg.default_language,
+        max_attempts=tg.max_attempts,
+        max_in_flight=128 if tg.paid_broadcast else 64,
+        paid_broadcast=tg.paid_broadcast,
+        default_timezone=tg.default_timezone,
+    )
+    editing = DrainSettings(default_language=tg.default_language, max_attempts=tg.max_attempts)
+    sender = Sender(
+        bot, store.outbox, store, rendering, sending, clock=clock, on_outcome=on_outcome
+    )
+    editor = Editor(bot, store.edits, store, rendering, editing, on_outcome=on_outcome)
+    digests = DigestJob(
+        store.digests, store, default_timezone=tg.default_timezone, wake=sender.wake, clock=clock
+    )
+    return Drains(sender, editor, digests)
 
 
 def telegram_component(

@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
+from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
@@ -22,28 +22,23 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
-from feedbot.articles.model import Entry
 from feedbot.cluster.leader import Leadership
 from feedbot.config import TelegramSettings
 from feedbot.errors import ConfigError, FencedError, StoreError
-from feedbot.store import Store
+from feedbot.store import Inbox, Store
 from feedbot.telegram.chat.handlers import (
     rates,
     register_commands,
     webhook_route,
 )
 from feedbot.telegram.polling import Poller
-from feedbot.telegram.render.send_options import PostShape
-from feedbot.telegram.render.styles import render_digest
-from feedbot.telegram.send.compose import Rendering
 from feedbot.telegram.send.digests import DigestJob
-from feedbot.telegram.send.drain import DrainSettings
 from feedbot.telegram.send.editor import Editor
 from feedbot.telegram.send.limits import FeedbotRateLimiter
 from feedbot.telegram.send.request import LeaderRequest
-from feedbot.telegram.send.sender import Sender, SendSettings
+from feedbot.telegram.send.sender import Sender
 
-__all__ = ["Reloaded", "TelegramService"]
+__all__ = ["Drains", "Reloaded", "TelegramService"]
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +53,15 @@ class Reloaded(Protocol):
     def telegram(self) -> TelegramSettings: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Drains:
+    """What the leader runs: the sender, the editor and the digest job."""
+
+    sender: Sender
+    editor: Editor
+    digests: DigestJob
+
+
 class TelegramService:
     """The Telegram half of the daemon, from the parts `feedbot.telegram.assemble`
     builds: the application with its handlers, the post's shape, the webhook ``secret``
@@ -67,64 +71,20 @@ class TelegramService:
         self,
         application: Application[Any, Any, Any, Any, Any, Any],
         store: Store,
-        shape: PostShape,
         tg: TelegramSettings,
+        drains: Drains,
         *,
         secret: str,
         poller: Poller | None,
-        on_outcome: Callable[[str], None] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        inbox: Inbox | None = None,
     ) -> None:
         self._application = application
+        self._store = store
         self._tg = tg
         self._secret = secret
-
-        def digest(entries: Sequence[Entry], language: str) -> Sequence[str]:
-            return render_digest(entries, url_for=shape.url, language=language)
-
-        sending = SendSettings(
-            default_language=tg.default_language,
-            max_attempts=tg.max_attempts,
-            max_in_flight=128 if tg.paid_broadcast else 64,
-            paid_broadcast=tg.paid_broadcast,
-            default_timezone=tg.default_timezone,
-        )
-        editing = DrainSettings(default_language=tg.default_language, max_attempts=tg.max_attempts)
-        rendering = Rendering(shape.post, shape.options, digest)
-        self.sender = Sender(
-            self._application.bot,
-            store.outbox,
-            store,
-            rendering,
-            sending,
-            clock=clock,
-            on_outcome=on_outcome,
-        )
-        self.editor = Editor(
-            self._application.bot,
-            store.edits,
-            store,
-            rendering,
-            editing,
-            on_outcome=on_outcome,
-        )
+        self.sender, self.editor, self.digests = drains.sender, drains.editor, drains.digests
         self._editor_task: asyncio.Task[None] | None = None
-        self._store = store
-        self.digests = DigestJob(
-            store.digests,
-            store,
-            default_timezone=tg.default_timezone,
-            wake=self.sender.wake,
-            clock=clock,
-        )
-        # Replicas in webhook mode: followers hand updates to the leader through the store.
-        replicas = store.dialect == "postgresql" and tg.mode == "webhook"
-        self._inbox = store.inbox if replicas else None
-        if replicas and tg.webhook_secret is None:
-            raise ConfigError(
-                "telegram.webhook_secret must be set when replicas share a webhook: "
-                "every replica checks the same secret"
-            )
+        self._inbox = inbox  # replicas in webhook mode: followers hand updates over here
         self._inbox_task: asyncio.Task[None] | None = None
         self.poller = poller
         self._initialized = False
