@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from feedbot.store.articles import CHANGES_CHANNEL, Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
+from feedbot.store.digests import Digests
 from feedbot.store.edits import AsyncEdits, Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
@@ -37,6 +38,7 @@ __all__ = [
     "Chats",
     "Database",
     "Delivery",
+    "Digests",
     "Edits",
     "Fence",
     "FileRecord",
@@ -64,6 +66,7 @@ class Store:
     inbox: Inbox
     subscriptions: Subscriptions
     edits: Edits  # corrections owed to messages already sent
+    digests: Digests  # digest deliveries, queued by the leader's digest job
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
@@ -71,8 +74,17 @@ class Store:
         file at ``path``."""
         db = Database.open(path, url=url)
         fence = Fence()
-        parts = Articles(db, fence), Chats(db), Outbox(db, fence)
-        return cls(db, *parts, fence, Inbox(db, fence), Subscriptions(db), Edits(db, fence))
+        return cls(
+            db,
+            Articles(db, fence),
+            Chats(db),
+            Outbox(db, fence),
+            fence,
+            Inbox(db, fence),
+            Subscriptions(db),
+            Edits(db, fence),
+            Digests(db, fence),
+        )
 
     @property
     def name(self) -> str:

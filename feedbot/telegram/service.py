@@ -28,7 +28,6 @@ from feedbot.config import Settings
 from feedbot.errors import ConfigError, FencedError, StoreError
 from feedbot.publish.feeds import article_url
 from feedbot.store import Store
-from feedbot.store.digests import Digests
 from feedbot.telegram.chat.handlers import (
     build_application,
     rates,
@@ -106,7 +105,7 @@ class TelegramService:
         self._editor_task: asyncio.Task[None] | None = None
         self._db = store.db
         self.digests = DigestJob(
-            Digests(store.db, store.fence),
+            store.digests,
             store.db,
             default_timezone=tg.default_timezone,
             wake=self.sender.wake,
