@@ -1,9 +1,10 @@
 """The playground as a daemon component: the real bot, an emulated Telegram, chats of its own.
 
-`Playground.start` starts the Bot API emulator on 127.0.0.1 (a fresh random token
-it alone accepts), opens a fresh ``playground.sqlite3`` beside the real database for
+`Playground.start` opens a fresh ``playground.sqlite3`` beside the real database for
 its chats (a `feedbot.store.sidecar.Sidecar`: subscriptions, deliveries, corrections,
-digests), and starts the production `TelegramService` — the same `Application`,
+digests); once the daemon's first scan is done (`lead`; at once with replicas) it starts
+the Bot API emulator on 127.0.0.1 (a fresh random token it alone accepts) and the
+production `TelegramService` — the same `Application`,
 handlers, ledger, sender and limiter — with its ``api_base_url`` pointed at the
 emulator, over the daemon's own store of articles, read only. It does not index the
 folder: after the daemon's first scan (`lead`) it notes what the store holds, and
@@ -21,7 +22,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,8 +153,11 @@ class Playground:
         return None if self.sidecar is None else self.sidecar.store
 
     async def lead(self, leadership: Leadership) -> None:
-        """The daemon's first scan is done: what the store holds now is the playground's
-        starting point (a fresh bot posts what arrives after it started); later, catch up."""
+        """The daemon's first scan is done: start the bot if it waited for that; what the
+        store holds now is the playground's starting point (a fresh bot posts what arrives
+        after it started); later, catch up."""
+        if self.sidecar is not None and self.bot is None:
+            await self._guarded(self._start_bot)
         if self._seen is None:
             await self._look(baseline=True)
         else:
@@ -168,22 +172,33 @@ class Playground:
             self.bot.reconfigure(settings)
 
     async def start(self) -> None:
-        """Start everything; a failure is logged and leaves the daemon running without it."""
+        """Open a fresh store for the chats. With a SQLite store this daemon leads as soon
+        as its first scan is done, and the bot starts then (`lead`): the first scan does
+        not wait for it. With replicas (PostgreSQL) the bot starts now, as this replica
+        may only follow. A failure is logged and leaves the daemon running without it."""
+        await self._guarded(self._open)
+        if self.sidecar is not None and self.main.db.dialect != "sqlite":
+            await self._guarded(self._start_bot)
+
+    async def _guarded(self, step: Callable[[], Awaitable[None]]) -> None:
         try:
-            await self._start()
+            await step()
         except Exception as e:
             self.problem = failure_kind(e)  # /healthz; the detail is in the log
             log.error("the playground could not start: %s: %s", type(e).__name__, e)
             await self.stop()
 
-    async def _start(self) -> None:
-        from feedbot.playground.observed import ObservedBotAPI
-        from feedbot.telegram.service import TelegramService
-
+    async def _open(self) -> None:
         await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
         await asyncio.to_thread(_remove_database, self.path)
         self.sidecar = await asyncio.to_thread(Sidecar.open, self.path, self.main)
         self._seen = None
+
+    async def _start_bot(self) -> None:
+        from feedbot.playground.observed import ObservedBotAPI
+        from feedbot.telegram.service import TelegramService
+
+        assert self.sidecar is not None
         token = f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(27)}"
         emulator = ObservedBotAPI(
             token, self.log.observe, asyncio.get_running_loop(), bot_username=BOT_USERNAME

@@ -125,9 +125,9 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     assert isinstance(pg, Playground)
     app = create_app(daemon.site, settings, routes=pg.routes, offload=store.db.call)
     await pg.start()
-    assert pg.running, pg.problem
     await daemon.scan("start")  # as `Daemon.run`: the first scan, then the components lead
     await pg.lead(daemon.leadership)
+    assert pg.running, pg.problem
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as client:
         yield Harness(pg, client, settings, daemon)

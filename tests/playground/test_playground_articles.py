@@ -67,10 +67,10 @@ async def room(tmp_path: Path, store: Store) -> AsyncIterator[Room]:
     [pg] = daemon.components
     assert isinstance(pg, Playground)
     await pg.start()
-    assert pg.running, pg.problem
     r = Room(daemon, pg, settings.index.path)
     await r.scan()  # the first scan, then the components lead (as `Daemon.run`)
     await pg.lead(daemon.leadership)
+    assert pg.running, pg.problem
     yield r
     await pg.stop()
 
