@@ -153,15 +153,14 @@ class Playground:
         return None if self.sidecar is None else self.sidecar.store
 
     async def lead(self, leadership: Leadership) -> None:
-        """The daemon's first scan is done: start the bot if it waited for that; what the
-        store holds now is the playground's starting point (a fresh bot posts what arrives
-        after it started); later, catch up."""
-        if self.sidecar is not None and self.bot is None:
-            await self._guarded(self._start_bot)
+        """The daemon's first scan is done: what the store holds now is the playground's
+        starting point (a fresh bot posts what arrives after it started); start the bot if
+        it waited for that, then catch up with what came meanwhile (or while following)."""
         if self._seen is None:
             await self._look(baseline=True)
-        else:
-            await self._look()
+        if self.sidecar is not None and self.bot is None:
+            await self._guarded(self._start_bot)
+        await self._look()
 
     async def stop_leading(self) -> None:
         return None
