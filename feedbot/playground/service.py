@@ -2,17 +2,16 @@
 
 `Playground.start` opens a fresh ``playground.sqlite3`` beside the real database for
 its chats (a `feedbot.store.sidecar.Sidecar`: subscriptions, deliveries, corrections,
-digests); once the daemon's first scan is done (`lead`; at once with replicas) it starts
-the Bot API emulator on 127.0.0.1 (a fresh random token it alone accepts) and the
-production `TelegramService` — the same `Application`,
-handlers, ledger, sender and limiter — with its ``api_base_url`` pointed at the
-emulator, over the daemon's own store of articles, read only. It does not index the
-folder: after the daemon's first scan (`lead`) it notes what the store holds, and
-each time the daemon wakes it (a scan stored, changed, removed or published
-articles) it compares, and queues what the changes owe its chats (`owed`). Nothing it
-does can reach Telegram or write the real chats, ledgers or articles. The simulated
-user acts through `send`, `press` and `set_role`; what the chats show is in `log`
-(a `ChatLog`).
+digests). Once the daemon's first scan is done (`lead`; at once with replicas) it
+starts the Bot API emulator on 127.0.0.1 (a fresh random token it alone accepts) and
+the production `TelegramService` — the same `Application`, handlers, ledger, sender
+and limiter — with its ``api_base_url`` pointed at the emulator, over the daemon's own
+articles, read only. It does not index the folder: it notes what the daemon's store
+holds after the first scan, and each time the daemon wakes it (a scan stored, changed,
+removed or published articles) it compares and queues what the changes owe its chats
+(`feedbot.playground.owed`). Nothing it does can reach Telegram or write the real
+chats, ledgers or articles. The simulated user acts through `send`, `press` and
+`set_role`; what the chats show is in `log` (a `ChatLog`).
 """
 
 from __future__ import annotations
