@@ -194,7 +194,7 @@ class Playground:
 
     async def _start_bot(self) -> None:
         from feedbot.playground.observed import ObservedBotAPI
-        from feedbot.telegram.service import TelegramService
+        from feedbot.telegram.assemble import build_service
 
         assert self.sidecar is not None
         token = f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(27)}"
@@ -226,7 +226,7 @@ class Playground:
             }
         )
         settings = self.settings.model_copy(update={"telegram": tg})
-        self.bot = TelegramService(settings, self.sidecar.store)
+        self.bot = build_service(settings, self.sidecar.store)
         await self.bot.start()
         await self.bot.lead()  # its own SQLite database: always the only replica
         self.running = self.bot.running

@@ -13,28 +13,29 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from feedbot.store.articles import CHANGES_CHANNEL, Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.digests import Digests
-from feedbot.store.edits import AsyncEdits, Edits, Publishing
+from feedbot.store.edits import Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence, Lease
-from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
+from feedbot.store.outbox import Delivery, Outbox
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url
 
 if TYPE_CHECKING:  # psycopg is imported when a replica starts listening, not before
     from feedbot.store.listen import ChangeListener
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 __all__ = [
     "SCHEMA_VERSION",
     "Articles",
     "AsyncChats",
-    "AsyncEdits",
-    "AsyncOutbox",
     "Chats",
     "Database",
     "Delivery",
@@ -66,7 +67,7 @@ class Store:
     inbox: Inbox
     subscriptions: Subscriptions
     edits: Edits  # corrections owed to messages already sent
-    digests: Digests  # digest deliveries, queued by the leader's digest job
+    digests: Digests  # the leader's digest job writes through it
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
@@ -74,11 +75,11 @@ class Store:
         file at ``path``."""
         db = Database.open(path, url=url)
         fence = Fence()
+        articles = Articles(db, fence)
+        parts = articles, Chats(db), Outbox(db, articles, fence)
         return cls(
             db,
-            Articles(db, fence),
-            Chats(db),
-            Outbox(db, fence),
+            *parts,
             fence,
             Inbox(db, fence),
             Subscriptions(db),
@@ -95,14 +96,6 @@ class Store:
         """The chats for the bot's handlers (calls run on the database threads)."""
         return AsyncChats(self.chats, self.articles, self.db, self.subscriptions)
 
-    def async_outbox(self) -> AsyncOutbox:
-        """The ledger for the sender (calls run on the database threads)."""
-        return AsyncOutbox(self.outbox, self.articles, self.db)
-
-    def async_edits(self) -> AsyncEdits:
-        """The corrections ledger for the editor (calls run on the database threads)."""
-        return AsyncEdits(self.edits, self.db)
-
     def change_listener(self, *, on_connect: Callable[[], None]) -> ChangeListener:
         """A listener (not started) that calls `Articles.changed_elsewhere` for each article
         change another replica commits, and ``on_connect`` on every (re)connect. PostgreSQL
@@ -118,3 +111,22 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` — work on the store's parts — on a database thread."""
+        return await self.db.call(fn, *args, **kwargs)
+
+    async def call_retrying(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`call`, retried while the server is unreachable: for writes that record what
+        already happened (a sent post)."""
+        return await self.db.call_retrying(fn, *args, **kwargs)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.db.dialect
+
+    @property
+    def outage(self) -> str | None:
+        """Why the database server cannot be reached, while it cannot; else None."""
+        return self.db.outage

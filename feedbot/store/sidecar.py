@@ -105,7 +105,7 @@ class Sidecar:
             db,
             seen,
             SidecarChats(db, seen),
-            Outbox(db, fence),
+            Outbox(db, seen, fence),
             fence,
             Inbox(db, fence),
             Subscriptions(db),

@@ -68,7 +68,7 @@ def test_posts_and_corrections_go_to_its_own_chats_only(store: Store, sidecar: S
     ]
     assert deliveries_for(store, a.id) == []
     [d] = side.outbox.claim_due(NOW, 1)
-    side.outbox.mark_sent_many([(d.id, [5], NOW, "x")])
+    side.outbox.finish_many([(d.id, [5], NOW, "x")])
     sidecar.take_in([], [a.id], (), NOW, channels=[], publishing=Publishing())
     [edit] = side.edits.claim_due(NOW + timedelta(minutes=1), 5)
     entry, removed = side.edits.article(edit.article_id) or (None, True)
