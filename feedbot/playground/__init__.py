@@ -63,4 +63,4 @@ def playground_component(
         )
     from feedbot.playground.service import Playground
 
-    return Playground(settings)
+    return Playground(settings, store)

@@ -1,11 +1,16 @@
-"""The playground as a daemon component: the real bot, an emulated Telegram, its own database.
+"""The playground as a daemon component: the real bot, an emulated Telegram, chats of its own.
 
-`Playground.start` starts the Bot API emulator on 127.0.0.1 (a fresh random token
-it alone accepts), opens a fresh ``playground.sqlite3`` beside the real database,
-indexes the same folder into it, and starts the production `TelegramService` —
-the same `Application`, handlers, ledger, sender and limiter — with its
-``api_base_url`` pointed at the emulator. Nothing it does can reach Telegram or
-touch the real database. The simulated user acts through `send`, `press` and
+`Playground.start` opens a fresh ``playground.sqlite3`` beside the real database for
+its chats (a `feedbot.store.sidecar.Sidecar`: subscriptions, deliveries, corrections,
+digests). Once the daemon's first scan is done (`lead`; at once with replicas) it
+starts the Bot API emulator on 127.0.0.1 (a fresh random token it alone accepts) and
+the production `TelegramService` — the same `Application`, handlers, ledger, sender
+and limiter — with its ``api_base_url`` pointed at the emulator, over the daemon's own
+articles, read only. It does not index the folder: it notes what the daemon's store
+holds after the first scan, and each time the daemon wakes it (a scan stored, changed,
+removed or published articles) it compares and queues what the changes owe its chats
+(`feedbot.playground.owed`). Nothing it does can reach Telegram or write the real
+chats, ledgers or articles. The simulated user acts through `send`, `press` and
 `set_role`; what the chats show is in `log` (a `ChatLog`).
 """
 
@@ -16,8 +21,9 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,12 +32,13 @@ from starlette.routing import BaseRoute
 
 from feedbot.cluster.leader import Leadership
 from feedbot.config import Settings
-from feedbot.errors import FeedbotError
-from feedbot.ingest.scan import Indexer
+from feedbot.errors import FeedbotError, StoreError
 from feedbot.playground.chatlog import ChatLog, LoggedMessage
+from feedbot.playground.owed import owed
 from feedbot.runtime.health import failure_kind
 from feedbot.runtime.publishing import publishing_from
 from feedbot.store import Store
+from feedbot.store.sidecar import ArticleState, Sidecar
 from feedbot.telegram.render.messages import utf16_len
 
 if TYPE_CHECKING:
@@ -99,10 +106,11 @@ def _remove_database(path: Path) -> None:
 class Playground:
     """The playground component (see the module docstring)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, main: Store) -> None:
         from feedbot.playground.app import playground_routes
 
         self.settings = settings
+        self.main = main  # the daemon's store: its articles are read, never written
         self.chats = playground_chats(settings)
         channels = settings.telegram.channels
         self.channel: str = channels[0] if channels else DEFAULT_CHANNEL
@@ -114,12 +122,10 @@ class Playground:
         self.problem: str | None = None
         self.emulator: ObservedBotAPI | None = None
         self.bot: TelegramService | None = None
-        self.store: Store | None = None
-        self.indexer: Indexer | None = None
-        self._scan_lock = asyncio.Lock()
+        self.sidecar: Sidecar | None = None
+        self._seen: dict[str, ArticleState] | None = None  # the articles at the last look
+        self._look_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._recheck: asyncio.TimerHandle | None = None
-        self._held: Callable[[], Collection[str]] = tuple  # files open in their writer
         self._routes = playground_routes(self)
 
     # --- the component ------------------------------------------------------------------------
@@ -140,13 +146,20 @@ class Playground:
         """Never: a playground that fails leaves the daemon healthy without it."""
         return None
 
-    async def lead(self, leadership: Leadership) -> None:
-        """The playground runs whatever the deployment's role (it only runs on SQLite)."""
-        return None
+    @property
+    def store(self) -> Store | None:
+        """The playground's own store (its chats and ledgers), while it runs."""
+        return None if self.sidecar is None else self.sidecar.store
 
-    def skip_open_writes(self, held: Callable[[], Collection[str]]) -> None:
-        """Leave unread the files ``held()`` names, as the daemon's scan does."""
-        self._held = held
+    async def lead(self, leadership: Leadership) -> None:
+        """The daemon's first scan is done: what the store holds now is the playground's
+        starting point (a fresh bot posts what arrives after it started); start the bot if
+        it waited for that, then catch up with what came meanwhile (or while following)."""
+        if self._seen is None:
+            await self._look(baseline=True)
+        if self.sidecar is not None and self.bot is None:
+            await self._guarded(self._start_bot)
+        await self._look()
 
     async def stop_leading(self) -> None:
         return None
@@ -157,21 +170,33 @@ class Playground:
             self.bot.reconfigure(settings)
 
     async def start(self) -> None:
-        """Start everything; a failure is logged and leaves the daemon running without it."""
+        """Open a fresh store for the chats. With a SQLite store this daemon leads as soon
+        as its first scan is done, and the bot starts then (`lead`): the first scan does
+        not wait for it. With replicas (PostgreSQL) the bot starts now, as this replica
+        may only follow. A failure is logged and leaves the daemon running without it."""
+        await self._guarded(self._open)
+        if self.sidecar is not None and self.main.db.dialect != "sqlite":
+            await self._guarded(self._start_bot)
+
+    async def _guarded(self, step: Callable[[], Awaitable[None]]) -> None:
         try:
-            await self._start()
+            await step()
         except Exception as e:
             self.problem = failure_kind(e)  # /healthz; the detail is in the log
             log.error("the playground could not start: %s: %s", type(e).__name__, e)
             await self.stop()
 
-    async def _start(self) -> None:
+    async def _open(self) -> None:
+        await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(_remove_database, self.path)
+        self.sidecar = await asyncio.to_thread(Sidecar.open, self.path, self.main)
+        self._seen = None
+
+    async def _start_bot(self) -> None:
         from feedbot.playground.observed import ObservedBotAPI
         from feedbot.telegram.assemble import build_service
 
-        await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(_remove_database, self.path)
-        self.store = store = await asyncio.to_thread(Store.open, self.path)
+        assert self.sidecar is not None
         token = f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(27)}"
         emulator = ObservedBotAPI(
             token, self.log.observe, asyncio.get_running_loop(), bot_username=BOT_USERNAME
@@ -201,21 +226,7 @@ class Playground:
             }
         )
         settings = self.settings.model_copy(update={"telegram": tg})
-        index = settings.index
-        self.indexer = await store.db.call(
-            lambda: Indexer(
-                index.path,
-                store.articles,
-                max_bytes=index.max_file_bytes,
-                settle_ms=index.settle_ms,
-                channels=[self.channel],
-                follow_symlinks=index.follow_symlinks,
-                report_bad=False,  # the daemon's own indexer reports them
-                publishing=publishing_from(settings),  # corrections and the delay, as configured
-            )
-        )
-        await self._scan()
-        self.bot = build_service(settings, store)
+        self.bot = build_service(settings, self.sidecar.store)
         await self.bot.start()
         await self.bot.lead()  # its own SQLite database: always the only replica
         self.running = self.bot.running
@@ -225,8 +236,6 @@ class Playground:
     async def stop(self) -> None:
         self.running = False
         self.log.close()
-        if self._recheck is not None:
-            self._recheck.cancel()
         for task in list(self._tasks):
             task.cancel()
         if self.bot is not None:
@@ -235,37 +244,47 @@ class Playground:
         if self.emulator is not None:
             emulator, self.emulator = self.emulator, None
             await asyncio.to_thread(emulator.stop_thread)
-        if self.store is not None:
-            store, self.store = self.store, None
-            await asyncio.to_thread(store.close)
+        if self.sidecar is not None:
+            sidecar, self.sidecar = self.sidecar, None
+            await asyncio.to_thread(sidecar.close)
 
     def wake(self, changed: Collection[str] = ()) -> None:
-        """The index changed: scan it into the playground's database, then send and edit."""
-        if not self.running:
-            return
-        task = asyncio.ensure_future(self._scan())
+        """The daemon's articles changed: queue what that owes the chats, then send and edit."""
+        if not self.running or self._seen is None:
+            return  # before the first scan is done, `lead` looks
+        task = asyncio.ensure_future(self._look())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _scan(self) -> None:
-        indexer, store = self.indexer, self.store
-        if indexer is None or store is None:
+    async def _look(self, *, baseline: bool = False) -> None:
+        """Compare the daemon's articles with the last look and queue what that owes the
+        chats (`owed`; with ``baseline``, nothing: only remember them)."""
+        sidecar = self.sidecar
+        if sidecar is None:
             return
-        async with self._scan_lock:
-            writing = self._held()
+        async with self._look_lock:
             try:
-                report = await store.db.call(lambda: indexer.scan(writing=writing))
-            except (OSError, FeedbotError) as e:  # the next change scans again
-                log.warning("playground: scan failed: %s", e)
+                now_seen = await sidecar.store.db.call(sidecar.states)
+                if baseline or self._seen is None:
+                    self._seen = now_seen
+                    return
+                due = owed(self._seen, now_seen)
+                if due:
+                    await sidecar.store.db.call(
+                        sidecar.take_in,
+                        due.posts,
+                        due.changed,
+                        due.gone,
+                        datetime.now(UTC),
+                        channels=[self.channel],
+                        publishing=publishing_from(self.settings),
+                    )
+                self._seen = now_seen
+            except StoreError as e:  # the next wake looks again
+                log.warning("playground: cannot read the articles: %s", e)
                 return
-        if (report.created or report.changed or report.removed) and self.bot is not None:
-            self.bot.wake((*report.changed, *report.removed))
-        if report.recheck_in is not None and self.running:  # a file still being written
-            if self._recheck is not None:
-                self._recheck.cancel()
-            self._recheck = asyncio.get_running_loop().call_later(
-                report.recheck_in + 0.05, self.wake
-            )
+        if due and self.bot is not None:
+            self.bot.wake((*due.changed, *due.gone))
 
     # --- the simulated user -------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ __all__ = [
     "FileRecord",
     "Known",
     "StoreSource",
+    "queue_owed",
     "record_problem",
 ]
 
@@ -193,14 +194,9 @@ class Articles:
                     .values(removed_at=now)
                 ).rowcount:
                     gone.append(article_id)
-            if broadcast and created:
-                fresh = set(created)
-                new = [r.article for r in records if r.article.id in fresh]
-                queue_posts(conn, new, channels, now, due=now + publishing.delay)
-            if publishing.on_edit == "edit":
-                queue_edits(conn, changed, "edit", now)
-            if publishing.on_remove != "keep":
-                queue_edits(conn, gone, publishing.on_remove, now)
+            fresh = set(created) if broadcast else set()
+            new = [r.article for r in records if r.article.id in fresh]
+            queue_owed(conn, new, changed, gone, now, channels=channels, publishing=publishing)
             for key, value in (state_updates or {}).items():
                 set_state(conn, key, value)
             if records or removals:
@@ -254,7 +250,7 @@ class Articles:
                 .where(articles.c.id.in_(ids))
                 .values(scheduled=False, broadcast=True)
             )
-            queue_posts(conn, released, channels, now, due=now + publishing.delay)
+            queue_owed(conn, released, (), (), now, channels=channels, publishing=publishing)
             _announce(conn, token)
         self._bumped(token)
         return ids
@@ -289,6 +285,28 @@ class Articles:
         with self._db.read() as conn:
             row = conn.execute(query).first()
         return None if row is None else _entry(row)
+
+
+def queue_owed(
+    conn: Connection,
+    new: Sequence[Article],
+    changed: Collection[str],
+    gone: Collection[str],
+    now: datetime,
+    *,
+    channels: Sequence[str],
+    publishing: Publishing,
+) -> None:
+    """What published, changed and removed articles owe the chats, inside the caller's
+    transaction: a post of each ``new`` article per subscription that takes it and per
+    channel, due after ``publishing.delay``; a correction of the messages of each
+    ``changed`` or ``gone`` one, as ``publishing`` says."""
+    if new:
+        queue_posts(conn, new, channels, now, due=now + publishing.delay)
+    if publishing.on_edit == "edit":
+        queue_edits(conn, changed, "edit", now)
+    if publishing.on_remove != "keep":
+        queue_edits(conn, gone, publishing.on_remove, now)
 
 
 def _announce(conn: Connection, token: str) -> None:

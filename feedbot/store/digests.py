@@ -42,9 +42,12 @@ def _takes(sub: Subscription, article: Article) -> bool:
 class Digests:
     """Due digest subscriptions → digest deliveries (fenced)."""
 
-    def __init__(self, db: Database, fence: Fence | None = None) -> None:
+    def __init__(
+        self, db: Database, fence: Fence | None = None, *, articles: Database | None = None
+    ) -> None:
         self._db = db
         self._fence = fence or Fence()
+        self._articles = articles  # where the articles are when not in ``db`` (a sidecar)
 
     def due(self, now: datetime) -> list[Subscription]:
         """Digest subscriptions whose slot has come, the longest overdue first (all of
@@ -72,6 +75,14 @@ class Digests:
             query = query.where(articles.c.first_seen > since)
         return [(r.first_seen, article_from_dict(json.loads(r.body))) for r in conn.execute(query)]
 
+    def _read_candidates(
+        self, conn: Connection, since: datetime | None, now: datetime
+    ) -> list[tuple[datetime, Article]]:
+        if self._articles is None:
+            return self._candidates(conn, since, now)
+        with self._articles.read() as other:
+            return self._candidates(other, since, now)
+
     def queue_due(self, now: datetime, next_slot: NextSlot) -> int:
         """Queue every due digest, `BATCH` subscriptions a fenced transaction: each one's
         digest row and the move to its next slot commit together. A subscription changed
@@ -87,7 +98,7 @@ class Digests:
         for i in range(0, len(due), BATCH):
             with self._fence.write(self._db) as conn:
                 if candidates is None:  # inside the write lock (SQLite): none half-written
-                    candidates = self._candidates(conn, since, now)
+                    candidates = self._read_candidates(conn, since, now)
                 for sub in due[i : i + BATCH]:
                     queued += self._queue(conn, sub, now, next_slot, candidates)
         return queued

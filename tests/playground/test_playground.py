@@ -23,6 +23,7 @@ from feedbot.http.app import create_app
 from feedbot.playground import playground_component, playground_enabled
 from feedbot.playground.chatlog import ChatLog
 from feedbot.playground.service import USER_ID, Playground
+from feedbot.runtime.daemon import Daemon
 from feedbot.store import Store
 from tests.storekit import off_loop
 from tests.waiting import until_async
@@ -75,8 +76,10 @@ async def test_off_means_404(tmp_path: Path, sections: dict[str, Any]) -> None:
 
 
 class Harness:
-    def __init__(self, pg: Playground, client: httpx.AsyncClient, settings: Settings) -> None:
-        self.pg, self.client, self.settings = pg, client, settings
+    def __init__(
+        self, pg: Playground, client: httpx.AsyncClient, settings: Settings, daemon: Daemon
+    ) -> None:
+        self.pg, self.client, self.settings, self.daemon = pg, client, settings, daemon
 
     async def post(self, path: str, body: Any, **headers: str) -> httpx.Response:
         return await self.client.post(f"/playground/api/{path}", json=body, headers=headers)
@@ -108,8 +111,9 @@ class Harness:
         return found[-1]
 
     async def drop(self, name: str, text: str) -> None:
+        """Write an article file; the daemon's scan stores it and wakes the playground."""
         (self.settings.index.path / name).write_text(text, encoding="utf-8")
-        self.pg.wake()
+        assert await self.daemon.scan("watch") is not None
 
 
 @pytest.fixture
@@ -121,10 +125,12 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     assert isinstance(pg, Playground)
     app = create_app(daemon.site, settings, routes=pg.routes, offload=store.db.call)
     await pg.start()
+    await daemon.scan("start")  # as `Daemon.run`: the first scan, then the components lead
+    await pg.lead(daemon.leadership)
     assert pg.running, pg.problem
     transport = httpx.ASGITransport(app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as client:
-        yield Harness(pg, client, settings)
+        yield Harness(pg, client, settings, daemon)
     await pg.stop()
     await off_loop(store.close)
 
