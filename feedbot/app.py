@@ -59,9 +59,7 @@ def build_daemon(
         follow_symlinks=index.follow_symlinks,
         publishing=publishing_from(settings),
     )
-    leadership = Leadership(
-        store, settings.cluster, registry, solo=store.db.dialect != "postgresql"
-    )
+    leadership = Leadership(store, settings.cluster, registry, solo=store.dialect != "postgresql")
     catchup = None if leadership.solo else CatchUp(store, settings.cluster.version_check_interval)
     feed = settings.feed
     publisher = (
@@ -105,7 +103,7 @@ def bind(daemon: Daemon) -> HttpServer:
         registry=daemon.registry,
         health=daemon.health,
         routes=[r for c in daemon.components for r in c.routes],
-        offload=daemon.store.db.call,
+        offload=daemon.store.call,
     )
     http = settings.http
     limits = http_limits(http.header_timeout, http.max_connections)

@@ -141,22 +141,22 @@ class Daemon:
             except Exception as e:
                 self.metrics.scans.labels("error").inc()
                 self.last_scan = datetime.now(UTC)
-                if self.store.db.outage is not None:  # logged once, by the store
+                if self.store.outage is not None:  # logged once, by the store
                     self.last_error = UNREACHABLE
                 else:  # the detail goes to the log; /healthz names the kind
                     self.last_error = f"scan failed: {failure_kind(e)}"
                     log.error("scan (%s) failed: %s: %s", reason, type(e).__name__, e)
                 # reconnect next time: a connection can stay read-only
-                await self.store.db.call(self.store.db.reconnect)
+                await self.store.call(self.store.reconnect)
                 return None
             self._record(report, reason)
         finally:
             self._lock.release()
         if report.changes:
             try:
-                await self.store.db.call(self.site.get, "feed.atom")  # render now, off the loop
+                await self.store.call(self.site.get, "feed.atom")  # render now, off the loop
             except StoreError as e:  # a later request renders it; the store logs an outage
-                if self.store.db.outage is None:
+                if self.store.outage is None:
                     log.warning("cannot render the feed after the scan: %s", e)
             self._publish()
         if report.created or report.changed or report.removed:
@@ -273,7 +273,7 @@ class Daemon:
         self._server = server
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
-        reconnect = asyncio.ensure_future(self.store.db.watch_outages(self._reconnected))
+        reconnect = asyncio.ensure_future(self.store.watch_outages(self._reconnected))
         following = self.catchup.start() if self.catchup is not None else None
         for component in self.components:
             await component.start()
@@ -322,7 +322,7 @@ class Daemon:
         self._term = asyncio.Event()
         if not self.leadership.solo:  # another leader may have written since we looked
             try:
-                await self.store.db.call(self.indexer.reload)
+                await self.store.call(self.indexer.reload)
             except StoreError as e:
                 log.error("cannot read the articles to take over: %s", e)
                 self.leadership.step_down(str(e))

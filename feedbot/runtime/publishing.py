@@ -33,7 +33,7 @@ def publishing_from(settings: Settings) -> Publishing:
 async def arm_release(scheduler: Any, store: Store, scan: Callable[[str], Awaitable[Any]]) -> None:
     """Set (or move, or drop) the date job that scans when the next scheduled article
     is due."""
-    due = await store.db.call(store.articles.next_scheduled)
+    due = await store.call(store.articles.next_scheduled)
     if due is None:
         if scheduler.get_job(RELEASE_JOB) is not None:
             scheduler.remove_job(RELEASE_JOB)

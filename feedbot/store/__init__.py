@@ -13,20 +13,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from feedbot.store.articles import CHANGES_CHANNEL, Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.edits import AsyncEdits, Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
-from feedbot.store.lease import Fence, Lease
+from feedbot.store.lease import LEADER, Fence, Lease
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url
 
 if TYPE_CHECKING:  # psycopg is imported when a replica starts listening, not before
     from feedbot.store.listen import ChangeListener
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -106,3 +109,44 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    # --- named operations: callers outside the store use these, never `db` or `fence` ----
+
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` — database work — on a database thread and await it."""
+        return await self.db.call(fn, *args, **kwargs)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.db.dialect
+
+    @property
+    def outage(self) -> str | None:
+        """Why the database server cannot be reached, while it cannot; else None."""
+        return self.db.outage
+
+    def reconnect(self) -> None:
+        """Drop the pooled connections: the next call opens fresh ones."""
+        self.db.reconnect()
+
+    async def watch_outages(self, back: Callable[[], None]) -> None:
+        """Run until cancelled: during an outage try the server with backoff and call
+        ``back()`` once it answers again."""
+        await self.db.watch_outages(back)
+
+    def lease(self, name: str = LEADER) -> Lease:
+        """The lease row ``name`` (the leader lease by default, or a replica's name)."""
+        return Lease(self.db, name)
+
+    def arm_fence(self) -> None:
+        """From now on, leader-only writes need the lease (replicas on PostgreSQL)."""
+        self.fence.arm()
+
+    def hold_fence(self, holder: str, epoch: int) -> None:
+        """This replica now leads under ``epoch``: leader-only writes may pass."""
+        self.fence.hold(holder, epoch)
+
+    def drop_fence(self) -> None:
+        """This replica no longer leads: every leader-only write fails without asking."""
+        self.fence.drop()
