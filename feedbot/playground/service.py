@@ -202,16 +202,16 @@ class Playground:
         )
         settings = self.settings.model_copy(update={"telegram": tg})
         index = settings.index
+        # corrections, the delay and the channel, as configured
+        store.articles.publish_with(publishing_from(settings.telegram))
         self.indexer = await store.db.call(
             lambda: Indexer(
                 index.path,
                 store.articles,
                 max_bytes=index.max_file_bytes,
                 settle_ms=index.settle_ms,
-                channels=[self.channel],
                 follow_symlinks=index.follow_symlinks,
                 report_bad=False,  # the daemon's own indexer reports them
-                publishing=publishing_from(settings),  # corrections and the delay, as configured
             )
         )
         await self._scan()
