@@ -51,11 +51,6 @@ WHOLE_SETTINGS: frozenset[str] = frozenset(
         "feedbot/runtime/components.py",
         "feedbot/playground/__init__.py",  # the playground's factory (branch playground)
         "feedbot/playground/service.py",
-        # telegram/: narrowed on branch tgdoors
-        "feedbot/telegram/chat/handlerkit.py",
-        "feedbot/telegram/chat/handlers.py",
-        "feedbot/telegram/render/send_options.py",
-        "feedbot/telegram/service.py",
     }
 )
 

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from feedbot.store.articles import CHANGES_CHANNEL, Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
-from feedbot.store.edits import AsyncEdits, Edits, Publishing
+from feedbot.store.digests import Digests
+from feedbot.store.edits import Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import LEADER, Fence, Lease
-from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
+from feedbot.store.outbox import Delivery, Outbox
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url
 
@@ -35,11 +36,10 @@ __all__ = [
     "SCHEMA_VERSION",
     "Articles",
     "AsyncChats",
-    "AsyncEdits",
-    "AsyncOutbox",
     "Chats",
     "Database",
     "Delivery",
+    "Digests",
     "Edits",
     "Fence",
     "FileRecord",
@@ -67,6 +67,7 @@ class Store:
     inbox: Inbox
     subscriptions: Subscriptions
     edits: Edits  # corrections owed to messages already sent
+    digests: Digests  # the leader's digest job writes through it
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
@@ -74,8 +75,17 @@ class Store:
         file at ``path``."""
         db = Database.open(path, url=url)
         fence = Fence()
-        parts = Articles(db, fence), Chats(db), Outbox(db, fence)
-        return cls(db, *parts, fence, Inbox(db, fence), Subscriptions(db), Edits(db, fence))
+        articles = Articles(db, fence)
+        parts = articles, Chats(db), Outbox(db, articles, fence)
+        return cls(
+            db,
+            *parts,
+            fence,
+            Inbox(db, fence),
+            Subscriptions(db),
+            Edits(db, fence),
+            Digests(db, fence),
+        )
 
     @property
     def name(self) -> str:
@@ -85,14 +95,6 @@ class Store:
     def async_chats(self) -> AsyncChats:
         """The chats for the bot's handlers (calls run on the database threads)."""
         return AsyncChats(self.chats, self.articles, self.db, self.subscriptions)
-
-    def async_outbox(self) -> AsyncOutbox:
-        """The ledger for the sender (calls run on the database threads)."""
-        return AsyncOutbox(self.outbox, self.articles, self.db)
-
-    def async_edits(self) -> AsyncEdits:
-        """The corrections ledger for the editor (calls run on the database threads)."""
-        return AsyncEdits(self.edits, self.db)
 
     def change_listener(self, *, on_connect: Callable[[], None]) -> ChangeListener:
         """A listener (not started) that calls `Articles.changed_elsewhere` for each article
@@ -113,8 +115,13 @@ class Store:
     # --- named operations: callers outside the store use these, never `db` or `fence` ----
 
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(*args, **kwargs)`` — database work — on a database thread and await it."""
+        """Run ``fn(*args, **kwargs)`` — work on the store's parts — on a database thread."""
         return await self.db.call(fn, *args, **kwargs)
+
+    async def call_retrying(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`call`, retried while the server is unreachable: for writes that record what
+        already happened (a sent post)."""
+        return await self.db.call_retrying(fn, *args, **kwargs)
 
     @property
     def dialect(self) -> str:
