@@ -132,7 +132,7 @@ def _prepare(tmp: Path, total: int) -> tuple[Path, Path]:
     settings = load_settings(config)
     articles, _ = load_folder(seeds, max_bytes=settings.index.max_file_bytes)
     www = tmp / "www"
-    export(Site(MemorySource([Entry.of(a) for a in articles]), settings), www, progress=False)
+    export(Site(MemorySource([Entry.of(a) for a in articles]), settings.feed), www, progress=False)
     return config, www
 
 

@@ -115,7 +115,7 @@ def cold_ingest(store: Store, index: Path, n: int) -> tuple[float, Indexer]:
     from feedbot.store import StoreSource
 
     indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
-    site = Site(StoreSource(store.articles), Settings())
+    site = Site(StoreSource(store.articles), Settings().feed)
     start = time.perf_counter()
     report = indexer.scan()
     site.get("feed.atom")

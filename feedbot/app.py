@@ -1,9 +1,11 @@
 """The composition root of `feedbot run`: every long-lived object, built from `Settings`.
 
 `build_daemon` is the one place that reads the whole settings model to make the
-daemon's parts — the indexer, the site, the leadership, the catch-up, the metrics
-and the optional components — and hands each its own section. The `Daemon` only
-drives what it is given; nothing is set on it after it is built.
+daemon's parts — the indexer, the site, the leadership, the catch-up, the metrics,
+the SIGHUP reloader and the optional components — and hands each its own section.
+The `Daemon` only drives what it is given; nothing is set on it after it is built.
+`run` is `feedbot run`: `feedbot.runtime.startup.run` opens the store and calls back
+here to build the daemon and bind its web app.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from feedbot.cluster.catchup import CatchUp
 from feedbot.cluster.leader import Leadership
-from feedbot.config import Settings
+from feedbot.config import HttpSettings, Settings
 from feedbot.http.app import create_app
 from feedbot.http.guard import http_limits
 from feedbot.http.server import HttpServer, bind_server
@@ -26,14 +28,40 @@ from feedbot.ingest.scan import Indexer
 from feedbot.publish.feeds import feed_url
 from feedbot.publish.site import Site
 from feedbot.publish.websub import Publisher
+from feedbot.runtime import startup
 from feedbot.runtime.components import ComponentFactory, ReadsIndex
 from feedbot.runtime.daemon import Daemon, DaemonParts
 from feedbot.runtime.looplag import LoopLag
 from feedbot.runtime.publishing import publishing_from
+from feedbot.runtime.reload import Reloader
 from feedbot.store import Store, StoreSource
 from feedbot.store.dbfile import FileIdentity
 
-__all__ = ["bind", "build_daemon"]
+__all__ = ["bind", "build_daemon", "run"]
+
+
+def run(
+    settings: Settings,
+    *,
+    components: Sequence[ComponentFactory] = (),
+    baseline: bool = False,
+    reload: Callable[[], Settings] | None = None,
+) -> None:
+    """`feedbot run`: open everything, serve until SIGTERM/SIGINT, close; raises
+    FeedbotError on bad setup (`feedbot.runtime.startup.run`).
+
+    ``baseline`` accepts a new database over a non-empty index where one existed
+    before (see `feedbot.store.dbfile`); ``reload`` re-reads the settings on SIGHUP."""
+
+    def assemble(
+        store: Store, identity: FileIdentity | None
+    ) -> tuple[Daemon, Callable[[], HttpServer]]:
+        daemon = build_daemon(
+            settings, store, components=components, identity=identity, reload=reload
+        )
+        return daemon, lambda: bind(daemon, settings.http)
+
+    startup.run(settings.storage, settings.index.path, assemble, baseline=baseline)
 
 
 def build_daemon(
@@ -50,18 +78,16 @@ def build_daemon(
     settings on SIGHUP (None: there is no file to re-read)."""
     registry = CollectorRegistry()
     index = settings.index
+    # The deliveries of a new article are queued in the transaction that stores it.
+    store.articles.publish_with(publishing_from(settings.telegram))
     indexer = Indexer(
         index.path,
         store.articles,
         max_bytes=index.max_file_bytes,
         settle_ms=index.settle_ms,
-        channels=settings.telegram.channels,
         follow_symlinks=index.follow_symlinks,
-        publishing=publishing_from(settings),
     )
-    leadership = Leadership(
-        store, settings.cluster, registry, solo=store.db.dialect != "postgresql"
-    )
+    leadership = Leadership(store, settings.cluster, registry, solo=store.dialect != "postgresql")
     catchup = None if leadership.solo else CatchUp(store, settings.cluster.version_check_interval)
     feed = settings.feed
     publisher = (
@@ -75,38 +101,36 @@ def build_daemon(
         if isinstance(part, ReadsIndex):
             part.skip_open_writes(lambda: writes.held(time.monotonic()))
     return Daemon(
-        settings,
         store,
         DaemonParts(
+            index=index,
             registry=registry,
             metrics=ScanMetrics(registry),
             lag=LoopLag(registry),
             indexer=indexer,
             # What changed while no daemon ran is unknown: no Last-Modified before this start.
-            site=Site(StoreSource(store.articles), settings, changed_since=datetime.now(UTC)),
+            site=Site(StoreSource(store.articles), settings.feed, changed_since=datetime.now(UTC)),
             leadership=leadership,
             catchup=catchup,
             writes=writes,
             components=parts,
             identity=identity,
-            reload=reload,
+            reload=None if reload is None else Reloader(settings, reload, store.articles, parts),
             publisher=publisher,
         ),
     )
 
 
-def bind(daemon: Daemon) -> HttpServer:
+def bind(daemon: Daemon, http: HttpSettings) -> HttpServer:
     """The daemon's web app on its bound socket (`FeedbotError` when the port is taken):
     the site, ``/healthz``, ``/metrics`` and the components' routes."""
-    settings = daemon.settings
     app = create_app(
         daemon.site,
-        settings,
+        http,
         registry=daemon.registry,
         health=daemon.health,
         routes=[r for c in daemon.components for r in c.routes],
-        offload=daemon.store.db.call,
+        offload=daemon.store.call,
     )
-    http = settings.http
     limits = http_limits(http.header_timeout, http.max_connections)
     return bind_server(app, http.host, http.port, limits=limits)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +48,9 @@ class Index:
     ) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-        self.indexer = Indexer(
-            folder,
-            store.articles,
-            max_bytes=1 << 20,
-            settle_ms=0,
-            channels=channels,
-            publishing=publishing,
-        )
+        policy = publishing or Publishing()
+        store.articles.publish_with(replace(policy, channels=tuple(channels)))
+        self.indexer = Indexer(folder, store.articles, max_bytes=1 << 20, settle_ms=0)
         self._seed = 0
 
     def write(self, n: int, *, headed: int = 0) -> list[str]:

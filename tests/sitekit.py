@@ -51,7 +51,7 @@ def entries(n: int) -> list[Entry]:
 
 
 def site(n: int = 3, settings: Settings | None = None) -> Site:
-    return Site(MemorySource(entries(n)), settings or Settings())
+    return Site(MemorySource(entries(n)), (settings or Settings()).feed)
 
 
 class CountingSource(MemorySource):

@@ -15,7 +15,7 @@ from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy import Connection, create_engine, select, text
 
 from feedbot.articles.model import Article
-from feedbot.store import FileRecord, Store, migrate
+from feedbot.store import FileRecord, Publishing, Store, migrate
 from feedbot.store.schema import articles, deliveries, metadata
 
 __all__ = ["add", "article_row", "at_revision", "deliveries_for", "off_loop", "remove"]
@@ -36,13 +36,27 @@ def add(
     """Store one article as if read from ``<id>.txt``; True when it was new."""
     digest = content_hash or hashlib.sha256(repr(article).encode()).hexdigest()
     record = FileRecord(article, f"{article.id}.txt", 1, 1, digest)
-    new = store.articles.apply_changes([record], (), now, broadcast=broadcast, channels=channels)
+    with _policy(store, Publishing(channels=tuple(channels))):
+        new = store.articles.apply_changes([record], (), now, broadcast=broadcast)
     return bool(new)
 
 
 def remove(store: Store, article_id: str, now: datetime) -> None:
     """Mark one article removed."""
-    store.articles.apply_changes([], [article_id], now, broadcast=False)
+    with _policy(store, Publishing()):
+        store.articles.apply_changes([], [article_id], now, broadcast=False)
+
+
+@contextmanager
+def _policy(store: Store, publishing: Publishing) -> Iterator[None]:
+    """Write under ``publishing`` (the default controls, these channels), then put back
+    the policy the store had."""
+    before = store.articles.publishing
+    store.articles.publish_with(publishing)
+    try:
+        yield
+    finally:
+        store.articles.publish_with(before)
 
 
 def article_row(store: Store, article_id: str) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ def _memory_site(settings: Settings) -> tuple[object, int]:
     if len(due) < len(articles):
         waiting = len(articles) - len(due)
         click.echo(f"feedbot: {waiting} scheduled article(s) left out until their date", err=True)
-    return Site(MemorySource([Entry.of(a) for a in due]), settings), len(errors)
+    return Site(MemorySource([Entry.of(a) for a in due]), settings.feed), len(errors)
 
 
 @cli.command()
@@ -93,7 +93,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     settings = settings_from(ctx)
     site, _ = _memory_site(settings)
     assert isinstance(site, Site)
-    app = create_app(site, settings)
+    app = create_app(site, settings.http)
     try:
         server = bind_server(
             app,
@@ -131,8 +131,8 @@ def run(ctx: click.Context, baseline: bool) -> None:
     be opened or written, is damaged or in use by another feedbot, or the port is
     in use.
     """
+    from feedbot.app import run as run_daemon
     from feedbot.playground import playground_component
-    from feedbot.runtime import startup as process
     from feedbot.runtime.logs import setup_logging
     from feedbot.telegram.assemble import telegram_component
 
@@ -141,7 +141,7 @@ def run(ctx: click.Context, baseline: bool) -> None:
     secrets = [token.get_secret_value()] if token is not None else []
     setup_logging(settings.log.level, settings.log.format, secrets=secrets + db_secrets(settings))
     try:
-        process.run(
+        run_daemon(
             settings,
             components=[telegram_component, playground_component],
             baseline=baseline,

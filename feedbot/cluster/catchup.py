@@ -43,7 +43,7 @@ class CatchUp:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            await self._store.db.call(self._check)
+            await self._store.call(self._check)
 
     async def stop(self) -> None:
         if self._task is not None:

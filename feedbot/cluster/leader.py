@@ -39,7 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from feedbot.config import ClusterSettings
 from feedbot.errors import FeedbotError, StoreError
 from feedbot.store import Store
-from feedbot.store.lease import Lease, LeaseView
+from feedbot.store.lease import LeaseView
 
 __all__ = ["Leadership", "NameClaim", "NameClashError", "default_replica_name"]
 
@@ -75,7 +75,7 @@ class NameClaim:
     def __init__(self, store: Store, name: str, length: float) -> None:
         self.name = name
         self.holder = f"{socket.gethostname()} pid {os.getpid()} #{secrets.token_hex(3)}"
-        self._lease = Lease(store.db, f"{NAME_PREFIX}{name}")
+        self._lease = store.lease(f"{NAME_PREFIX}{name}")
         self._length = length
         self._epoch: int | None = None
         self.taken_by: str | None = None  # another process that holds the name meanwhile
@@ -134,7 +134,7 @@ class Leadership:
         self.solo = solo
         self.name = None if solo else NameClaim(store, self.me, settings.lease_seconds)
         self._store = store
-        self._lease = Lease(store.db)
+        self._lease = store.lease()
         self._length = settings.lease_seconds
         self._interval = settings.renew_interval
         self.epoch: int | None = None
@@ -198,7 +198,7 @@ class Leadership:
         """Hold or chase the lease until ``stopping`` is set (then `release`)."""
         if self.solo:
             return
-        self._store.fence.arm()
+        self._store.arm_fence()
         log.info("replica %s: lease %gs, renewed every %gs", self.me, self._length, self._interval)
         while not stopping.is_set():
             await self._turn()
@@ -209,23 +209,23 @@ class Leadership:
                 w.cancel()
 
     async def _turn(self) -> None:
-        db = self._store.db
+        store = self._store
         started = time.monotonic()
         try:
             if self.leading and self.epoch is not None:
-                if await db.call(self._lease.renew, self.me, self.epoch, self._length):
+                if await store.call(self._lease.renew, self.me, self.epoch, self._length):
                     self._valid_until = started + self._length - SAFETY
                 else:
                     self._lose("the lease was lost")
             else:
-                epoch = await db.call(self._lease.acquire, self.me, self._length)
+                epoch = await store.call(self._lease.acquire, self.me, self._length)
                 if epoch is not None:
                     self._valid_until = started + self._length - SAFETY
                     self._gain(epoch)
-            self._view = await db.call(self._lease.view)
+            self._view = await store.call(self._lease.view)
             self._seen_at = time.monotonic()
             if self.name is not None:
-                await db.call(self.name.keep)
+                await store.call(self.name.keep)
             if self.db_error is not None:
                 log.info("lease: the database answers again")
             self.db_error = None
@@ -239,7 +239,7 @@ class Leadership:
     def _gain(self, epoch: int) -> None:
         self.epoch, self.leading = epoch, True
         self._view, self._seen_at = LeaseView(self.me, epoch, 0.0, self._length), time.monotonic()
-        self._store.fence.hold(self.me, epoch)
+        self._store.hold_fence(self.me, epoch)
         self._gauge.set(1)
         self._changes.labels("leader").inc()
         if not self.solo:
@@ -247,7 +247,7 @@ class Leadership:
         self.changed.set()
 
     def _lose(self, reason: str) -> None:
-        self._store.fence.drop()
+        self._store.drop_fence()
         self.leading = False
         self._gauge.set(0)
         self._changes.labels("follower").inc()
@@ -271,13 +271,13 @@ class Leadership:
     async def release(self) -> None:
         """At a clean stop, after the leader's duties stopped: let the lease go, so another
         replica takes over at once instead of after it expires; and let the name go."""
-        await self._store.db.call(self.release_name)
+        await self._store.call(self.release_name)
         if self.solo or not self.leading or self.epoch is None:
             return
-        self._store.fence.drop()
+        self._store.drop_fence()
         self.leading = False
         try:
-            await self._store.db.call(self._lease.release, self.me, self.epoch)
+            await self._store.call(self._lease.release, self.me, self.epoch)
         except StoreError as e:
             log.warning("could not release the lease (it expires by itself): %s", e)
         else:

@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from feedbot.config import Settings
+from feedbot.config import HttpSettings
 from feedbot.http.body import read_body
 from feedbot.http.conditional import accepts_gzip, etag_matches, http_date, not_modified_since
 from feedbot.http.guard import MAX_BODY_BYTES, SizedRoute
@@ -119,7 +119,7 @@ class _SiteLayer:
         app: ASGIApp,
         *,
         site: Site,
-        settings: Settings,
+        http: HttpSettings,
         counter: Counter,
         routes: Sequence[BaseRoute],
         offload: Offload | None = None,
@@ -133,19 +133,20 @@ class _SiteLayer:
             str(r.path): r for r in routes if isinstance(r, Route) and "{" not in r.path
         }
         self.patterns = [r for r in routes if not (isinstance(r, Route) and r.path in self.exact)]
-        max_age = settings.http.cache_max_age
+        max_age = http.cache_max_age
+        feed = site.feed
         self.common: Headers = [
             (b"cache-control", f"public, max-age={max_age}".encode()),
             (b"vary", b"Accept-Encoding"),
         ]
         self.feed_links: dict[str, Headers] = {}
-        hub = settings.feed.websub_hub
+        hub = feed.websub_hub
         if hub:
             for path in ("feed.atom", "feed.rss", "feed.json"):
-                link = f'<{hub}>; rel="hub", <{site_url(settings.feed, path)}>; rel="self"'
+                link = f'<{hub}>; rel="hub", <{site_url(feed, path)}>; rel="self"'
                 self.feed_links[path] = [(b"link", link.encode("utf-8"))]
         self.prepared: dict[str, _Prepared] = {}
-        self.not_found = render_not_found(settings.feed)
+        self.not_found = render_not_found(feed)
         self.children: dict[tuple[str, str, int], Any] = {}
         self.second = 0  # the second `date` names
         self.date = b""
@@ -331,14 +332,15 @@ class _SiteLayer:
 
 def create_app(
     site: Site,
-    settings: Settings,
+    http: HttpSettings,
     *,
     registry: CollectorRegistry | None = None,
     health: HealthCheck | None = None,
     routes: Sequence[BaseRoute] = (),
     offload: Offload | None = None,
 ) -> Starlette:
-    """The Starlette app serving ``site``, ``/healthz``, ``/metrics`` and the extra ``routes``.
+    """The Starlette app serving ``site``, ``/healthz``, ``/metrics`` and the extra ``routes``
+    (``http`` gives the cache lifetime; the feed's links come from ``site.feed``).
 
     ``offload`` runs a document's rendering off the loop when the site's source is a
     database (without it, a miss renders in place: fine for in-memory sources)."""
@@ -367,7 +369,7 @@ def create_app(
     layer = Middleware(
         _SiteLayer,
         site=site,
-        settings=settings,
+        http=http,
         counter=_counter(registry),
         routes=all_routes,
         offload=offload,

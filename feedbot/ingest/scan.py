@@ -36,7 +36,6 @@ from feedbot.errors import ArticleError, RefusedFileError, UnstorableError
 from feedbot.ingest.decide import BadFile, FileStat, decide, list_files
 from feedbot.ingest.files import kind_problem, open_regular
 from feedbot.store.articles import FileRecord, Known, record_problem
-from feedbot.store.edits import Publishing
 
 __all__ = ["ArticleStore", "Indexer", "ScanReport"]
 
@@ -80,17 +79,9 @@ class ArticleStore(Protocol):
         now: datetime,
         *,
         broadcast: bool,
-        channels: Sequence[str] = (),
         state_updates: Mapping[str, str] | None = None,
-        publishing: Publishing | None = None,
     ) -> list[str]: ...
-    def release_due(
-        self,
-        now: datetime,
-        *,
-        channels: Sequence[str] = (),
-        publishing: Publishing | None = None,
-    ) -> list[str]: ...
+    def release_due(self, now: datetime) -> list[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +94,11 @@ class _Read:
 
 
 class Indexer:
-    """Reconciles one folder with the store; keeps what it knows in memory between scans."""
+    """Reconciles one folder with the store; keeps what it knows in memory between scans.
+
+    What a new article owes Telegram (the subscriptions, the channels, the delay) is the
+    store's business: it queues the deliveries in the transaction that stores the article
+    (`feedbot.store.articles.Articles.publish_with`)."""
 
     def __init__(
         self,
@@ -112,19 +107,15 @@ class Indexer:
         *,
         max_bytes: int,
         settle_ms: int,
-        channels: Sequence[str] = (),
         follow_symlinks: bool = False,
         report_bad: bool = True,
-        publishing: Publishing | None = None,
     ) -> None:
         self.folder = folder
-        self.publishing = publishing or Publishing()
         self.report_bad = report_bad  # log each bad file (once per version) as a warning
         self.follow_symlinks = follow_symlinks
         self.store = store
         self.max_bytes = max_bytes
         self.settle_ms = settle_ms
-        self.channels = tuple(channels)
         self.known: dict[str, Known] = store.known_files()
         self.bad: dict[str, BadFile] = {}
         self.baseline_done = store.get_state(BASELINE_KEY) is not None
@@ -294,9 +285,7 @@ class Indexer:
                 removals if rest else (),
                 now,
                 broadcast=broadcast,
-                channels=self.channels,
                 state_updates=state if rest else None,
-                publishing=self.publishing,
             )
 
         try:
@@ -322,7 +311,7 @@ class Indexer:
     def release_due(self, now: datetime | None = None) -> list[str]:
         """Publish the articles whose scheduled date has come (the ids)."""
         now = now or datetime.now(UTC)
-        return self.store.release_due(now, channels=self.channels, publishing=self.publishing)
+        return self.store.release_due(now)
 
     def _recheck(self) -> float:
         return max(self.settle_ms / 1000, 0.05)

@@ -22,7 +22,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -276,8 +276,7 @@ class Playground:
                         due.changed,
                         due.gone,
                         datetime.now(UTC),
-                        channels=[self.channel],
-                        publishing=publishing_from(self.settings),
+                        replace(publishing_from(self.settings.telegram), channels=(self.channel,)),
                     )
                 self._seen = now_seen
             except StoreError as e:  # the next wake looks again

@@ -36,7 +36,7 @@ from urllib.parse import unquote
 
 from feedbot.articles.model import Entry
 from feedbot.articles.names import MAX_ID_URL_CHARS
-from feedbot.config import Settings
+from feedbot.config import FeedSettings
 from feedbot.publish.feeds import (
     EMPTY_FEED_UPDATED,
     MEDIA_TYPES,
@@ -170,7 +170,7 @@ class Site:
     def __init__(
         self,
         source: EntrySource,
-        settings: Settings,
+        feed: FeedSettings,
         *,
         cache_size: int = 256,
         cache_bytes: int = 32 * 1024 * 1024,
@@ -183,7 +183,7 @@ class Site:
             changed_since.astimezone(UTC).replace(microsecond=0) if changed_since else None
         )
         self._stamps: OrderedDict[str, tuple[str, datetime]] = OrderedDict()
-        self._feed = settings.feed
+        self._feed = feed
         self._cache_size = cache_size  # most lazily rendered documents kept ...
         self._cache_bytes = cache_bytes  # ... and most bytes (body + gzip) they may hold
         self._lazy_bytes = 0
@@ -192,6 +192,11 @@ class Site:
         self._lazy: OrderedDict[str, Resource | None] = OrderedDict()
         self._total = 0
         self._lock = threading.RLock()  # held by get(); peek() only tries it
+
+    @property
+    def feed(self) -> FeedSettings:
+        """The ``feed`` section the site renders with."""
+        return self._feed
 
     @property
     def source(self) -> EntrySource:

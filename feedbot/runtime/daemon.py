@@ -1,4 +1,4 @@
-"""The daemon: the one place that wires store, index, scheduler, watcher, web and bot.
+"""The daemon: drives the store, index, scheduler, watcher, web and bot it is given.
 
 Everything runs in one asyncio loop, and nothing blocking runs on it: scans run in
 a worker thread and are serialized by a lock; the site renders on the store's
@@ -27,8 +27,8 @@ from prometheus_client import CollectorRegistry
 
 from feedbot.cluster.catchup import CatchUp
 from feedbot.cluster.leader import Leadership
-from feedbot.config import Settings
-from feedbot.errors import FeedbotError, FencedError, StoreError
+from feedbot.config import IndexSettings
+from feedbot.errors import FencedError, StoreError
 from feedbot.http.server import HttpServer
 from feedbot.ingest.metrics import ScanMetrics
 from feedbot.ingest.openwrites import OpenWrites
@@ -39,7 +39,6 @@ from feedbot.runtime.health import UNREACHABLE, check_database, document, failur
 from feedbot.runtime.jobs import guarded
 from feedbot.runtime.looplag import LoopLag, freeze_startup_heap
 from feedbot.runtime.publishing import arm_release
-from feedbot.runtime.reload import apply_live
 from feedbot.runtime.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store
 from feedbot.store.dbfile import FileIdentity
@@ -59,6 +58,7 @@ STOP_GRACE = 8.0  # seconds for a clean stop; the process must exit within 10
 class DaemonParts:
     """What the daemon drives, built by the composition root (`feedbot.app.build_daemon`)."""
 
+    index: IndexSettings  # the folder, the watcher and the scan interval (live on SIGHUP)
     registry: CollectorRegistry
     metrics: ScanMetrics
     lag: LoopLag
@@ -69,15 +69,16 @@ class DaemonParts:
     writes: OpenWrites  # files the watcher sees open in their writer
     components: Sequence[Component] = ()
     identity: FileIdentity | None = None  # the SQLite file, to notice it vanish
-    reload: Callable[[], Settings] | None = None  # SIGHUP re-reads the settings with it
+    # SIGHUP: re-read and apply the settings (given the scheduler); the index section in force
+    reload: Callable[[AsyncIOScheduler | None], IndexSettings] | None = None
     publisher: Publisher | None = None  # pings the WebSub hub (`feed.websub_hub`)
 
 
 class Daemon:
     """The running service; `run` drives it."""
 
-    def __init__(self, settings: Settings, store: Store, parts: DaemonParts) -> None:
-        self.settings = settings
+    def __init__(self, store: Store, parts: DaemonParts) -> None:
+        self.index = parts.index
         self.store = store
         self.registry = parts.registry
         self.metrics = parts.metrics
@@ -104,7 +105,7 @@ class Daemon:
         self._waiting = 0  # scans queued behind the one running
         self.identity = parts.identity
         self.db_problem: str | None = None
-        self.reload_settings = parts.reload
+        self._reload = parts.reload
         self._scheduler: AsyncIOScheduler | None = None
         self._scheduled_scan = guarded("scheduled scan", self.scan)  # the scheduler's job
         self._leading = False  # the leader's duties run (follows `leadership.leading`)
@@ -141,22 +142,22 @@ class Daemon:
             except Exception as e:
                 self.metrics.scans.labels("error").inc()
                 self.last_scan = datetime.now(UTC)
-                if self.store.db.outage is not None:  # logged once, by the store
+                if self.store.outage is not None:  # logged once, by the store
                     self.last_error = UNREACHABLE
                 else:  # the detail goes to the log; /healthz names the kind
                     self.last_error = f"scan failed: {failure_kind(e)}"
                     log.error("scan (%s) failed: %s: %s", reason, type(e).__name__, e)
                 # reconnect next time: a connection can stay read-only
-                await self.store.db.call(self.store.db.reconnect)
+                await self.store.call(self.store.reconnect)
                 return None
             self._record(report, reason)
         finally:
             self._lock.release()
         if report.changes:
             try:
-                await self.store.db.call(self.site.get, "feed.atom")  # render now, off the loop
+                await self.store.call(self.site.get, "feed.atom")  # render now, off the loop
             except StoreError as e:  # a later request renders it; the store logs an outage
-                if self.store.db.outage is None:
+                if self.store.outage is None:
                     log.warning("cannot render the feed after the scan: %s", e)
             self._publish()
         if report.created or report.changed or report.removed:
@@ -218,7 +219,7 @@ class Daemon:
 
         self._writes.forget()  # what was open before this watch began: the settle rule
         try:
-            await watch_folder(self.settings.index.path, over, changed)
+            await watch_folder(self.index.path, over, changed)
         finally:
             self._writes.forget()
 
@@ -248,17 +249,10 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: re-read the configuration and apply what can change while running."""
-        if self.reload_settings is None:
+        if self._reload is None:
             log.warning("SIGHUP: no configuration file to re-read")
             return
-        try:
-            new = self.reload_settings()
-        except FeedbotError as e:
-            log.error("SIGHUP: configuration not applied, the old one stays: %s", e)
-            return
-        self.settings = apply_live(
-            self.settings, new, self._scheduler, self.indexer, self.components
-        )
+        self.index = self._reload(self._scheduler)
 
     async def run(self, server: HttpServer) -> None:
         """Serve until a stop is requested, then shut down cleanly.
@@ -273,7 +267,7 @@ class Daemon:
         self._server = server
         serving = asyncio.ensure_future(server.serve())
         probe = asyncio.ensure_future(self.lag.run())
-        reconnect = asyncio.ensure_future(self.store.db.watch_outages(self._reconnected))
+        reconnect = asyncio.ensure_future(self.store.watch_outages(self._reconnected))
         following = self.catchup.start() if self.catchup is not None else None
         for component in self.components:
             await component.start()
@@ -322,13 +316,13 @@ class Daemon:
         self._term = asyncio.Event()
         if not self.leadership.solo:  # another leader may have written since we looked
             try:
-                await self.store.db.call(self.indexer.reload)
+                await self.store.call(self.indexer.reload)
             except StoreError as e:
                 log.error("cannot read the articles to take over: %s", e)
                 self.leadership.step_down(str(e))
                 return
         # The watcher starts before the first scan lists the folder, so nothing falls between.
-        watching = self.settings.index.watch
+        watching = self.index.watch
         if watching:
             self._watcher = asyncio.ensure_future(self._watch(self._term))
         await asyncio.sleep(0)
@@ -350,7 +344,7 @@ class Daemon:
             self._scheduled_scan,
             "interval",
             args=["interval"],
-            seconds=self.settings.index.scan_interval,
+            seconds=self.index.scan_interval,
             coalesce=True,
             max_instances=1,
             id="scan",
@@ -370,13 +364,13 @@ class Daemon:
         log.info(
             "feedbot leading: index %s (%d articles), database %s, serving %s "
             "(feed %sfeed.atom%s), scan every %gs, watcher %s, %d component(s)",
-            self.settings.index.path,
+            self.index.path,
             self.articles,
             self.store.name,
             url,
             url,
             pages,
-            self.settings.index.scan_interval,
+            self.index.scan_interval,
             "on" if watching else "off",
             len(self.components),
         )

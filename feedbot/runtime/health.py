@@ -50,8 +50,8 @@ def check_database(daemon: Daemon) -> str | None:
 def document(daemon: Daemon) -> tuple[dict[str, Any], bool]:
     """The `/healthz` document of ``daemon`` and whether all is well."""
     now = datetime.now(UTC)
-    overdue = 3 * daemon.settings.index.scan_interval
-    unreachable = daemon.store.db.outage is not None or daemon.leadership.db_error is not None
+    overdue = 3 * daemon.index.scan_interval
+    unreachable = daemon.store.outage is not None or daemon.leadership.db_error is not None
     if check_database(daemon) is not None:
         status, ok = "database file missing", False
     elif unreachable:

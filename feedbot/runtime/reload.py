@@ -3,24 +3,27 @@
 `changed_keys` and `merge_live` are pure: two `Settings` in, the changed keys and a
 merged `Settings` out. `apply_live` applies the live keys (`LIVE`) to the running
 parts and keeps every other value as it was at start, so nothing that needs a
-restart half-applies.
+restart half-applies. A `Reloader`, built by the composition root, holds the settings
+in force: the daemon calls it on SIGHUP and gets back the index section now in force.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from feedbot.config import Settings
+from feedbot.config import IndexSettings, Settings
+from feedbot.errors import FeedbotError
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
-    from feedbot.ingest.scan import Indexer
     from feedbot.runtime.components import Component
+    from feedbot.store import Articles
 
-__all__ = ["LIVE", "RATE_KEYS", "apply_live", "changed_keys", "merge_live"]
+__all__ = ["LIVE", "RATE_KEYS", "Reloader", "apply_live", "changed_keys", "merge_live"]
 
 log = logging.getLogger("feedbot.daemon")
 
@@ -68,7 +71,7 @@ def apply_live(
     current: Settings,
     new: Settings,
     scheduler: AsyncIOScheduler | None,
-    indexer: Indexer,
+    articles: Articles,
     components: Sequence[Component],
 ) -> Settings:
     """Apply what changed from ``current`` to ``new`` that can change while running, log
@@ -82,7 +85,8 @@ def apply_live(
     if "index.scan_interval" in live and scheduler is not None:
         scheduler.reschedule_job("scan", trigger="interval", seconds=new.index.scan_interval)
     if "telegram.channels" in live:
-        indexer.channels = tuple(new.telegram.channels)
+        channels = tuple(new.telegram.channels)
+        articles.publish_with(replace(articles.publishing, channels=channels))
     if any(k in RATE_KEYS for k in live):
         for component in components:
             component.reconfigure(settings)
@@ -92,3 +96,31 @@ def apply_live(
         ", ".join(later) or "nothing",
     )
     return settings
+
+
+class Reloader:
+    """SIGHUP for a running daemon: re-read the settings with ``read`` and apply what can
+    change while running (`apply_live`); the settings in force stay here."""
+
+    def __init__(
+        self,
+        current: Settings,
+        read: Callable[[], Settings],
+        articles: Articles,
+        components: Sequence[Component],
+    ) -> None:
+        self._current = current
+        self._read = read
+        self._articles = articles
+        self._components = components
+
+    def __call__(self, scheduler: AsyncIOScheduler | None) -> IndexSettings:
+        """Re-read and apply; the index section in force (the old settings stay when the
+        new ones cannot be read)."""
+        try:
+            new = self._read()
+        except FeedbotError as e:
+            log.error("SIGHUP: configuration not applied, the old one stays: %s", e)
+            return self._current.index
+        self._current = apply_live(self._current, new, scheduler, self._articles, self._components)
+        return self._current.index

@@ -21,7 +21,7 @@ from feedbot.store.digests import Digests
 from feedbot.store.edits import Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
-from feedbot.store.lease import Fence, Lease
+from feedbot.store.lease import LEADER, Fence, Lease
 from feedbot.store.outbox import Delivery, Outbox
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url
@@ -112,6 +112,8 @@ class Store:
     def close(self) -> None:
         self.db.close()
 
+    # --- named operations: callers outside the store use these, never `db` or `fence` ----
+
     async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` — work on the store's parts — on a database thread."""
         return await self.db.call(fn, *args, **kwargs)
@@ -130,3 +132,28 @@ class Store:
     def outage(self) -> str | None:
         """Why the database server cannot be reached, while it cannot; else None."""
         return self.db.outage
+
+    def reconnect(self) -> None:
+        """Drop the pooled connections: the next call opens fresh ones."""
+        self.db.reconnect()
+
+    async def watch_outages(self, back: Callable[[], None]) -> None:
+        """Run until cancelled: during an outage try the server with backoff and call
+        ``back()`` once it answers again."""
+        await self.db.watch_outages(back)
+
+    def lease(self, name: str = LEADER) -> Lease:
+        """The lease row ``name`` (the leader lease by default, or a replica's name)."""
+        return Lease(self.db, name)
+
+    def arm_fence(self) -> None:
+        """From now on, leader-only writes need the lease (replicas on PostgreSQL)."""
+        self.fence.arm()
+
+    def hold_fence(self, holder: str, epoch: int) -> None:
+        """This replica now leads under ``epoch``: leader-only writes may pass."""
+        self.fence.hold(holder, epoch)
+
+    def drop_fence(self) -> None:
+        """This replica no longer leads: every leader-only write fails without asking."""
+        self.fence.drop()

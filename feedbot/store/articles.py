@@ -3,7 +3,10 @@
 An article row is never deleted: a removed file sets ``removed_at`` and the
 article leaves the feed and pages. `Articles.apply_changes` stores a batch of
 files, removals and state in one transaction and, for articles seen for the first
-time after the baseline, queues one delivery per subscribed chat and channel.
+time after the baseline, queues one delivery per subscribed chat and channel in that
+same transaction (so an article is never known without its deliveries). What it
+queues follows the publisher's controls (`Publishing`: channels, delay, corrections),
+given to `Articles.publish_with` by the composition root, at start and on SIGHUP.
 """
 
 from __future__ import annotations
@@ -99,6 +102,16 @@ class Articles:
         self._version = 0  # bumped after every article change this process knows of
         self._seen: str | None = None  # the database's VERSION_KEY when last looked at
         self._bump_lock = threading.Lock()
+        self._publishing = Publishing()
+
+    @property
+    def publishing(self) -> Publishing:
+        """The publisher's controls the next writes apply."""
+        return self._publishing
+
+    def publish_with(self, publishing: Publishing) -> None:
+        """Apply ``publishing`` (channels, delay, corrections) to the writes from now on."""
+        self._publishing = publishing
 
     @property
     def version(self) -> int:
@@ -147,24 +160,20 @@ class Articles:
         now: datetime,
         *,
         broadcast: bool,
-        channels: Sequence[str] = (),
         state_updates: Mapping[str, str] | None = None,
-        publishing: Publishing | None = None,
     ) -> list[str]:
         """Store ``records`` and mark the ids in ``removals`` removed, in one transaction.
 
         Articles never seen before get ``broadcast`` and, when it is true and their date
-        is not in the future, one pending delivery per subscribed chat and per channel,
-        due after ``publishing.delay``. A posted article that changed or went away owes
-        its messages a correction (``publishing.on_edit``, ``on_remove``). Returns the
+        is not in the future, one pending delivery per subscribed chat and per channel
+        (`publishing`), due after its ``delay``. A posted article that changed or went
+        away owes its messages a correction (``on_edit``, ``on_remove``). Returns the
         ids queued for broadcast.
 
         Raises `UnstorableError` when the database refuses the values written (nothing
         is stored then): the caller can store the records one by one to find which."""
         try:
-            return self._apply_changes(
-                records, removals, now, broadcast, channels, state_updates, publishing
-            )
+            return self._apply_changes(records, removals, now, broadcast, state_updates)
         except OverflowError as e:  # a Python int the driver cannot bind (SQLite)
             raise UnstorableError(str(e)) from e
 
@@ -174,11 +183,9 @@ class Articles:
         removals: Iterable[str],
         now: datetime,
         broadcast: bool,
-        channels: Sequence[str],
         state_updates: Mapping[str, str] | None,
-        publishing: Publishing | None,
     ) -> list[str]:
-        publishing = publishing or Publishing()
+        publishing = self._publishing
         created: list[str] = []
         changed: list[str] = []
         gone: list[str] = []
@@ -196,7 +203,7 @@ class Articles:
                     gone.append(article_id)
             fresh = set(created) if broadcast else set()
             new = [r.article for r in records if r.article.id in fresh]
-            queue_owed(conn, new, changed, gone, now, channels=channels, publishing=publishing)
+            queue_owed(conn, new, changed, gone, now, publishing)
             for key, value in (state_updates or {}).items():
                 set_state(conn, key, value)
             if records or removals:
@@ -219,19 +226,13 @@ class Articles:
             due: datetime | None = conn.scalar(query)
         return due
 
-    def release_due(
-        self,
-        now: datetime,
-        *,
-        channels: Sequence[str] = (),
-        publishing: Publishing | None = None,
-    ) -> list[str]:
+    def release_due(self, now: datetime) -> list[str]:
         """Publish the articles whose date has come: they join the feeds and pages (every
         replica sees the change) and are queued for Telegram. Their ids."""
         due = self.next_scheduled()
         if due is None or due > now:
             return []
-        publishing = publishing or Publishing()
+        publishing = self._publishing
         token = uuid.uuid4().hex
         with self._fence.write(self._db) as conn:
             rows = conn.execute(
@@ -250,7 +251,7 @@ class Articles:
                 .where(articles.c.id.in_(ids))
                 .values(scheduled=False, broadcast=True)
             )
-            queue_owed(conn, released, (), (), now, channels=channels, publishing=publishing)
+            queue_owed(conn, released, (), (), now, publishing)
             _announce(conn, token)
         self._bumped(token)
         return ids
@@ -293,16 +294,14 @@ def queue_owed(
     changed: Collection[str],
     gone: Collection[str],
     now: datetime,
-    *,
-    channels: Sequence[str],
     publishing: Publishing,
 ) -> None:
     """What published, changed and removed articles owe the chats, inside the caller's
     transaction: a post of each ``new`` article per subscription that takes it and per
-    channel, due after ``publishing.delay``; a correction of the messages of each
-    ``changed`` or ``gone`` one, as ``publishing`` says."""
+    channel of ``publishing``, due after ``publishing.delay``; a correction of the
+    messages of each ``changed`` or ``gone`` one, as ``publishing`` says."""
     if new:
-        queue_posts(conn, new, channels, now, due=now + publishing.delay)
+        queue_posts(conn, new, publishing.channels, now, due=now + publishing.delay)
     if publishing.on_edit == "edit":
         queue_edits(conn, changed, "edit", now)
     if publishing.on_remove != "keep":

@@ -38,11 +38,13 @@ Action = Literal["edit", "mark", "delete"]
 
 @dataclass(frozen=True, slots=True)
 class Publishing:
-    """What a save or a removal of a posted article does, and how long posts wait."""
+    """What a save or a removal of a posted article does, how long posts wait, and the
+    channels every new article is posted to besides the subscriptions."""
 
     on_edit: Literal["edit", "ignore"] = "edit"
     on_remove: Literal["keep", "mark", "delete"] = "mark"
     delay: timedelta = timedelta(0)
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

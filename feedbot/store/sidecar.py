@@ -157,8 +157,6 @@ class Sidecar:
         changed: Collection[str],
         gone: Collection[str],
         now: datetime,
-        *,
-        channels: Sequence[str],
         publishing: Publishing,
     ) -> int:
         """Queue what the main store's changes owe the sidecar's chats: a post of each
@@ -168,7 +166,7 @@ class Sidecar:
         if not (new or changed or gone):
             return 0
         with self.store.fence.write(self.store.db) as conn:
-            queue_owed(conn, new, changed, gone, now, channels=channels, publishing=publishing)
+            queue_owed(conn, new, changed, gone, now, publishing)
         return len(new)
 
     def close(self) -> None:

@@ -41,7 +41,7 @@ def registry() -> CollectorRegistry:
 
 @pytest.fixture
 def app(registry: CollectorRegistry) -> ASGIApp:
-    return create_app(site(12, SETTINGS), SETTINGS, registry=registry)
+    return create_app(site(12, SETTINGS), SETTINGS.http, registry=registry)
 
 
 @pytest.fixture
@@ -258,7 +258,9 @@ async def test_healthz(registry: CollectorRegistry) -> None:
         return ({"status": "degraded", "articles": 12}, len(calls) < 2)
 
     for check, expected in ((None, [({"status": "ok"}, 200)]), (health, None)):
-        app = create_app(site(1, SETTINGS), SETTINGS, registry=CollectorRegistry(), health=check)
+        app = create_app(
+            site(1, SETTINGS), SETTINGS.http, registry=CollectorRegistry(), health=check
+        )
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as c:
@@ -303,9 +305,12 @@ async def test_extra_routes_and_shared_registry(registry: CollectorRegistry) -> 
         return PlainTextResponse("hooked")
 
     s = site(2, SETTINGS)
-    create_app(s, SETTINGS, registry=registry)  # the same registry twice is fine
+    create_app(s, SETTINGS.http, registry=registry)  # the same registry twice is fine
     app = create_app(
-        s, SETTINGS, registry=registry, routes=[Route("/telegram/webhook", hook, methods=["POST"])]
+        s,
+        SETTINGS.http,
+        registry=registry,
+        routes=[Route("/telegram/webhook", hook, methods=["POST"])],
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         assert (await c.post("/telegram/webhook")).text == "hooked"
@@ -318,7 +323,7 @@ async def test_extra_routes_and_shared_registry(registry: CollectorRegistry) -> 
 @pytest.mark.parametrize("base", ["https://news.example/site", "https://news.example/site//"])
 async def test_websub_link_headers(base: str) -> None:
     settings = Settings(feed={"base_url": base, "websub_hub": "https://hub.example/"})
-    app = create_app(site(2, settings), settings, registry=CollectorRegistry())
+    app = create_app(site(2, settings), settings.http, registry=CollectorRegistry())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         atom = await c.get("/feed.atom")
         page = await c.get("/index.html")
@@ -333,7 +338,7 @@ async def test_content_follows_source_changes() -> None:
 
     source = CountingSource(entries(3))
 
-    app = create_app(Site(source, SETTINGS), SETTINGS, registry=CollectorRegistry())
+    app = create_app(Site(source, SETTINGS.feed), SETTINGS.http, registry=CollectorRegistry())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         first = await c.get("/feed.atom")
         source.replace_all(entries(4))
@@ -343,7 +348,7 @@ async def test_content_follows_source_changes() -> None:
 
 async def test_real_socket() -> None:
     """One round trip over a real socket: uvicorn on 127.0.0.1, port 0, in this loop."""
-    app = create_app(site(3, SETTINGS), SETTINGS, registry=CollectorRegistry())
+    app = create_app(site(3, SETTINGS), SETTINGS.http, registry=CollectorRegistry())
     server = bind_server(app, "127.0.0.1", 0)
     assert server.port > 0 and server.url == f"http://127.0.0.1:{server.port}/"
     task = asyncio.create_task(server.serve())
@@ -380,7 +385,7 @@ async def test_real_socket() -> None:
 
 
 async def test_port_in_use() -> None:
-    app = create_app(site(1, SETTINGS), SETTINGS, registry=CollectorRegistry())
+    app = create_app(site(1, SETTINGS), SETTINGS.http, registry=CollectorRegistry())
     first = bind_server(app, "127.0.0.1", 0)
     try:
         with pytest.raises(FeedbotError, match=rf"127\.0\.0\.1:{first.port}: port in use"):
@@ -444,7 +449,7 @@ _PIECES = [
 @given(raw=st.one_of(st.binary(max_size=80), st.lists(st.sampled_from(_PIECES)).map(b"".join)))
 def test_any_path_is_answered_without_error(raw: bytes) -> None:
     raw = b"/" + raw
-    app = create_app(_SITE, SETTINGS, registry=CollectorRegistry())
+    app = create_app(_SITE, SETTINGS.http, registry=CollectorRegistry())
     status, _, _ = asyncio.run(raw_request(app, raw))
     assert status in (200, 400, 404)
     if status == 200:
@@ -461,7 +466,7 @@ async def test_a_last_modified_ahead_of_the_date_is_not_sent() -> None:
     answered 304, so no reader is told "not modified" about bytes it has not seen."""
     ahead = datetime.now(UTC) + timedelta(hours=1)  # the site's clock runs an hour fast
     source = CountingSource(entries(3))
-    app = create_app(Site(source, SETTINGS, clock=lambda: ahead), SETTINGS)
+    app = create_app(Site(source, SETTINGS.feed, clock=lambda: ahead), SETTINGS.http)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         first = await c.get("/feed.atom")
         lm = first.headers["last-modified"]

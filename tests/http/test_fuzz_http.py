@@ -32,9 +32,9 @@ BOUND = 3.0  # seconds a connection may take to answer or close (header timeout 
 @pytest.fixture(scope="module")
 def server() -> Iterator[HttpServer]:
     config = Settings()
-    site = Site(MemorySource([Entry.of(read_article(SEED, max_bytes=1 << 20))]), config)
+    site = Site(MemorySource([Entry.of(read_article(SEED, max_bytes=1 << 20))]), config.feed)
     limits = HttpLimits(header_timeout=1.0, max_connections=100)
-    http = bind_server(create_app(site, config), "127.0.0.1", 0, limits=limits)
+    http = bind_server(create_app(site, config.http), "127.0.0.1", 0, limits=limits)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(http.serve(),), daemon=True)
     thread.start()

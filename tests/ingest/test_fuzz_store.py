@@ -130,7 +130,7 @@ def test_every_file_is_stored_or_reported_bad(store: Store, files: dict[str, str
         good_in_check = {Path(a.id).name + ".txt" for a in checked}
         assert good_in_check == stored, ([str(e) for e in errors], report.bad)
 
-        site = Site(StoreSource(store.articles), Settings())
+        site = Site(StoreSource(store.articles), Settings().feed)
         published = {e.article.id for e in store.articles.newest(0, 1000)}
         assert published <= {name.removesuffix(".txt") for name in stored}  # less scheduled
         for fmt in ("feed.rss", "feed.json"):

@@ -91,7 +91,7 @@ async def test_non_utf8_name_does_not_break_healthz(tmp_path: Path) -> None:
     try:
         daemon = await off_loop(build_daemon, settings, store)
         assert await daemon.scan("test") is not None
-        app = create_app(daemon.site, settings, health=daemon.health)
+        app = create_app(daemon.site, settings.http, health=daemon.health)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             r = await client.get("/healthz")
@@ -278,7 +278,7 @@ def test_id_longer_than_the_page_route_is_a_bad_file(env: tuple[Path, Store]) ->
         "use a shorter file name"
         for n in (MAX_ID_URL_CHARS + 1, 1 + 60 * 6)
     ]
-    site = Site(StoreSource(store.articles), Settings())
+    site = Site(StoreSource(store.articles), Settings().feed)
     assert site.get(article_path(longest)) is not None  # every published id has a page
 
 

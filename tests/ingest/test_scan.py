@@ -12,7 +12,7 @@ import pytest
 
 from feedbot.ingest.decide import BadFile, FileStat, decide, list_files
 from feedbot.ingest.scan import Indexer
-from feedbot.store import Known, Store
+from feedbot.store import Known, Publishing, Store
 from tests.conftest import SEED
 from tests.storekit import article_row, deliveries_for
 
@@ -126,9 +126,8 @@ def env(tmp_path: Path, store: Store) -> tuple[Path, Store]:
 
 
 def make(folder: Path, store: Store, settle_ms: int = 200) -> Indexer:
-    return Indexer(
-        folder, store.articles, max_bytes=10_000, settle_ms=settle_ms, channels=["@chan"]
-    )
+    store.articles.publish_with(Publishing(channels=("@chan",)))
+    return Indexer(folder, store.articles, max_bytes=10_000, settle_ms=settle_ms)
 
 
 def test_baseline_then_broadcast(env: tuple[Path, Store]) -> None:

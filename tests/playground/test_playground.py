@@ -68,7 +68,7 @@ async def test_off_means_404(tmp_path: Path, sections: dict[str, Any]) -> None:
     store = await off_loop(Store.open, settings.storage.path)
     daemon = await off_loop(build_daemon, settings, store, components=[playground_component])
     assert daemon.components == []
-    app = create_app(daemon.site, settings, offload=store.db.call)
+    app = create_app(daemon.site, settings.http, offload=store.db.call)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://x") as c:
         for path in ("/playground", "/playground/", "/playground/api/state"):
             assert (await c.get(path)).status_code == 404
@@ -123,7 +123,7 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     daemon = await off_loop(build_daemon, settings, store, components=[playground_component])
     [pg] = daemon.components
     assert isinstance(pg, Playground)
-    app = create_app(daemon.site, settings, routes=pg.routes, offload=store.db.call)
+    app = create_app(daemon.site, settings.http, routes=pg.routes, offload=store.db.call)
     await pg.start()
     await daemon.scan("start")  # as `Daemon.run`: the first scan, then the components lead
     await pg.lead(daemon.leadership)

@@ -21,7 +21,7 @@ def tree(out: Path) -> dict[str, bytes]:
 
 
 def test_export_writes_the_site(tmp_path: Path) -> None:
-    site = Site(MemorySource(entries(23)), SETTINGS)
+    site = Site(MemorySource(entries(23)), SETTINGS.feed)
     report = export(site, tmp_path / "out", progress=False)
     files = tree(tmp_path / "out")
     assert set(files) == set(site.paths())
@@ -37,12 +37,12 @@ def test_export_writes_the_site(tmp_path: Path) -> None:
 
 def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
     out = tmp_path / "site"
-    export(Site(MemorySource(entries(8)), SETTINGS), out, progress=False)
+    export(Site(MemorySource(entries(8)), SETTINGS.feed), out, progress=False)
     old = 1_000_000_000
     for p in out.rglob("*"):
         if p.is_file():
             os.utime(p, (old, old))
-    report = export(Site(MemorySource(entries(9)), SETTINGS), out, progress=False)
+    report = export(Site(MemorySource(entries(9)), SETTINGS.feed), out, progress=False)
     # One new article: its page, the main feeds, index, the changed archive are written ...
     changed = {
         str(p.relative_to(out)) for p in out.rglob("*") if p.is_file() and p.stat().st_mtime != old
@@ -53,20 +53,22 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
     assert "articles/000_0000000000000000.html" not in changed
     assert report.written == len(changed)
     assert report.unchanged == report.total - report.written > 0
-    again = export(Site(MemorySource(entries(9)), SETTINGS), out, progress=False)
+    again = export(Site(MemorySource(entries(9)), SETTINGS.feed), out, progress=False)
     assert again.written == 0 and again.unchanged == again.total
 
 
 def test_stale_pages_are_removed(tmp_path: Path) -> None:
     out = tmp_path / "site"
-    export(Site(MemorySource(entries(30)), Settings(feed={"max_entries": 5})), out, progress=False)
+    export(
+        Site(MemorySource(entries(30)), Settings(feed={"max_entries": 5}).feed), out, progress=False
+    )
     assert (out / "articles/029_000000000000001d.html").exists()
     assert (out / "archive/5.atom").exists() and (out / "page/2.html").exists()
     (out / "articles" / "notes.txt").write_text("mine")  # not ours: never touched
     (out / "CNAME").write_text("news.example")
-    report = export(Site(MemorySource(entries(3)), SETTINGS), out, progress=False)
+    report = export(Site(MemorySource(entries(3)), SETTINGS.feed), out, progress=False)
     files = set(tree(out))
-    assert files == set(Site(MemorySource(entries(3)), SETTINGS).paths()) | {
+    assert files == set(Site(MemorySource(entries(3)), SETTINGS.feed).paths()) | {
         "articles/notes.txt",
         "CNAME",
     }
@@ -77,7 +79,7 @@ def test_atomic_write_leaves_old_file_on_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     out = tmp_path / "site"
-    export(Site(MemorySource(entries(2)), SETTINGS), out, progress=False)
+    export(Site(MemorySource(entries(2)), SETTINGS.feed), out, progress=False)
     before = (out / "feed.atom").read_bytes()
 
     def broken_replace(src: str, dst: str) -> None:
@@ -85,7 +87,7 @@ def test_atomic_write_leaves_old_file_on_failure(
 
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(FeedbotError, match="No space left on device"):
-        export(Site(MemorySource(entries(3)), SETTINGS), out, progress=False)
+        export(Site(MemorySource(entries(3)), SETTINGS.feed), out, progress=False)
     assert (out / "feed.atom").read_bytes() == before  # the old file is whole
     assert not list(out.rglob("*.tmp"))
 
@@ -94,7 +96,7 @@ def test_unwritable_target(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(FeedbotError, match="cannot write"):
-        export(Site(MemorySource(entries(1)), SETTINGS), blocker / "out", progress=False)
+        export(Site(MemorySource(entries(1)), SETTINGS.feed), blocker / "out", progress=False)
 
 
 def _config(tmp_path: Path, index: Path) -> Path:
@@ -156,7 +158,7 @@ def test_cli_build_missing_index(tmp_path: Path) -> None:
 
 
 def test_quiet_when_not_a_terminal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    export(Site(MemorySource(entries(30)), SETTINGS), tmp_path / "out", progress=None)
-    export(Site(MemorySource(entries(31)), SETTINGS), tmp_path / "out2", progress=True)
+    export(Site(MemorySource(entries(30)), SETTINGS.feed), tmp_path / "out", progress=None)
+    export(Site(MemorySource(entries(31)), SETTINGS.feed), tmp_path / "out2", progress=True)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""

@@ -39,7 +39,7 @@ def test_memory_source_order_and_version() -> None:
 
 
 def test_paths_cover_the_site() -> None:
-    s = Site(MemorySource(entries(45)), SETTINGS)
+    s = Site(MemorySource(entries(45)), SETTINGS.feed)
     paths = list(s.paths())
     archives = archive_count(45, 10)
     assert archives == 4
@@ -57,7 +57,7 @@ def test_paths_cover_the_site() -> None:
 
 
 def test_resource_fields() -> None:
-    s = Site(MemorySource(entries(12)), SETTINGS)
+    s = Site(MemorySource(entries(12)), SETTINGS.feed)
     atom = s.get("feed.atom")
     assert atom is not None
     assert atom.content_type == "application/atom+xml; charset=utf-8"
@@ -88,7 +88,7 @@ def test_updated_entry_moves_last_modified() -> None:
     items = entries(3)
     later = datetime(2024, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
     items[0] = Entry(items[0].article, later)
-    s = Site(MemorySource(items), SETTINGS)
+    s = Site(MemorySource(items), SETTINGS.feed)
     page = s.get("articles/000_0000000000000000.html")
     atom = s.get("feed.atom")
     assert page is not None and atom is not None
@@ -96,7 +96,7 @@ def test_updated_entry_moves_last_modified() -> None:
 
 
 def test_empty_site() -> None:
-    s = Site(MemorySource([]), SETTINGS)
+    s = Site(MemorySource([]), SETTINGS.feed)
     assert list(s.paths()) == ["feed.atom", "feed.rss", "feed.json", "index.html"]
     atom = s.get("feed.atom")
     assert atom is not None and feedparser.parse(atom.body).bozo == 0
@@ -133,7 +133,7 @@ def test_unknown_paths(path: str) -> None:
 
 def test_cache_per_version_and_lazy_lru() -> None:
     source = CountingSource(entries(40))
-    s = Site(source, SETTINGS, cache_size=2)
+    s = Site(source, SETTINGS.feed, cache_size=2)
     first = s.get("feed.atom")
     reads = source.reads
     assert s.get("feed.atom") is first and source.reads == reads  # eager: no reads
@@ -150,7 +150,7 @@ def test_cache_per_version_and_lazy_lru() -> None:
 
 def test_article_page_follows_changes() -> None:
     source = CountingSource(entries(2))
-    s = Site(source, SETTINGS)
+    s = Site(source, SETTINGS.feed)
     before = s.get("articles/001_0000000000000001.html")
     assert before is not None and b"Headline 1" in before.body
     source.replace_all([entries(1)[0], Entry.of(article(1, headline="Changed"))])
@@ -162,7 +162,7 @@ def test_article_page_follows_changes() -> None:
 
 def test_lazy_cache_is_bounded_in_bytes() -> None:
     source = CountingSource(entries(60))
-    s = Site(source, SETTINGS, cache_bytes=1)  # room for one document only
+    s = Site(source, SETTINGS.feed, cache_bytes=1)  # room for one document only
     first = s.get("archive/1.atom")
     assert s.get("archive/1.atom") is first
     s.get("archive/2.atom")
@@ -180,11 +180,11 @@ def _store_site_matches_memory(store: Store) -> None:
         storekit.add(store, tied, START)
     for i in range(30):
         storekit.add(store, article(i + 10), START)
-    from_store = Site(StoreSource(store.articles), SETTINGS)
+    from_store = Site(StoreSource(store.articles), SETTINGS.feed)
     ids = [e.article.id for e in StoreSource(store.articles).newest(0, 100)]
     memory = MemorySource([e for e in map(store.articles.entry, ids) if e is not None])
     assert [e.article.id for e in memory.newest(0, 100)] == ids  # the same order as Python's
-    from_memory = Site(memory, SETTINGS)
+    from_memory = Site(memory, SETTINGS.feed)
     paths = list(from_memory.paths())
     assert list(from_store.paths()) == paths
     for path in paths:
@@ -217,7 +217,7 @@ def test_last_modified_is_when_the_bytes_changed_never_later_than_now() -> None:
     june = ArticleDate(datetime(2027, 6, 1, tzinfo=UTC), DatePrecision.DAY)
     ahead = Entry.of(replace(article(500), id="500_ahead", date=june))
     source = CountingSource([*entries(12), ahead])
-    s = Site(source, SETTINGS, clock=lambda: clock[0])
+    s = Site(source, SETTINGS.feed, clock=lambda: clock[0])
     first = s.get("feed.atom")
     assert first is not None and first.last_modified == now  # the date ahead counts as now
     page = s.get("articles/500_ahead.html")
@@ -241,7 +241,7 @@ def test_changed_since_is_the_earliest_last_modified() -> None:
     started = datetime(2026, 12, 5, 7, 0, tzinfo=UTC)
     s = Site(
         MemorySource(entries(3)),
-        SETTINGS,
+        SETTINGS.feed,
         changed_since=started,
         clock=lambda: started + timedelta(hours=1),
     )

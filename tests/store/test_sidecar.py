@@ -60,7 +60,7 @@ def test_posts_and_corrections_go_to_its_own_chats_only(store: Store, sidecar: S
     add(store, a, NOW)
     side = sidecar.store
     side.chats.subscribe("7001", kind="private", title="You", now=NOW)
-    queued = sidecar.take_in([a.id], (), (), NOW, channels=["@news"], publishing=Publishing())
+    queued = sidecar.take_in([a.id], (), (), NOW, Publishing(channels=("@news",)))
     assert queued == 1
     assert [(r["chat"], r["article_id"]) for r in _rows(sidecar)] == [
         ("7001", a.id),
@@ -69,7 +69,7 @@ def test_posts_and_corrections_go_to_its_own_chats_only(store: Store, sidecar: S
     assert deliveries_for(store, a.id) == []
     [d] = side.outbox.claim_due(NOW, 1)
     side.outbox.finish_many([(d.id, [5], NOW, "x")])
-    sidecar.take_in([], [a.id], (), NOW, channels=[], publishing=Publishing())
+    sidecar.take_in([], [a.id], (), NOW, Publishing())
     [edit] = side.edits.claim_due(NOW + timedelta(minutes=1), 5)
     entry, removed = side.edits.article(edit.article_id) or (None, True)
     assert entry is not None and entry.article.id == a.id and not removed
