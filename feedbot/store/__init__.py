@@ -22,6 +22,7 @@ from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence, Lease
 from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
+from feedbot.store.search import Hit, Search
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url
 
@@ -40,11 +41,13 @@ __all__ = [
     "Edits",
     "Fence",
     "FileRecord",
+    "Hit",
     "Inbox",
     "Known",
     "Lease",
     "Outbox",
     "Publishing",
+    "Search",
     "Store",
     "StoreSource",
     "Subscription",
@@ -64,6 +67,7 @@ class Store:
     inbox: Inbox
     subscriptions: Subscriptions
     edits: Edits  # corrections owed to messages already sent
+    search: Search  # full-text search over the articles
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
@@ -71,8 +75,17 @@ class Store:
         file at ``path``."""
         db = Database.open(path, url=url)
         fence = Fence()
-        parts = Articles(db, fence), Chats(db), Outbox(db, fence)
-        return cls(db, *parts, fence, Inbox(db, fence), Subscriptions(db), Edits(db, fence))
+        return cls(
+            db,
+            articles=Articles(db, fence),
+            chats=Chats(db),
+            outbox=Outbox(db, fence),
+            fence=fence,
+            inbox=Inbox(db, fence),
+            subscriptions=Subscriptions(db),
+            edits=Edits(db, fence),
+            search=Search(db),
+        )
 
     @property
     def name(self) -> str:

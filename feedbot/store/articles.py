@@ -24,6 +24,7 @@ from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, bytewise
+from feedbot.store.search import index as index_search
 from feedbot.store.subscriptions import queue_posts
 
 __all__ = [
@@ -186,6 +187,7 @@ class Articles:
         with self._fence.write(self._db) as conn:
             if records:
                 created, changed = _upsert(conn, records, now, broadcast)
+                index_search(conn, [r.article for r in records])
             for article_id in removals:
                 if conn.execute(
                     update(articles)
