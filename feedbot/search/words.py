@@ -18,6 +18,8 @@ its `MAX_OCCURRENCES`th, and a word longer than `MAX_WORD_BYTES`, keep their pla
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -72,11 +74,25 @@ STEMMED: dict[str, str] = {
 }
 
 _TOKEN = re.compile(r"[^\W_]+")
+_RAW = re.compile(r"\w+")
 
 
 def tokens(text: str) -> list[str]:
-    """The folded words of ``text``: runs of letters and digits ("e-mail" → e, mail)."""
-    return _TOKEN.findall(fold(text))
+    """The folded words of ``text``: runs of letters and digits ("e-mail" → e, mail).
+
+    Cut first, then each word folded (cached: a text repeats its words), then cut again,
+    as folding may leave other characters ("½" → "1⁄2")."""
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)  # "e" + U+0301 is one letter, "é"
+    found: list[str] = []
+    for word in _RAW.findall(text):
+        found.extend(_folded(word))
+    return found
+
+
+@lru_cache(maxsize=65_536)
+def _folded(word: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(fold(word)))
 
 
 @lru_cache(maxsize=64)
@@ -140,8 +156,17 @@ def _words(texts: Iterable[str], language: str) -> list[str]:
 
 def _capped(words: list[str], room: int, counts: dict[str, int]) -> tuple[str, ...]:
     """The first ``room`` words; `FILLER` for a word too long or seen too often."""
+    words = words[:room]
+    seen = Counter(words)
+    if all(
+        counts.get(w, 0) + n <= MAX_OCCURRENCES and len(w.encode()) <= MAX_WORD_BYTES
+        for w, n in seen.items()
+    ):  # the common case: one pass over the distinct words
+        for w, n in seen.items():
+            counts[w] = counts.get(w, 0) + n
+        return tuple(words)
     kept: list[str] = []
-    for word in words[:room]:
+    for word in words:
         n = counts.get(word, 0) + 1
         counts[word] = n
         fits = n <= MAX_OCCURRENCES and len(word.encode()) <= MAX_WORD_BYTES
