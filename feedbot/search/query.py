@@ -20,13 +20,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from feedbot.errors import FeedbotError
-from feedbot.search.words import MAX_WORD_BYTES, stem, tokens
+from feedbot.search.words import MAX_WORD_BYTES, ignored, stem, tokens
 
-__all__ = ["MAX_QUERY_CHARS", "MAX_QUERY_TERMS", "Part", "Query", "QueryError", "parse"]
+__all__ = ["MAX_QUERY_CHARS", "MAX_QUERY_TERMS", "Forms", "Part", "Query", "QueryError", "parse"]
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TERMS = 20
 _PART = re.compile(r'(-?)"([^"]*)"|(\S+)')
+
+#: The stemmed forms of one term: a tuple of stems (one, or a phrase's) per language.
+Forms = frozenset[tuple[str, ...]]
 
 
 class QueryError(FeedbotError):
@@ -60,16 +63,25 @@ class Query:
         """The folded words to mark in a snippet (those included)."""
         return frozenset(w for p in self.included for w in p.words)
 
-    def variants(self, languages: Iterable[str]) -> list[tuple[Part, frozenset[tuple[str, ...]]]]:
-        """Each term with the stemmed forms it matches: one per language (duplicates merged);
-        a term none of whose forms can be indexed (a word longer than the index keeps)
-        gets none."""
-        langs = sorted(set(languages)) or ["und"]
-        out = []
+    def variants(self, languages: Iterable[str]) -> list[tuple[Part, Forms | None]]:
+        """Each term with the stemmed forms it matches, one per language (duplicates
+        merged), or None for a term to ignore: one that is only stop words in one of the
+        languages (`feedbot.search.words.ignored`), as the index holds none. A term no
+        form of which can be indexed (a word longer than the index keeps) has no forms."""
+        out: list[tuple[Part, Forms | None]] = []
         for part in self.parts:
-            forms = {tuple(stem(part.words, language)) for language in langs}
-            forms = {f for f in forms if all(len(w.encode()) <= MAX_WORD_BYTES for w in f)}
-            out.append((part, frozenset(forms)))
+            forms: set[tuple[str, ...]] = set()
+            for language in sorted(set(languages)) or ["und"]:
+                skip = ignored(language)
+                words = [w for w in part.words if w not in skip]
+                if not words:
+                    break
+                forms.add(tuple(stem(words, language)))
+            else:
+                fits = {f for f in forms if all(len(w.encode()) <= MAX_WORD_BYTES for w in f)}
+                out.append((part, frozenset(fits)))
+                continue
+            out.append((part, None))
         return out
 
 

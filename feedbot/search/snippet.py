@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from feedbot.articles.filters import fold
 from feedbot.articles.model import Article
 from feedbot.search.query import Query
-from feedbot.search.words import stem
+from feedbot.search.words import ignored, stem
 
 __all__ = ["SNIPPET_CHARS", "Snippet", "snippet"]
 
@@ -63,7 +63,7 @@ def snippet(article: Article, query: Query, chars: int = SNIPPET_CHARS) -> Snipp
 
 
 def _wanted(query: Query, language: str) -> frozenset[str]:
-    words = sorted(query.words)
+    words = sorted(query.words - ignored(language))
     return frozenset(words) | frozenset(stem(words, language))
 
 

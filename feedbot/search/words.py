@@ -18,7 +18,7 @@ its `MAX_OCCURRENCES`th, and a word longer than `MAX_WORD_BYTES`, keep their pla
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,6 +28,7 @@ import Stemmer
 
 from feedbot.articles.filters import fold
 from feedbot.articles.model import Article
+from feedbot.articles.summarize import stop_words
 
 __all__ = [
     "FILLER",
@@ -37,6 +38,7 @@ __all__ = [
     "STEMMED",
     "Document",
     "document",
+    "ignored",
     "stem",
     "stemmer",
     "tokens",
@@ -108,6 +110,13 @@ def stemmer(language: str) -> Callable[[Sequence[str]], list[str]]:
     return engine.stemWords  # type: ignore[no-any-return]
 
 
+@lru_cache(maxsize=64)
+def ignored(language: str) -> frozenset[str]:
+    """The folded stop words of ``language`` ("il", "di", "the", single letters): too
+    common to find anything by, so neither indexed nor searched for."""
+    return frozenset(w for word in stop_words(language) for w in tokens(word))
+
+
 def stem(words: Sequence[str], language: str) -> list[str]:
     """``words`` reduced to their stems in ``language``."""
     return stemmer(language)(words)
@@ -127,15 +136,18 @@ class Document:
 
     def tsvector(self) -> str:
         """The fields as a ``tsvector`` literal: headline weight A, headings B, text D."""
-        positions: dict[str, list[str]] = {}
+        positions: defaultdict[str, list[str]] = defaultdict(list)
         at = 1
-        for words, weight in ((self.headline, "A"), (self.headings, "B"), (self.text, "")):
-            for word in words:
-                if word != FILLER:
-                    positions.setdefault(word, []).append(f"{at}{weight}")
-                at += 1
-            at += FIELD_GAP
+        for words, labels in ((self.headline, _A), (self.headings, _B), (self.text, _D)):
+            for word, label in zip(words, labels[at:], strict=False):
+                positions[word].append(label)
+            at += len(words) + FIELD_GAP
+        positions.pop(FILLER, None)
         return " ".join(f"'{word}':{','.join(at)}" for word, at in positions.items())
+
+
+# Position labels, made once: "12A", "12B", "12".
+_A, _B, _D = ([f"{i}{w}" for i in range(MAX_POSITIONS + 1)] for w in ("A", "B", ""))
 
 
 def document(article: Article) -> Document:
@@ -160,7 +172,10 @@ def document(article: Article) -> Document:
 
 
 def _words(texts: Sequence[str], language: str) -> list[str]:
-    return stem(tokens("\n".join(texts)), language)
+    found = tokens("\n".join(texts))
+    if skip := ignored(language):
+        found = [w for w in found if w not in skip]
+    return stem(found, language)
 
 
 def _capped(words: list[str], counts: dict[str, int]) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Text, TextualSelect, func, select, text
 
 from feedbot.articles.model import Article, Entry, article_from_dict
-from feedbot.search.query import Part, Query
+from feedbot.search.query import Forms, Part, Query
 from feedbot.search.words import document
 from feedbot.store.engine import Database, set_state
 from feedbot.store.schema import UtcDateTime, articles, search_docs
@@ -85,6 +85,7 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
     """Write the search words of ``found`` (new or changed), in the caller's transaction."""
     if not found:
         return
+    found = list({a.id: a for a in found}.values())  # an id twice in a batch: the last
     if conn.dialect.name == "postgresql":
         rows = [{"article_id": a.id, "vector": document(a).tsvector()} for a in found]
         conn.execute(  # the vector column is PostgreSQL's own, outside the shared schema
@@ -107,11 +108,14 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
     old = [{"docid": d} for d in docids.values()]
     if old:
         conn.execute(text("DELETE FROM search_fts WHERE rowid = :docid"), old)
-    new = [{"article_id": i} for i in ids if i not in docids]
-    for row in new:
-        docids[row["article_id"]] = conn.execute(
-            search_docs.insert().values(row).returning(search_docs.c.docid)
-        ).scalar_one()
+    new = [i for i in ids if i not in docids]
+    if new:  # numbered here: one writer (SQLite), and one INSERT for the batch
+        start = int(conn.scalar(select(func.coalesce(func.max(search_docs.c.docid), 0))) or 0)
+        numbered = {article_id: start + n for n, article_id in enumerate(new, 1)}
+        conn.execute(
+            search_docs.insert(), [{"docid": d, "article_id": a} for a, d in numbered.items()]
+        )
+        docids.update(numbered)
     rows = []
     for article in found:
         headline, headings, body = document(article).columns()
@@ -124,27 +128,27 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
     )
 
 
-def compile_fts5(parts: Sequence[tuple[Part, frozenset[tuple[str, ...]]]]) -> str | None:
+def compile_fts5(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
     """The FTS5 MATCH expression, or None when nothing can match."""
     return _compile(parts, "AND", "OR", " NOT ", lambda form: '"' + " ".join(form) + '"')
 
 
-def compile_tsquery(parts: Sequence[tuple[Part, frozenset[tuple[str, ...]]]]) -> str | None:
+def compile_tsquery(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
     """The ``tsquery`` text, or None when nothing can match."""
     return _compile(parts, "&", "|", " & !", lambda form: " <-> ".join(f"'{w}'" for w in form))
 
 
 def _compile(
-    parts: Sequence[tuple[Part, frozenset[tuple[str, ...]]]],
+    parts: Sequence[tuple[Part, Forms | None]],
     and_: str,
     or_: str,
     but_not: str,
     phrase: Callable[[tuple[str, ...]], str],
 ) -> str | None:
-    def either(forms: frozenset[tuple[str, ...]]) -> str:
+    def either(forms: Forms) -> str:
         return "(" + f" {or_} ".join(phrase(f) for f in sorted(forms)) + ")"
 
-    included = [forms for part, forms in parts if not part.exclude]
+    included = [forms for part, forms in parts if not part.exclude and forms is not None]
     if not included or not all(included):
         return None  # no term to look for, or one no article can hold
     found = "(" + f" {and_} ".join(either(f) for f in included) + ")"
