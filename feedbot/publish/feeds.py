@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,7 @@ __all__ = [
     "entry_updated",
     "feed_path",
     "feed_url",
+    "looks_like_markup",
     "render_atom",
     "render_json",
     "render_rss",
@@ -210,14 +212,28 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         return feed
 
 
+def looks_like_markup(text: str) -> bool:
+    """Whether a reader that takes titles as HTML, whatever their type, would see markup
+    in ``text``: a tag (``<b``, ``</``, ``<!``) or a character reference (``&amp;``)."""
+    return _MARKUP.search(text) is not None
+
+
+_MARKUP = re.compile(r"<[A-Za-z/!?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
+
+
 class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
-    """Per entry: ``title type="html"``, ``xml:lang``, the alternate link's rel, ``Z`` dates."""
+    """Per entry: the title's type, ``xml:lang``, the alternate link's rel, ``Z`` dates.
+
+    A headline is ``type="text"``, unless it looks like markup (`looks_like_markup`):
+    then ``type="html"`` with the text escaped once more, so that it displays literally
+    in readers that honour the type and cannot turn into markup in those that ignore it
+    and read every title as HTML (rss-parser, and the bots built on it)."""
 
     language: str | None = None
     headline: str = ""
 
     def extend_atom(self, entry: Any) -> Any:
-        entry.find("title").attrib["type"] = "html"
+        entry.find("title").attrib["type"] = "html" if looks_like_markup(self.headline) else "text"
         link = entry.find("link")
         link.attrib["rel"] = "alternate"  # feedgen 1.0 drops it (issue #135)
         link.attrib["type"] = "text/html"
@@ -274,8 +290,9 @@ def _title(article: Article) -> str:
 def _add_entry(fe: FeedEntry, entry: Entry, feed: FeedSettings) -> None:
     article = entry.article
     fe.id(_entry_id(feed, article.id))
-    fe.title(html.escape(_title(article), quote=False))  # type="html": escaped once more
-    fe.feedbot.headline = _title(article)
+    title = _title(article)
+    fe.title(html.escape(title, quote=False) if looks_like_markup(title) else title)
+    fe.feedbot.headline = title
     if article.language not in ("", "und", feed.language):
         fe.feedbot.language = article.language
     fe.updated(entry_updated(entry))
