@@ -43,12 +43,23 @@ class Part:
     words: tuple[str, ...]
     exclude: bool = False
 
+    @property
+    def text(self) -> str:
+        body = " ".join(self.words)
+        return ("-" if self.exclude else "") + (f'"{body}"' if len(self.words) > 1 else body)
+
 
 @dataclass(frozen=True, slots=True)
 class Query:
     """A parsed query: its terms in the order typed, without duplicates."""
 
     parts: tuple[Part, ...]
+
+    @property
+    def text(self) -> str:
+        """The query written canonically (``riforma "a b" -c``): one text per meaning,
+        for cache keys, feed ids and links."""
+        return " ".join(p.text for p in self.parts)
 
     @property
     def included(self) -> tuple[Part, ...]:

@@ -58,3 +58,17 @@ def test_any_text_parses_to_words_of_letters_and_digits(text: str) -> None:
         return
     for part in query.parts:
         assert part.words and all(w.isalnum() for w in part.words)
+
+
+def test_canonical_text_is_one_per_meaning() -> None:
+    assert parse('  Città   "La  Riforma" -ROMA citta ').text == 'citta "la riforma" -roma'
+    assert parse(parse('a -"b c" d-e').text) == parse('a -"b c" d-e')
+
+
+def test_stop_words_are_ignored_unless_the_term_has_other_words() -> None:
+    (il, il_forms), (_, forms), (the, the_forms) = parse('il "derby di roma" the').variants(
+        ["it", "en"]
+    )
+    assert il_forms is None and the_forms is None  # Italian and English stop words
+    assert ("derby", "rom") in forms  # Italian: "di" left out inside the phrase
+    assert ("derbi", "di", "roma") in forms  # English keeps "di"
