@@ -66,7 +66,7 @@ def test_canonical_text_is_one_per_meaning() -> None:
 
 
 def test_stop_words_are_ignored_unless_the_term_has_other_words() -> None:
-    (il, il_forms), (_, forms), (the, the_forms) = parse('il "derby di roma" the').variants(
+    (_, il_forms), (_, forms), (_, the_forms) = parse('il "derby di roma" the').variants(
         ["it", "en"]
     )
     assert il_forms is None and the_forms is None  # Italian and English stop words
