@@ -32,6 +32,7 @@ __all__ = [
     "render_article",
     "render_index",
     "render_not_found",
+    "render_page",
 ]
 
 PER_PAGE = 20  # articles on one index page
@@ -106,6 +107,14 @@ def _common(feed: FeedSettings, root: str, lang: str, *, search: bool = True) ->
 
 def _render(template: str, context: dict[str, Any]) -> bytes:
     return _env.get_template(template).render(context).encode("utf-8")
+
+
+def render_page(template: str, feed: FeedSettings, root: str, **context: Any) -> bytes:
+    """Any page of the site in the site's language: ``template`` (which extends
+    ``base.html``) with ``context`` (``root`` leads back to the site's root)."""
+    common = _common(feed, root, feed.language)
+    common.update(context)
+    return _render(template, common)
 
 
 def render_index(

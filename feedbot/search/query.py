@@ -16,9 +16,10 @@ language at a time, so all its words must agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from feedbot.articles.i18n import N_
 from feedbot.errors import FeedbotError
 from feedbot.search.words import MAX_WORD_BYTES, ignored, stem, tokens
 
@@ -33,7 +34,17 @@ Forms = frozenset[tuple[str, ...]]
 
 
 class QueryError(FeedbotError):
-    """A query that cannot run, with the reason in plain words (shown to the reader)."""
+    """A query that cannot run, with the reason in plain words (shown to the reader, in
+    the reader's language: `message`)."""
+
+    def __init__(self, template: str, **params: object) -> None:
+        super().__init__(template.format(**params))
+        self.template = template
+        self.params = params
+
+    def message(self, translate: Callable[..., str]) -> str:
+        """The reason in the language of ``translate`` (a `Translator`)."""
+        return translate(self.template, **self.params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +114,7 @@ def parse(text: str) -> Query:
     decides what an empty search shows."""
     text = text.strip()
     if len(text) > MAX_QUERY_CHARS:
-        raise QueryError(f"A search is at most {MAX_QUERY_CHARS} characters long.")
+        raise QueryError(N_("A search is at most {n} characters long."), n=MAX_QUERY_CHARS)
     parts: list[Part] = []
     for match in _PART.finditer(text):
         sign, phrase, bare = match.groups()
@@ -116,5 +127,5 @@ def parse(text: str) -> Query:
         if words and (part := Part(words, exclude)) not in parts:
             parts.append(part)
     if len(parts) > MAX_QUERY_TERMS:
-        raise QueryError(f"A search has at most {MAX_QUERY_TERMS} words or phrases.")
+        raise QueryError(N_("A search has at most {n} words or phrases."), n=MAX_QUERY_TERMS)
     return Query(tuple(parts))

@@ -44,30 +44,39 @@ WORDS_VERSION = f"1 PyStemmer {version('PyStemmer')}"
 WORDS_KEY = "search_words"
 _BACKFILL_BATCH = 500
 
-_SQLITE_QUERY: TextualSelect = text(
-    """
+_SQLITE = """
     SELECT a.body, a.updated FROM search_fts
     JOIN search_docs d ON d.docid = search_fts.rowid
     JOIN articles a ON a.id = d.article_id
     WHERE search_fts MATCH :match AND a.removed_at IS NULL AND a.scheduled = 0
-    ORDER BY -bm25(search_fts, 10.0, 4.0, 1.0)
-             / (1 + max(0, julianday(:now) - julianday(a.date)) / :days) DESC,
-             a.date DESC, a.seq DESC, a.id DESC
+    ORDER BY {rank} a.date DESC, a.seq DESC, a.id DESC
     LIMIT :limit OFFSET :offset
-    """
-).columns(body=Text, updated=UtcDateTime)
-_POSTGRES_QUERY: TextualSelect = text(
-    """
+"""
+_SQLITE_RANK = """-bm25(search_fts, 10.0, 4.0, 1.0)
+             / (1 + max(0, julianday(:now) - julianday(a.date)) / :days) DESC,"""
+_POSTGRES = """
     SELECT a.body, a.updated FROM search_docs d
     JOIN articles a ON a.id = d.article_id, CAST(:match AS tsquery) q
     WHERE d.vector @@ q AND a.removed_at IS NULL AND a.scheduled = false
-    ORDER BY ts_rank('{0.1, 0.1, 0.4, 1.0}', d.vector, q)
-             / (1 + greatest(0, extract(epoch FROM CAST(:now AS timestamptz)
-                                       - CAST(a.date AS timestamptz))) / 86400 / :days) DESC,
-             a.date DESC, a.seq DESC, a.id COLLATE "C" DESC
+    ORDER BY {rank} a.date DESC, a.seq DESC, a.id COLLATE "C" DESC
     LIMIT :limit OFFSET :offset
-    """
-).columns(body=Text, updated=UtcDateTime)
+"""
+_POSTGRES_RANK = """ts_rank('{{0.1, 0.1, 0.4, 1.0}}', d.vector, q)
+             / (1 + greatest(0, extract(epoch FROM CAST(:now AS timestamptz)
+                                       - CAST(a.date AS timestamptz))) / 86400 / :days) DESC,"""
+
+
+def _query(template: str, rank: str) -> TextualSelect:
+    return text(template.format(rank=rank)).columns(body=Text, updated=UtcDateTime)
+
+
+# (dialect is PostgreSQL, newest first) → the statement
+_QUERIES = {
+    (False, False): _query(_SQLITE, _SQLITE_RANK),
+    (False, True): _query(_SQLITE, ""),
+    (True, False): _query(_POSTGRES, _POSTGRES_RANK.replace("{{", "{").replace("}}", "}")),
+    (True, True): _query(_POSTGRES, ""),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +173,17 @@ class Search:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def find(self, query: Query, now: datetime, *, offset: int = 0, limit: int = 20) -> list[Hit]:
-        """The published articles ``query`` finds, best first (see the module doc)."""
+    def find(
+        self,
+        query: Query,
+        now: datetime,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        newest: bool = False,
+    ) -> list[Hit]:
+        """The published articles ``query`` finds: best first (see the module doc), or
+        ``newest`` first (a search's feed)."""
         with self._db.read() as conn:
             languages = self._languages(conn)
             parts = query.variants(languages)
@@ -180,7 +198,7 @@ class Search:
                 "limit": limit,
                 "offset": offset,
             }
-            rows = conn.execute(_POSTGRES_QUERY if postgres else _SQLITE_QUERY, params).all()
+            rows = conn.execute(_QUERIES[postgres, newest], params).all()
         return [Hit(Entry(article_from_dict(json.loads(r.body)), r.updated)) for r in rows]
 
     def _languages(self, conn: Connection) -> list[str]:

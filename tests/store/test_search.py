@@ -172,3 +172,10 @@ def test_both_engines_find_the_same_articles(
     finally:
         sqlite.close()
         postgres.close()
+
+
+def test_newest_first_for_a_searchs_feed(store: Store) -> None:
+    fill(store)
+    hits = store.search.find(query("roma"), NOW, newest=True)
+    assert [h.article.id for h in hits] == [CORPUS[3].id, CORPUS[1].id, CORPUS[0].id]
+    assert len(store.search.find(query("roma"), NOW, newest=True, limit=2, offset=1)) == 2
