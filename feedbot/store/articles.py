@@ -25,6 +25,7 @@ from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, bytewise
 from feedbot.store.search import index as index_search
+from feedbot.store.search import unindex
 from feedbot.store.subscriptions import queue_posts
 
 __all__ = [
@@ -195,6 +196,7 @@ class Articles:
                     .values(removed_at=now)
                 ).rowcount:
                     gone.append(article_id)
+            unindex(conn, gone)
             if broadcast and created:
                 fresh = set(created)
                 new = [r.article for r in records if r.article.id in fresh]

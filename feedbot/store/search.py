@@ -22,19 +22,20 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
 from sqlalchemy import Connection, Text, TextualSelect, func, select, text
 
 from feedbot.articles.model import Article, Entry, article_from_dict
+from feedbot.errors import UnstorableError
 from feedbot.search.query import Forms, Part, Query
 from feedbot.search.words import document
 from feedbot.store.engine import Database, set_state
 from feedbot.store.schema import UtcDateTime, articles, search_docs
 
-__all__ = ["RECENCY_DAYS", "WORDS_VERSION", "Hit", "Search", "index"]
+__all__ = ["CANDIDATES", "RECENCY_DAYS", "WORDS_VERSION", "Hit", "Search", "index", "unindex"]
 
 log = logging.getLogger("feedbot.search")
 
@@ -44,39 +45,62 @@ WORDS_VERSION = f"1 PyStemmer {version('PyStemmer')}"
 WORDS_KEY = "search_words"
 _BACKFILL_BATCH = 500
 
+#: The matches ranked: the newest this many (by date). The ranking divides relevance by
+#: age, so an older match would need many times the relevance to place; and no reader
+#: pages past `feedbot.publish.results.MAX_PAGES` pages of 20.
+CANDIDATES = 1000
+
 _SQLITE = """
-    SELECT a.body, a.updated FROM search_fts
-    JOIN search_docs d ON d.docid = search_fts.rowid
+    WITH c AS (
+        SELECT rowid AS docid, bm25(search_fts, 10.0, 4.0, 1.0) AS relevance FROM search_fts
+        WHERE search_fts MATCH :match ORDER BY rowid DESC LIMIT :window
+    )
+    SELECT a.body, a.updated FROM c
+    JOIN search_docs d ON d.docid = c.docid
     JOIN articles a ON a.id = d.article_id
-    WHERE search_fts MATCH :match AND a.removed_at IS NULL AND a.scheduled = 0
-    ORDER BY {rank} a.date DESC, a.seq DESC, a.id DESC
+    WHERE a.removed_at IS NULL AND a.scheduled = 0
+    ORDER BY {rank} c.docid DESC
     LIMIT :limit OFFSET :offset
 """
-_SQLITE_RANK = """-bm25(search_fts, 10.0, 4.0, 1.0)
+_SQLITE_RANK = """-c.relevance
              / (1 + max(0, julianday(:now) - julianday(a.date)) / :days) DESC,"""
 _POSTGRES = """
-    SELECT a.body, a.updated FROM search_docs d
-    JOIN articles a ON a.id = d.article_id, CAST(:match AS tsquery) q
-    WHERE d.vector @@ q AND a.removed_at IS NULL AND a.scheduled = false
-    ORDER BY {rank} a.date DESC, a.seq DESC, a.id COLLATE "C" DESC
+    WITH c AS (
+        SELECT d.docid, d.article_id, d.vector FROM search_docs d
+        WHERE d.vector @@ CAST(:match AS tsquery) ORDER BY d.docid DESC LIMIT :window
+    )
+    SELECT a.body, a.updated FROM c
+    JOIN articles a ON a.id = c.article_id, CAST(:match AS tsquery) q
+    WHERE a.removed_at IS NULL AND a.scheduled = false
+    ORDER BY {rank} c.docid DESC
     LIMIT :limit OFFSET :offset
 """
-_POSTGRES_RANK = """ts_rank('{{0.1, 0.1, 0.4, 1.0}}', d.vector, q)
+_POSTGRES_RANK = """ts_rank('{0.1, 0.1, 0.4, 1.0}', c.vector, q)
              / (1 + greatest(0, extract(epoch FROM CAST(:now AS timestamptz)
                                        - CAST(a.date AS timestamptz))) / 86400 / :days) DESC,"""
 
 
 def _query(template: str, rank: str) -> TextualSelect:
-    return text(template.format(rank=rank)).columns(body=Text, updated=UtcDateTime)
+    return text(template.replace("{rank}", rank)).columns(body=Text, updated=UtcDateTime)
 
 
 # (dialect is PostgreSQL, newest first) → the statement
 _QUERIES = {
     (False, False): _query(_SQLITE, _SQLITE_RANK),
     (False, True): _query(_SQLITE, ""),
-    (True, False): _query(_POSTGRES, _POSTGRES_RANK.replace("{{", "{").replace("}}", "}")),
+    (True, False): _query(_POSTGRES, _POSTGRES_RANK),
     (True, True): _query(_POSTGRES, ""),
 }
+
+# A document's key orders the index by date: the second of the article's date, shifted
+# past `_SLOT_BITS` bits that number the articles of one second (years 1-9999 fit in 63
+# bits). Both engines read the newest matches first, by key, without a sort.
+_SLOT_BITS = 24
+_EPOCH = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+
+
+def _base(article: Article) -> int:
+    return (int(article.date.value.timestamp()) - _EPOCH) << _SLOT_BITS
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,47 +118,98 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
     """Write the search words of ``found`` (new or changed), in the caller's transaction."""
     if not found:
         return
-    found = list({a.id: a for a in found}.values())  # an id twice in a batch: the last
-    if conn.dialect.name == "postgresql":
-        rows = [{"article_id": a.id, "vector": document(a).tsvector()} for a in found]
-        conn.execute(  # the vector column is PostgreSQL's own, outside the shared schema
-            text(
-                "INSERT INTO search_docs (article_id, vector) "
-                "VALUES (:article_id, CAST(:vector AS tsvector)) "
-                "ON CONFLICT (article_id) DO UPDATE SET vector = excluded.vector"
-            ),
-            rows,
-        )
-        return
-    ids = [a.id for a in found]
-    docids = dict(
+    articles_by_id = {a.id: a for a in found}  # an id twice in a batch: the last
+    known = dict(
         conn.execute(
             select(search_docs.c.article_id, search_docs.c.docid).where(
-                search_docs.c.article_id.in_(ids)
+                search_docs.c.article_id.in_(list(articles_by_id))
             )
         ).all()
     )
-    old = [{"docid": d} for d in docids.values()]
-    if old:
-        conn.execute(text("DELETE FROM search_fts WHERE rowid = :docid"), old)
-    new = [i for i in ids if i not in docids]
-    if new:  # numbered here: one writer (SQLite), and one INSERT for the batch
-        start = int(conn.scalar(select(func.coalesce(func.max(search_docs.c.docid), 0))) or 0)
-        numbered = {article_id: start + n for n, article_id in enumerate(new, 1)}
+    postgres = conn.dialect.name == "postgresql"
+    keep = {
+        i: d for i, d in known.items() if d >> _SLOT_BITS == _base(articles_by_id[i]) >> _SLOT_BITS
+    }
+    moved = [d for i, d in known.items() if i not in keep]  # the date changed: a new key
+    if not postgres and keep:
         conn.execute(
-            search_docs.insert(), [{"docid": d, "article_id": a} for a, d in numbered.items()]
+            text("DELETE FROM search_fts WHERE rowid = :d"), [{"d": d} for d in keep.values()]
         )
-        docids.update(numbered)
-    rows = []
-    for article in found:
+    _drop(conn, moved)
+    fresh = [a for i, a in articles_by_id.items() if i not in keep]
+    docids = keep | _allocate(conn, fresh)
+    if fresh:
+        rows = [{"docid": docids[a.id], "article_id": a.id} for a in fresh]
+        if postgres:
+            conn.execute(
+                text(  # the vector column is PostgreSQL's own, outside the shared schema
+                    "INSERT INTO search_docs (docid, article_id, vector) "
+                    "VALUES (:docid, :article_id, CAST(:vector AS tsvector))"
+                ),
+                [
+                    r | {"vector": document(articles_by_id[r["article_id"]]).tsvector()}
+                    for r in rows
+                ],
+            )
+        else:
+            conn.execute(search_docs.insert(), rows)
+    if postgres:
+        if keep:
+            conn.execute(
+                text(
+                    "UPDATE search_docs SET vector = CAST(:vector AS tsvector) WHERE docid = :docid"
+                ),
+                [
+                    {"docid": d, "vector": document(articles_by_id[i]).tsvector()}
+                    for i, d in keep.items()
+                ],
+            )
+        return
+    fts = []
+    for article in articles_by_id.values():
         headline, headings, body = document(article).columns()
-        rows.append({"docid": docids[article.id], "h": headline, "s": headings, "b": body})
+        fts.append({"docid": docids[article.id], "h": headline, "s": headings, "b": body})
     conn.execute(
         text(
             "INSERT INTO search_fts (rowid, headline, headings, body) VALUES (:docid, :h, :s, :b)"
         ),
-        rows,
+        fts,
     )
+
+
+def unindex(conn: Connection, article_ids: Sequence[str]) -> None:
+    """Take removed articles out of the index (a restored one is indexed anew)."""
+    if article_ids:
+        query = select(search_docs.c.docid).where(search_docs.c.article_id.in_(article_ids))
+        _drop(conn, list(conn.scalars(query)))
+
+
+def _drop(conn: Connection, docids: Sequence[int]) -> None:
+    if not docids:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(text("DELETE FROM search_fts WHERE rowid = :d"), [{"d": d} for d in docids])
+    conn.execute(search_docs.delete().where(search_docs.c.docid.in_(docids)))
+
+
+def _allocate(conn: Connection, articles: Sequence[Article]) -> dict[str, int]:
+    """New keys for ``articles``: after the last key of each one's date-second."""
+    last: dict[int, int] = {}
+    for base in {_base(a) for a in articles}:
+        top = conn.scalar(
+            select(func.max(search_docs.c.docid)).where(
+                search_docs.c.docid >= base, search_docs.c.docid < base + (1 << _SLOT_BITS)
+            )
+        )
+        last[base] = base - 1 if top is None else int(top)
+    keys = {}
+    for article in articles:
+        base = _base(article)
+        last[base] += 1
+        if last[base] >= base + (1 << _SLOT_BITS):
+            raise UnstorableError(f"more than {1 << _SLOT_BITS} articles dated the same second")
+        keys[article.id] = last[base]
+    return keys
 
 
 def compile_fts5(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
@@ -192,6 +267,7 @@ class Search:
             if match is None:
                 return []
             params: dict[str, Any] = {
+                "window": CANDIDATES,
                 "match": match,
                 "now": now.isoformat(),
                 "days": RECENCY_DAYS,

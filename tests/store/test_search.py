@@ -179,3 +179,21 @@ def test_newest_first_for_a_searchs_feed(store: Store) -> None:
     hits = store.search.find(query("roma"), NOW, newest=True)
     assert [h.article.id for h in hits] == [CORPUS[3].id, CORPUS[1].id, CORPUS[0].id]
     assert len(store.search.find(query("roma"), NOW, newest=True, limit=2, offset=1)) == 2
+
+
+def test_an_edit_that_moves_the_date_and_a_removal_keep_the_index_exact(store: Store) -> None:
+    fill(store)
+    moved = make(1, "La riforma delle pensioni", "Il governo approva la riforma.", day="2026-03-09")
+    add(store, moved, NOW, content_hash="moved")
+    hits = store.search.find(query("riforma"), NOW, newest=True)
+    assert [h.article.id for h in hits][0] == moved.id  # now the newest, by its new date
+    remove(store, moved.id, NOW)
+    assert moved.id not in found(store, "riforma")
+    add(store, moved, NOW, content_hash="back")  # the file came back
+    assert moved.id in found(store, "riforma")
+    from sqlalchemy import func, select
+
+    from feedbot.store.schema import search_docs
+
+    with store.db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(search_docs)) == len(CORPUS)
