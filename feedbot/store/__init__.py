@@ -75,16 +75,17 @@ class Store:
         file at ``path``."""
         db = Database.open(path, url=url)
         fence = Fence()
+        articles = Articles(db, fence)
         return cls(
             db,
-            articles=Articles(db, fence),
+            articles=articles,
             chats=Chats(db),
             outbox=Outbox(db, fence),
             fence=fence,
             inbox=Inbox(db, fence),
             subscriptions=Subscriptions(db),
             edits=Edits(db, fence),
-            search=Search(db),
+            search=Search(db, lambda: articles.version),
         )
 
     @property

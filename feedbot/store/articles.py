@@ -258,6 +258,7 @@ class Articles:
                 .where(articles.c.id.in_(ids))
                 .values(scheduled=False, broadcast=True)
             )
+            index_search(conn, released)
             queue_posts(conn, released, channels, now, due=now + publishing.delay)
             _announce(conn, token)
         self._bumped(token)

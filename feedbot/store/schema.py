@@ -97,6 +97,7 @@ articles = Table(
     Column("scheduled", Boolean, nullable=False, server_default=false()),
     Index("articles_order", "removed_at", "date", "seq", "id"),
     Index("articles_scheduled", "scheduled", "date"),
+    Index("articles_language", "language"),  # the corpus' languages, for search (0007)
 )
 chats = Table(
     "chats",

@@ -26,14 +26,14 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
-from sqlalchemy import Connection, Text, TextualSelect, func, select, text
+from sqlalchemy import Connection, func, select, text
 
 from feedbot.articles.model import Article, Entry, article_from_dict
 from feedbot.errors import UnstorableError
 from feedbot.search.query import Forms, Part, Query
 from feedbot.search.words import document
 from feedbot.store.engine import Database, set_state
-from feedbot.store.schema import UtcDateTime, articles, search_docs
+from feedbot.store.schema import articles, search_docs
 
 __all__ = ["CANDIDATES", "RECENCY_DAYS", "WORDS_VERSION", "Hit", "Search", "index", "unindex"]
 
@@ -50,46 +50,33 @@ _BACKFILL_BATCH = 500
 #: pages past `feedbot.publish.results.MAX_PAGES` pages of 20.
 CANDIDATES = 1000
 
+# Ranked from the index alone: a key's high bits are its article's date (seconds since
+# year 1), so age needs no article row; the bodies of the page are read afterwards.
 _SQLITE = """
     WITH c AS (
         SELECT rowid AS docid, bm25(search_fts, 10.0, 4.0, 1.0) AS relevance FROM search_fts
         WHERE search_fts MATCH :match ORDER BY rowid DESC LIMIT :window
     )
-    SELECT a.body, a.updated FROM c
-    JOIN search_docs d ON d.docid = c.docid
-    JOIN articles a ON a.id = d.article_id
-    WHERE a.removed_at IS NULL AND a.scheduled = 0
-    ORDER BY {rank} c.docid DESC
-    LIMIT :limit OFFSET :offset
+    SELECT docid FROM c ORDER BY {rank} docid DESC LIMIT :limit OFFSET :offset
 """
-_SQLITE_RANK = """-c.relevance
-             / (1 + max(0, julianday(:now) - julianday(a.date)) / :days) DESC,"""
+_SQLITE_RANK = "-relevance / (1 + max(0, :now - (docid >> 24)) / 86400.0 / :days) DESC,"
 _POSTGRES = """
     WITH c AS (
-        SELECT d.docid, d.article_id, d.vector FROM search_docs d
-        WHERE d.vector @@ CAST(:match AS tsquery) ORDER BY d.docid DESC LIMIT :window
+        SELECT docid, vector FROM search_docs
+        WHERE vector @@ CAST(:match AS tsquery) ORDER BY docid DESC LIMIT :window
     )
-    SELECT a.body, a.updated FROM c
-    JOIN articles a ON a.id = c.article_id, CAST(:match AS tsquery) q
-    WHERE a.removed_at IS NULL AND a.scheduled = false
-    ORDER BY {rank} c.docid DESC
-    LIMIT :limit OFFSET :offset
+    SELECT docid FROM c, CAST(:match AS tsquery) q
+    ORDER BY {rank} docid DESC LIMIT :limit OFFSET :offset
 """
-_POSTGRES_RANK = """ts_rank('{0.1, 0.1, 0.4, 1.0}', c.vector, q)
-             / (1 + greatest(0, extract(epoch FROM CAST(:now AS timestamptz)
-                                       - CAST(a.date AS timestamptz))) / 86400 / :days) DESC,"""
-
-
-def _query(template: str, rank: str) -> TextualSelect:
-    return text(template.replace("{rank}", rank)).columns(body=Text, updated=UtcDateTime)
-
+_POSTGRES_RANK = """ts_rank('{0.1, 0.1, 0.4, 1.0}', vector, q)
+    / (1 + greatest(0, :now - (docid >> 24)) / 86400.0 / :days) DESC,"""
 
 # (dialect is PostgreSQL, newest first) → the statement
 _QUERIES = {
-    (False, False): _query(_SQLITE, _SQLITE_RANK),
-    (False, True): _query(_SQLITE, ""),
-    (True, False): _query(_POSTGRES, _POSTGRES_RANK),
-    (True, True): _query(_POSTGRES, ""),
+    (False, False): text(_SQLITE.replace("{rank}", _SQLITE_RANK)),
+    (False, True): text(_SQLITE.replace("{rank}", "")),
+    (True, False): text(_POSTGRES.replace("{rank}", _POSTGRES_RANK)),
+    (True, True): text(_POSTGRES.replace("{rank}", "")),
 }
 
 # A document's key orders the index by date: the second of the article's date, shifted
@@ -100,7 +87,11 @@ _EPOCH = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
 
 
 def _base(article: Article) -> int:
-    return (int(article.date.value.timestamp()) - _EPOCH) << _SLOT_BITS
+    return _seconds(article.date.value) << _SLOT_BITS
+
+
+def _seconds(moment: datetime) -> int:
+    return int(moment.timestamp()) - _EPOCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +106,24 @@ class Hit:
 
 
 def index(conn: Connection, found: Sequence[Article]) -> None:
-    """Write the search words of ``found`` (new or changed), in the caller's transaction."""
+    """Write the search words of ``found`` (new or changed), in the caller's transaction,
+    after their rows: an article still scheduled is left out (and taken out) until
+    `Articles.release_due` publishes it, so the index holds only what readers may find."""
     if not found:
         return
     articles_by_id = {a.id: a for a in found}  # an id twice in a batch: the last
+    waiting = set(
+        conn.scalars(
+            select(articles.c.id).where(
+                articles.c.id.in_(list(articles_by_id)), articles.c.scheduled.is_(True)
+            )
+        )
+    )
+    if waiting:
+        unindex(conn, sorted(waiting))
+        articles_by_id = {i: a for i, a in articles_by_id.items() if i not in waiting}
+        if not articles_by_id:
+            return
     known = dict(
         conn.execute(
             select(search_docs.c.article_id, search_docs.c.docid).where(
@@ -245,8 +250,10 @@ def _compile(
 class Search:
     """Queries the index; keeps it complete (`backfill`)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, version: Callable[[], object] = object) -> None:
         self._db = db
+        self._version = version  # the articles' version: a change may bring a language
+        self._known: tuple[object, list[str]] = (object(), [])
 
     def find(
         self,
@@ -260,8 +267,7 @@ class Search:
         """The published articles ``query`` finds: best first (see the module doc), or
         ``newest`` first (a search's feed)."""
         with self._db.read() as conn:
-            languages = self._languages(conn)
-            parts = query.variants(languages)
+            parts = query.variants(self._languages(conn))
             postgres = conn.dialect.name == "postgresql"
             match = compile_tsquery(parts) if postgres else compile_fts5(parts)
             if match is None:
@@ -269,17 +275,37 @@ class Search:
             params: dict[str, Any] = {
                 "window": CANDIDATES,
                 "match": match,
-                "now": now.isoformat(),
+                "now": _seconds(now),
                 "days": RECENCY_DAYS,
                 "limit": limit,
                 "offset": offset,
             }
-            rows = conn.execute(_QUERIES[postgres, newest], params).all()
-        return [Hit(Entry(article_from_dict(json.loads(r.body)), r.updated)) for r in rows]
+            docids = list(conn.scalars(_QUERIES[postgres, newest], params))
+            if not docids:
+                return []
+            rows = conn.execute(
+                select(search_docs.c.docid, articles.c.body, articles.c.updated)
+                .join(articles, articles.c.id == search_docs.c.article_id)
+                .where(search_docs.c.docid.in_(docids))
+            ).all()
+        by_key = {r.docid: r for r in rows}
+        return [
+            Hit(Entry(article_from_dict(json.loads(by_key[d].body)), by_key[d].updated))
+            for d in docids
+            if d in by_key
+        ]
 
     def _languages(self, conn: Connection) -> list[str]:
-        query = select(articles.c.language).distinct().where(articles.c.removed_at.is_(None))
-        return [row[0] for row in conn.execute(query)]
+        """The languages of the published articles, which choose the stemmers a query's
+        words are reduced by, and "und" (the words as they are); read again only after
+        the articles changed."""
+        version = self._version()
+        seen, languages = self._known
+        if version != seen:
+            query = select(articles.c.language).distinct()  # all: the index answers
+            languages = sorted({row[0] for row in conn.execute(query)} | {"und"})
+            self._known = (version, languages)
+        return languages
 
     def backfill(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Index every article the index lacks (after an upgrade, or when the words

@@ -3,7 +3,8 @@
 ``search_docs`` maps an article to its index row. SQLite: the FTS5 table ``search_fts``
 (headline, headings, body), whose rowid is ``docid``; it never tokenizes beyond spaces
 (the words come stemmed). PostgreSQL: ``search_docs.vector`` (``tsvector``) with a GIN
-index. The index starts empty: the daemon fills it at start (`Search.backfill`).
+index. ``articles_language`` lists the corpus' languages (a query is stemmed in each).
+The index starts empty: the daemon fills it at start (`Search.backfill`).
 Frozen once released: never edit, add a revision instead.
 """
 
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.Column("article_id", sa.Text, sa.ForeignKey("articles.id"), nullable=False, unique=True),
         *vector,
     )
+    op.create_index("articles_language", "articles", ["language"])
     if postgres:
         op.create_index("search_docs_vector", "search_docs", ["vector"], postgresql_using="gin")
     else:
@@ -41,3 +43,4 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         op.execute("DROP TABLE search_fts")
     op.drop_table("search_docs")
+    op.drop_index("articles_language", "articles")
