@@ -35,7 +35,7 @@ async def _edit_everywhere(base_url: str, tmp: Path, n: int) -> float:
     from feedbot.config import Settings
     from feedbot.ingest.scan import Indexer
     from feedbot.store import Store
-    from feedbot.telegram.service import TelegramService
+    from feedbot.telegram.assemble import build_service
 
     folder = tmp / "index"
     folder.mkdir()
@@ -72,7 +72,7 @@ async def _edit_everywhere(base_url: str, tmp: Path, n: int) -> float:
         index={"path": folder},
         telegram={"token": TOKEN, "api_base_url": base_url},
     )
-    service = TelegramService(settings, store, on_outcome=count)
+    service = build_service(settings, store, on_outcome=count)
     await service.start()
     await service.lead()
     try:

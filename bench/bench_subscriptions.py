@@ -130,7 +130,7 @@ def _decision_figures(quick: bool) -> list[Figure]:
 
 async def _fanout(base_url: str, tmp: Path, n: int) -> None:
     from feedbot.config import Settings
-    from feedbot.telegram.service import TelegramService
+    from feedbot.telegram.assemble import build_service
 
     def prepare() -> Store:
         store = Store.open(tmp / "fanout.sqlite3")
@@ -157,7 +157,7 @@ async def _fanout(base_url: str, tmp: Path, n: int) -> None:
             if sum(outcomes.values()) >= owed:
                 done.set()
 
-        service = TelegramService(settings, store, on_outcome=count)
+        service = build_service(settings, store, on_outcome=count)
         await service.start()
         await service.lead()
         try:
@@ -197,7 +197,7 @@ def _fanout_figures(quick: bool) -> list[Figure]:
 
 async def _digest(base_url: str, tmp: Path, n: int) -> tuple[float, float, int]:
     from feedbot.config import Settings
-    from feedbot.telegram.service import TelegramService
+    from feedbot.telegram.assemble import build_service
 
     due = datetime.now(UTC).replace(microsecond=0)
 
@@ -228,7 +228,7 @@ async def _digest(base_url: str, tmp: Path, n: int) -> tuple[float, float, int]:
             if queued and sum(outcomes.values()) >= queued:
                 done.set()
 
-        service = TelegramService(settings, store, on_outcome=count)
+        service = build_service(settings, store, on_outcome=count)
         await service.start()
         start = time.perf_counter()
         queued = await service.digests.tick()

@@ -116,7 +116,7 @@ async def _our_fanout(base_url: str, tmp: Path, n: int, *, paid: bool) -> float:
     from feedbot.config import Settings
     from feedbot.ingest.scan import Indexer
     from feedbot.store import Store
-    from feedbot.telegram.service import TelegramService
+    from feedbot.telegram.assemble import build_service
 
     folder = tmp / f"index-{n}"
     folder.mkdir()
@@ -150,7 +150,7 @@ async def _our_fanout(base_url: str, tmp: Path, n: int, *, paid: bool) -> float:
             if sum(outcomes.values()) >= n:
                 done.set()
 
-        service = TelegramService(settings, store, on_outcome=count)
+        service = build_service(settings, store, on_outcome=count)
         await service.start()
         await service.lead()
         start = time.perf_counter()

@@ -151,14 +151,14 @@ def preview(ctx: click.Context, article: str, language: str | None, style: str, 
     telegram.template, button and link_preview applied: try a template without a bot."""
     from feedbot.articles.i18n import translator
     from feedbot.articles.model import Entry
+    from feedbot.telegram.assemble import post_shape
     from feedbot.telegram.render.preview import terminal_pieces
-    from feedbot.telegram.render.send_options import PostShape
 
     settings = settings_from(ctx)
     tg = settings.telegram
     language = language or tg.default_language
     try:
-        shape = PostShape(settings)
+        shape = post_shape(settings)
         shape.check()
     except FeedbotError as e:
         fail(str(e))

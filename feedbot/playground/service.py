@@ -167,7 +167,7 @@ class Playground:
 
     async def _start(self) -> None:
         from feedbot.playground.observed import ObservedBotAPI
-        from feedbot.telegram.service import TelegramService
+        from feedbot.telegram.assemble import build_service
 
         await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
         await asyncio.to_thread(_remove_database, self.path)
@@ -215,7 +215,7 @@ class Playground:
             )
         )
         await self._scan()
-        self.bot = TelegramService(settings, store)
+        self.bot = build_service(settings, store)
         await self.bot.start()
         await self.bot.lead()  # its own SQLite database: always the only replica
         self.running = self.bot.running

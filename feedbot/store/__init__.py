@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from feedbot.store.articles import CHANGES_CHANNEL, Articles, FileRecord, Known, StoreSource
 from feedbot.store.chats import AsyncChats, Chats
-from feedbot.store.edits import AsyncEdits, Edits, Publishing
+from feedbot.store.digests import Digests
+from feedbot.store.edits import Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence, Lease
-from feedbot.store.outbox import AsyncOutbox, Delivery, Outbox
+from feedbot.store.outbox import Delivery, Outbox
 from feedbot.store.search import Hit, Search
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url
@@ -29,15 +30,17 @@ from feedbot.store.urls import libpq_url
 if TYPE_CHECKING:  # psycopg is imported when a replica starts listening, not before
     from feedbot.store.listen import ChangeListener
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 __all__ = [
     "SCHEMA_VERSION",
     "Articles",
     "AsyncChats",
-    "AsyncEdits",
-    "AsyncOutbox",
     "Chats",
     "Database",
     "Delivery",
+    "Digests",
     "Edits",
     "Fence",
     "FileRecord",
@@ -67,6 +70,7 @@ class Store:
     inbox: Inbox
     subscriptions: Subscriptions
     edits: Edits  # corrections owed to messages already sent
+    digests: Digests  # the leader's digest job writes through it
     search: Search  # full-text search over the articles
 
     @classmethod
@@ -80,11 +84,12 @@ class Store:
             db,
             articles=articles,
             chats=Chats(db),
-            outbox=Outbox(db, fence),
+            outbox=Outbox(db, articles, fence),
             fence=fence,
             inbox=Inbox(db, fence),
             subscriptions=Subscriptions(db),
             edits=Edits(db, fence),
+            digests=Digests(db, fence),
             search=Search(db, lambda: articles.version),
         )
 
@@ -96,14 +101,6 @@ class Store:
     def async_chats(self) -> AsyncChats:
         """The chats for the bot's handlers (calls run on the database threads)."""
         return AsyncChats(self.chats, self.articles, self.db, self.subscriptions)
-
-    def async_outbox(self) -> AsyncOutbox:
-        """The ledger for the sender (calls run on the database threads)."""
-        return AsyncOutbox(self.outbox, self.articles, self.db)
-
-    def async_edits(self) -> AsyncEdits:
-        """The corrections ledger for the editor (calls run on the database threads)."""
-        return AsyncEdits(self.edits, self.db)
 
     def change_listener(self, *, on_connect: Callable[[], None]) -> ChangeListener:
         """A listener (not started) that calls `Articles.changed_elsewhere` for each article
@@ -120,3 +117,22 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` — work on the store's parts — on a database thread."""
+        return await self.db.call(fn, *args, **kwargs)
+
+    async def call_retrying(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`call`, retried while the server is unreachable: for writes that record what
+        already happened (a sent post)."""
+        return await self.db.call_retrying(fn, *args, **kwargs)
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.db.dialect
+
+    @property
+    def outage(self) -> str | None:
+        """Why the database server cannot be reached, while it cannot; else None."""
+        return self.db.outage

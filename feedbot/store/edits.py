@@ -10,8 +10,9 @@ corrects. A row saved again while being sent stays claimed and goes back to
 ``pending`` when that edit is recorded (its ``wanted`` moved on), so the newer
 version follows. Every write passes the leader `Fence` in its own transaction.
 
-`Edits` is synchronous; `AsyncEdits` is the editor's ledger
-(`feedbot.telegram.send.editor.EditLedger`): the same calls on the database threads.
+Claiming, putting back, retrying and failing are the state machine both ledgers share
+(`feedbot.store.ledger.Ledger`). `Edits` is synchronous: the editor holds it as its
+`feedbot.telegram.send.editor.EditLedger` and runs each call on a database thread.
 """
 
 from __future__ import annotations
@@ -26,11 +27,10 @@ from sqlalchemy import Connection, and_, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from feedbot.articles.model import Entry, article_from_dict
-from feedbot.store.engine import Database
-from feedbot.store.lease import Fence
+from feedbot.store.ledger import Ledger
 from feedbot.store.schema import articles, chats, deliveries, edits, subscriptions
 
-__all__ = ["EDIT_QUIET", "AsyncEdits", "Edit", "Edits", "Publishing", "queue_edits"]
+__all__ = ["EDIT_QUIET", "Edit", "Edits", "Publishing", "queue_edits"]
 
 EDIT_QUIET = timedelta(seconds=2)  # an edit waits this long after the last save
 Action = Literal["edit", "mark", "delete"]
@@ -111,20 +111,11 @@ def queue_edits(
     return len(rows)
 
 
-class Edits:
+class Edits(Ledger):
     """The ``edits`` table (and the delivery columns a correction rewrites)."""
 
-    def __init__(self, db: Database, fence: Fence | None = None) -> None:
-        self._db = db
-        self._fence = fence or Fence()
-
-    def release_claims(self, keep: Collection[int] = ()) -> int:
-        """Every ``sending`` row but those in ``keep`` back to ``pending``; how many."""
-        query = update(edits).where(edits.c.status == "sending")
-        if keep:
-            query = query.where(edits.c.delivery_id.not_in(list(keep)))
-        with self._fence.write(self._db) as conn:
-            return int(conn.execute(query.values(status="pending")).rowcount)
+    table = edits
+    key = edits.c.delivery_id
 
     def claim_due(self, now: datetime, limit: int) -> list[Edit]:
         """Claim up to ``limit`` due rows whose delivery was sent, oldest first."""
@@ -163,14 +154,6 @@ class Edits:
             .limit(limit)
             .with_for_update(of=edits, skip_locked=True)
         )
-        with self._fence.write(self._db) as conn:
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    update(edits)
-                    .where(edits.c.delivery_id.in_([r.delivery_id for r in rows]))
-                    .values(status="sending")
-                )
         return [
             Edit(
                 r.delivery_id,
@@ -186,7 +169,7 @@ class Edits:
                 int(r.thread_id),
                 r.style or "full",
             )
-            for r in rows
+            for r in self._claim(query)
         ]
 
     def article(self, article_id: str) -> tuple[Entry, bool] | None:
@@ -236,24 +219,6 @@ class Edits:
                 )
         return bool(done)
 
-    def retry(self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str) -> None:
-        """Back to ``pending``, due again at ``next_attempt_at``."""
-        self._set(
-            delivery_id,
-            status="pending",
-            attempts=attempts,
-            next_attempt_at=next_attempt_at,
-            error=error,
-        )
-
-    def fail(self, delivery_id: int, attempts: int, error: str) -> None:
-        """A terminal outcome (``message to edit not found``, the chat is gone): recorded."""
-        self._set(delivery_id, status="failed", attempts=attempts, error=error)
-
-    def _set(self, delivery_id: int, **values: Any) -> None:
-        with self._fence.write(self._db) as conn:
-            conn.execute(update(edits).where(edits.c.delivery_id == delivery_id).values(**values))
-
     def rows(self, article_id: str) -> list[dict[str, Any]]:
         """Every edit row of one article's deliveries (for `feedbot show` and checks)."""
         query = (
@@ -264,44 +229,3 @@ class Edits:
         )
         with self._db.read() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
-
-
-class AsyncEdits:
-    """The corrections ledger for the editor: every call runs on a database thread."""
-
-    def __init__(self, edits: Edits, db: Database) -> None:
-        self._edits = edits
-        self._db = db
-
-    async def release_claims(self, keep: Collection[int] = ()) -> int:
-        return await self._db.call(self._edits.release_claims, keep)
-
-    async def claim_due(self, now: datetime, limit: int) -> list[Edit]:
-        return await self._db.call(self._edits.claim_due, now, limit)
-
-    async def article(self, article_id: str) -> tuple[Entry, bool] | None:
-        return await self._db.call(self._edits.article, article_id)
-
-    async def record_messages(
-        self, delivery_id: int, message_ids: Sequence[int], rendered: str | None
-    ) -> None:
-        await self._db.call_retrying(
-            self._edits.record_messages, delivery_id, message_ids, rendered
-        )
-
-    async def finish(
-        self, delivery_id: int, wanted: int, message_ids: Sequence[int], rendered: str | None
-    ) -> bool:
-        return await self._db.call_retrying(
-            self._edits.finish, delivery_id, wanted, message_ids, rendered
-        )
-
-    async def retry(
-        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
-    ) -> None:
-        await self._db.call_retrying(
-            self._edits.retry, delivery_id, attempts, next_attempt_at, error
-        )
-
-    async def fail(self, delivery_id: int, attempts: int, error: str) -> None:
-        await self._db.call_retrying(self._edits.fail, delivery_id, attempts, error)

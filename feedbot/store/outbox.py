@@ -5,31 +5,30 @@ confirmed it, with the message ids) or ``failed`` (with the reason), or back to
 ``pending`` with a later ``next_attempt_at``. Claims left by a crash are released
 at the next start, so only messages that were in flight can be sent twice.
 
-`Outbox` is synchronous; `AsyncOutbox` is the sender's `feedbot.telegram.send.sender.Ledger`:
-the same calls on the database threads, its writes retried while the server is
-unreachable (they record what Telegram already did).
+The claiming, putting back, retrying and failing are the one state machine of both
+ledgers (`feedbot.store.ledger.Ledger`). `Outbox` is synchronous: the sender holds it as
+its `feedbot.telegram.send.sender.Ledger` and runs each call on a database thread.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from feedbot.articles.model import Entry
+from feedbot.store.articles import Articles
 from feedbot.store.engine import Database
 from feedbot.store.lease import Fence
+from feedbot.store.ledger import Ledger
 from feedbot.store.schema import chats, deliveries, subscriptions
 from feedbot.store.subscriptions import drop_subscriptions
 
-if TYPE_CHECKING:
-    from feedbot.store.articles import Articles
-
-__all__ = ["AsyncOutbox", "Delivery", "Done", "Outbox"]
+__all__ = ["Delivery", "Done", "Outbox"]
 
 OWED = ("pending", "sending")
 # A post Telegram confirmed: (delivery id, message ids, sent at, digest of the post).
@@ -73,23 +72,16 @@ def _delivery(r: Any) -> Delivery:
     )
 
 
-class Outbox:
+class Outbox(Ledger):
     """The ``deliveries`` table. Every write passes the leader `Fence` in its own
     transaction (`feedbot.errors.FencedError` once this replica lost the lease)."""
 
-    def __init__(self, db: Database, fence: Fence | None = None) -> None:
-        self._db = db
-        self._fence = fence or Fence()
+    table = deliveries
+    key = deliveries.c.id
 
-    def release_claims(self, keep: Collection[int] = ()) -> int:
-        """Put every ``sending`` row (left by a crash, by a claim whose commit was not
-        acknowledged, or by a leader that lost the lease) back to ``pending``, but those
-        in ``keep``; how many."""
-        query = update(deliveries).where(deliveries.c.status == "sending")
-        if keep:
-            query = query.where(deliveries.c.id.not_in(list(keep)))
-        with self._fence.write(self._db) as conn:
-            return int(conn.execute(query.values(status="pending")).rowcount)
+    def __init__(self, db: Database, articles: Articles, fence: Fence | None = None) -> None:
+        super().__init__(db, fence)
+        self._articles = articles
 
     def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
         """Mark up to ``limit`` due pending rows ``sending`` and return them, oldest first."""
@@ -121,25 +113,19 @@ class Outbox:
             .where(deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now)
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
-            # PostgreSQL (READ COMMITTED): lock what we claim, pass over rows another
-            # claimer holds. SQLite has no FOR UPDATE: BEGIN IMMEDIATE serialises claims.
             .with_for_update(of=deliveries, skip_locked=True)
         )
-        with self._fence.write(self._db) as conn:
-            rows = conn.execute(query).all()
-            if rows:
-                conn.execute(
-                    update(deliveries)
-                    .where(deliveries.c.id.in_([r.id for r in rows]))
-                    .values(status="sending")
-                )
-        return [_delivery(r) for r in rows]
+        return [_delivery(r) for r in self._claim(query)]
+
+    def entry(self, article_id: str) -> Entry | None:
+        """The entry of one article not removed, or None (what a post shows)."""
+        return self._articles.entry(article_id)
 
     def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None:
         """Record the pieces of a split post Telegram has confirmed so far."""
         self._set(delivery_id, message_ids=json.dumps(list(message_ids)))
 
-    def mark_sent_many(self, done: Sequence[Done]) -> None:
+    def finish_many(self, done: Sequence[Done]) -> None:
         """Telegram confirmed these whole posts (`Done`): one transaction."""
         if not done:
             return
@@ -160,26 +146,6 @@ class Outbox:
         ]
         with self._fence.write(self._db) as conn:
             conn.execute(query, rows)
-
-    def mark_retry(
-        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
-    ) -> None:
-        """Back to ``pending``, due again at ``next_attempt_at``."""
-        self._set(
-            delivery_id,
-            status="pending",
-            attempts=attempts,
-            next_attempt_at=next_attempt_at,
-            error=error,
-        )
-
-    def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
-        """Give up on a delivery, keeping the reason."""
-        self._set(delivery_id, status="failed", attempts=attempts, error=error)
-
-    def _set(self, delivery_id: int, **values: Any) -> None:
-        with self._fence.write(self._db) as conn:
-            conn.execute(update(deliveries).where(deliveries.c.id == delivery_id).values(**values))
 
     def chat_gone(self, chat: str, reason: str) -> None:
         """The chat blocked or removed the bot: unsubscribe it, fail what it was owed."""
@@ -250,46 +216,3 @@ class Outbox:
                 select(deliveries.c.chat, deliveries.c.status).where(deliveries.c.id == delivery_id)
             ).first()
         return mine is not None and mine.chat == new and mine.status == "sending"
-
-
-class AsyncOutbox:
-    """The ledger for the sender, on the event loop: every call runs on a database thread."""
-
-    def __init__(self, outbox: Outbox, articles: Articles, db: Database) -> None:
-        self._outbox = outbox
-        self._articles = articles
-        self._db = db
-
-    async def release_claims(self, keep: Collection[int] = ()) -> int:
-        return await self._db.call(self._outbox.release_claims, keep)
-
-    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]:
-        return await self._db.call(self._outbox.claim_due, now, limit)
-
-    async def entry(self, article_id: str) -> Entry | None:
-        return await self._db.call(self._articles.entry, article_id)
-
-    async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None:
-        await self._db.call_retrying(self._outbox.record_progress, delivery_id, message_ids)
-
-    async def mark_sent_many(self, done: Sequence[Done]) -> None:
-        await self._db.call_retrying(self._outbox.mark_sent_many, done)
-
-    async def mark_retry(
-        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
-    ) -> None:
-        await self._db.call_retrying(
-            self._outbox.mark_retry, delivery_id, attempts, next_attempt_at, error
-        )
-
-    async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None:
-        await self._db.call_retrying(self._outbox.mark_failed, delivery_id, attempts, error)
-
-    async def chat_gone(self, chat: str, reason: str) -> None:
-        await self._db.call_retrying(self._outbox.chat_gone, chat, reason)
-
-    async def thread_gone(self, chat: str, thread_id: int, reason: str) -> None:
-        await self._db.call_retrying(self._outbox.thread_gone, chat, thread_id, reason)
-
-    async def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
-        return await self._db.call_retrying(self._outbox.chat_migrated, delivery_id, old, new)

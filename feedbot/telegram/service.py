@@ -13,115 +13,80 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
-from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application
 
-from feedbot.articles.model import Entry
 from feedbot.cluster.leader import Leadership
-from feedbot.config import Settings
+from feedbot.config import TelegramSettings
 from feedbot.errors import ConfigError, FencedError, StoreError
-from feedbot.publish.feeds import article_url
-from feedbot.store import Store
-from feedbot.store.digests import Digests
+from feedbot.store import Inbox, Store
 from feedbot.telegram.chat.handlers import (
-    build_application,
     rates,
     register_commands,
     webhook_route,
 )
 from feedbot.telegram.polling import Poller
-from feedbot.telegram.render.send_options import PostShape
-from feedbot.telegram.render.styles import render_digest
 from feedbot.telegram.send.digests import DigestJob
 from feedbot.telegram.send.editor import Editor
 from feedbot.telegram.send.limits import FeedbotRateLimiter
 from feedbot.telegram.send.request import LeaderRequest
 from feedbot.telegram.send.sender import Sender
 
-__all__ = ["TelegramService"]
+__all__ = ["Drains", "Reloaded", "TelegramService"]
 
 log = logging.getLogger(__name__)
 
 INBOX_POLL = 0.2  # seconds between looks at the webhook inbox when it was empty
 
 
+class Reloaded(Protocol):
+    """The settings SIGHUP re-read (`feedbot.runtime.reload`): the service reads only
+    their telegram section, for the rate limits."""
+
+    @property
+    def telegram(self) -> TelegramSettings: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Drains:
+    """What the leader runs: the sender, the editor and the digest job."""
+
+    sender: Sender
+    editor: Editor
+    digests: DigestJob
+
+
 class TelegramService:
-    """The Telegram half of the daemon."""
+    """The Telegram half of the daemon, from the parts `feedbot.telegram.assemble`
+    builds: the application with its handlers, the post's shape, the webhook ``secret``
+    and, when polling, the `Poller`; ``tg`` is the telegram section of the settings."""
 
     def __init__(
         self,
-        settings: Settings,
+        application: Application[Any, Any, Any, Any, Any, Any],
         store: Store,
+        tg: TelegramSettings,
+        drains: Drains,
         *,
-        on_outcome: Callable[[str], None] | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        secret: str,
+        poller: Poller | None,
+        inbox: Inbox | None = None,
     ) -> None:
-        tg = settings.telegram
-        self._settings = settings
-        self._clock = clock
-        self._application = build_application(settings, store.async_chats(), clock=clock)
-        self._secret = (
-            tg.webhook_secret.get_secret_value()
-            if tg.webhook_secret is not None
-            else secrets.token_urlsafe(32)
-        )
-
-        shape = PostShape(settings)
-        shape.check()  # a template that errs stops the daemon before anything is sent
-
-        def digest(entries: Sequence[Entry], language: str) -> Sequence[str]:
-            return render_digest(
-                entries, url_for=lambda i: article_url(settings.feed, i), language=language
-            )
-
-        self.sender = Sender(
-            self._application.bot,
-            store.async_outbox(),
-            shape.post,
-            default_language=tg.default_language,
-            max_attempts=tg.max_attempts,
-            paid_broadcast=tg.paid_broadcast,
-            max_in_flight=128 if tg.paid_broadcast else 64,
-            on_outcome=on_outcome,
-            render_digest=digest,
-            clock=clock,
-            default_timezone=tg.default_timezone,
-            options=shape.options,
-        )
-        self.editor = Editor(
-            self._application.bot,
-            store.async_edits(),
-            shape.post,
-            default_language=tg.default_language,
-            max_attempts=tg.max_attempts,
-            on_outcome=on_outcome,
-            options=shape.options,
-        )
+        self._application = application
+        self._store = store
+        self._tg = tg
+        self._secret = secret
+        self.sender, self.editor, self.digests = drains.sender, drains.editor, drains.digests
         self._editor_task: asyncio.Task[None] | None = None
-        self._db = store.db
-        self.digests = DigestJob(
-            Digests(store.db, store.fence),
-            store.db,
-            default_timezone=tg.default_timezone,
-            wake=self.sender.wake,
-            clock=clock,
-        )
-        # Replicas in webhook mode: followers hand updates to the leader through the store.
-        replicas = store.db.dialect == "postgresql" and tg.mode == "webhook"
-        self._inbox = store.inbox if replicas else None
-        if replicas and tg.webhook_secret is None:
-            raise ConfigError(
-                "telegram.webhook_secret must be set when replicas share a webhook: "
-                "every replica checks the same secret"
-            )
+        self._inbox = inbox  # replicas in webhook mode: followers hand updates over here
         self._inbox_task: asyncio.Task[None] | None = None
-        self.poller = Poller(self._application) if tg.mode != "webhook" else None
+        self.poller = poller
         self._initialized = False
         self._leading = False
         self._sender_task: asyncio.Task[None] | None = None
@@ -136,7 +101,7 @@ class TelegramService:
     @property
     def routes(self) -> list[BaseRoute]:
         """The webhook route in webhook mode; nothing when polling."""
-        tg = self._settings.telegram
+        tg = self._tg
         if tg.mode != "webhook":
             return []
         forward = self._forward if self._inbox is not None else None
@@ -146,7 +111,7 @@ class TelegramService:
         """A follower keeps a webhook update for the leader (True); the leader handles it."""
         if self._leading or self._inbox is None:
             return False
-        await self._db.call(self._inbox.push, json.dumps(data))
+        await self._store.call(self._inbox.push, json.dumps(data))
         return True
 
     async def _drain_inbox(self) -> None:
@@ -154,7 +119,7 @@ class TelegramService:
         assert self._inbox is not None
         while self.running:
             try:
-                taken = await self._db.call(self._inbox.take)
+                taken = await self._store.call(self._inbox.take)
             except FencedError as e:
                 if self.sender.on_fenced is not None:
                     self.sender.on_fenced(str(e))
@@ -229,7 +194,7 @@ class TelegramService:
 
     async def _connect(self) -> None:
         application = self._application
-        tg = self._settings.telegram
+        tg = self._tg
         if not self._initialized:
             await application.initialize()
             self._initialized = True
@@ -255,12 +220,12 @@ class TelegramService:
             self._inbox_task = asyncio.create_task(self._drain_inbox(), name="telegram-inbox")
         log.info("Telegram bot @%s is up (%s)", self.username, tg.mode)
 
-    def reconfigure(self, settings: Settings) -> None:
-        """Apply the rate limits of ``settings`` at once (SIGHUP)."""
+    def reconfigure(self, settings: Reloaded) -> None:
+        """Apply the rate limits of ``settings`` at once (SIGHUP); nothing else the
+        service reads can change while it runs."""
         limiter = self._application.bot.rate_limiter
         if isinstance(limiter, FeedbotRateLimiter):
-            limiter.set_rates(**rates(settings))
-        self._settings = settings
+            limiter.set_rates(**rates(settings.telegram))
 
     def health(self) -> dict[str, Any]:
         """The bot's part of `/healthz`."""
@@ -268,7 +233,7 @@ class TelegramService:
             "telegram": {
                 "running": self.running,
                 "username": self.username,
-                "mode": self._settings.telegram.mode,
+                "mode": self._tg.mode,
                 "sending": self.sender.in_flight,
                 "editing": self.editor.in_flight,
                 "down": self.down(),

@@ -17,9 +17,9 @@ from feedbot.cluster.leader import Leadership
 from feedbot.errors import FencedError
 from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
-from feedbot.telegram.chat.handlers import build_application
+from feedbot.telegram.assemble import build_service, handler_settings
+from feedbot.telegram.chat.handlers import BotDeps, build_application
 from feedbot.telegram.send.request import LeaderRequest
-from feedbot.telegram.service import TelegramService
 from tests.botkit import TOKEN, make_settings
 from tests.replicakit import max_per_second
 
@@ -40,7 +40,9 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 async def bot(fake: FakeBotAPI, sqlite_store: Store, tmp_path: Path) -> AsyncIterator[Any]:
     settings = make_settings(tmp_path, fake.base_url)
-    application = build_application(settings, sqlite_store.async_chats())
+    application = build_application(
+        settings.telegram, BotDeps(sqlite_store.async_chats(), handler_settings(settings))
+    )
     await application.initialize()
     try:
         yield application.bot
@@ -90,7 +92,7 @@ async def test_a_new_leader_waits_out_the_previous_ones_last_second(
     settings = make_settings(tmp_path, fake.base_url)
     chats = iter(range(100, 200))
     for _ in range(2):
-        service = TelegramService(settings, sqlite_store)
+        service = build_service(settings, sqlite_store)
         leadership = Leadership(sqlite_store, settings.cluster, CollectorRegistry(), solo=True)
         await service.lead(leadership)
         try:

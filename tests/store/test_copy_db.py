@@ -39,9 +39,9 @@ def fill(store: Store, *, chats: int = 60, articles: int = 45) -> None:
         storekit.add(store, article(i), NOW + timedelta(minutes=i))
     storekit.remove(store, article(0).id, NOW)
     claimed = store.outbox.claim_due(NOW + timedelta(days=1), 30)
-    store.outbox.mark_sent_many([(d.id, [d.id * 10], NOW, None) for d in claimed[:20]])
-    store.outbox.mark_failed(claimed[20].id, 4, "Forbidden")
-    store.outbox.mark_retry(claimed[21].id, 1, NOW + timedelta(minutes=5), "timed out")
+    store.outbox.finish_many([(d.id, [d.id * 10], NOW, None) for d in claimed[:20]])
+    store.outbox.fail(claimed[20].id, 4, "Forbidden")
+    store.outbox.retry(claimed[21].id, 1, NOW + timedelta(minutes=5), "timed out")
     store.db.set_state("telegram.offset", "1234")
 
 

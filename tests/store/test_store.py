@@ -154,12 +154,12 @@ def test_delivery_lifecycle(store: Store) -> None:
     assert store.outbox.release_claims() == 2
     d1, d2 = store.outbox.claim_due(NOW, 10)
     store.outbox.record_progress(d1.id, [11])
-    store.outbox.mark_sent_many([(d1.id, [11, 12], NOW, None)])
-    store.outbox.mark_retry(d2.id, 1, NOW + timedelta(seconds=30), "timed out")
+    store.outbox.finish_many([(d1.id, [11, 12], NOW, None)])
+    store.outbox.retry(d2.id, 1, NOW + timedelta(seconds=30), "timed out")
     assert store.outbox.claim_due(NOW, 10) == []
     (again,) = store.outbox.claim_due(NOW + timedelta(seconds=31), 10)
     assert again.attempts == 1
-    store.outbox.mark_failed(again.id, 2, "bad")
+    store.outbox.fail(again.id, 2, "bad")
     stats = store.chats.stats()
     assert stats == {
         "subscribers": 2,
@@ -211,14 +211,13 @@ async def test_a_database_call_on_the_event_loop_thread_fails(store: Store) -> N
     chats = store.async_chats()
     assert await chats.subscribe("1", kind="private", title=None)
     assert (await chats.stats())["subscribers"] == 1
-    outbox = store.async_outbox()
-    assert await outbox.claim_due(NOW, 10) == []
+    assert await store.call(store.outbox.claim_due, NOW, 10) == []
 
 
 async def test_the_async_parts_run_on_the_database_threads(store: Store) -> None:
     import threading
 
-    seen = await store.db.call(lambda: threading.current_thread().name)
+    seen = await store.call(lambda: threading.current_thread().name)
     assert seen.startswith("feedbot-db") and seen != threading.current_thread().name
 
 

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from feedbot.articles.parse import parse
 from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
+from feedbot.telegram.assemble import build_service
 from feedbot.telegram.service import TelegramService
 from tests.botkit import BASE_URL, TOKEN, Index, assert_token_absent, make_settings
 from tests.storekit import off_loop
@@ -91,7 +92,7 @@ async def bot(
     database_url: str, fake: FakeBotAPI, store: Store, tmp_path: Path
 ) -> AsyncIterator[Bot]:
     settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, admins=[ADMIN])
-    service = TelegramService(settings, store)
+    service = build_service(settings, store)
     await service.start()
     await service.lead()
     try:
@@ -109,7 +110,7 @@ async def test_building_the_bot_logs_no_token(
     """python-telegram-bot logs "Set Bot API URL: …/bot<token>" at DEBUG when the bot is
     built; the fixtures build it before the test, where the capture does not look."""
     caplog.set_level(logging.DEBUG)
-    service = TelegramService(make_settings(tmp_path, fake.base_url), store)
+    service = build_service(make_settings(tmp_path, fake.base_url), store)
     assert any("Set Bot API URL" in r.getMessage() for r in caplog.records)
     await service.stop()
     assert_token_absent(caplog.records, caplog.handler.formatter or logging.Formatter())
@@ -362,7 +363,7 @@ async def test_webhook_checks_the_secret(
         webhook_path="/hook",
         webhook_secret="s3cret-Token_1",
     )
-    service = TelegramService(settings, store)
+    service = build_service(settings, store)
     await service.start()
     await service.lead()
     try:
@@ -404,7 +405,7 @@ async def test_a_bot_api_down_at_start_is_retried(
 ) -> None:
     """A call of the start-up fails: the service retries in the background, then serves."""
     fake.set_faults(rate=1.0, kinds=("5xx",), methods=frozenset({failing}))
-    service = TelegramService(make_settings(tmp_path, fake.base_url), store)
+    service = build_service(make_settings(tmp_path, fake.base_url), store)
     await service.start()
     await service.lead()
     try:
@@ -424,7 +425,7 @@ async def test_stop_while_the_bot_api_is_still_down(
     """Stopping before the first good connect ends the retries and closes the bot's connections
     (an unclosed socket is a ResourceWarning, an error here)."""
     fake.set_faults(rate=1.0, kinds=("5xx",), methods=frozenset({"getme", "setmycommands"}))
-    service = TelegramService(make_settings(tmp_path, fake.base_url), store)
+    service = build_service(make_settings(tmp_path, fake.base_url), store)
     await service.start()
     await service.lead()
     await service.stop()

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import subprocess
+import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -27,15 +28,19 @@ from feedbot.fakegram import SEND_METHODS as SENDS
 from feedbot.fakegram import FakeBotAPI, RequestRecord
 from feedbot.publish.feeds import article_url
 from feedbot.store import Store
-from feedbot.telegram.chat.handlers import build_application
+from feedbot.telegram.assemble import build_service, handler_settings
+from feedbot.telegram.chat.handlers import BotDeps, build_application
 from feedbot.telegram.render.messages import render_post
+from feedbot.telegram.send.compose import Rendering
 from feedbot.telegram.send.limits import FeedbotRateLimiter
-from feedbot.telegram.send.sender import Sender
+from feedbot.telegram.send.sender import Sender, SendSettings
 from feedbot.telegram.service import TelegramService
 from tests import daemonkit
 from tests.botkit import TOKEN, Index, assert_token_absent, make_settings, plain
 from tests.storekit import deliveries_for, off_loop
 from tests.waiting import until, until_async
+
+SETTINGS = SendSettings(default_language="en", max_attempts=3)  # a sender built by hand
 
 T = TypeVar("T")
 
@@ -72,7 +77,7 @@ async def service(
     settings = make_settings(
         tmp_path, fake.base_url, storage_url=database_url, channels=[f"@{CHANNEL_NAME}"]
     )
-    svc = TelegramService(settings, store)
+    svc = build_service(settings, store)
     await svc.start()
     await svc.lead()
     try:
@@ -305,7 +310,7 @@ async def test_unknown_channel_fails_without_retry(
     await off_loop(idx.scan)
     [new] = idx.write(1)
     await off_loop(idx.scan)
-    svc = TelegramService(settings, store)
+    svc = build_service(settings, store)
     await svc.start()
     await svc.lead()
     try:
@@ -372,7 +377,7 @@ async def test_network_errors_retry_then_fail(
     await off_loop(index.scan)
     fake.set_faults(rate=1.0, kinds=("5xx",))
     settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, max_attempts=2)
-    svc = TelegramService(settings, store)
+    svc = build_service(settings, store)
     await svc.start()
     await svc.lead()
     try:
@@ -392,24 +397,25 @@ async def test_network_errors_retry_then_fail(
 
 class GatedLedger:
     """The real outbox, with a gate the test opens before the next `claim_due` reaches the
-    database: a claim that is still running while the sender stops."""
+    database: a claim that is still running while the sender stops. The sender calls it on
+    a database thread, so the gate is a thread's event."""
 
     def __init__(self, outbox: Any) -> None:
         self._outbox = outbox
         self.claims = 0
-        self.waiting = asyncio.Event()  # a claim is held at the gate
-        self.gate = asyncio.Event()
+        self.waiting = threading.Event()  # a claim is held at the gate
+        self.gate = threading.Event()
         self.gate.set()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._outbox, name)
 
-    async def claim_due(self, now: Any, limit: int) -> Any:
+    def claim_due(self, now: Any, limit: int) -> Any:
         self.claims += 1
         if not self.gate.is_set():
             self.waiting.set()
-            await self.gate.wait()
-        return await self._outbox.claim_due(now, limit)
+            self.gate.wait(30)
+        return self._outbox.claim_due(now, limit)
 
 
 async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
@@ -424,8 +430,10 @@ async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
     [new] = index.write(1)
     await off_loop(index.scan)
     fake.delays["sendmessage"] = 30.0  # the send is under way when the sender stops
-    ledger = GatedLedger(store.async_outbox())
-    application = build_application(settings, store.async_chats())
+    ledger = GatedLedger(store.outbox)
+    application = build_application(
+        settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
+    )
     await application.initialize()
 
     def render(entry: Any, language: str, style: str) -> list[str]:
@@ -433,7 +441,7 @@ async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
             entry, url=article_url(settings.feed, entry.article.id), language=language
         )
 
-    sender = Sender(application.bot, ledger, render, default_language="en", max_attempts=3)
+    sender = Sender(application.bot, ledger, store, Rendering(render), SETTINGS)
     task = asyncio.create_task(sender.run(poll=0.05))
 
     def status() -> str:
@@ -442,7 +450,7 @@ async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
 
     await until_async(lambda: status() == "sending" and len(fake.calls("sendMessage")) >= 1)
     ledger.gate.clear()  # the next claim waits at the gate
-    await asyncio.wait_for(ledger.waiting.wait(), 10)
+    await until_async(ledger.waiting.is_set)
     stopping = asyncio.create_task(sender.stop(grace=0))
     await until_async(lambda: status() == "pending")  # stop() put the row back ...
     ledger.gate.set()  # ... and only now does the last claim reach the database
@@ -475,11 +483,11 @@ async def test_split_post_resumes_at_the_next_piece_after_a_restart(
     assert len(pieces) >= 3
 
     async def run_sender() -> tuple[Sender, asyncio.Task[None], Any]:
-        application = build_application(settings, store.async_chats())
-        await application.initialize()
-        sender = Sender(
-            application.bot, store.async_outbox(), render, default_language="en", max_attempts=3
+        application = build_application(
+            settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
         )
+        await application.initialize()
+        sender = Sender(application.bot, store.outbox, store, Rendering(render), SETTINGS)
         return sender, asyncio.create_task(sender.run(poll=0.05)), application
 
     sender, task, application = await run_sender()

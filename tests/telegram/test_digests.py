@@ -17,8 +17,8 @@ from sqlalchemy import select
 from feedbot.errors import FencedError
 from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
-from feedbot.store.digests import Digests
 from feedbot.store.schema import deliveries
+from feedbot.telegram.assemble import build_service
 from feedbot.telegram.chat.settings_view import Context, digest_values, timezone_values
 from feedbot.telegram.send.digests import next_slot
 from feedbot.telegram.service import TelegramService
@@ -53,7 +53,7 @@ def subscribe_digest(store: Store, schedule: str, now: datetime, zone: str = "Eu
 
 def run_clock(store: Store, start: datetime, end: datetime, step: timedelta) -> None:
     """The job ticking from ``start`` to ``end``; one new article every six hours."""
-    digests = Digests(store.db, store.fence)
+    digests = store.digests
     slot = next_slot("UTC")
     now, n = start, 0
     while now <= end:
@@ -106,7 +106,7 @@ def test_a_digest_missed_while_down_is_sent_late_once(store: Store) -> None:
     start = datetime(2026, 1, 10, 12, tzinfo=UTC)
     subscribe_digest(store, "daily 08:00", start)
     add(store, article(7), start + timedelta(hours=1))
-    digests = Digests(store.db, store.fence)
+    digests = store.digests
     back = start + timedelta(days=3, hours=5)  # down for three scheduled times
     assert digests.queue_due(back, next_slot("UTC")) == 1
     assert digests.queue_due(back, next_slot("UTC")) == 0  # the job runs again: nothing
@@ -124,7 +124,7 @@ def test_digest_writes_are_fenced(store: Store) -> None:
     subscribe_digest(store, "daily 08:00", start)
     add(store, article(8), start + timedelta(hours=1))
     store.fence.arm()  # replicas: this one does not hold the lease
-    digests = Digests(store.db, store.fence)
+    digests = store.digests
     with pytest.raises(FencedError):
         digests.queue_due(start + timedelta(days=1), next_slot("UTC"))
     assert digest_rows(store) == []
@@ -136,7 +136,7 @@ async def _service(
     settings_path: Path, fake: FakeBotAPI, store: Store, url: str, clock: Clock
 ) -> TelegramService:
     settings = make_settings(settings_path, fake.base_url, storage_url=url)
-    service = TelegramService(settings, store, clock=clock)
+    service = build_service(settings, store, clock=clock)
     await service.start()
     await service.lead()
     return service

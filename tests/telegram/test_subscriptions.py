@@ -14,7 +14,7 @@ import pytest
 from feedbot.articles.model import Article
 from feedbot.fakegram import FakeBotAPI, Sent
 from feedbot.store import Store, Subscription
-from feedbot.telegram.service import TelegramService
+from feedbot.telegram.assemble import build_service
 from tests.botkit import Index, make_settings, plain
 from tests.sitekit import article
 from tests.storekit import add, deliveries_for, off_loop
@@ -50,7 +50,7 @@ async def bot(
     database_url: str, fake: FakeBotAPI, store: Store, tmp_path: Path, clock: Clock
 ) -> AsyncIterator[Bot]:
     settings = make_settings(tmp_path, fake.base_url, storage_url=database_url, admins=[ADMIN])
-    service = TelegramService(settings, store, clock=clock)
+    service = build_service(settings, store, clock=clock)
     await service.start()
     await service.lead()
     try:

@@ -68,7 +68,7 @@ async def _change(update: Update, context: ContextTypes.DEFAULT_TYPE, setting: s
         await reply(update, await say(update, deps, NOT_SUBSCRIBED))
         return
     language = await language_of(update, deps)
-    tz = deps.settings.telegram.default_timezone
+    tz = deps.settings.default_timezone
     if not text:  # show what is in force, and how to change it
         try:
             CHANGES[setting]("", Context(sub, deps.clock(), tz))

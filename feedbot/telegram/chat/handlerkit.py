@@ -14,7 +14,7 @@ from telegram.ext import ContextTypes
 
 from feedbot.articles.i18n import CATALOG_LANGUAGES, N_, normalize_language
 from feedbot.articles.model import Entry
-from feedbot.config import Settings
+from feedbot.config import FeedSettings
 from feedbot.store.subscriptions import Subscription
 from feedbot.telegram.render.messages import render_text
 
@@ -22,6 +22,7 @@ __all__ = [
     "ADMIN_STATUSES",
     "BotDeps",
     "ChatStore",
+    "HandlerSettings",
     "chat_language",
     "deps_of",
     "language_of",
@@ -65,11 +66,23 @@ def _utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class HandlerSettings:
+    """What the handlers read of the settings, fixed when the bot is built (none of it
+    changes on SIGHUP): the publication (its title, feed and article links), who the
+    bot's administrators are, and the defaults for chats that chose nothing."""
+
+    feed: FeedSettings
+    admins: tuple[int, ...] = ()  # telegram.admins
+    default_language: str = "en"  # telegram.default_language
+    default_timezone: str = "UTC"  # telegram.default_timezone
+
+
+@dataclass(frozen=True, slots=True)
 class BotDeps:
     """Everything a handler may use."""
 
     store: ChatStore
-    settings: Settings
+    settings: HandlerSettings
     clock: Callable[[], datetime] = field(default=_utc_now)
 
 
@@ -108,7 +121,7 @@ async def language_of(update: Update, deps: BotDeps) -> str:
     thread = thread_of(_message(update))
     stored = await deps.store.chat_language(str(chat.id), thread) if chat else None
     return chat_language(
-        stored, user.language_code if user else None, deps.settings.telegram.default_language
+        stored, user.language_code if user else None, deps.settings.default_language
     )
 
 

@@ -12,7 +12,6 @@ import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -39,7 +38,7 @@ from telegram.ext import (
 from telegram.request import HTTPXRequest
 
 from feedbot.articles.i18n import N_
-from feedbot.config import Settings
+from feedbot.config import TelegramSettings
 from feedbot.http.guard import SizedRoute, loads_json
 from feedbot.publish.feeds import feed_url
 from feedbot.runtime.logs import RedactFilter
@@ -54,6 +53,7 @@ from feedbot.telegram.chat.delivery_commands import (
 from feedbot.telegram.chat.handlerkit import (
     BotDeps,
     ChatStore,
+    HandlerSettings,
     chat_language,
     deps_of,
     language_of,
@@ -73,7 +73,14 @@ from feedbot.telegram.render.messages import (
 from feedbot.telegram.send.limits import FeedbotRateLimiter
 from feedbot.telegram.send.request import LeaderRequest
 
-__all__ = ["BotDeps", "ChatStore", "build_application", "chat_language", "webhook_route"]
+__all__ = [
+    "BotDeps",
+    "ChatStore",
+    "HandlerSettings",
+    "build_application",
+    "chat_language",
+    "webhook_route",
+]
 
 log = logging.getLogger("feedbot.telegram.bot")
 
@@ -156,7 +163,7 @@ async def feed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 def _is_admin(update: Update, deps: BotDeps) -> bool:
     user = update.effective_user
-    return user is not None and user.id in deps.settings.telegram.admins
+    return user is not None and user.id in deps.settings.admins
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -221,7 +228,7 @@ async def membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             "every new article here."
         )
         language = chat_language(
-            None, change.from_user.language_code, deps.settings.telegram.default_language
+            None, change.from_user.language_code, deps.settings.default_language
         )
         await context.bot.send_message(
             change.chat.id, render_text(language, thanks), parse_mode=ParseMode.HTML
@@ -264,9 +271,8 @@ def hide_token_from_httpx(token: str) -> None:
             logger.addFilter(_HTTPX_REDACT)
 
 
-def rates(settings: Settings) -> dict[str, Any]:
+def rates(tg: TelegramSettings) -> dict[str, Any]:
     """The limiter's rates from the settings (`FeedbotRateLimiter` and its `set_rates`)."""
-    tg = settings.telegram
     return {
         "global_rate": tg.paid_global_rate if tg.paid_broadcast else tg.global_rate,
         "chat_rate": tg.chat_rate,
@@ -276,13 +282,13 @@ def rates(settings: Settings) -> dict[str, Any]:
 
 
 def build_application(
-    settings: Settings, store: ChatStore, *, clock: Callable[[], datetime] | None = None
+    tg: TelegramSettings, deps: BotDeps
 ) -> Application[Any, Any, Any, Any, Any, Any]:
-    """The python-telegram-bot application with every handler registered."""
-    tg = settings.telegram
+    """The python-telegram-bot application with every handler registered: connected as
+    ``tg`` says (token, Bot API URL, rate limits), its handlers given ``deps``."""
     assert tg.token is not None, "build_application needs a token"
     hide_token_from_httpx(tg.token.get_secret_value())
-    limiter = FeedbotRateLimiter(**rates(settings))
+    limiter = FeedbotRateLimiter(**rates(tg))
     pool = 128 if tg.paid_broadcast else 64
     builder = (
         ApplicationBuilder()
@@ -295,7 +301,6 @@ def build_application(
     )
     # No `Updater`: polling is `feedbot.telegram.polling.Poller`, webhooks our own route.
     application = builder.updater(None).build()
-    deps = BotDeps(store, settings) if clock is None else BotDeps(store, settings, clock)
     application.bot_data["feedbot"] = deps
     # Order matters: the catch-all for unknown commands must come after every command.
     application.add_handler(CommandHandler("start", start))

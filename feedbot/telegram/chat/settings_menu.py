@@ -138,7 +138,7 @@ def keyboard(sub: Subscription, language: str) -> InlineKeyboardMarkup:
 
 
 def _menu_text(sub: Subscription, language: str, deps: BotDeps) -> str:
-    return render_settings(sub, language, deps.settings.telegram.default_timezone)
+    return render_settings(sub, language, deps.settings.default_timezone)
 
 
 async def settings_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -182,7 +182,7 @@ async def settings_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await query.answer(_("This menu is out of date: send /settings again."))
         return
     setting, argument = _command(choice, sub)
-    tz = deps.settings.telegram.default_timezone
+    tz = deps.settings.default_timezone
     try:
         values = CHANGES[setting](argument, Context(sub, deps.clock(), tz))
     except SettingError:

@@ -15,7 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 
 from feedbot.articles.i18n import translator
 from feedbot.articles.model import Entry
-from feedbot.config import Settings
+from feedbot.config import FeedSettings
 from feedbot.publish.feeds import article_url
 from feedbot.telegram.render.styles import render_styled
 from feedbot.telegram.render.template import PostRenderer
@@ -25,14 +25,25 @@ __all__ = ["PostShape"]
 
 
 class PostShape:
-    """The post's renderer and send options, from the settings."""
+    """The post's renderer and send options: the feed section (title, article links) and
+    ``telegram.template``, ``button`` and ``link_preview``."""
 
-    def __init__(self, settings: Settings) -> None:
-        tg = settings.telegram
-        self._feed = settings.feed
-        self._button = tg.button
-        self._preview = tg.link_preview
-        self.render = PostRenderer(settings.feed, tg.template, link=tg.button != "instead")
+    def __init__(
+        self,
+        feed: FeedSettings,
+        template: str | None = None,
+        *,
+        button: str = "off",
+        link_preview: str = "off",
+    ) -> None:
+        self._feed = feed
+        self._button = button
+        self._preview = link_preview
+        self.render = PostRenderer(feed, template, link=button != "instead")
+
+    def url(self, article_id: str) -> str:
+        """The article page a post links to."""
+        return article_url(self._feed, article_id)
 
     def post(self, entry: Entry, language: str, style: str = "full") -> list[str]:
         """The pieces of ``entry``'s post in a subscription's ``style``: ``full`` is the

@@ -21,7 +21,15 @@ from feedbot.store.outbox import Delivery
 from feedbot.telegram.send.lookups import Lookups
 from feedbot.telegram.send.plan import DigestRenderer
 
-__all__ = ["NO_PREVIEW", "Composed", "Composer", "Options", "Renderer", "no_extras"]
+__all__ = [
+    "NO_PREVIEW",
+    "Composed",
+    "Composer",
+    "Options",
+    "Renderer",
+    "Rendering",
+    "no_extras",
+]
 
 Renderer = Callable[[Entry, str, str], Sequence[str]]  # (entry, language, style) -> pieces
 # (entry, language, piece index, pieces) -> send_message's other arguments (`PostShape`)
@@ -33,6 +41,16 @@ RENDERED_KEPT = 64  # rendered posts kept (article version, language, style)
 def no_extras(*_: Any) -> dict[str, Any]:
     """A message's other send arguments when nothing asks for more: no link preview."""
     return {"link_preview_options": NO_PREVIEW}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """How posts look: ``post`` renders one, ``options`` gives each message's other send
+    arguments (its button, its preview), ``digest`` renders a digest (the sender's)."""
+
+    post: Renderer
+    options: Options = no_extras
+    digest: DigestRenderer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +70,19 @@ class Composed:
 
 
 class Composer:
-    """Renders deliveries: posts with ``render``, digests with ``render_digest``."""
+    """Renders deliveries as ``rendering`` says; ``entry`` reads an article."""
 
     def __init__(
         self,
         entry: Callable[[str], Coroutine[Any, Any, Entry | None]],
-        render: Renderer,
+        rendering: Rendering,
         *,
         default_language: str,
-        render_digest: DigestRenderer | None = None,
-        options: Options = no_extras,
     ) -> None:
         self._entries: Lookups[Entry | None] = Lookups(entry)
-        self._render = render
-        self._render_digest = render_digest
-        self._options = options
+        self._render = rendering.post
+        self._render_digest = rendering.digest
+        self._options = rendering.options
         self._default_language = default_language
         self._pieces: OrderedDict[tuple[str, str, str, str], Sequence[str]] = OrderedDict()
 

@@ -14,9 +14,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from feedbot.errors import FencedError, StoreError
 from feedbot.runtime.jobs import guarded
 from feedbot.store.digests import Digests
-from feedbot.store.engine import Database
 from feedbot.store.subscriptions import Subscription
 from feedbot.telegram.schedule import ScheduleError, next_digest, parse_digest, timezone
+from feedbot.telegram.send.drain import Offload
 
 __all__ = ["DigestJob", "next_slot"]
 
@@ -40,12 +40,13 @@ def next_slot(default_timezone: str) -> Callable[[Subscription, datetime], datet
 
 
 class DigestJob:
-    """Queue due digests now and then; `tick` is one pass."""
+    """Queue due digests now and then; `tick` is one pass (on a database thread, through
+    ``offload``: `feedbot.store.Store`)."""
 
     def __init__(
         self,
         digests: Digests,
-        db: Database,
+        offload: Offload,
         *,
         default_timezone: str,
         wake: Callable[[], None],
@@ -53,7 +54,7 @@ class DigestJob:
         on_fenced: Callable[[str], None] | None = None,
     ) -> None:
         self._digests = digests
-        self._db = db
+        self._offload = offload
         self._slot = next_slot(default_timezone)
         self._wake = wake
         self._clock = clock
@@ -63,7 +64,7 @@ class DigestJob:
     async def tick(self) -> int:
         """Queue every digest due now; how many were queued."""
         try:
-            queued = await self._db.call(self._digests.queue_due, self._clock(), self._slot)
+            queued = await self._offload.call(self._digests.queue_due, self._clock(), self._slot)
         except FencedError as e:
             log.warning("digests: %s", e)
             if self.on_fenced is not None:

@@ -12,6 +12,11 @@ up to a minute); the restarted ``run`` first puts back what the crashed one had 
 but not started. A task that fails on one row records it for a retry instead of
 crashing; should even that write fail, the row is put back at the next claim
 (`_orphaned`), so no row stays claimed by a task that no longer runs.
+
+A drain holds its ledger as the store made it (synchronous; `Claims` is the state
+machine every ledger shares, `feedbot.store.ledger.Ledger`) and runs every ledger call
+on a database thread through its `Offload` (`feedbot.store.Store`): `_call` once, `_write`
+retried while the database is away, for writes that record what Telegram already did.
 """
 
 from __future__ import annotations
@@ -19,12 +24,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, ParamSpec, Protocol, TypeVar
 
 from feedbot.errors import FencedError, StoreError
+from feedbot.telegram.send.outcomes import backoff
 
-__all__ = ["Drain"]
+__all__ = ["Claims", "Drain", "DrainSettings", "Offload"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Clock = Callable[[], datetime]
 
 log = logging.getLogger("feedbot.telegram.drain")
 
@@ -32,21 +44,76 @@ FIRST_RESTART = 1.0  # seconds before a crashed drain runs again; doubles each t
 LAST_RESTART = 60.0  # the longest wait between restarts
 
 
-class Drain:
-    """The concurrency, wake-up and stop mechanics of a ledger drain (``role`` names it)."""
+class Offload(Protocol):
+    """Runs store work on a database thread and awaits it (`feedbot.store.Store`)."""
+
+    async def call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+    async def call_retrying(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T: ...
+
+
+class Claims(Protocol):
+    """The state machine of every ledger (`feedbot.store.ledger.Ledger`): put claimed rows
+    back, retry one later, fail one."""
+
+    def release_claims(self, keep: Collection[int] = ()) -> int: ...
+    def retry(
+        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
+    ) -> None: ...
+    def fail(self, delivery_id: int, attempts: int, error: str) -> None: ...
+
+
+class Row(Protocol):
+    """What a drain's log says of a claimed row (`Delivery`, `Edit`)."""
+
+    @property
+    def article_id(self) -> str: ...
+    @property
+    def chat(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DrainSettings:
+    """How a drain works: a row's attempts, how many at a time, how many a claim takes."""
+
+    default_language: str  # a chat's language when it chose none
+    max_attempts: int
+    max_in_flight: int = 64
+    batch: int = 200
+
+
+L = TypeVar("L", bound=Claims)
+
+
+class Drain(Generic[L]):
+    """The concurrency, wake-up and stop mechanics of a ledger drain (``role`` names it,
+    ``noun`` its rows, ``doing`` what a task does to one, for the log ``_log``)."""
 
     role = "drain"
+    noun = "row"
+    doing = "working on post %s for chat %s"
+    _log: ClassVar[logging.Logger] = log
 
     def __init__(
         self,
+        ledger: L,
+        offload: Offload,
+        settings: DrainSettings,
         *,
-        max_in_flight: int,
-        on_outcome: Callable[[str], None] | None,
-        on_fenced: Callable[[str], None] | None,
+        clock: Clock = lambda: datetime.now(UTC),
+        on_outcome: Callable[[str], None] | None = None,
     ) -> None:
-        self.on_fenced = on_fenced  # a ledger write was fenced: this replica lost the lead
+        # a ledger write was fenced: this replica lost the lead (set by whoever leads it)
+        self.on_fenced: Callable[[str], None] | None = None
+        self._ledger = ledger
+        self._offload = offload
+        self._settings = settings
+        self._clock = clock
         self._on_outcome = on_outcome
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._slots = asyncio.Semaphore(settings.max_in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -96,11 +163,33 @@ class Drain:
                 await asyncio.wait_for(self._wake.wait(), left)
         return False
 
-    async def _put_back_late(self, release: Callable[[], Awaitable[int]]) -> None:
+    def _held(self) -> set[int]:
+        """The ids this drain holds claimed (queued, under way): a release keeps them."""
+        raise NotImplementedError
+
+    async def _release(self) -> int:
+        """Put back every claimed row but those this drain holds; how many."""
+        return await self._call(self._ledger.release_claims, self._held())
+
+    async def _resume(self, rows: str) -> bool:
+        """Begin a `run`: put back the claims a crash, or a leader that lost the lease, left
+        behind (after a crash of `run`, the ``rows`` it started are still under way: they
+        are kept). False when this replica no longer leads."""
+        self._stopping = False
+        try:
+            released = await self._release()
+        except FencedError as e:
+            self._fenced(e)
+            return False
+        if released:
+            self._log.info("resuming %d %s that were in flight at the last stop", released, rows)
+        return True
+
+    async def _put_back_late(self) -> None:
         """`stop()` put the claims back while a claim was still on its way to the database:
         put back what that claim took too, or its rows would stay claimed by nobody."""
         with contextlib.suppress(FencedError, StoreError):  # the next leader releases them
-            await release()
+            await self._release()
 
     def wake(self) -> None:
         """Rows may be due: look now rather than at the next poll."""
@@ -160,3 +249,58 @@ class Drain:
     def _count(self, outcome: str) -> None:
         if self._on_outcome is not None:
             self._on_outcome(outcome)
+
+    async def _call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """A ledger call (a claim, a read, a release) on a database thread."""
+        return await self._offload.call(fn, *args, **kwargs)
+
+    async def _write(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """A ledger write that records what Telegram did, on a database thread, retried
+        while the database is away."""
+        return await self._offload.call_retrying(fn, *args, **kwargs)
+
+    async def _record(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """A row's outcome: `_write` (the sender also sees it to its end, see there)."""
+        return await self._write(fn, *args, **kwargs)
+
+    async def _retry_at(self, delivery_id: int, attempts: int, at: datetime, reason: str) -> None:
+        """The row is due again at ``at``."""
+        await self._record(self._ledger.retry, delivery_id, attempts, at, reason)
+        self._count("retry")
+
+    async def _give_up(self, delivery_id: int, attempts: int, reason: str) -> None:
+        """The row failed for good."""
+        await self._record(self._ledger.fail, delivery_id, attempts, reason)
+        self._count("failed")
+
+    async def _work(self, delivery_id: int, row: Row, work: Awaitable[None]) -> None:
+        """Await a task's ``work`` on one row: a fenced write stops the drain, an outcome the
+        database did not take is put back at the next claim, a bug is recorded on the row."""
+        try:
+            await work
+        except FencedError as e:
+            self._fenced(e)
+        except StoreError as e:  # the database went away mid-task
+            self._orphan(f"{self.noun} {delivery_id}", e)
+        except Exception as e:  # a bug: record it, never leave the row claimed
+            await self._broken(delivery_id, row, e)
+
+    async def _broken(self, delivery_id: int, row: Row, error: Exception) -> None:
+        """Working on ``row`` raised something no outcome covers: log it with its traceback
+        and try the row again later like a network error (failed once out of attempts)."""
+        attempts = row.attempts + 1
+        reason = f"{type(error).__name__}: {error}"
+        self._log.error(
+            f"BUG: {self.doing} raised %s", row.article_id, row.chat, reason, exc_info=error
+        )
+        try:
+            if attempts < self._settings.max_attempts:
+                await self._retry_at(
+                    delivery_id, attempts, self._clock() + backoff(attempts), reason
+                )
+            else:
+                await self._give_up(delivery_id, attempts, reason)
+        except FencedError as e:
+            self._fenced(e)
+        except Exception as e:
+            self._orphan(f"{self.noun} {delivery_id}", e)

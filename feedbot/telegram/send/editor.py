@@ -28,8 +28,8 @@ from feedbot.articles.model import Entry
 from feedbot.errors import FencedError, StoreError
 from feedbot.store.edits import Edit
 from feedbot.telegram.render.corrections import Plan, Step, decide
-from feedbot.telegram.send.compose import NO_PREVIEW, Options, Renderer, no_extras
-from feedbot.telegram.send.drain import Drain
+from feedbot.telegram.send.compose import NO_PREVIEW, Rendering
+from feedbot.telegram.send.drain import Claims, Clock, Drain, DrainSettings, Offload
 from feedbot.telegram.send.limits import retry_after_seconds
 from feedbot.telegram.send.lookups import Lookups
 from feedbot.telegram.send.outcomes import backoff, chat_id_for_api, classify_error
@@ -38,62 +38,57 @@ __all__ = ["EditLedger", "Editor"]
 
 log = logging.getLogger("feedbot.telegram.editing")
 
-Clock = Callable[[], datetime]
 
+class EditLedger(Claims, Protocol):
+    """What the editor needs from the store: the corrections ledger
+    (`feedbot.store.edits.Edits`), called on a database thread."""
 
-class EditLedger(Protocol):
-    """What the editor needs from the store (async: the store works off the loop)."""
-
-    async def release_claims(self, keep: Collection[int] = ()) -> int: ...
-    async def claim_due(self, now: datetime, limit: int) -> list[Edit]: ...
-    async def article(self, article_id: str) -> tuple[Entry, bool] | None: ...
-    async def record_messages(
+    def claim_due(self, now: datetime, limit: int) -> list[Edit]: ...
+    def article(self, article_id: str) -> tuple[Entry, bool] | None: ...
+    def record_messages(
         self, delivery_id: int, message_ids: Sequence[int], rendered: str | None
     ) -> None: ...
-    async def finish(
+    def finish(
         self, delivery_id: int, wanted: int, message_ids: Sequence[int], rendered: str | None
     ) -> bool: ...
-    async def retry(
-        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
-    ) -> None: ...
-    async def fail(self, delivery_id: int, attempts: int, error: str) -> None: ...
 
 
 class _Terminal(Exception):
     """The correction cannot be carried out (recorded as failed)."""
 
 
-class Editor(Drain):
+class Editor(Drain[EditLedger]):
     """Carries out due corrections, at most ``max_in_flight`` at a time."""
 
     role = "editor"
+
+    noun = "correction"
+    doing = "correcting post %s in chat %s"
+    _log = log
 
     def __init__(
         self,
         bot: Bot,
         ledger: EditLedger,
-        render: Renderer,
+        offload: Offload,
+        rendering: Rendering,
+        settings: DrainSettings,
         *,
-        default_language: str,
-        max_attempts: int,
-        max_in_flight: int = 64,
-        batch: int = 200,
         clock: Clock = lambda: datetime.now(UTC),
         on_outcome: Callable[[str], None] | None = None,
-        on_fenced: Callable[[str], None] | None = None,
-        options: Options = no_extras,
     ) -> None:
-        super().__init__(max_in_flight=max_in_flight, on_outcome=on_outcome, on_fenced=on_fenced)
+        super().__init__(ledger, offload, settings, clock=clock, on_outcome=on_outcome)
         self._bot = bot
-        self._options = options
-        self._ledger = ledger
-        self._render = render
-        self._default_language = default_language
-        self._max_attempts = max_attempts
-        self._batch = batch
-        self._clock = clock
-        self._articles: Lookups[tuple[Entry, bool] | None] = Lookups(ledger.article)
-        self._held: set[int] = set()  # rows whose correction is under way
+        self._options = rendering.options
+        self._render = rendering.post
+        self._default_language = settings.default_language
+        self._max_attempts = settings.max_attempts
+        self._batch = settings.batch
+        self._articles: Lookups[tuple[Entry, bool] | None] = Lookups(self._article)
+        self._holding: set[int] = set()  # rows whose correction is under way
+
+    async def _article(self, article_id: str) -> tuple[Entry, bool] | None:
+        return await self._call(self._ledger.article, article_id)
 
     def forget(self, article_ids: Collection[str]) -> None:
         """These articles changed: read them again for the next correction."""
@@ -102,24 +97,18 @@ class Editor(Drain):
     async def run(self, *, poll: float = 1.0) -> None:
         """Correct until `stop()` (or a fenced write); first release the claims a crash,
         or a leader that lost the lease, left behind."""
-        self._stopping = False
-        try:  # after a crash of `run`, the corrections it started are still under way
-            released = await self._ledger.release_claims(keep=set(self._held))
-        except FencedError as e:
-            self._fenced(e)
+        if not await self._resume("corrections"):
             return
-        if released:
-            log.info("resuming %d corrections that were in flight at the last stop", released)
         pause = 0.0
         while not self._stopping:
             try:
                 if self._orphaned:  # a correction's outcome could not be written
                     self._orphaned = False
-                    await self._ledger.release_claims(keep=set(self._held))
-                claimed = await self._ledger.claim_due(self._clock(), self._batch)
+                    await self._release()
+                claimed = await self._call(self._ledger.claim_due, self._clock(), self._batch)
                 pause = 0.0
                 if self._stopping:  # stop() released the claims while this one ran
-                    await self._put_back_late(lambda: self._ledger.release_claims(set(self._held)))
+                    await self._put_back_late()
                     break
                 self.crashed = None  # claiming again
             except FencedError as e:
@@ -136,60 +125,34 @@ class Editor(Drain):
             for edit in claimed:
                 if not await self._slot():
                     break  # the rest stay claimed; `stop` releases them
-                self._held.add(edit.delivery_id)
+                self._holding.add(edit.delivery_id)
                 self._start(self._correct(edit), f"edit-{edit.delivery_id}")
+
+    def _held(self) -> set[int]:
+        return set(self._holding)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop claiming; let corrections in flight finish (up to ``grace`` s); release
         the rest (doing one again is harmless)."""
         await self._finish_tasks(grace)
         with contextlib.suppress(FencedError, StoreError):
-            await self._ledger.release_claims()
+            await self._call(self._ledger.release_claims)
 
     async def _correct(self, edit: Edit) -> None:
         """Carry out one correction and record its outcome."""
         try:
-            await self._correct_one(edit)
-        except FencedError as e:
-            self._fenced(e)
-        except StoreError as e:  # the database went away mid-correction
-            self._orphan(f"correction {edit.delivery_id}", e)
-        except Exception as e:  # a bug: record it, never leave the row claimed
-            await self._broken(edit, e)
+            await self._work(edit.delivery_id, edit, self._correct_one(edit))
         finally:
-            self._held.discard(edit.delivery_id)
-
-    async def _broken(self, edit: Edit, error: Exception) -> None:
-        """A correction raised something no outcome covers: log it with its traceback and
-        try again later (failed once out of attempts)."""
-        attempts = edit.attempts + 1
-        reason = f"{type(error).__name__}: {error}"
-        log.error(
-            "BUG: correcting post %s in chat %s raised %s",
-            edit.article_id,
-            edit.chat,
-            reason,
-            exc_info=error,
-        )
-        try:
-            if attempts < self._max_attempts:
-                at = self._clock() + backoff(attempts)
-                await self._ledger.retry(edit.delivery_id, attempts, at, reason)
-                self._count("retry")
-            else:
-                await self._ledger.fail(edit.delivery_id, attempts, reason)
-                self._count("failed")
-        except FencedError as e:
-            self._fenced(e)
-        except Exception as e:
-            self._orphan(f"correction {edit.delivery_id}", e)
+            self._holding.discard(edit.delivery_id)
 
     async def _correct_one(self, edit: Edit) -> None:
         """Carry out one correction and record its outcome (a bug raises to `_correct`)."""
         try:
             found = await self._articles.get(edit.article_id)
             if found is None:  # no such article (the ledger outlived it): nothing to show
-                await self._ledger.finish(edit.delivery_id, edit.wanted, edit.message_ids, None)
+                await self._record(
+                    self._ledger.finish, edit.delivery_id, edit.wanted, edit.message_ids, None
+                )
                 return
             entry, removed = found
             language = edit.language or self._default_language
@@ -198,30 +161,28 @@ class Editor(Drain):
             count = len(post)
             extras = {i: self._options(entry, language, i, count) for i in range(count)}
             messages = await self._carry_out(edit, plan, extras)
-            await self._ledger.finish(edit.delivery_id, edit.wanted, messages, plan.digest)
+            await self._record(
+                self._ledger.finish, edit.delivery_id, edit.wanted, messages, plan.digest
+            )
             self._count("edited" if plan.steps else "unchanged")
         except FencedError as e:
             self._fenced(e)
         except _Terminal as e:
             log.warning("cannot correct post %s in chat %s: %s", edit.article_id, edit.chat, e)
-            await self._ledger.fail(edit.delivery_id, edit.attempts + 1, str(e))
-            self._count("failed")
+            await self._give_up(edit.delivery_id, edit.attempts + 1, str(e))
         except RetryAfter as e:  # the limiter already paused and retried; try later
             wait = timedelta(seconds=retry_after_seconds(e))
             at = self._clock() + wait
-            await self._ledger.retry(edit.delivery_id, edit.attempts, at, str(e))
-            self._count("retry")
+            await self._retry_at(edit.delivery_id, edit.attempts, at, str(e))
         except TelegramError as e:
             attempts = edit.attempts + 1
             reason = f"{type(e).__name__}: {e}"
             if classify_error(e) == "retry" and attempts < self._max_attempts:
                 at = self._clock() + backoff(attempts)
-                await self._ledger.retry(edit.delivery_id, attempts, at, reason)
-                self._count("retry")
+                await self._retry_at(edit.delivery_id, attempts, at, reason)
             else:
                 log.warning("giving up correcting %s in chat %s: %s", edit.article_id, edit.chat, e)
-                await self._ledger.fail(edit.delivery_id, attempts, reason)
-                self._count("failed")
+                await self._give_up(edit.delivery_id, attempts, reason)
 
     async def _carry_out(
         self, edit: Edit, plan: Plan, extras: dict[int, dict[str, Any]]
@@ -241,7 +202,9 @@ class Editor(Drain):
                     **self._extras(step, extras),
                 )
                 messages.append(sent.message_id)
-                await self._ledger.record_messages(edit.delivery_id, messages, edit.rendered)
+                await self._record(
+                    self._ledger.record_messages, edit.delivery_id, messages, edit.rendered
+                )
                 continue
             assert step.message_id is not None
             if step.kind == "delete" and await self._delete(chat, step.message_id):

@@ -31,8 +31,9 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Collection, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -41,77 +42,71 @@ from telegram.error import ChatMigrated, RetryAfter, TelegramError
 from feedbot.articles.model import Entry
 from feedbot.errors import FencedError, StoreError
 from feedbot.store.outbox import Delivery, Done
-from feedbot.telegram.send.compose import Composer, Options, Renderer, no_extras
-from feedbot.telegram.send.drain import Drain
+from feedbot.telegram.send.compose import Composer, Rendering
+from feedbot.telegram.send.drain import Claims, Clock, Drain, DrainSettings, Offload
 from feedbot.telegram.send.limits import retry_after_seconds
 from feedbot.telegram.send.outcomes import backoff, chat_id_for_api, classify_error, post_digest
-from feedbot.telegram.send.plan import DigestRenderer, quiet_for, send_options, thread_gone
+from feedbot.telegram.send.plan import quiet_for, send_options, thread_gone
 
-__all__ = ["Delivery", "Ledger", "Sender", "chat_id_for_api", "classify_error"]
+__all__ = ["Delivery", "Ledger", "SendSettings", "Sender", "chat_id_for_api", "classify_error"]
 
 log = logging.getLogger("feedbot.telegram.delivery")
 
+P = ParamSpec("P")
 T = TypeVar("T")
-Clock = Callable[[], datetime]
 
 
-class Ledger(Protocol):
-    """What the sender needs from the store (async: the store works off the loop)."""
+class Ledger(Claims, Protocol):
+    """What the sender needs from the store: the delivery ledger
+    (`feedbot.store.outbox.Outbox`), called on a database thread."""
 
-    async def release_claims(self, keep: Collection[int] = ()) -> int: ...
-    async def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
-    async def entry(self, article_id: str) -> Entry | None: ...
-    async def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
-    async def mark_sent_many(self, done: Sequence[Done]) -> None: ...
-    async def mark_retry(
-        self, delivery_id: int, attempts: int, next_attempt_at: datetime, error: str
-    ) -> None: ...
-    async def mark_failed(self, delivery_id: int, attempts: int, error: str) -> None: ...
-    async def chat_gone(self, chat: str, reason: str) -> None: ...
-    async def thread_gone(self, chat: str, thread_id: int, reason: str) -> None: ...
-    async def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
+    def claim_due(self, now: datetime, limit: int) -> list[Delivery]: ...
+    def entry(self, article_id: str) -> Entry | None: ...
+    def record_progress(self, delivery_id: int, message_ids: Sequence[int]) -> None: ...
+    def finish_many(self, done: Sequence[Done]) -> None: ...
+    def chat_gone(self, chat: str, reason: str) -> None: ...
+    def thread_gone(self, chat: str, thread_id: int, reason: str) -> None: ...
+    def chat_migrated(self, delivery_id: int, old: str, new: str) -> bool:
         """Follow a migrated chat; True when ``delivery_id`` should go on to ``new``."""
         ...
 
 
-class Sender(Drain):
+@dataclass(frozen=True, slots=True)
+class SendSettings(DrainSettings):
+    """How the sender works (`DrainSettings`), and what only sends need."""
+
+    paid_broadcast: bool = False  # Telegram's paid broadcasts: above the free rate
+    default_timezone: str = "UTC"  # a subscription's quiet hours when it chose no zone
+
+
+class Sender(Drain[Ledger]):
     """Drains due deliveries with at most ``max_in_flight`` sends under way."""
 
     role = "sender"
+    noun = "delivery"
+    doing = "sending post %s to chat %s"
+    _log = log
 
     def __init__(
         self,
         bot: Bot,
         ledger: Ledger,
-        render: Renderer,
+        offload: Offload,
+        rendering: Rendering,
+        settings: SendSettings,
         *,
-        default_language: str,
-        max_attempts: int,
-        paid_broadcast: bool = False,
-        max_in_flight: int = 64,
-        batch: int = 200,
         clock: Clock = lambda: datetime.now(UTC),
         on_outcome: Callable[[str], None] | None = None,
-        on_fenced: Callable[[str], None] | None = None,
-        render_digest: DigestRenderer | None = None,
-        default_timezone: str = "UTC",
-        options: Options = no_extras,
     ) -> None:
-        super().__init__(max_in_flight=max_in_flight, on_outcome=on_outcome, on_fenced=on_fenced)
+        super().__init__(ledger, offload, settings, clock=clock, on_outcome=on_outcome)
         self._bot = bot
-        self._timezone = default_timezone
-        self._ledger = ledger
+        self._timezone = settings.default_timezone
         self._composer = Composer(
-            ledger.entry,
-            render,
-            default_language=default_language,
-            render_digest=render_digest,
-            options=options,
+            self._entry, rendering, default_language=settings.default_language
         )
-        self._max_attempts = max_attempts
-        self._paid = paid_broadcast
-        self._batch = batch
-        self._clock = clock
+        self._max_attempts = settings.max_attempts
+        self._paid = settings.paid_broadcast
+        self._batch = settings.batch
         self._queue: deque[Delivery] = deque()
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self._confirmed: list[Done] = []
@@ -122,6 +117,9 @@ class Sender(Drain):
         self._claimed: dict[str, set[int]] = {}  # chat -> ids claimed and not finished
         self._dropped: set[int] = set()  # claimed ids the ledger already closed
 
+    async def _entry(self, article_id: str) -> Entry | None:
+        return await self._call(self._ledger.entry, article_id)
+
     def forget(self, article_ids: Collection[str]) -> None:
         """These articles changed or went away: read them again before the next send."""
         self._composer.forget(article_ids)
@@ -129,22 +127,16 @@ class Sender(Drain):
     async def run(self, *, poll: float = 1.0) -> None:
         """Send until `stop()` (or a fenced write); release the claims left by a previous
         crash, or by a leader that lost the lease, first."""
-        self._stopping = False
-        try:  # after a crash of `run`, the sends it started are still under way: keep them
-            released = await self._ledger.release_claims(keep=self._held())
-        except FencedError as e:
-            self._fenced(e)
+        if not await self._resume("deliveries"):
             return
-        if released:
-            log.info("resuming %d deliveries that were in flight at the last stop", released)
         backoff = 0.0  # after a failed claim: its commit may have landed unacknowledged
         while not self._stopping:
             if not self._queue:
                 try:
                     if backoff or self._orphaned:  # put back what nobody sends; keep ours
                         self._orphaned = False
-                        await self._ledger.release_claims(keep=self._held())
-                    claimed = await self._ledger.claim_due(self._clock(), self._batch)
+                        await self._release()
+                    claimed = await self._call(self._ledger.claim_due, self._clock(), self._batch)
                 except FencedError as e:
                     self._fenced(e)
                     break
@@ -156,7 +148,7 @@ class Sender(Drain):
                     continue
                 backoff = 0.0
                 if self._stopping:  # stop() released the claims while this one ran
-                    await self._put_back_late(lambda: self._ledger.release_claims(self._held()))
+                    await self._put_back_late()
                     break
                 self.crashed = None  # claiming again
                 for d in claimed:
@@ -189,7 +181,7 @@ class Sender(Drain):
         # what Telegram confirmed but is not recorded yet stays claimed (not sent twice)
         unrecorded = {d[0] for d in self._confirmed} | self._recording
         try:
-            await self._ledger.release_claims(keep=unrecorded)
+            await self._call(self._ledger.release_claims, unrecorded)
         except FencedError:  # the new leader releases them
             pass
         except StoreError as e:  # the database is away: the next leader releases them
@@ -221,15 +213,16 @@ class Sender(Drain):
         future.add_done_callback(self._writes.discard)
         return future
 
-    async def _record(self, write: Callable[..., Coroutine[Any, Any, T]], *args: Any) -> T:
-        """A ledger write (the ledger retries it while the database is away)."""
-        return await asyncio.shield(self._track(write(*args)))
+    async def _record(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """A row's outcome (`_write`: retried while the database is away), seen to its end
+        even when the send is cancelled."""
+        return await asyncio.shield(self._track(self._write(fn, *args, **kwargs)))
 
     async def _record_sent(self, done: list[Done]) -> None:
         ids = {d[0] for d in done}
         self._recording |= ids
         try:
-            await self._ledger.mark_sent_many(done)
+            await self._write(self._ledger.finish_many, done)
         except FencedError as e:  # the new leader released and resends them
             log.warning("%d sends not recorded: %s", len(done), e)
             self._fenced(e)
@@ -247,14 +240,7 @@ class Sender(Drain):
                 if delivery.id in self._dropped:
                     self._dropped.discard(delivery.id)
                     return  # the chat went away while this one waited; the ledger knows
-                try:
-                    await self._send(delivery)
-                except FencedError as e:
-                    self._fenced(e)
-                except StoreError as e:  # the database went away mid-send
-                    self._orphan(f"delivery {delivery.id}", e)
-                except Exception as e:  # a bug: record it, never leave the row claimed
-                    await self._broken(delivery, e)
+                await self._work(delivery.id, delivery, self._send(delivery))
         finally:
             ids = self._claimed.get(chat)
             if ids is not None:
@@ -268,19 +254,13 @@ class Sender(Drain):
         ledger = self._ledger
         composed = await self._composer.compose(delivery)
         if composed is None:
-            await self._record(
-                ledger.mark_failed,
-                delivery.id,
-                delivery.attempts,
-                "article removed before delivery",
-            )
-            self._count("failed")
+            await self._give_up(delivery.id, delivery.attempts, "article removed before delivery")
             return
         pieces = composed.pieces
         quiet = quiet_for(delivery, self._clock(), self._timezone)
         if quiet.hold_until is not None:  # the chat's quiet hours: not an attempt
             await self._record(
-                ledger.mark_retry, delivery.id, delivery.attempts, quiet.hold_until, "quiet hours"
+                ledger.retry, delivery.id, delivery.attempts, quiet.hold_until, "quiet hours"
             )
             self._count("held")
             return
@@ -307,28 +287,23 @@ class Sender(Drain):
                     self._count("failed")
                     return  # the new chat was owed this post already: its own row sends it
                 if migrations > 3:
-                    await self._record(
-                        ledger.mark_failed, delivery.id, delivery.attempts, "chat keeps migrating"
-                    )
-                    self._count("failed")
+                    await self._give_up(delivery.id, delivery.attempts, "chat keeps migrating")
                     return
                 continue
             except RetryAfter as e:  # the limiter already paused and retried; try later
                 wait = timedelta(seconds=retry_after_seconds(e))
-                await self._record(
-                    ledger.mark_retry, delivery.id, delivery.attempts, self._clock() + wait, str(e)
-                )
-                self._count("retry")
+                await self._retry_at(delivery.id, delivery.attempts, self._clock() + wait, str(e))
                 return
             except TelegramError as e:
-                await self._fail(delivery, chat, e)
+                await self._refused(delivery, chat, e)
                 return
             sent.append(message.message_id)
             if len(sent) < len(pieces):
                 await self._record(ledger.record_progress, delivery.id, sent)
         self._confirm(delivery.id, sent, post_digest(pieces))
 
-    async def _fail(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
+    async def _refused(self, delivery: Delivery, chat: str, error: TelegramError) -> None:
+        """Telegram refused a piece: what that means for the row (and the chat)."""
         kind = classify_error(error)
         reason = f"{type(error).__name__}: {error}"
         attempts = delivery.attempts + 1
@@ -337,12 +312,12 @@ class Sender(Drain):
                 "topic %d of chat %s is gone (%s): unsubscribed", delivery.thread_id, chat, error
             )
             await self._record(self._ledger.thread_gone, chat, delivery.thread_id, reason)
-            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
+            await self._record(self._ledger.fail, delivery.id, attempts, reason)
             self._count("gone")
         elif kind == "gone":
             log.info("chat %s is gone (%s): unsubscribed", chat, error)
             await self._record(self._ledger.chat_gone, chat, reason)
-            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
+            await self._record(self._ledger.fail, delivery.id, attempts, reason)
             self._dropped.update(self._claimed.get(delivery.chat, set()) - {delivery.id})
             self._count("gone")
         elif kind == "bug":
@@ -353,8 +328,7 @@ class Sender(Drain):
                 chat,
                 error,
             )
-            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
-            self._count("failed")
+            await self._give_up(delivery.id, attempts, reason)
         elif kind == "retry" and attempts < self._max_attempts:
             log.warning(
                 "sending post %s to chat %s failed (%s); retry %d of %d",
@@ -364,35 +338,7 @@ class Sender(Drain):
                 attempts,
                 self._max_attempts - 1,
             )
-            next_at = self._clock() + backoff(attempts)
-            await self._record(self._ledger.mark_retry, delivery.id, attempts, next_at, reason)
-            self._count("retry")
+            await self._retry_at(delivery.id, attempts, self._clock() + backoff(attempts), reason)
         else:
             log.warning("giving up on post %s for chat %s: %s", delivery.article_id, chat, error)
-            await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
-            self._count("failed")
-
-    async def _broken(self, delivery: Delivery, error: Exception) -> None:
-        """Sending raised something no outcome above covers: log it with its traceback
-        and try the row again later like a network error (failed once out of attempts)."""
-        attempts = delivery.attempts + 1
-        reason = f"{type(error).__name__}: {error}"
-        log.error(
-            "BUG: sending post %s to chat %s raised %s",
-            delivery.article_id,
-            delivery.chat,
-            reason,
-            exc_info=error,
-        )
-        try:
-            if attempts < self._max_attempts:
-                at = self._clock() + backoff(attempts)
-                await self._record(self._ledger.mark_retry, delivery.id, attempts, at, reason)
-                self._count("retry")
-            else:
-                await self._record(self._ledger.mark_failed, delivery.id, attempts, reason)
-                self._count("failed")
-        except FencedError as e:
-            self._fenced(e)
-        except Exception as e:
-            self._orphan(f"delivery {delivery.id}", e)
+            await self._give_up(delivery.id, attempts, reason)
