@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,26 +126,18 @@ def run(quick: bool = False) -> list[Figure]:
                     store.close()
         m = 2_000 if quick else 10_000
         for engine in ("SQLite", "PostgreSQL"):
-            opened: list[Store] = []
-            databases = []
+            with ExitStack() as stack:
 
-            def open_store(name: str) -> Store:
-                if engine == "SQLite":
-                    store = Store.open(tmp / f"ingest-{name}.sqlite3")
-                else:
-                    cm = fresh_database(server, f"feedbot_bench_ingest_{name}")
-                    databases.append(cm)
-                    store = Store.open(tmp / "x", url=cm.__enter__())
-                opened.append(store)
-                return store
+                def open_store(name: str, engine: str = engine, stack: ExitStack = stack) -> Store:
+                    if engine == "SQLite":
+                        store = Store.open(tmp / f"ingest-{name}.sqlite3")
+                    else:
+                        url = stack.enter_context(fresh_database(server, f"feedbot_ingest_{name}"))
+                        store = Store.open(tmp / "x", url=url)
+                    stack.callback(store.close)
+                    return store
 
-            try:
                 with_index, without = _ingest_ratio(open_store, m)
-            finally:
-                for store in opened:
-                    store.close()
-                for cm in databases:
-                    cm.__exit__(None, None, None)
             ratio = with_index / without
             figures.append(
                 Figure(

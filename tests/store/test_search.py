@@ -186,7 +186,7 @@ def test_an_edit_that_moves_the_date_and_a_removal_keep_the_index_exact(store: S
     moved = make(1, "La riforma delle pensioni", "Il governo approva la riforma.", day="2026-03-09")
     add(store, moved, NOW, content_hash="moved")
     hits = store.search.find(query("riforma"), NOW, newest=True)
-    assert [h.article.id for h in hits][0] == moved.id  # now the newest, by its new date
+    assert hits[0].article.id == moved.id  # now the newest, by its new date
     remove(store, moved.id, NOW)
     assert moved.id not in found(store, "riforma")
     add(store, moved, NOW, content_hash="back")  # the file came back

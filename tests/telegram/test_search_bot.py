@@ -8,7 +8,11 @@ from datetime import UTC, datetime
 
 from feedbot.articles.parse import parse
 from tests.storekit import add, off_loop
-from tests.telegram.test_bot import USER, Bot, bot, fake  # noqa: F401 - the fixtures
+from tests.telegram import test_bot
+from tests.telegram.test_bot import USER, Bot
+
+# The bot's own fixtures: the fake Bot API, a started bot, the token-never-logged check.
+fake, bot, _token_never_logged = test_bot.fake, test_bot.bot, test_bot._token_never_logged
 
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 
@@ -66,9 +70,10 @@ async def test_forged_and_stale_buttons(bot: Bot) -> None:
     message = bot.fake.sent[-1].message_id
     assert message is not None
     for data in ("search:abc:riforma", "search:5:#no-such-token", "search:-5:riforma"):
-        before = len(bot.fake.callback_answers)
+        answers = bot.fake.callback_answers
+        before = len(answers)
         bot.fake.callback(data, chat_id=USER, message_id=message)
-        await bot.fake.wait_for(lambda: len(bot.fake.callback_answers) > before)
+        await bot.fake.wait_for(lambda n=before, a=answers: len(a) > n)
         assert "expired" in bot.fake.callback_answers[-1].get("text", "")
     edits_before = sum(a.method == "editmessagetext" for a in bot.fake.attempts)
     bot.fake.callback("search:999999:riforma", chat_id=USER, message_id=message)
