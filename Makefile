@@ -18,10 +18,16 @@ $(STAMP): pyproject.toml constraints.txt
 
 deps: $(STAMP) ## Create .venv and install the pinned dependencies
 
+# rss-parser, the JavaScript feed reader tests/publish/test_naive_readers.py reads our feeds with
+NODE_STAMP := tests/node/node_modules/.installed
+$(NODE_STAMP): tests/node/package-lock.json
+	npm ci --prefix tests/node --no-audit --no-fund --silent
+	@touch $(NODE_STAMP)
+
 run: $(STAMP) ## Start the daemon on seeds/ with config/feedbot.toml
 	$(VENV)/bin/feedbot --config $(CONFIG) run
 
-test: $(STAMP) lint ## Lint, type-check and run the whole test suite
+test: $(STAMP) $(NODE_STAMP) lint ## Lint, type-check and run the whole test suite
 	$(PY) -m pytest -q
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict

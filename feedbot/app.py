@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
+from feedbot.articles.model import Entry
 from feedbot.cluster.catchup import CatchUp
 from feedbot.cluster.leader import Leadership
-from feedbot.config import HttpSettings, Settings
+from feedbot.config import FeedSettings, HttpSettings, Settings
 from feedbot.http.app import create_app
 from feedbot.http.guard import http_limits
 from feedbot.http.server import HttpServer, bind_server
@@ -26,6 +27,7 @@ from feedbot.ingest.metrics import ScanMetrics
 from feedbot.ingest.openwrites import OpenWrites
 from feedbot.ingest.scan import Indexer
 from feedbot.publish.feeds import feed_url
+from feedbot.publish.results import Searches
 from feedbot.publish.site import Site
 from feedbot.publish.websub import Publisher
 from feedbot.runtime import startup
@@ -34,6 +36,7 @@ from feedbot.runtime.daemon import Daemon, DaemonParts
 from feedbot.runtime.looplag import LoopLag
 from feedbot.runtime.publishing import publishing_from
 from feedbot.runtime.reload import Reloader
+from feedbot.search.query import Query
 from feedbot.store import Store, StoreSource
 from feedbot.store.dbfile import FileIdentity
 
@@ -131,6 +134,18 @@ def bind(daemon: Daemon, http: HttpSettings) -> HttpServer:
         health=daemon.health,
         routes=[r for c in daemon.components for r in c.routes],
         offload=daemon.store.call,
+        searches=searches(daemon.store, daemon.site.feed),
     )
     limits = http_limits(http.header_timeout, http.max_connections)
     return bind_server(app, http.host, http.port, limits=limits)
+
+
+def searches(store: Store, feed: FeedSettings) -> Searches:
+    """The site's search answers, over the store's full-text index."""
+
+    def find(query: Query, offset: int, limit: int, newest: bool) -> list[Entry]:
+        now = datetime.now(UTC)
+        hits = store.search.find(query, now, offset=offset, limit=limit, newest=newest)
+        return [hit.entry for hit in hits]
+
+    return Searches(find, lambda: store.articles.version, feed)

@@ -18,7 +18,8 @@ __all__ = ["build", "run", "serve"]
 
 
 def _memory_site(settings: Settings) -> tuple[object, int]:
-    """The index as it is now as a `Site`, and how many bad files were warned about."""
+    """The index as it is now as a `Site`, and how many bad files were warned about.
+    No search box on its pages: searching needs the daemon's database."""
     from feedbot.articles.model import Entry
     from feedbot.ingest.files import load_folder
     from feedbot.publish.site import MemorySource, Site
@@ -40,7 +41,7 @@ def _memory_site(settings: Settings) -> tuple[object, int]:
     if len(due) < len(articles):
         waiting = len(articles) - len(due)
         click.echo(f"feedbot: {waiting} scheduled article(s) left out until their date", err=True)
-    return Site(MemorySource([Entry.of(a) for a in due]), settings.feed), len(errors)
+    return Site(MemorySource([Entry.of(a) for a in due]), settings.feed, search=False), len(errors)
 
 
 @cli.command()
@@ -71,6 +72,11 @@ def build(ctx: click.Context, out: Path) -> None:
     click.echo(
         f"feedbot: built {report.total} files in {out} ({report.written} written, "
         f"{report.unchanged} unchanged, {report.removed} removed)",
+        err=True,
+    )
+    click.echo(
+        "feedbot: search is left out: a static site has no server to answer /search "
+        "(`feedbot run` serves it)",
         err=True,
     )
     if bad:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from email.utils import formatdate
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from weakref import WeakKeyDictionary
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
@@ -31,13 +31,23 @@ from feedbot.http.conditional import accepts_gzip, etag_matches, http_date, not_
 from feedbot.http.guard import MAX_BODY_BYTES, SizedRoute
 from feedbot.publish.feeds import site_url
 from feedbot.publish.pages import render_not_found
+from feedbot.publish.results import Asked, Searches
 from feedbot.publish.site import MISS, Resource, Site
 
 __all__ = ["HealthCheck", "create_app", "route_label"]
 
 HealthCheck = Callable[[], tuple[dict[str, Any], bool]]
 # Runs ``Site.get(path)`` off the event loop (the daemon: on a database thread).
-Offload = Callable[[Callable[[str], Resource | None], str], Awaitable[Resource | None]]
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+class Offload(Protocol):
+    """Runs ``fn(arg)`` off the event loop (on a database thread)."""
+
+    def __call__(self, fn: Callable[[A], R], arg: A, /) -> Awaitable[R]: ...
+
+
 Headers = list[tuple[bytes, bytes]]
 
 MAX_HEADER_BYTES = 16 * 1024  # larger request headers get 431 (whatever the HTTP parser allows)
@@ -123,9 +133,11 @@ class _SiteLayer:
         counter: Counter,
         routes: Sequence[BaseRoute],
         offload: Offload | None = None,
+        searches: Searches | None = None,
     ) -> None:
         self.app = app
         self.site = site
+        self.searches = searches
         self.offload = offload
         self.counter = counter
         # Routes with a fixed path are found by a dict lookup; the others by matching.
@@ -254,14 +266,16 @@ class _SiteLayer:
         if any(bad in lowered for bad in _SUSPICIOUS):
             return await self._respond(send, 400, [], b"Bad Request\n", method, b"text/plain")
         path = raw[1:].decode("latin-1") or "index.html"
-        prepared = self.prepared.get(path)
-        resource = self.site.peek(path)
-        if resource is not MISS:
-            pass
-        elif self.offload is not None:
-            resource = await self.offload(self.site.get, path)
+        asked = None
+        if self.searches is not None:
+            asked = self.searches.asked(path, scope.get("query_string", b"").decode("latin-1"))
+        resource: Resource | None
+        if asked is not None:
+            resource = await self._search(asked)
+            path = asked.key
         else:
-            resource = self.site.get(path)
+            resource = await self._document(path)
+        prepared = self.prepared.get(path)
         if resource is None:
             return await self._respond(send, 404, [], self.not_found, method)
         if prepared is None or prepared.resource is not resource:
@@ -270,6 +284,25 @@ class _SiteLayer:
             prepared = _Prepared(resource, self.common, self.feed_links.get(path, []))
             self.prepared[path] = prepared
         return await self._conditional(scope, send, prepared, method)
+
+    async def _document(self, path: str) -> Resource | None:
+        """The site's document at ``path``: cached, or rendered off the loop."""
+        found = self.site.peek(path)
+        if found is not MISS:
+            return found
+        if self.offload is not None:
+            return await self.offload(self.site.get, path)
+        return self.site.get(path)
+
+    async def _search(self, asked: Asked) -> Resource:
+        """The answer to a search (`feedbot.publish.results`): cached, or found off the loop."""
+        assert self.searches is not None
+        found = self.searches.peek(asked)
+        if found is not MISS:
+            return found
+        if self.offload is not None:
+            return await self.offload(self.searches.get, asked)
+        return self.searches.get(asked)
 
     async def _conditional(self, scope: Scope, send: Send, prepared: _Prepared, method: str) -> int:
         inm = ims = None
@@ -338,6 +371,7 @@ def create_app(
     health: HealthCheck | None = None,
     routes: Sequence[BaseRoute] = (),
     offload: Offload | None = None,
+    searches: Searches | None = None,
 ) -> Starlette:
     """The Starlette app serving ``site``, ``/healthz``, ``/metrics`` and the extra ``routes``
     (``http`` gives the cache lifetime; the feed's links come from ``site.feed``).
@@ -373,5 +407,6 @@ def create_app(
         counter=_counter(registry),
         routes=all_routes,
         offload=offload,
+        searches=searches,
     )
     return Starlette(routes=all_routes, middleware=[layer])

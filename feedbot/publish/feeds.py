@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,14 +21,27 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 
 from feedbot.articles.dates import rfc3339, utc
+from feedbot.articles.i18n import language_name
 from feedbot.articles.model import Article, DatePrecision, Entry
-from feedbot.articles.names import id_in_url
 from feedbot.config import FeedSettings
 from feedbot.publish.body import article_html, clean_entries, clean_text
+from feedbot.publish.urls import (
+    MAIN,
+    Channel,
+    FeedFormat,
+    article_path,
+    article_url,
+    entry_id,
+    feed_path,
+    feed_url,
+    site_url,
+)
 
 __all__ = [
     "EMPTY_FEED_UPDATED",
+    "MAIN",
     "MEDIA_TYPES",
+    "Channel",
     "FeedDoc",
     "FeedFormat",
     "archive_count",
@@ -38,13 +52,13 @@ __all__ = [
     "entry_updated",
     "feed_path",
     "feed_url",
+    "looks_like_markup",
     "render_atom",
     "render_json",
     "render_rss",
     "site_url",
 ]
 
-FeedFormat = Literal["atom", "rss", "json"]
 # Content types of the documents (the HTTP layer adds `; charset=utf-8` to the XML ones).
 MEDIA_TYPES: dict[FeedFormat, str] = {
     "atom": "application/atom+xml",
@@ -66,6 +80,7 @@ class FeedDoc:
     entries: Sequence[Entry]  # newest first
     archive: int | None  # None = the main (subscription) document; 1 = the oldest archive
     archives: int  # number of archive documents that exist
+    channel: Channel = MAIN  # which feed: the site's, a language's, a search's
 
 
 def archive_count(total: int, per_page: int) -> int:
@@ -81,49 +96,11 @@ def archive_range(number: int, total: int, per_page: int) -> tuple[int, int]:
     return total - end, end - start
 
 
-def feed_path(fmt: FeedFormat, archive: int | None = None) -> str:
-    """Path of a feed document relative to ``feed.base_url``: ``feed.atom``, ``archive/1.atom``."""
-    ext = {"atom": "atom", "rss": "rss", "json": "json"}[fmt]
-    return f"feed.{ext}" if archive is None else f"archive/{archive}.{ext}"
-
-
-def article_path(article_id: str) -> str:
-    """Path of an article page: ``articles/<id>.html`` (the id percent-encoded if it must be)."""
-    return f"articles/{id_in_url(article_id)}.html"
-
-
-def site_url(feed: FeedSettings, path: str = "") -> str:
-    """Absolute URL of ``path`` (relative to the site root) on the site at ``feed.base_url``.
-
-    The one place a URL is joined: ``https://x.org/news`` and ``https://x.org/news/`` are
-    the same site, and the path always goes below its last segment, never in its place.
-    """
-    return feed.base_url.rstrip("/") + "/" + path.lstrip("/")
-
-
-def feed_url(feed: FeedSettings, fmt: FeedFormat, archive: int | None = None) -> str:
-    """Absolute URL of a feed document (what WebSub topics and ``rel=self`` use)."""
-    return site_url(feed, feed_path(fmt, archive))
-
-
-def article_url(feed: FeedSettings, article_id: str) -> str:
-    """Absolute URL of an article page (what the feeds, pages and Telegram posts link to)."""
-    return site_url(feed, article_path(article_id))
-
-
 def _author(feed: FeedSettings) -> dict[str, str]:
     author = {"name": clean_text(feed.author_name)}
     if feed.author_email:
         author["email"] = clean_text(feed.author_email)
     return author
-
-
-def _feed_id(feed: FeedSettings) -> str:
-    return f"tag:{feed.id_authority}:feed"
-
-
-def _entry_id(feed: FeedSettings, article_id: str) -> str:
-    return f"tag:{feed.id_authority}:article:{id_in_url(article_id)}"
 
 
 # --- Dates --------------------------------------------------------------------------------------
@@ -161,22 +138,37 @@ class _Link:
 def _links(doc: FeedDoc, feed: FeedSettings, fmt: FeedFormat) -> list[_Link]:
     """The document's own links, in a fixed order: self, alternate, hub, current, archives."""
     media = MEDIA_TYPES[fmt]
+    channel = doc.channel
+
+    def url(archive: int | None) -> str:
+        return feed_url(feed, fmt, archive, channel)
+
     links = [
-        _Link("self", feed_url(feed, fmt, doc.archive), media),
-        _Link("alternate", site_url(feed), "text/html"),
+        _Link("self", url(doc.archive), media),
+        _Link("alternate", channel.home(feed), "text/html"),
     ]
     if doc.archive is None:
-        if feed.websub_hub:
+        if feed.websub_hub and channel == MAIN:  # the daemon pings the hub for these only
             links.append(_Link("hub", feed.websub_hub, ""))
         if doc.archives:
-            links.append(_Link("prev-archive", feed_url(feed, fmt, doc.archives), media))
+            links.append(_Link("prev-archive", url(doc.archives), media))
         return links
-    links.append(_Link("current", feed_url(feed, fmt), media))
+    links.append(_Link("current", url(None), media))
     if doc.archive > 1:
-        links.append(_Link("prev-archive", feed_url(feed, fmt, doc.archive - 1), media))
+        links.append(_Link("prev-archive", url(doc.archive - 1), media))
     if doc.archive < doc.archives:
-        links.append(_Link("next-archive", feed_url(feed, fmt, doc.archive + 1), media))
+        links.append(_Link("next-archive", url(doc.archive + 1), media))
     return links
+
+
+def _feed_title(doc: FeedDoc, feed: FeedSettings) -> str:
+    """The site's title; a language's feed adds the language, a search's the query."""
+    title = clean_text(feed.title)
+    if doc.channel.query is not None:
+        return f"{title}: {clean_text(doc.channel.query)}"
+    if doc.channel.language:
+        return f"{title} ({language_name(doc.channel.language, doc.channel.language)})"
+    return title
 
 
 # --- Atom and RSS (feedgen) ---------------------------------------------------------------------
@@ -210,14 +202,28 @@ class _FeedExtension(BaseExtension):  # type: ignore[misc]
         return feed
 
 
+def looks_like_markup(text: str) -> bool:
+    """Whether a reader that takes titles as HTML, whatever their type, would see markup
+    in ``text``: a tag (``<b``, ``</``, ``<!``) or a character reference (``&amp;``)."""
+    return _MARKUP.search(text) is not None
+
+
+_MARKUP = re.compile(r"<[A-Za-z/!?]|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
+
+
 class _EntryExtension(BaseEntryExtension):  # type: ignore[misc]
-    """Per entry: ``title type="html"``, ``xml:lang``, the alternate link's rel, ``Z`` dates."""
+    """Per entry: the title's type, ``xml:lang``, the alternate link's rel, ``Z`` dates.
+
+    A headline is ``type="text"``, unless it looks like markup (`looks_like_markup`):
+    then ``type="html"`` with the text escaped once more, so that it displays literally
+    in readers that honour the type and cannot turn into markup in those that ignore it
+    and read every title as HTML (rss-parser, and the bots built on it)."""
 
     language: str | None = None
     headline: str = ""
 
     def extend_atom(self, entry: Any) -> Any:
-        entry.find("title").attrib["type"] = "html"
+        entry.find("title").attrib["type"] = "html" if looks_like_markup(self.headline) else "text"
         link = entry.find("link")
         link.attrib["rel"] = "alternate"  # feedgen 1.0 drops it (issue #135)
         link.attrib["type"] = "text/html"
@@ -239,8 +245,8 @@ def _generator(doc: FeedDoc, feed: FeedSettings, fmt: Literal["atom", "rss"]) ->
     fg = FeedGenerator()
     fg.register_extension("feedbot", _FeedExtension, _EntryExtension)
     fg.feedbot.archive = doc.archive is not None
-    fg.id(_feed_id(feed))
-    fg.title(clean_text(feed.title))
+    fg.id(doc.channel.feed_id(feed))
+    fg.title(_feed_title(doc, feed))
     fg.subtitle(clean_text(feed.subtitle))
     fg.description(clean_text(feed.subtitle))
     fg.language(feed.language)
@@ -273,9 +279,10 @@ def _title(article: Article) -> str:
 
 def _add_entry(fe: FeedEntry, entry: Entry, feed: FeedSettings) -> None:
     article = entry.article
-    fe.id(_entry_id(feed, article.id))
-    fe.title(html.escape(_title(article), quote=False))  # type="html": escaped once more
-    fe.feedbot.headline = _title(article)
+    fe.id(entry_id(feed, article.id))
+    title = _title(article)
+    fe.title(html.escape(title, quote=False) if looks_like_markup(title) else title)
+    fe.feedbot.headline = title
     if article.language not in ("", "und", feed.language):
         fe.feedbot.language = article.language
     fe.updated(entry_updated(entry))
@@ -308,23 +315,23 @@ def render_json(doc: FeedDoc, feed: FeedSettings) -> bytes:
     author = {"name": clean_text(feed.author_name)}  # JSON Feed authors have no email
     obj: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
-        "title": clean_text(feed.title),
-        "home_page_url": site_url(feed),
-        "feed_url": feed_url(feed, "json", doc.archive),
+        "title": _feed_title(doc, feed),
+        "home_page_url": doc.channel.home(feed),
+        "feed_url": feed_url(feed, "json", doc.archive, doc.channel),
         "description": clean_text(feed.subtitle),
         "language": feed.language,
         "authors": [author],
     }
     older = doc.archives if doc.archive is None else doc.archive - 1
     if older >= 1:
-        obj["next_url"] = feed_url(feed, "json", older)
-    if doc.archive is None and feed.websub_hub:
+        obj["next_url"] = feed_url(feed, "json", older, doc.channel)
+    if doc.archive is None and feed.websub_hub and doc.channel == MAIN:
         obj["hubs"] = [{"type": "WebSub", "url": feed.websub_hub}]
     items = []
     for entry in clean_entries(doc.entries):
         article = entry.article
         item: dict[str, Any] = {
-            "id": _entry_id(feed, article.id),
+            "id": entry_id(feed, article.id),
             "url": article_url(feed, article.id),
             "title": _title(article),
             "content_html": article_html(article),

@@ -8,14 +8,17 @@ from any directory; feed autodiscovery links and the canonical URL are absolute.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+from babel.core import get_global
 from markupsafe import Markup
 
 from feedbot.articles.dates import format_date, rfc3339, utc
+from feedbot.articles.i18n import translator
 from feedbot.articles.model import Article, DatePrecision, Entry
 from feedbot.config import FeedSettings
 from feedbot.publish.body import clean_article, clean_text
@@ -25,9 +28,11 @@ __all__ = [
     "PER_PAGE",
     "index_page_count",
     "index_path",
+    "labels",
     "render_article",
     "render_index",
     "render_not_found",
+    "render_page",
 ]
 
 PER_PAGE = 20  # articles on one index page
@@ -66,7 +71,27 @@ def _headline(article: Article) -> str:
     return article.headline or article.id
 
 
-def _common(feed: FeedSettings, root: str, lang: str) -> dict[str, Any]:
+def labels(language: str) -> dict[str, str]:
+    """The pages' words in ``language`` (each page speaks one language throughout)."""
+    _ = translator(language)
+    return {
+        "published": _("Published"),
+        "updated": _("updated"),
+        "all_articles": _("All articles"),
+        "no_articles": _("No articles yet."),
+        "newer": _("Newer"),
+        "older": _("Older"),
+        "pages": _("Pages"),
+        "feeds": _("Feeds:"),
+        "search": _("Search"),
+        "search_articles": _("Search the articles"),
+        "not_found": _("Not found"),
+        "nothing_here": _("There is nothing at this address."),
+        "see_all": _("See all articles"),
+    }
+
+
+def _common(feed: FeedSettings, root: str, lang: str, *, search: bool = True) -> dict[str, Any]:
     return {
         "site": {"title": clean_text(feed.title), "subtitle": clean_text(feed.subtitle)},
         "feeds": {fmt: feed_url(feed, fmt) for fmt in ("atom", "rss", "json")},
@@ -74,6 +99,9 @@ def _common(feed: FeedSettings, root: str, lang: str) -> dict[str, Any]:
         "lang": lang,
         "canonical": None,
         "description": None,
+        "t": labels(lang),
+        "search": search,  # the search box: only where a server answers /search
+        "query": "",
     }
 
 
@@ -81,7 +109,17 @@ def _render(template: str, context: dict[str, Any]) -> bytes:
     return _env.get_template(template).render(context).encode("utf-8")
 
 
-def render_index(entries: Sequence[Entry], page: int, pages: int, feed: FeedSettings) -> bytes:
+def render_page(template: str, feed: FeedSettings, root: str, **context: Any) -> bytes:
+    """Any page of the site in the site's language: ``template`` (which extends
+    ``base.html``) with ``context`` (``root`` leads back to the site's root)."""
+    common = _common(feed, root, feed.language)
+    common.update(context)
+    return _render(template, common)
+
+
+def render_index(
+    entries: Sequence[Entry], page: int, pages: int, feed: FeedSettings, *, search: bool = True
+) -> bytes:
     """Index page ``page`` of ``pages``: ``entries`` (newest first) with date and lead summary."""
     items = []
     for entry in entries:
@@ -98,7 +136,7 @@ def render_index(entries: Sequence[Entry], page: int, pages: int, feed: FeedSett
             )
         )
     root = "" if page == 1 else "../"
-    context = _common(feed, root, feed.language)
+    context = _common(feed, root, feed.language, search=search)
     context.update(
         items=items,
         page=page,
@@ -110,25 +148,71 @@ def render_index(entries: Sequence[Entry], page: int, pages: int, feed: FeedSett
     return _render("index.html", context)
 
 
-def render_article(entry: Entry, feed: FeedSettings) -> bytes:
-    """The page of one article: headline, dates, lead summary at the top, then the body."""
+def render_article(entry: Entry, feed: FeedSettings, *, search: bool = True) -> bytes:
+    """The page of one article, in its language: headline, byline and dates, the lead
+    summary when it adds to the first paragraph, then the body; in the head, what link
+    previews read (Open Graph, Twitter card, JSON-LD ``NewsArticle``)."""
     article = clean_article(entry.article)
     lang = article.language if article.language not in ("", "und") else feed.language
     published = article.date.value
     updated = entry.updated if utc(entry.updated) != utc(published) else None
-    context = _common(feed, "../", lang)
+    canonical = article_url(feed, article.id)
+    author = clean_text(feed.author_name)
+    context = _common(feed, "../", lang, search=search)
     context.update(
         headline=_headline(article),
-        summary=article.lead_summary,
+        summary=article.lead_summary if _adds(article) else "",
         description=article.lead_summary or None,
-        canonical=article_url(feed, article.id),
+        canonical=canonical,
+        author=author,
+        og_locale=_og_locale(lang),
         published=format_date(published, article.date.precision, lang),
         published_iso=rfc3339(published),
+        modified_iso=rfc3339(updated or published),
         updated=(format_date(updated, DatePrecision.INSTANT, lang) if updated else None),
         updated_iso=rfc3339(updated) if updated else None,
         body=Markup(article_html(article)),  # noqa: S704 - escaped by article_html itself
+        json_ld=Markup(  # noqa: S704 - JSON with <, > and & escaped: inert inside <script>
+            _script_json(
+                {
+                    "@context": "https://schema.org",
+                    "@type": "NewsArticle",
+                    "headline": _headline(article),
+                    "description": article.lead_summary or None,
+                    "datePublished": rfc3339(published),
+                    "dateModified": rfc3339(updated or published),
+                    "inLanguage": lang,
+                    "url": canonical,
+                    "mainEntityOfPage": canonical,
+                    "author": {"@type": "Organization", "name": author},
+                    "publisher": {"@type": "Organization", "name": clean_text(feed.title)},
+                }
+            )
+        ),
     )
     return _render("article.html", context)
+
+
+def _adds(article: Article) -> bool:
+    """Whether the lead summary says more than the first paragraph's opening words: a
+    summary of a one-paragraph lead repeats it, and is then left out."""
+    summary = " ".join(article.lead_summary.split())
+    first = next((b.text for s in article.sections for b in s.blocks), "")
+    return bool(summary) and not " ".join(first.split()).startswith(summary)
+
+
+def _og_locale(language: str) -> str:
+    """``it`` → ``it_IT``: Open Graph wants a territory; the likeliest one (CLDR)."""
+    likely: Mapping[str, str] = get_global("likely_subtags")
+    parts = likely.get(language, language).split("_")
+    territory = next((p for p in parts[1:] if p.isupper() and len(p) == 2), None)
+    return f"{language}_{territory}" if territory else language
+
+
+def _script_json(data: dict[str, Any]) -> str:
+    """``data`` as JSON that cannot end its ``<script>`` element: <, > and & escaped."""
+    text = json.dumps({k: v for k, v in data.items() if v is not None}, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render_not_found(feed: FeedSettings) -> bytes:

@@ -176,8 +176,10 @@ class Site:
         cache_bytes: int = 32 * 1024 * 1024,
         changed_since: datetime | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        search: bool = True,
     ) -> None:
         self._source = source
+        self._search = search  # pages carry the search box (not in a static export)
         self._clock = clock
         self._floor = (
             changed_since.astimezone(UTC).replace(microsecond=0) if changed_since else None
@@ -220,7 +222,7 @@ class Site:
             eager[path] = self._stamped(path, make_resource(body, CONTENT_TYPES[fmt], main.entries))
         first = newest[:PER_PAGE]
         pages = index_page_count(total)
-        body = render_index(first, 1, pages, self._feed)
+        body = render_index(first, 1, pages, self._feed, search=self._search)
         eager["index.html"] = self._stamped(
             "index.html", make_resource(body, CONTENT_TYPES["html"], first)
         )
@@ -285,7 +287,11 @@ class Site:
             entry = self._source.get(article_id)
             if entry is None or article_path(article_id) != path:
                 return None
-            return make_resource(render_article(entry, self._feed), CONTENT_TYPES["html"], [entry])
+            return make_resource(
+                render_article(entry, self._feed, search=self._search),
+                CONTENT_TYPES["html"],
+                [entry],
+            )
         return None
 
     def _archive(self, number: int, fmt: FeedFormat) -> Resource | None:
@@ -302,7 +308,7 @@ class Site:
         if page < 2 or page > pages:
             return None
         entries = self._source.newest((page - 1) * PER_PAGE, PER_PAGE)
-        body = render_index(entries, page, pages, self._feed)
+        body = render_index(entries, page, pages, self._feed, search=self._search)
         return make_resource(body, CONTENT_TYPES["html"], entries)
 
     def _stamped(self, path: str, resource: Resource) -> Resource:

@@ -23,6 +23,7 @@ from feedbot.store.engine import SCHEMA_VERSION, Database
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import LEADER, Fence, Lease
 from feedbot.store.outbox import Delivery, Outbox
+from feedbot.store.search import Hit, Search
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url
 
@@ -43,11 +44,13 @@ __all__ = [
     "Edits",
     "Fence",
     "FileRecord",
+    "Hit",
     "Inbox",
     "Known",
     "Lease",
     "Outbox",
     "Publishing",
+    "Search",
     "Store",
     "StoreSource",
     "Subscription",
@@ -68,6 +71,7 @@ class Store:
     subscriptions: Subscriptions
     edits: Edits  # corrections owed to messages already sent
     digests: Digests  # the leader's digest job writes through it
+    search: Search  # full-text search over the articles
 
     @classmethod
     def open(cls, path: Path, *, url: str | None = None) -> Store:
@@ -76,15 +80,17 @@ class Store:
         db = Database.open(path, url=url)
         fence = Fence()
         articles = Articles(db, fence)
-        parts = articles, Chats(db), Outbox(db, articles, fence)
         return cls(
             db,
-            *parts,
-            fence,
-            Inbox(db, fence),
-            Subscriptions(db),
-            Edits(db, fence),
-            Digests(db, fence),
+            articles=articles,
+            chats=Chats(db),
+            outbox=Outbox(db, articles, fence),
+            fence=fence,
+            inbox=Inbox(db, fence),
+            subscriptions=Subscriptions(db),
+            edits=Edits(db, fence),
+            digests=Digests(db, fence),
+            search=Search(db, lambda: articles.version),
         )
 
     @property

@@ -27,6 +27,8 @@ from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, bytewise
+from feedbot.store.search import index as index_search
+from feedbot.store.search import unindex
 from feedbot.store.subscriptions import queue_posts
 
 __all__ = [
@@ -194,6 +196,7 @@ class Articles:
         with self._fence.write(self._db) as conn:
             if records:
                 created, changed = _upsert(conn, records, now, broadcast)
+                index_search(conn, [r.article for r in records])
             for article_id in removals:
                 if conn.execute(
                     update(articles)
@@ -201,6 +204,7 @@ class Articles:
                     .values(removed_at=now)
                 ).rowcount:
                     gone.append(article_id)
+            unindex(conn, gone)
             fresh = set(created) if broadcast else set()
             new = [r.article for r in records if r.article.id in fresh]
             queue_owed(conn, new, changed, gone, now, publishing)
@@ -251,6 +255,7 @@ class Articles:
                 .where(articles.c.id.in_(ids))
                 .values(scheduled=False, broadcast=True)
             )
+            index_search(conn, released)
             queue_owed(conn, released, (), (), now, publishing)
             _announce(conn, token)
         self._bumped(token)

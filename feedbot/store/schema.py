@@ -35,10 +35,12 @@ __all__ = [
     "chats",
     "deliveries",
     "edits",
+    "engine_specific",
     "inbox",
     "leases",
     "metadata",
     "schema_version",
+    "search_docs",
     "state",
     "subscriptions",
 ]
@@ -95,6 +97,7 @@ articles = Table(
     Column("scheduled", Boolean, nullable=False, server_default=false()),
     Index("articles_order", "removed_at", "date", "seq", "id"),
     Index("articles_scheduled", "scheduled", "date"),
+    Index("articles_language", "language"),  # the corpus' languages, for search (0007)
 )
 chats = Table(
     "chats",
@@ -194,3 +197,22 @@ inbox = Table(
     Column("payload", Text, nullable=False),  # the update as JSON
     Column("received_at", UtcDateTime, nullable=False),
 )
+
+# The search index's key per article (see `feedbot.store.search`): on SQLite ``docid`` is
+# the rowid of the article's row in the FTS5 table ``search_fts``; on PostgreSQL the row
+# also holds the ``vector`` (``tsvector``, GIN-indexed). Both are made by revision 0007.
+search_docs = Table(
+    "search_docs",
+    metadata,
+    Column("docid", BIGINT, primary_key=True, autoincrement=True),
+    Column("article_id", Text, ForeignKey("articles.id"), nullable=False, unique=True),
+)
+
+
+def engine_specific(name: str | None) -> bool:
+    """Whether ``name`` is a search object one engine has and the shared schema does not
+    declare: FTS5's table and its shadow tables (SQLite), the ``vector`` column and its
+    GIN index (PostgreSQL); revision 0007 makes them."""
+    return name in ("search_fts", "vector", "search_docs_vector") or (name or "").startswith(
+        "search_fts_"
+    )

@@ -42,6 +42,7 @@ from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence
 from feedbot.store.outbox import Outbox
 from feedbot.store.schema import articles
+from feedbot.store.search import Search
 from feedbot.store.subscriptions import Subscriptions
 
 __all__ = ["ArticleState", "ReadOnlyFence", "Sidecar", "SidecarChats", "SidecarEdits"]
@@ -111,6 +112,7 @@ class Sidecar:
             Subscriptions(db),
             SidecarEdits(db, fence, main),
             Digests(db, fence, articles=main),
+            Search(main, lambda: seen.version),  # the playground's /search: the daemon's
         )
 
     @classmethod

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from feedbot.articles.model import Entry
     from feedbot.cluster.leader import Leadership
+    from feedbot.search.query import Query
     from feedbot.telegram.chat.handlerkit import HandlerSettings
     from feedbot.telegram.render.send_options import PostShape
     from feedbot.telegram.service import Drains, TelegramService
@@ -118,7 +119,12 @@ def build_service(
             "telegram.webhook_secret must be set when replicas share a webhook: "
             "every replica checks the same secret"
         )
-    deps = BotDeps(store.async_chats(), handler_settings(settings), clock)
+
+    async def find(query: Query, offset: int, limit: int, /) -> list[Entry]:
+        hits = await store.call(store.search.find, query, clock(), offset=offset, limit=limit)
+        return [hit.entry for hit in hits]
+
+    deps = BotDeps(store.async_chats(), handler_settings(settings), clock, find)
     application = build_application(tg, deps)
     secret = (
         tg.webhook_secret.get_secret_value()

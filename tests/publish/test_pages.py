@@ -120,7 +120,8 @@ def test_autodiscovery_on_every_page() -> None:
         ):
             assert f'<link rel="alternate" type="{media}" title="News &amp; Views (' in text
             assert f'href="https://news.example/site/feed.{fmt}">' in text
-        assert "<script" not in text  # no JavaScript anywhere
+        # no JavaScript anywhere: the only script element is JSON-LD data
+        assert text.count("<script") == text.count('<script type="application/ld+json">')
 
 
 def test_index_paging() -> None:

@@ -307,12 +307,17 @@ def test_a_database_written_by_feedbot_0_1_keeps_every_row(tmp_path: Path) -> No
 
 def test_a_migrated_database_matches_the_schema_the_code_declares(store: Store) -> None:
     """Alembic's own comparison of the migrated database with `feedbot.store.schema`:
-    a revision that forgets (or adds) a column or index fails here."""
+    a revision that forgets (or adds) a column or index fails here. The search objects of
+    one engine only (`engine_specific`) are left out of the comparison."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from feedbot.store.schema import metadata
+    from feedbot.store.schema import engine_specific, metadata
+
+    def shared(_: object, name: str | None, *__: object) -> bool:
+        return not engine_specific(name)
 
     with store.db.read() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": shared})
+        diff = compare_metadata(context, metadata)
     assert diff == []

@@ -3,7 +3,7 @@ topic, replying, and the rule that only administrators change a group's settings
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -15,6 +15,7 @@ from telegram.ext import ContextTypes
 from feedbot.articles.i18n import CATALOG_LANGUAGES, N_, normalize_language
 from feedbot.articles.model import Entry
 from feedbot.config import FeedSettings
+from feedbot.search.query import Query
 from feedbot.store.subscriptions import Subscription
 from feedbot.telegram.render.messages import render_text
 
@@ -22,6 +23,7 @@ __all__ = [
     "ADMIN_STATUSES",
     "BotDeps",
     "ChatStore",
+    "Finder",
     "HandlerSettings",
     "chat_language",
     "deps_of",
@@ -61,6 +63,12 @@ class ChatStore(Protocol):
         ...
 
 
+class Finder(Protocol):
+    """Runs a search off the event loop: the published entries ``query`` finds, best first."""
+
+    def __call__(self, query: Query, offset: int, limit: int, /) -> Awaitable[Sequence[Entry]]: ...
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -84,6 +92,7 @@ class BotDeps:
     store: ChatStore
     settings: HandlerSettings
     clock: Callable[[], datetime] = field(default=_utc_now)
+    find: Finder | None = None  # full-text search (`feedbot.store.search`), off the loop
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:

@@ -62,6 +62,7 @@ from feedbot.telegram.chat.handlerkit import (
     say,
     thread_of,
 )
+from feedbot.telegram.chat.search import search_button, search_command
 from feedbot.telegram.chat.settings_menu import settings_choice, settings_menu
 from feedbot.telegram.render.messages import (
     command_descriptions,
@@ -307,6 +308,7 @@ def build_application(
     application.add_handler(CommandHandler("subscribe", subscribe))
     application.add_handler(CommandHandler(["unsubscribe", "stop"], unsubscribe))
     application.add_handler(CommandHandler("latest", latest))
+    application.add_handler(CommandHandler("search", search_command))
     application.add_handler(CommandHandler("feed", feed))
     application.add_handler(CommandHandler("settings", settings_menu))
     application.add_handler(CommandHandler("help", help_command))
@@ -320,6 +322,7 @@ def build_application(
     ):
         application.add_handler(CommandHandler(name, handler))
     application.add_handler(CallbackQueryHandler(settings_choice, pattern=r"^(s|lang):"))
+    application.add_handler(CallbackQueryHandler(search_button, pattern=r"^search:"))
     application.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.COMMAND, unknown))
     application.add_error_handler(on_error)

@@ -20,6 +20,8 @@ from feedbot.articles.i18n import N_, translator
 from feedbot.articles.model import Article, DatePrecision, Entry
 from feedbot.config import FeedSettings
 from feedbot.publish.feeds import article_url
+from feedbot.search.query import Query
+from feedbot.search.snippet import snippet
 
 __all__ = [
     "COMMANDS",
@@ -35,6 +37,7 @@ __all__ = [
     "render_help",
     "render_latest",
     "render_post",
+    "render_search_results",
     "render_stats",
     "render_text",
     "utf16_len",
@@ -52,6 +55,7 @@ COMMANDS: Final = (
     ("unsubscribe", N_("Stop posting new articles in this chat"), False),
     ("stop", N_("Same as /unsubscribe"), False),
     ("latest", N_("Show the latest headlines: /latest [n]"), False),
+    ("search", N_("Search the articles: /search words"), False),
     ("feed", N_("Show the feed addresses"), False),
     ("settings", N_("Change the settings of this chat"), False),
     ("digest", N_("A digest instead of every post: /digest daily 08:00"), False),
@@ -62,6 +66,8 @@ COMMANDS: Final = (
     ("help", N_("List the commands"), False),
     ("stats", N_("Subscribers, articles and deliveries (bot admins only)"), True),
 )
+
+SNIPPET_LINE = 120  # characters of a /search result's snippet
 
 #: Labels of the /settings language buttons, each in its own language.
 LANGUAGE_LABELS: Final = {"en": "English", "it": "Italiano"}
@@ -279,6 +285,30 @@ def render_latest(entries: Iterable[Entry], *, feed: FeedSettings, language: str
         article = entry.article
         link = _wrap(_headline(article.headline), article_url(feed, article.id))
         lines.append(f"{number}. {link} — {escape(_date(article, language))}")
+    return "\n".join(lines)
+
+
+def render_search_results(
+    entries: Sequence[Entry],
+    *,
+    query: Query,
+    typed: str,
+    feed: FeedSettings,
+    language: str,
+    start: int = 0,
+) -> str:
+    """The /search reply: numbered headlines with links and dates, each with a one-line
+    snippet whose matched words are bold; ``start`` results came before these."""
+    if not entries:
+        return render_text(language, N_("No articles found for “{query}”."), query=typed)
+    lines = [f"<b>{render_text(language, N_('Results for “{query}”:'), query=typed)}</b>"]
+    for number, entry in enumerate(entries, start + 1):
+        article = entry.article
+        link = _wrap(_headline(article.headline), article_url(feed, article.id))
+        lines.append(f"{number}. {link} — {escape(_date(article, language))}")
+        passage = snippet(article, query, chars=SNIPPET_LINE)
+        if passage.segments:
+            lines.append(passage.html(tag="b"))
     return "\n".join(lines)
 
 

@@ -1,0 +1,152 @@
+"""Full-text search: latency of 1–3 word queries over a generated corpus (100,000
+articles, Italian and English; 10,000 with --quick) on SQLite and on PostgreSQL,
+p50 and p99 of the first page (20 results, ranked), goal p99 <= 20 ms on each; and the
+cost of the index on ingest (10,000 articles stored with and without it, as a ratio,
+goal >= 0.8).
+
+The articles are stored with `Articles.apply_changes` in batches of 500 (what the scan
+does after reading); the queries are drawn at random (fixed seed) from the corpus' own
+words, so most find many articles: the ranking, not the look-up, is what costs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.common import Figure
+from feedbot.articles.corpus import generate
+from feedbot.articles.parse import parse
+from feedbot.search.query import parse as parse_query
+from feedbot.search.words import ignored, tokens
+from feedbot.store import FileRecord, Store
+from tests.pgserver import fresh_database, shared_server
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+BATCH = 500
+
+
+def _records(n: int) -> Iterator[list[FileRecord]]:
+    batch: list[FileRecord] = []
+    for name, data in generate(n, seed=7):
+        article = parse(name, data)
+        batch.append(FileRecord(article, name, len(data), 1, hashlib.sha256(data).hexdigest()))
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _fill(store: Store, n: int) -> float:
+    """Seconds to store ``n`` generated articles (parsing included)."""
+    start = time.perf_counter()
+    for batch in _records(n):
+        store.articles.apply_changes(batch, (), NOW, broadcast=False)
+    return time.perf_counter() - start
+
+
+def _queries(count: int) -> list[str]:
+    rng = random.Random(11)
+    vocabulary: set[str] = set()
+    for _, data in generate(300, seed=7):
+        text = data.decode()
+        vocabulary.update(w for w in tokens(text) if len(w) > 3 and not w.isdigit())
+    words = sorted(vocabulary - ignored("it") - ignored("en"))
+    return [" ".join(rng.sample(words, rng.randint(1, 3))) for _ in range(count)]
+
+
+def _latencies(store: Store, queries: list[str]) -> list[float]:
+    parsed = [parse_query(q) for q in queries]
+    for query in parsed[:20]:  # warm the caches
+        store.search.find(query, NOW)
+    out = []
+    for query in parsed:
+        start = time.perf_counter()
+        store.search.find(query, NOW)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _ingest_ratio(open_store: Callable[[str], Store], n: int) -> tuple[float, float]:
+    """Articles/s stored with the search index, and without (its writes skipped)."""
+    from feedbot.store import articles as articles_module
+
+    with_index = n / _fill(open_store("with"), n)
+    real = articles_module.index_search
+    articles_module.index_search = lambda conn, found: None  # the baseline: no index
+    try:
+        without = n / _fill(open_store("without"), n)
+    finally:
+        articles_module.index_search = real
+    return with_index, without
+
+
+def run(quick: bool = False) -> list[Figure]:
+    n = 10_000 if quick else 100_000
+    queries = _queries(200 if quick else 500)
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory() as tmp_name, shared_server() as server:
+        tmp = Path(tmp_name)
+        with fresh_database(server, "feedbot_bench_search") as url:
+            stores = {
+                "SQLite": Store.open(tmp / "search.sqlite3"),
+                "PostgreSQL": Store.open(tmp / "x", url=url),
+            }
+            try:
+                for engine, store in stores.items():
+                    seconds = _fill(store, n)
+                    ms = _latencies(store, queries)
+                    p50, p99 = statistics.median(ms), _percentile(ms, 0.99)
+                    figures.append(
+                        Figure(
+                            name=f"search p99 over {n:,} articles on {engine}",
+                            value=p99,
+                            unit="ms",
+                            goal="<= 20",
+                            ok=p99 <= 20,
+                            detail=f"p50 {p50:.2f} ms, {len(ms)} queries of 1-3 words; "
+                            f"filled in {seconds:.0f} s",
+                        )
+                    )
+            finally:
+                for store in stores.values():
+                    store.close()
+        m = 2_000 if quick else 10_000
+        for engine in ("SQLite", "PostgreSQL"):
+            with ExitStack() as stack:
+
+                def open_store(name: str, engine: str = engine, stack: ExitStack = stack) -> Store:
+                    if engine == "SQLite":
+                        store = Store.open(tmp / f"ingest-{name}.sqlite3")
+                    else:
+                        url = stack.enter_context(fresh_database(server, f"feedbot_ingest_{name}"))
+                        store = Store.open(tmp / "x", url=url)
+                    stack.callback(store.close)
+                    return store
+
+                with_index, without = _ingest_ratio(open_store, m)
+            ratio = with_index / without
+            figures.append(
+                Figure(
+                    name=f"ingest with the search index on {engine}",
+                    value=ratio,
+                    unit="x without",
+                    goal=">= 0.8",
+                    ok=ratio >= 0.8,
+                    detail=f"{with_index:,.0f} vs {without:,.0f} articles/s, {m:,} articles",
+                )
+            )
+    return figures

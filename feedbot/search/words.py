@@ -1,0 +1,189 @@
+"""The words an article is found by: folded like the filters, then stemmed.
+
+Text is folded the way subscription filters fold it (`feedbot.articles.filters.fold`:
+casefold, NFKD, combining marks dropped — "Città" → "citta"), cut into runs of letters
+and digits, and each word is reduced to its stem by the Snowball stemmer of the
+article's language ("riforme" → "riform", "reforms" → "reform"; PyStemmer, the C build of
+Snowball). A language without a stemmer keeps the folded words.
+
+An article is three fields that weigh differently: the headline, the section headings
+and the text. PostgreSQL's ``tsvector`` has limits that FTS5 does not (positions up to
+16,383, 256 positions a word, about 1 MB in all), so this module applies them for both
+engines alike: the first `MAX_POSITIONS` words are indexed; an occurrence of a word past
+its `MAX_OCCURRENCES`th, and a word longer than `MAX_WORD_BYTES`, keep their place as
+`FILLER` — a private-use character that FTS5 indexes as a word and no query can type
+(queries keep only letters and digits) — so a phrase never joins the words around it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
+
+import Stemmer
+
+from feedbot.articles.filters import fold
+from feedbot.articles.model import Article
+from feedbot.articles.summarize import stop_words
+
+__all__ = [
+    "FILLER",
+    "MAX_OCCURRENCES",
+    "MAX_POSITIONS",
+    "MAX_WORD_BYTES",
+    "STEMMED",
+    "Document",
+    "document",
+    "ignored",
+    "stem",
+    "stemmer",
+    "tokens",
+]
+
+#: PostgreSQL's limits for a ``tsvector``: positions 1..16383, 256 positions a word.
+MAX_POSITIONS = 16_383
+MAX_OCCURRENCES = 256
+#: Longer words (base64, URLs run together) are not indexed: 16,383 of them fit in 1 MB.
+MAX_WORD_BYTES = 48
+FILLER = "\ue000"
+#: Position gap between fields, so that a phrase never spans the headline and the text.
+FIELD_GAP = 2
+
+#: ISO 639-1 code → Snowball algorithm, for the languages `summarize.detect_language` knows.
+STEMMED: dict[str, str] = {
+    "ar": "arabic",
+    "ca": "catalan",
+    "da": "danish",
+    "de": "german",
+    "el": "greek",
+    "en": "english",
+    "es": "spanish",
+    "fi": "finnish",
+    "fr": "french",
+    "hu": "hungarian",
+    "it": "italian",
+    "nl": "dutch",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sv": "swedish",
+    "tr": "turkish",
+}
+
+_TOKEN = re.compile(r"[^\W_]+")
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def tokens(text: str) -> list[str]:
+    """The folded words of ``text``: runs of letters and digits ("e-mail" → e, mail).
+
+    The same as ``_TOKEN.findall(fold(text))``, faster: folding works character by
+    character, so only the runs of non-ASCII characters need it (cached: a language
+    repeats its accented letters)."""
+    text = text.casefold()
+    if not text.isascii():
+        text = _NOT_ASCII.sub(_fold_run, text)
+    return _TOKEN.findall(text)
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return _fold_cached(match.group())
+
+
+@lru_cache(maxsize=4096)
+def _fold_cached(run: str) -> str:
+    return fold(run)
+
+
+@lru_cache(maxsize=64)
+def stemmer(language: str) -> Callable[[Sequence[str]], list[str]]:
+    """Stems a list of folded words in ``language``; the identity without a stemmer."""
+    algorithm = STEMMED.get(language)
+    if algorithm is None:
+        return list
+    engine = Stemmer.Stemmer(algorithm, 10_000)  # the C stemmer keeps its own word cache
+    return engine.stemWords  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=64)
+def ignored(language: str) -> frozenset[str]:
+    """The folded stop words of ``language`` ("il", "di", "the", single letters): too
+    common to find anything by, so neither indexed nor searched for."""
+    return frozenset(w for word in stop_words(language) for w in tokens(word))
+
+
+def stem(words: Sequence[str], language: str) -> list[str]:
+    """``words`` reduced to their stems in ``language``."""
+    return stemmer(language)(words)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One article's search words, by field, in reading order."""
+
+    headline: tuple[str, ...]
+    headings: tuple[str, ...]
+    text: tuple[str, ...]
+
+    def columns(self) -> tuple[str, str, str]:
+        """The three fields as space-separated words (an FTS5 row)."""
+        return " ".join(self.headline), " ".join(self.headings), " ".join(self.text)
+
+    def tsvector(self) -> str:
+        """The fields as a ``tsvector`` literal: headline weight A, headings B, text D."""
+        positions: defaultdict[str, list[str]] = defaultdict(list)
+        at = 1
+        for words, labels in ((self.headline, _A), (self.headings, _B), (self.text, _D)):
+            for word, label in zip(words, labels[at:], strict=False):
+                positions[word].append(label)
+            at += len(words) + FIELD_GAP
+        positions.pop(FILLER, None)
+        return " ".join(f"'{word}':{','.join(at)}" for word, at in positions.items())
+
+
+# Position labels, made once: "12A", "12B", "12".
+_A, _B, _D = ([f"{i}{w}" for i in range(MAX_POSITIONS + 1)] for w in ("A", "B", ""))
+
+
+def document(article: Article) -> Document:
+    """The words ``article`` is found by, capped as PostgreSQL caps them (see module doc)."""
+    headings = [s.heading for s in article.sections if s.heading]
+    blocks = [block.text for s in article.sections for block in s.blocks]
+    fields = [_words(texts, article.language) for texts in ([article.headline], headings, blocks)]
+    seen = Counter(chain.from_iterable(fields))
+    if (
+        sum(map(len, fields)) + 2 * FIELD_GAP <= MAX_POSITIONS
+        and max(seen.values(), default=0) <= MAX_OCCURRENCES
+        and max(map(len, map(str.encode, seen)), default=0) <= MAX_WORD_BYTES
+    ):  # the common case: nothing to cap, checked in C
+        return Document(*map(tuple, fields))
+    room = MAX_POSITIONS
+    counts: dict[str, int] = {}
+    capped: list[tuple[str, ...]] = []
+    for words in fields:
+        capped.append(_capped(words[:room], counts))
+        room = max(0, room - len(capped[-1]) - FIELD_GAP)
+    return Document(*capped)
+
+
+def _words(texts: Sequence[str], language: str) -> list[str]:
+    found = tokens("\n".join(texts))
+    if skip := ignored(language):
+        found = [w for w in found if w not in skip]
+    return stem(found, language)
+
+
+def _capped(words: list[str], counts: dict[str, int]) -> tuple[str, ...]:
+    """``words`` with `FILLER` for a word too long or seen too often."""
+    kept: list[str] = []
+    for word in words:
+        n = counts.get(word, 0) + 1
+        counts[word] = n
+        fits = n <= MAX_OCCURRENCES and len(word.encode()) <= MAX_WORD_BYTES
+        kept.append(word if fits else FILLER)
+    return tuple(kept)

@@ -1,0 +1,69 @@
+"""The words an article is found by: folding, stemming, fields, PostgreSQL's limits."""
+
+from __future__ import annotations
+
+from feedbot.articles.parse import parse
+from feedbot.search.words import (
+    FILLER,
+    MAX_OCCURRENCES,
+    MAX_POSITIONS,
+    MAX_WORD_BYTES,
+    document,
+    stem,
+    tokens,
+)
+
+
+def test_tokens_fold_like_the_filters_and_keep_only_letters_and_digits() -> None:
+    assert tokens("Città: l'ÉLITE, e-mail_2026 NEAR(x*) ^a") == [
+        "citta",
+        "l",
+        "elite",
+        "e",
+        "mail",
+        "2026",
+        "near",
+        "x",
+        "a",
+    ]
+
+
+def test_word_forms_share_a_stem_in_italian_and_english() -> None:
+    assert stem(["riforme", "riforma"], "it") == ["riform", "riform"]
+    assert stem(["reforms", "reform"], "en") == ["reform", "reform"]
+    assert stem(["riforme"], "xx") == ["riforme"]  # no stemmer: the folded word
+
+
+def test_document_fields_and_weights() -> None:
+    a = parse(
+        "001_x.txt",
+        b"date 2026-03-01 Le riforme delle pensioni\n\nPrimo paragrafo sulla riforma.\n\n"
+        b"Cosa cambia\n\nIl testo della citt\xc3\xa0.\n",
+    )
+    doc = document(a)
+    assert doc.headline == ("riform", "pension")  # "le", "delle": stop words, not indexed
+    assert "camb" in doc.headings
+    assert "citt" in doc.text and "riform" in doc.text
+    vector = doc.tsvector()
+    assert "'riform':1A," in vector  # headline weight A, then the text's plain positions
+    assert ":" in vector and "B" in vector
+
+
+def test_limits_of_postgresql_apply_to_both_engines() -> None:
+    long_word = "x" * (MAX_WORD_BYTES + 1)
+    body = " ".join(["parola"] * (MAX_OCCURRENCES + 5) + [long_word] + ["fine"] * 20_000)
+    a = parse("001_x.txt", f"date 2026-03-01 Titolo\n\n{body}.\n".encode())
+    doc = document(a)
+    assert len(doc.headline) + len(doc.headings) + len(doc.text) <= MAX_POSITIONS
+    words = doc.text
+    (parola,) = stem(["parola"], a.language)
+    assert words.count(parola) == MAX_OCCURRENCES
+    assert words[MAX_OCCURRENCES] == FILLER  # the 257th keeps its place, unsearchable
+    assert long_word not in words
+    positions = [
+        int(p.rstrip("ABD"))
+        for item in doc.tsvector().split()
+        for p in item.split(":")[1].split(",")
+    ]
+    assert max(positions) <= MAX_POSITIONS
+    assert FILLER not in doc.tsvector()

@@ -1,0 +1,199 @@
+"""Full-text search on both engines: written with the article, found by word forms,
+never found removed or scheduled, ranked by relevance and recency, and the same
+articles on SQLite and PostgreSQL for the same query."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from feedbot.articles.model import Article
+from feedbot.articles.parse import parse
+from feedbot.search.query import parse as query
+from feedbot.store import Store
+from feedbot.store.search import WORDS_KEY
+from tests.storekit import add, remove
+
+NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+
+def make(n: int, headline: str, *paragraphs: str, day: str = "2026-03-01") -> Article:
+    body = "\n\n".join(paragraphs or ("Testo.",))
+    return parse(f"{n:03d}_{n:016x}.txt", f"date {day} {headline}\n\n{body}\n".encode())
+
+
+def found(store: Store, typed: str, now: datetime = NOW) -> list[str]:
+    return [hit.article.id for hit in store.search.find(query(typed), now)]
+
+
+CORPUS = [
+    make(1, "La riforma delle pensioni", "Il governo approva la riforma in aula a Roma."),
+    make(2, "Roma, la città eterna", "Turisti in città per il giubileo.", day="2026-03-02"),
+    make(
+        3,
+        "Pension reforms pass",
+        "The parliament has passed the reforms to pensions, and this is what they will do.",
+        day="2026-02-01",
+    ),
+    make(
+        4, "Calcio", "La Lazio vince il derby di Roma.", "Risultato: due a uno.", day="2026-03-03"
+    ),
+    make(
+        5,
+        "Economia",
+        "Le riforme economiche del governo tardano e non si sa quando arriveranno.",
+        day="2025-12-01",
+    ),
+    make(6, "Running and more", "She runs; they ran; running shoes.", day="2026-03-04"),
+]
+
+
+def fill(store: Store) -> None:
+    for article in CORPUS:
+        add(store, article, NOW)
+
+
+def test_word_forms_accents_phrases_and_exclusions(store: Store) -> None:
+    fill(store)
+    assert set(found(store, "riforme")) == {CORPUS[0].id, CORPUS[4].id}  # riforma, riforme
+    assert found(store, "reform") == [CORPUS[2].id]  # "reforms"
+    assert found(store, "citta") == [CORPUS[1].id]  # città
+    assert found(store, "CITTÀ eterna") == [CORPUS[1].id]
+    assert set(found(store, "roma")) == {CORPUS[0].id, CORPUS[1].id, CORPUS[3].id}
+    assert set(found(store, "roma -lazio")) == {CORPUS[0].id, CORPUS[1].id}
+    assert found(store, '"derby di roma"') == [CORPUS[3].id]
+    assert found(store, '"roma di derby"') == []
+    assert found(store, "runs") == [CORPUS[5].id]
+    assert found(store, "nulla") == []
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "NEAR(roma lazio, 2)",
+        "rom*",
+        "^roma",
+        "headline:roma",
+        "{headline headings}: roma",
+        "roma AND OR NOT",
+        '"unbalanced roma',
+        "roma & !lazio | x <-> y",
+        "'roma':* & lazio:A",
+        "\\ ' \" ( ) : * ^ + - ! & | < >",
+        "-roma",
+        "\x00roma\x01",
+        "roma" + "\u0301" * 5,
+    ],
+)
+def test_engine_syntax_is_only_text(store: Store, typed: str) -> None:
+    fill(store)
+    found(store, typed)  # never raises: the engine never reads the user's syntax
+
+
+def test_removed_scheduled_and_edited_articles(store: Store) -> None:
+    fill(store)
+    remove(store, CORPUS[1].id, NOW)
+    assert found(store, "citta") == []
+    future = make(7, "Pensioni future", "Testo.", day="2026-03-10T18:00:00Z")
+    add(store, future, NOW)
+    assert CORPUS[0].id in found(store, "pensioni") and future.id not in found(store, "pensioni")
+    store.articles.release_due(NOW + timedelta(days=1))
+    assert future.id in found(store, "pensioni", NOW + timedelta(days=1))
+    edited = make(4, "Calcio", "La Roma perde la finale.", day="2026-03-03")
+    add(store, edited, NOW, content_hash="other")
+    assert found(store, "lazio") == []
+    assert CORPUS[3].id in found(store, "finale")
+
+
+def test_headline_outweighs_text_and_recency_breaks_ties(store: Store) -> None:
+    add(store, make(1, "Notizie", "Si parla di vaccini oggi.", day="2026-03-01"), NOW)
+    add(store, make(2, "Vaccini", "Oggi se ne parla.", day="2026-03-01"), NOW)
+    assert found(store, "vaccini")[0] == make(2, "Vaccini").id
+    add(store, make(3, "Mercati", "Borsa in calo.", day="2026-01-01"), NOW)
+    add(store, make(4, "Mercati", "Borsa in calo.", day="2026-03-09"), NOW)
+    assert found(store, "borsa") == [make(4, "x").id, make(3, "x").id]
+
+
+def test_backfill_indexes_what_the_index_lacks_and_rebuilds_on_new_words(store: Store) -> None:
+    fill(store)
+    assert store.search.backfill() == len(CORPUS)  # no words version yet: all, once
+    assert store.search.backfill() == 0
+    with store.db.write() as conn:
+        conn.execute(text("DELETE FROM search_docs WHERE article_id = :a"), {"a": CORPUS[1].id})
+        if store.db.dialect == "sqlite":
+            conn.execute(text("DELETE FROM search_fts"))
+            conn.execute(text("DELETE FROM search_docs"))
+    seen: list[tuple[int, int]] = []
+    indexed = store.search.backfill(lambda done, total: seen.append((done, total)))
+    assert indexed == (1 if store.db.dialect == "postgresql" else len(CORPUS))
+    assert found(store, "citta") == [CORPUS[1].id]
+    store.db.set_state(WORDS_KEY, "0 an older stemmer")
+    assert store.search.backfill() == len(CORPUS)
+    assert store.search.backfill() == 0
+    assert seen and seen[-1][0] == seen[-1][1]
+
+
+QUERIES = [
+    "riforme",
+    "pensioni",
+    "reforms",
+    "citta",
+    "roma -lazio",
+    '"la riforma"',
+    "governo riforme",
+    "runs",
+    "ran",
+    "di",
+    "a -roma",
+    "the",
+    '"passed reforms"',
+    "eterna OR turisti",
+    "2026",
+]
+
+
+@pytest.mark.postgresql
+def test_both_engines_find_the_same_articles(
+    tmp_path: Path, pg_url: str, seed_bytes: bytes
+) -> None:
+    corpus = [*CORPUS, parse("000_52a7b11c330feae9.txt", seed_bytes)]
+    sqlite = Store.open(tmp_path / "a.sqlite3")
+    postgres = Store.open(tmp_path / "unused", url=pg_url)
+    try:
+        for store in (sqlite, postgres):
+            for article in corpus:
+                add(store, article, NOW)
+        words = {w for a in corpus for w in a.headline.split()} | set(QUERIES)
+        for typed in sorted(words):
+            assert set(found(sqlite, typed)) == set(found(postgres, typed)), typed
+    finally:
+        sqlite.close()
+        postgres.close()
+
+
+def test_newest_first_for_a_searchs_feed(store: Store) -> None:
+    fill(store)
+    hits = store.search.find(query("roma"), NOW, newest=True)
+    assert [h.article.id for h in hits] == [CORPUS[3].id, CORPUS[1].id, CORPUS[0].id]
+    assert len(store.search.find(query("roma"), NOW, newest=True, limit=2, offset=1)) == 2
+
+
+def test_an_edit_that_moves_the_date_and_a_removal_keep_the_index_exact(store: Store) -> None:
+    fill(store)
+    moved = make(1, "La riforma delle pensioni", "Il governo approva la riforma.", day="2026-03-09")
+    add(store, moved, NOW, content_hash="moved")
+    hits = store.search.find(query("riforma"), NOW, newest=True)
+    assert hits[0].article.id == moved.id  # now the newest, by its new date
+    remove(store, moved.id, NOW)
+    assert moved.id not in found(store, "riforma")
+    add(store, moved, NOW, content_hash="back")  # the file came back
+    assert moved.id in found(store, "riforma")
+    from sqlalchemy import func, select
+
+    from feedbot.store.schema import search_docs
+
+    with store.db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(search_docs)) == len(CORPUS)
