@@ -27,7 +27,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedbot.config import HttpSettings
 from feedbot.http.body import read_body
-from feedbot.http.conditional import accepts_gzip, etag_matches, http_date, not_modified_since
+from feedbot.http.conditional import (
+    Headers,
+    Prepared,
+    accepts_gzip,
+    etag_matches,
+    not_modified_since,
+)
 from feedbot.http.guard import MAX_BODY_BYTES, SizedRoute
 from feedbot.publish.feeds import site_url
 from feedbot.publish.pages import render_not_found
@@ -47,8 +53,6 @@ class Offload(Protocol):
 
     def __call__(self, fn: Callable[[A], R], arg: A, /) -> Awaitable[R]: ...
 
-
-Headers = list[tuple[bytes, bytes]]
 
 MAX_HEADER_BYTES = 16 * 1024  # larger request headers get 431 (whatever the HTTP parser allows)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"})
@@ -82,43 +86,6 @@ def _counter(registry: CollectorRegistry) -> Counter:
         )
         _counters[registry] = counter
     return counter
-
-
-class _Prepared:
-    """The response headers of one `Resource`, built once."""
-
-    __slots__ = ("etags", "gzip", "modified_at", "not_modified", "plain", "resource")
-
-    not_modified: tuple[Headers, Headers]  # the 304 headers: plain, gzip
-
-    def __init__(self, resource: Resource, common: Headers, extra: Headers) -> None:
-        self.resource = resource
-        self.modified_at = resource.last_modified.timestamp()
-        etag = resource.etag.encode("ascii")
-        gz_etag = etag[:-1] + b'-gz"'
-        self.etags = (etag, gz_etag)
-        base = [
-            (b"content-type", resource.content_type.encode("ascii")),
-            (b"last-modified", http_date(resource.last_modified)),
-            *common,
-            *extra,
-        ]
-        self.plain = [
-            *base,
-            (b"etag", etag),
-            (b"content-length", str(len(resource.body)).encode()),
-        ]
-        self.gzip = [
-            *base,
-            (b"etag", gz_etag),
-            (b"content-encoding", b"gzip"),
-            (b"content-length", str(len(resource.gzipped)).encode()),
-        ]
-        last_modified = (b"last-modified", http_date(resource.last_modified))
-        self.not_modified = (
-            [(b"etag", etag), last_modified, *common, *extra],
-            [(b"etag", gz_etag), last_modified, *common, *extra],
-        )
 
 
 class _SiteLayer:
@@ -157,7 +124,7 @@ class _SiteLayer:
             for path in ("feed.atom", "feed.rss", "feed.json"):
                 link = f'<{hub}>; rel="hub", <{site_url(feed, path)}>; rel="self"'
                 self.feed_links[path] = [(b"link", link.encode("utf-8"))]
-        self.prepared: dict[str, _Prepared] = {}
+        self.prepared: dict[str, Prepared] = {}
         self.not_found = render_not_found(feed)
         self.children: dict[tuple[str, str, int], Any] = {}
         self.second = 0  # the second `date` names
@@ -281,7 +248,7 @@ class _SiteLayer:
         if prepared is None or prepared.resource is not resource:
             if len(self.prepared) > 4096:
                 self.prepared.clear()
-            prepared = _Prepared(resource, self.common, self.feed_links.get(path, []))
+            prepared = Prepared(resource, self.common, self.feed_links.get(path, []))
             self.prepared[path] = prepared
         return await self._conditional(scope, send, prepared, method)
 
@@ -304,7 +271,7 @@ class _SiteLayer:
             return await self.offload(self.searches.get, asked)
         return self.searches.get(asked)
 
-    async def _conditional(self, scope: Scope, send: Send, prepared: _Prepared, method: str) -> int:
+    async def _conditional(self, scope: Scope, send: Send, prepared: Prepared, method: str) -> int:
         inm = ims = None
         gz = False
         for name, value in scope["headers"]:

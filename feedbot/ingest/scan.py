@@ -82,6 +82,7 @@ class ArticleStore(Protocol):
         state_updates: Mapping[str, str] | None = None,
     ) -> list[str]: ...
     def release_due(self, now: datetime) -> list[str]: ...
+    def complete_search(self, stop: Callable[[], bool] | None = None) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,12 +120,14 @@ class Indexer:
         self.known: dict[str, Known] = store.known_files()
         self.bad: dict[str, BadFile] = {}
         self.baseline_done = store.get_state(BASELINE_KEY) is not None
+        self.searchable = False  # the search index is complete (checked by the first scan)
 
     def reload(self) -> None:
         """Read what the store knows again (a replica that becomes the leader: the one
         before it may have stored files since)."""
         self.known = self.store.known_files()
         self.baseline_done = self.store.get_state(BASELINE_KEY) is not None
+        self.searchable = False
 
     def _read(self, f: FileStat) -> _Read | None:
         """Read, hash and parse one file; None when it changed while being read."""
@@ -176,6 +179,8 @@ class Indexer:
         writer (see `decide`)."""
         start = time.perf_counter()
         now = now or datetime.now(UTC)
+        if not self.searchable:  # once: a database from before search, or new search words
+            self.searchable = self.store.complete_search(stop)
         same: list[str] = []
         files = list_files(
             self.folder, follow_symlinks=self.follow_symlinks, known=self.known, same=same

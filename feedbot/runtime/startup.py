@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from feedbot.store import Store
 from feedbot.store.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
 from feedbot.store.urls import sqlite_file
 
-__all__ = ["Assemble", "index_for_search", "run", "sqlite_path"]
+__all__ = ["Assemble", "run", "sqlite_path"]
 
 log = logging.getLogger("feedbot.daemon")
 
@@ -44,7 +43,6 @@ def run(
     if url is not None and not url.startswith("sqlite"):  # a shared server: no file to guard
         store = Store.open(storage.path, url=url)
         try:
-            index_for_search(store)
             daemon, bind = assemble(store, None)
             daemon.leadership.claim_name()  # another live replica of this name: refused
             try:
@@ -65,7 +63,6 @@ def run(
         try:
             lock.record_database()
             with explained(database):
-                index_for_search(store)
                 daemon, bind = assemble(store, FileIdentity.of(database))
             _serve(daemon, bind)
         finally:
@@ -73,19 +70,6 @@ def run(
     finally:
         lock.release()
     log.info("stopped")
-
-
-def index_for_search(store: Store) -> None:
-    """Index what the search index lacks (a database from before search, or words that
-    changed), logging progress every few seconds; nothing to do is one quick query."""
-
-    def progress(done: int, total: int) -> None:
-        log.info("search index: %d of %d articles", done, total)
-
-    started = time.monotonic()
-    indexed = store.search.backfill(progress)
-    if indexed:
-        log.info("search index: %d articles indexed in %.1f s", indexed, time.monotonic() - started)
 
 
 def sqlite_path(storage: StorageSettings) -> Path:

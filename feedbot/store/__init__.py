@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from feedbot.store.articles import CHANGES_CHANNEL, Articles, FileRecord, Known, StoreSource
+from feedbot.store.articles import CHANGES_CHANNEL, Articles, FileRecord, Known
 from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.digests import Digests
 from feedbot.store.edits import Edits, Publishing
@@ -24,6 +24,7 @@ from feedbot.store.inbox import Inbox
 from feedbot.store.lease import LEADER, Fence, Lease
 from feedbot.store.outbox import Delivery, Outbox
 from feedbot.store.search import Hit, Search
+from feedbot.store.source import StoreSource
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,8 +27,8 @@ from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, bytewise
+from feedbot.store.search import backfill, unindex
 from feedbot.store.search import index as index_search
-from feedbot.store.search import unindex
 from feedbot.store.subscriptions import queue_posts
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "Articles",
     "FileRecord",
     "Known",
-    "StoreSource",
     "queue_owed",
     "record_problem",
 ]
@@ -150,6 +149,11 @@ class Articles:
             return {
                 r.path: Known(r.id, r.size, r.mtime_ns, r.content_hash) for r in conn.execute(query)
             }
+
+    def complete_search(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Index for search what the index lacks (`feedbot.store.search.backfill`, through
+        the fence); False when ``stop`` ended it early."""
+        return backfill(self._db, lambda: self._fence.write(self._db), stop) is not None
 
     def get_state(self, key: str) -> str | None:
         """A value of the key-value state (the indexer keeps its baseline mark there)."""
@@ -370,29 +374,3 @@ def _upsert(
     if fresh:
         conn.execute(insert(articles), fresh)
     return [row["id"] for row in fresh if not row["scheduled"]], changed
-
-
-class StoreSource:
-    """The article rows as a `feedbot.publish.site.EntrySource` (count cached per version).
-
-    Its methods read the database: call them off the event loop (the daemon's site
-    renders on a database thread)."""
-
-    def __init__(self, articles: Articles) -> None:
-        self._articles = articles
-        self._count: tuple[int, int] | None = None
-
-    def version(self) -> object:
-        return self._articles.version
-
-    def count(self) -> int:
-        version = self._articles.version
-        if self._count is None or self._count[0] != version:
-            self._count = (version, self._articles.count())
-        return self._count[1]
-
-    def newest(self, offset: int, limit: int) -> Sequence[Entry]:
-        return self._articles.newest(offset, limit)
-
-    def get(self, article_id: str) -> Entry | None:
-        return self._articles.entry(article_id)

@@ -21,6 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -35,7 +36,16 @@ from feedbot.search.words import document
 from feedbot.store.engine import Database, set_state
 from feedbot.store.schema import articles, search_docs
 
-__all__ = ["CANDIDATES", "RECENCY_DAYS", "WORDS_VERSION", "Hit", "Search", "index", "unindex"]
+__all__ = [
+    "CANDIDATES",
+    "RECENCY_DAYS",
+    "WORDS_VERSION",
+    "Hit",
+    "Search",
+    "backfill",
+    "index",
+    "unindex",
+]
 
 log = logging.getLogger("feedbot.search")
 
@@ -248,7 +258,7 @@ def _compile(
 
 
 class Search:
-    """Queries the index; keeps it complete (`backfill`)."""
+    """Queries the index (kept complete by `backfill`, which the indexer runs)."""
 
     def __init__(self, db: Database, version: Callable[[], object] = object) -> None:
         self._db = db
@@ -307,38 +317,47 @@ class Search:
             self._known = (version, languages)
         return languages
 
-    def backfill(self, progress: Callable[[int, int], None] | None = None) -> int:
-        """Index every article the index lacks (after an upgrade, or when the words
-        changed: `WORDS_VERSION`); the number indexed. Runs in batches; safe beside a
-        running writer (each batch is one transaction)."""
-        done = 0
-        with self._db.write() as conn:
-            if self._db.get_state(WORDS_KEY) != WORDS_VERSION:
-                _clear(conn)
-                set_state(conn, WORDS_KEY, WORDS_VERSION)
-        missing = (
-            select(articles.c.body)
-            .where(~select(1).where(search_docs.c.article_id == articles.c.id).exists())
-            .limit(_BACKFILL_BATCH)
-        )
-        with self._db.read() as conn:
-            total = conn.scalar(
-                select(func.count())
-                .select_from(articles)
-                .where(~select(1).where(search_docs.c.article_id == articles.c.id).exists())
-            )
-        shown = time.monotonic()
-        while True:
-            with self._db.write() as conn:
-                batch = [article_from_dict(json.loads(r.body)) for r in conn.execute(missing)]
-                index(conn, batch)
-            done += len(batch)
-            last = len(batch) < _BACKFILL_BATCH
-            if progress is not None and done and (last or time.monotonic() - shown > 2):
-                progress(done, max(done, int(total or 0)))
-                shown = time.monotonic()
-            if last:
-                return done
+
+def backfill(
+    db: Database,
+    write: Callable[[], AbstractContextManager[Connection]],
+    stop: Callable[[], bool] | None = None,
+) -> int | None:
+    """Index every published article the index lacks (a database from before search, or
+    words that changed: `WORDS_VERSION`), in transactions of ``write`` (the leader's
+    fence) of `_BACKFILL_BATCH` articles, logging progress every few seconds. The number
+    indexed, or None when ``stop`` said to stop first (the rest waits)."""
+    with write() as conn:
+        if db.get_state(WORDS_KEY) != WORDS_VERSION:
+            _clear(conn)
+            set_state(conn, WORDS_KEY, WORDS_VERSION)
+    lacking = (
+        articles.c.removed_at.is_(None),
+        articles.c.scheduled.is_(False),
+        ~select(1).where(search_docs.c.article_id == articles.c.id).exists(),
+    )
+    with db.read() as conn:
+        total = int(conn.scalar(select(func.count()).select_from(articles).where(*lacking)) or 0)
+    if not total:
+        return 0
+    batch_query = select(articles.c.body).where(*lacking).limit(_BACKFILL_BATCH)
+    done, started = 0, time.monotonic()
+    shown = started
+    while True:
+        if stop is not None and stop():
+            return None
+        with write() as conn:
+            batch = [article_from_dict(json.loads(r.body)) for r in conn.execute(batch_query)]
+            index(conn, batch)
+        done += len(batch)
+        last = len(batch) < _BACKFILL_BATCH
+        if done and (last or time.monotonic() - shown > 2):
+            log.info("search index: %d of %d articles", done, max(done, total))
+            shown = time.monotonic()
+        if last:
+            took = time.monotonic() - started
+            log.info("search index: %d articles indexed in %.1f s", done, took)
+            return done
 
 
 def _clear(conn: Connection) -> None:

@@ -4,6 +4,7 @@ articles on SQLite and PostgreSQL for the same query."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from feedbot.articles.parse import parse
 from feedbot.search.query import parse as query
 from feedbot.store import Store
 from feedbot.store.search import WORDS_KEY
+from feedbot.store.search import backfill as search_backfill
 from tests.storekit import add, remove
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -117,23 +119,32 @@ def test_headline_outweighs_text_and_recency_breaks_ties(store: Store) -> None:
     assert found(store, "borsa") == [make(4, "x").id, make(3, "x").id]
 
 
-def test_backfill_indexes_what_the_index_lacks_and_rebuilds_on_new_words(store: Store) -> None:
+def backfill(store: Store, stop: Callable[[], bool] | None = None) -> int | None:
+    return search_backfill(store.db, store.db.write, stop)
+
+
+def test_backfill_indexes_what_the_index_lacks_and_rebuilds_on_new_words(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
     fill(store)
-    assert store.search.backfill() == len(CORPUS)  # no words version yet: all, once
-    assert store.search.backfill() == 0
+    future = make(7, "Pensioni future", "Testo.", day="2026-03-10T18:00:00Z")
+    add(store, future, NOW)  # scheduled: not indexed, not backfilled
+    remove(store, CORPUS[5].id, NOW)  # removed: the same
+    assert backfill(store) == len(CORPUS) - 1  # no words version yet: all published, once
+    assert backfill(store) == 0
     with store.db.write() as conn:
         conn.execute(text("DELETE FROM search_docs WHERE article_id = :a"), {"a": CORPUS[1].id})
         if store.db.dialect == "sqlite":
             conn.execute(text("DELETE FROM search_fts"))
             conn.execute(text("DELETE FROM search_docs"))
-    seen: list[tuple[int, int]] = []
-    indexed = store.search.backfill(lambda done, total: seen.append((done, total)))
-    assert indexed == (1 if store.db.dialect == "postgresql" else len(CORPUS))
+    caplog.set_level("INFO", "feedbot.search")
+    assert store.articles.complete_search()
     assert found(store, "citta") == [CORPUS[1].id]
+    assert any("search index:" in r.getMessage() for r in caplog.records)
     store.db.set_state(WORDS_KEY, "0 an older stemmer")
-    assert store.search.backfill() == len(CORPUS)
-    assert store.search.backfill() == 0
-    assert seen and seen[-1][0] == seen[-1][1]
+    assert backfill(store, stop=lambda: True) is None  # asked to stop: the rest waits
+    assert backfill(store) == len(CORPUS) - 1
+    assert backfill(store) == 0
 
 
 QUERIES = [
