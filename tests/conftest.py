@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from feedbot.store import Store
-from tests.pgserver import Server, ThrowawayServer, fresh_database, shared_server
+from tests.pgserver import (
+    Server,
+    ThrowawayServer,
+    drop_orphans,
+    fresh_database,
+    shared_server,
+)
 
 if TYPE_CHECKING:
     from tests.daemonkit import Daemon
@@ -83,8 +89,10 @@ ENGINES = [
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
-    """The PostgreSQL server of the run (127.0.0.1:5432, or a throwaway one); never skips."""
+    """The PostgreSQL server of the run (127.0.0.1:5432, or a throwaway one); never skips.
+    Databases that killed runs left behind on it are dropped first."""
     with shared_server() as server:
+        drop_orphans(server)
         yield server
 
 
