@@ -161,3 +161,13 @@ def store(engine: str, database_url: str, tmp_path: Path) -> Iterator[Store]:
     s = Store.open(tmp_path / "feedbot.sqlite3", url=url)
     yield s
     s.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On pytest-xdist workers (``make test``) the slow end-to-end tests run first, so the
+    workers share them out early and none of them is left running alone at the end; a
+    run on one process keeps the files' order."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
