@@ -23,7 +23,7 @@ run: $(STAMP) ## Start the daemon on seeds/ with config/feedbot.toml
 
 # Parallel pytest workers (pytest-xdist): the suite waits on daemons, servers and timers far
 # more than it computes, so more workers than cores pays. One at a time: `make test WORKERS=0`.
-WORKERS ?= 4
+WORKERS ?= 3
 
 test: $(STAMP) lint ## Lint, type-check and run the whole test suite (WORKERS parallel workers)
 	$(PY) -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1
