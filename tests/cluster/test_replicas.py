@@ -431,6 +431,8 @@ def test_scheduled_jobs_survive_a_postgresql_restart_and_a_stop_in_a_take_over(
     Corpus(tmp_path / "index").drop()
     replicas += [Replica(f"r{i}", tmp_path, url, fake).start() for i in range(2)]
     leader = the_leader(replicas)
+    # both run before the server goes (on a busy machine the follower may still be starting)
+    until(lambda: all(r.health() for r in replicas), timeout=30, what="both replicas serve")
     pg_throwaway.stop("fast")
     try:
         until(
