@@ -27,8 +27,12 @@ $(NODE_STAMP): tests/node/package-lock.json
 run: $(STAMP) ## Start the daemon on seeds/ with config/feedbot.toml
 	$(VENV)/bin/feedbot --config $(CONFIG) run
 
-test: $(STAMP) $(NODE_STAMP) lint ## Lint, type-check and run the whole test suite
-	$(PY) -m pytest -q
+# Parallel pytest workers (pytest-xdist): the suite waits on daemons, servers and timers far
+# more than it computes, so more workers than cores pays. One at a time: `make test WORKERS=0`.
+WORKERS ?= 3
+
+test: $(STAMP) $(NODE_STAMP) lint ## Lint, type-check and run the whole test suite (WORKERS parallel workers)
+	$(PY) -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check feedbot tests bench

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from feedbot.store import Store
-from tests.pgserver import Server, ThrowawayServer, fresh_database, shared_server
+from tests.pgserver import (
+    Server,
+    ThrowawayServer,
+    drop_orphans,
+    fresh_database,
+    shared_server,
+)
 
 if TYPE_CHECKING:
     from tests.daemonkit import Daemon
@@ -83,8 +89,10 @@ ENGINES = [
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
-    """The PostgreSQL server of the run (127.0.0.1:5432, or a throwaway one); never skips."""
+    """The PostgreSQL server of the run (127.0.0.1:5432, or a throwaway one); never skips.
+    Databases that killed runs left behind on it are dropped first."""
     with shared_server() as server:
+        drop_orphans(server)
         yield server
 
 
@@ -153,3 +161,13 @@ def store(engine: str, database_url: str, tmp_path: Path) -> Iterator[Store]:
     s = Store.open(tmp_path / "feedbot.sqlite3", url=url)
     yield s
     s.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On pytest-xdist workers (``make test``) the slow end-to-end tests run first, so the
+    workers share them out early and none of them is left running alone at the end; a
+    run on one process keeps the files' order."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)

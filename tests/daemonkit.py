@@ -24,9 +24,13 @@ import httpx
 from tests.conftest import ROOT
 from tests.waiting import until
 
-__all__ = ["Daemon", "atomic_write", "entries"]
+__all__ = ["WAIT", "Daemon", "atomic_write", "entries"]
 
 STARTED = r"serving (http://\S+/) "  # the start-up line; its group is the base URL
+# How long a wait for a log line may take before it fails the test: a bound for a
+# machine busy with parallel test workers (`make test`), never a speed claim — tests that
+# claim a speed pass their own ``timeout``.
+WAIT = 30.0
 
 
 class Daemon:
@@ -80,7 +84,7 @@ class Daemon:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def wait_for(self, pattern: str, *, timeout: float = 10.0) -> re.Match[str]:
+    def wait_for(self, pattern: str, *, timeout: float = WAIT) -> re.Match[str]:
         """The first match of ``pattern`` in the log; fails if the process exits first."""
 
         def seen() -> re.Match[str] | None:
@@ -90,7 +94,7 @@ class Daemon:
         found: re.Match[str] = until(seen, timeout=timeout, what=pattern, context=self.tail)
         return found
 
-    def wait_started(self, *, timeout: float = 10.0) -> str:
+    def wait_started(self, *, timeout: float = WAIT) -> str:
         """Wait for the start-up line; the base URL it serves."""
         self.url = self.wait_for(STARTED, timeout=timeout).group(1)
         return self.url
@@ -100,7 +104,7 @@ class Daemon:
 
     def refused(self) -> str:
         """It exits with 2 and one ``feedbot: error:`` line: that line."""
-        code = self.proc.wait(timeout=15)
+        code = self.proc.wait(timeout=WAIT)
         self.finish_log()
         assert code == 2, self.log
         errors = [line for line in self.log.splitlines() if line.startswith("feedbot: error:")]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -39,6 +40,7 @@ __all__ = [
     "ThrowawayServer",
     "create_database",
     "drop_database",
+    "drop_orphans",
     "fresh_database",
     "shared_server",
     "unique_name",
@@ -91,8 +93,39 @@ class Server:
 
 
 def unique_name(prefix: str = "feedbot_test") -> str:
-    """A database name no other run on this machine uses."""
-    return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    """A database name no other run (nor pytest-xdist worker) on this machine uses:
+    ``<prefix>_<pid>_<worker>_<random>``, the pid first so `drop_orphans` can tell whose
+    it is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"{prefix}_{os.getpid()}_{worker}_{uuid.uuid4().hex[:8]}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def drop_orphans(server: Server, prefix: str = "feedbot_test") -> list[str]:
+    """Drop the databases of earlier runs on this machine whose process is gone (a run
+    killed before its fixtures could drop them); the names dropped."""
+    pattern = re.compile(rf"{re.escape(prefix)}_(\d+)_")
+    with server.connect() as conn:
+        rows = conn.execute(
+            "SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix + "_",)
+        ).fetchall()
+    dropped = []
+    for (name,) in rows:
+        found = pattern.match(str(name))
+        if found and not _alive(int(found.group(1))):
+            with contextlib.suppress(psycopg.Error):  # another worker dropped it first
+                drop_database(server, str(name))
+                dropped.append(str(name))
+    return dropped
 
 
 def create_database(server: Server, name: str, *, icu_locale: str | None = None) -> str:

@@ -18,6 +18,7 @@ import pytest
 
 from feedbot.store import Store
 from tests.conftest import SEED
+from tests.daemonkit import WAIT
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -178,7 +179,11 @@ def test_sigterm_ends_the_daemon_within_budget_with_a_scan_stuck(env, start, tmp
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         d = start(env)
-        until(lambda: _sleeping_thread(d.proc.pid), what="the first scan waiting for the lock")
+        until(
+            lambda: _sleeping_thread(d.proc.pid),
+            timeout=WAIT,  # the start-up, then the first scan
+            what="the first scan waiting for the lock",
+        )
         code, took = d.stop()
         assert took < 10, (took, d.log)
         assert "feedbot leading" not in d.log  # nothing was started during the first scan

@@ -75,9 +75,12 @@ def test_an_unreachable_postgresql_is_named_by_kind(
         pg.stop("fast")
 
         def failed_scan() -> httpx.Response | None:
+            # a scan under way when the server stopped may still end well (last_error
+            # None): wait for one that failed
             r = d.get("healthz")
             body = r.json()
-            return r if r.status_code == 503 and body["last_scan"] != before else None
+            failed = body["last_scan"] != before and body["last_error"] is not None
+            return r if r.status_code == 503 and failed else None
 
         response = until(failed_scan, timeout=30, what="a 503 after a failed scan")
         body = response.json()

@@ -3,10 +3,20 @@ again with its data, and asks for its password when it has one."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import psycopg
 import pytest
 
-from tests.pgserver import Server, ThrowawayServer, fresh_database
+from tests.pgserver import (
+    Server,
+    ThrowawayServer,
+    create_database,
+    drop_orphans,
+    fresh_database,
+    unique_name,
+)
 
 pytestmark = pytest.mark.postgresql
 
@@ -20,6 +30,22 @@ def test_fresh_database_is_empty_and_dropped(pg_server: Server) -> None:
     with pg_server.connect() as conn:
         found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         assert found.fetchone() is None
+
+
+def test_databases_of_dead_runs_are_dropped_and_live_ones_kept(
+    pg_throwaway: ThrowawayServer,
+) -> None:
+    server = pg_throwaway.server
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    dead = f"feedbot_test_{ended.pid}_gw9_0123abcd"
+    live = unique_name()
+    for name in (dead, live, "feedbot_other"):
+        create_database(server, name)
+    assert drop_orphans(server) == [dead]
+    with server.connect() as conn:
+        names = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
+    assert live in names and "feedbot_other" in names and dead not in names
 
 
 def test_throwaway_server_restarts_with_its_data(pg_throwaway: ThrowawayServer) -> None:

@@ -547,14 +547,13 @@ class Daemon:
             "FEEDBOT_TELEGRAM__API_BASE_URL": self.fake.base_url,
         }
         log = self.tmp_path / f"daemon-{len(self.runs)}.log"
-        polls = len([r for r in self.fake.requests if r.method == "getupdates"])
+        # a long poll is logged as it arrives (`calls`), not when it ends 20 s later
+        polls = len(self.fake.calls("getUpdates"))
         run = daemonkit.Daemon(self.tmp_path, env, log=log)
         self.runs.append(run)
         until(
-            self.running_and(
-                lambda: len([r for r in self.fake.requests if r.method == "getupdates"]) > polls
-            ),
-            timeout=30,
+            self.running_and(lambda: len(self.fake.calls("getUpdates")) > polls),
+            timeout=daemonkit.WAIT,
             what="the bot to poll",
             context=self.stderr,
         )
