@@ -189,7 +189,7 @@ class InlineHandlers(UpdateHandlers):
                 raise ErrorReply(400, "Bad Request: RESULT_ID_INVALID")
         if len(set(ids)) != len(ids):
             raise ErrorReply(400, "Bad Request: RESULT_ID_DUPLICATE")
-        if any(r["type"] == "article" and not str(r["title"]) for r in results):
+        if any(str(r["type"]).lower() == "article" and not r["title"] for r in results):
             raise ErrorReply(400, "Bad Request: ARTICLE_TITLE_EMPTY")
         next_offset = str(params.get("next_offset") or "")
         if len(next_offset.encode()) > MAX_ID_BYTES:

@@ -46,6 +46,8 @@ from feedbot.fakegram.records import (
 __all__ = ["FakeBotAPI"]
 
 Handler = Callable[[JSONDict, Any, float], Awaitable[Any]]
+# Parameters kept as sent: strings that may look like JSON numbers ("1e5", "007").
+RAW_PARAMS = frozenset({"text", "url", "inline_query_id", "next_offset"})
 
 
 class FakeBotAPI(MessageHandlers, InlineHandlers):
@@ -254,7 +256,7 @@ class FakeBotAPI(MessageHandlers, InlineHandlers):
                 params.update(json.loads(body))
             else:
                 params.update(parse_qsl(body.decode(), keep_blank_values=True))
-        params = {k: decode_param(v) if k not in ("text", "url") else v for k, v in params.items()}
+        params = {k: v if k in RAW_PARAMS else decode_param(v) for k, v in params.items()}
         method = request.path_params["method"].lower()
         chat = params.get("chat_id")
         chat_id = chat_id_param(chat) if chat is not None else None
