@@ -46,7 +46,7 @@ class _Query:
     query: str
     offset: str
     time: float  # the emulator's clock when it was typed
-    update_id: int | None  # None: not delivered (inline mode off, or not allowed)
+    delivered: bool  # False: inline mode off, or not allowed (no answer can come)
     answer: InlineAnswer | None = None
 
 
@@ -105,17 +105,15 @@ class InlineHandlers(UpdateHandlers):
                 chat = self._chat_object(chat_id, chat_type)
             kind = str(chat["type"])
         user = self._user(user_id, language_code)
-        with self._lock:
+        with self._lock:  # known before the bot can hear of it, so it can answer at once
             query_id = str(next(self._inline_ids))
             deliver = self.inline_mode and self._wants("inline_query")
-        update_id = None
+            self._inline_queries[query_id] = _Query(
+                query_id, user, chat, kind, query, offset, self.clock(), deliver
+            )
         if deliver:
             payload = {"id": query_id, "from": user, "query": query, "offset": offset}
-            update_id = self.inject({"inline_query": {**payload, "chat_type": kind}})
-        with self._lock:
-            self._inline_queries[query_id] = _Query(
-                query_id, user, chat, kind, query, offset, self.clock(), update_id
-            )
+            self.inject({"inline_query": {**payload, "chat_type": kind}})
         return query_id
 
     def choose_inline_result(self, query_id: str, result_id: str) -> JSONDict:
@@ -209,7 +207,7 @@ class InlineHandlers(UpdateHandlers):
         with self._lock:
             q = self._inline_queries.get(query_id)
             timeout = self.limits.inline_answer_timeout
-            if q is None or q.update_id is None or q.answer is not None or now - q.time > timeout:
+            if q is None or not q.delivered or q.answer is not None or now - q.time > timeout:
                 raise ErrorReply(400, TOO_OLD)
             q.answer = answer
         return True
