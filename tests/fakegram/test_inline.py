@@ -9,6 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 from telegram import (
     Bot,
     InlineQueryResultArticle,
@@ -161,6 +165,16 @@ async def test_an_application_answers_and_the_chosen_result_lands_via_the_bot(
     assert [r.status for r in fake.requests if r.method == "answerinlinequery"] == [200, 200]
 
 
+async def test_a_chat_the_bot_is_not_in_stays_unknown_to_it() -> None:
+    async with FakeBotAPI(strict_chats=True) as fake, Bot(fake.token, base_url=fake.base_url) as b:
+        fake.set_inline()
+        query_id = fake.inline_query("pensioni", user_id=5, chat_id=-100300)
+        await b.answer_inline_query(query_id, [article("1")])
+        assert fake.choose_inline_result(query_id, "1")["chat"]["type"] == "group"
+        with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+            await b.send_message(-100300, "hello")
+
+
 async def test_a_query_longer_than_256_characters_cannot_be_typed(fake: FakeBotAPI) -> None:
     fake.inline_query("x" * 256, user_id=5)
     with pytest.raises(ValueError, match="256"):
@@ -213,6 +227,26 @@ async def test_a_webhook_s_allowed_updates_count_too(bot: Bot, fake: FakeBotAPI)
     assert (await bot.get_webhook_info()).pending_update_count == 0
     fake.command("/start", chat_id=5)
     assert (await bot.get_webhook_info()).pending_update_count == 1
+
+
+async def test_a_webhook_receives_inline_queries_like_other_updates(fake: FakeBotAPI) -> None:
+    received: list[dict[str, Any]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append(await request.json())
+        return Response(status_code=200)
+
+    receiver = FakeBotAPI()  # borrow its server plumbing for a plain Starlette receiver
+    receiver.app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    async with receiver, Bot(fake.token, base_url=fake.base_url) as b:
+        url = receiver.base_url.removesuffix("/bot") + "/hook"
+        await b.set_webhook(url, allowed_updates=["inline_query"])
+        query_id = fake.inline_query("pensioni", user_id=5, chat_id=-100200, chat_type="channel")
+        await fake.wait_for(lambda: len(received) == 1, timeout=5)
+    [update] = received
+    assert update["inline_query"]["id"] == query_id
+    assert update["inline_query"]["chat_type"] == "channel"
+    assert update["inline_query"]["from"]["id"] == 5
 
 
 async def test_no_chosen_result_update_without_inline_feedback(bot: Bot, fake: FakeBotAPI) -> None:
