@@ -86,9 +86,6 @@ async def answer_raw(bot: Bot, query_id: str, results: list[Any], **kw: Any) -> 
     return await bot.answer_inline_query(query_id, [], api_kwargs={"results": results, **kw})
 
 
-# ----------------------------------------------------------------- the whole round trip
-
-
 async def test_get_me_reports_inline_mode_only_once_turned_on() -> None:
     async with FakeBotAPI() as fake, Bot(fake.token, base_url=fake.base_url) as b:
         assert (await b.get_me()).supports_inline_queries is False
@@ -181,9 +178,6 @@ async def test_a_query_longer_than_256_characters_cannot_be_typed(fake: FakeBotA
         fake.inline_query("x" * 257, user_id=5)
 
 
-# ----------------------------------------------------------------- who gets which update
-
-
 async def test_no_inline_query_update_while_inline_mode_is_off(
     bot: Bot, fake: FakeBotAPI, refused: list[str]
 ) -> None:
@@ -258,9 +252,6 @@ async def test_no_chosen_result_update_without_inline_feedback(bot: Bot, fake: F
     assert [m["text"] for m in fake.via_bot(-7)] == ["Riforma delle pensioni"]
 
 
-# ----------------------------------------------------------------- answerInlineQuery's checks
-
-
 async def test_an_unknown_query_id_is_refused(bot: Bot, refused: list[str]) -> None:
     with pytest.raises(BadRequest):
         await bot.answer_inline_query("12345", [article("1")])
@@ -275,8 +266,7 @@ async def test_a_second_answer_is_refused_and_the_first_stays(
     with pytest.raises(BadRequest):
         await bot.answer_inline_query(query_id, [article("second")])
     assert refused == [TOO_OLD]
-    answer = fake.inline_answer(query_id)
-    assert answer is not None and [r["id"] for r in answer.results] == ["first"]
+    assert [r["id"] for r in getattr(fake.inline_answer(query_id), "results", [])] == ["first"]
     assert [r.status for r in fake.requests if r.method == "answerinlinequery"] == [200, 400]
     assert len(fake.calls("answerInlineQuery")) == 2
 
@@ -297,15 +287,14 @@ async def test_an_answer_after_ten_seconds_is_too_old(
 
 
 async def test_the_timeout_is_a_limit_tests_can_shorten() -> None:
-    now = [0.0]
-    limits = FakeLimits(inline_answer_timeout=0.5)
-    async with FakeBotAPI(limits=limits, clock=lambda: now[0]) as fake:
+    now, limits = [0.0], FakeLimits(inline_answer_timeout=0.5)
+    fake = FakeBotAPI(limits=limits, clock=lambda: now[0])
+    async with fake, Bot(fake.token, base_url=fake.base_url) as b:
         fake.set_inline()
-        async with Bot(fake.token, base_url=fake.base_url) as b:
-            query_id = fake.inline_query("pensioni", user_id=5)
-            now[0] = 0.6
-            with pytest.raises(BadRequest, match=r"(?i)query is too old"):
-                await b.answer_inline_query(query_id, [article("1")])
+        query_id = fake.inline_query("pensioni", user_id=5)
+        now[0] = 0.6
+        with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+            await b.answer_inline_query(query_id, [article("1")])
 
 
 async def test_at_most_fifty_results(bot: Bot, fake: FakeBotAPI, refused: list[str]) -> None:
@@ -345,8 +334,7 @@ async def test_next_offset_is_at_most_64_bytes(
     assert await bot.answer_inline_query(query_id, [article("1")], next_offset="9" * 64)
     looks_like_a_number = fake.inline_query("pensioni", user_id=5)
     await bot.answer_inline_query(looks_like_a_number, [article("1")], next_offset="1e5")
-    answer = fake.inline_answer(looks_like_a_number)
-    assert answer is not None and answer.next_offset == "1e5"  # kept as sent
+    assert getattr(fake.inline_answer(looks_like_a_number), "next_offset", "") == "1e5"
 
 
 CANT_PARSE = "Bad Request: can't parse inline query result: "
