@@ -28,6 +28,23 @@ What users do (each queues an update for getUpdates or the webhook; returns its 
     presses an inline button; ``chat_member(chat_id=, old=, new=)``: the bot's own
     membership changes; ``inject(update)``: any update built by hand, with
     ``next_message_id(chat_id)`` for its message id (users and the bot share one count).
+Inline mode (off by default, as before @BotFather ``/setinline``)
+    ``set_inline(True)`` turns it on (getMe's supports_inline_queries), and
+    ``set_inline_feedback(True)`` the chosen-result updates (``/setinlinefeedback``);
+    ``inline_query(query, user_id=, chat_id=, chat_type=, offset=)``: a user types
+    ``@bot query`` in any chat (default: their private chat with the bot), queued as an
+    inline_query update if inline mode is on and the bot's allowed_updates ask for it;
+    returns the query id. ``inline_answer(query_id)``: the bot's answer (`InlineAnswer`:
+    results, next_offset, cache_time, is_personal, button; None before it came);
+    ``choose_inline_result(query_id, result_id)``: the user sends that result into the
+    chat "via @bot" (returns the message; a chosen_inline_result update if feedback is
+    on); ``via_bot(chat_id)``: the messages sent so. For example::
+
+        fake.set_inline()
+        query_id = fake.inline_query("pensioni", user_id=5, chat_id=-100200)
+        await fake.wait_for(lambda: fake.inline_answer(query_id) is not None)
+        fake.choose_inline_result(query_id, fake.inline_answer(query_id).results[0]["id"])
+        assert fake.via_bot(-100200)[0]["via_bot"]["username"] == "feedbot_test_bot"
 What the bot did
     ``sent`` (accepted sendMessage calls), ``texts(chat_id)``, ``shown(chat_id)`` (what a
     chat shows now, after edits and deletions), ``markup(chat_id, message_id)``,
@@ -48,12 +65,14 @@ Hooks and knobs
     playground draws its chats from it); ``set_faults(rate=, seed=, …)``: injected 5xx,
     timeouts and 429s; ``delays`` makes a method slow (``fake.delays["setmycommands"] =
     2.0``); ``latency`` does so for sendMessage; ``limits`` (`FakeLimits`) for flood
-    control; ``wait_for(predicate)`` waits in the test's loop.
+    control and the inline answer timeout; ``wait_for(predicate)`` waits in the test's
+    loop.
 
 The package, by job: `server` (`FakeBotAPI`: lifecycle, routing, faults), `state` (the
 chats and bookkeeping every part shares), `messages` (sendMessage, editMessageText,
 deleteMessage, flood control), `updates` (getUpdates, the webhook, commands, callbacks,
-membership changes), `forums` (forum topics) and `records` (the dataclasses and helpers).
+membership changes), `inline` (inline queries, answerInlineQuery, chosen results),
+`forums` (forum topics) and `records` (the dataclasses and helpers).
 """
 
 from __future__ import annotations
@@ -66,6 +85,7 @@ from feedbot.fakegram.records import (
     Call,
     FakeLimits,
     Faults,
+    InlineAnswer,
     JSONDict,
     Observer,
     RequestRecord,
@@ -83,6 +103,7 @@ __all__ = [
     "FakeLimits",
     "Faults",
     "ForumTopics",
+    "InlineAnswer",
     "JSONDict",
     "Observer",
     "RequestRecord",

@@ -24,7 +24,25 @@ from feedbot.fakegram.state import EmulatorState
 from feedbot.telegram.render.messages import utf16_len
 from feedbot.telegram.render.parse_html import TelegramHTMLError, parse_telegram_html
 
-__all__ = ["MessageHandlers"]
+__all__ = ["MessageHandlers", "check_text"]
+
+
+def check_text(raw: str, parse_mode: Any) -> tuple[str, list[JSONDict]]:
+    """A message text as Telegram checks it (sendMessage, editMessageText, an inline
+    result's message_text): the text after entity parsing and its entities, or the 400."""
+    mode = str(parse_mode or "")
+    text, entities = raw, []
+    if mode.lower() == "html":
+        try:
+            text, parsed = parse_telegram_html(raw)
+        except TelegramHTMLError as e:
+            raise ErrorReply(400, f"Bad Request: can't parse entities: {e}") from None
+        entities = [e.to_dict() for e in parsed]
+    if not text.strip():
+        raise ErrorReply(400, "Bad Request: message text is empty")
+    if utf16_len(text) > 4096:
+        raise ErrorReply(400, "Bad Request: message is too long")
+    return text, entities
 
 
 class MessageHandlers(EmulatorState):
@@ -84,20 +102,7 @@ class MessageHandlers(EmulatorState):
     # ----------------------------------------------------------------- handlers
 
     def _check_text(self, params: JSONDict) -> tuple[str, list[JSONDict]]:
-        raw = str(params.get("text", ""))
-        mode = str(params.get("parse_mode") or "")
-        text, entities = raw, []
-        if mode.lower() == "html":
-            try:
-                text, parsed = parse_telegram_html(raw)
-            except TelegramHTMLError as e:
-                raise ErrorReply(400, f"Bad Request: can't parse entities: {e}") from None
-            entities = [e.to_dict() for e in parsed]
-        if not text.strip():
-            raise ErrorReply(400, "Bad Request: message text is empty")
-        if utf16_len(text) > 4096:
-            raise ErrorReply(400, "Bad Request: message is too long")
-        return text, entities
+        return check_text(str(params.get("text", "")), params.get("parse_mode"))
 
     def _flood(self, chat: JSONDict, paid: bool, now: float) -> None:
         """429 when this message would break a sliding window; else count it."""

@@ -21,6 +21,7 @@ __all__ = [
     "ErrorReply",
     "FakeLimits",
     "Faults",
+    "InlineAnswer",
     "JSONDict",
     "Observer",
     "RequestRecord",
@@ -52,6 +53,7 @@ class FakeLimits:
     group_per_minute: int | None = 20  # per group or channel (negative chat id)
     private_per_second: int | None = None  # per private chat; off like Telegram's soft limit
     paid_per_second: int = 1000  # applies instead of global_per_second with allow_paid_broadcast
+    inline_answer_timeout: float = 10.0  # seconds to answer an inline query, else it is too old
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,19 @@ class Call:
     time: float  # the emulator's clock at arrival
     replica: str  # the client's name from its base URL ("" for the plain one)
     offset: int | None = None  # getUpdates: the offset it confirms up to (None: not given)
+
+
+@dataclass(frozen=True)
+class InlineAnswer:
+    """The bot's answerInlineQuery for one inline query (`FakeBotAPI.inline_answer`)."""
+
+    query_id: str
+    results: list[JSONDict]  # as the bot sent them
+    next_offset: str = ""  # "": no more results
+    cache_time: int = 300
+    is_personal: bool = False
+    button: JSONDict | None = None  # an InlineQueryResultsButton
+    time: float = 0.0  # the emulator's clock at arrival
 
 
 @dataclass(frozen=True)

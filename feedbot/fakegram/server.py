@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from feedbot.fakegram.inline import InlineHandlers
 from feedbot.fakegram.messages import MessageHandlers
 from feedbot.fakegram.records import (
     DEFAULT_TOKEN,
@@ -41,14 +42,15 @@ from feedbot.fakegram.records import (
     chat_id_param,
     decode_param,
 )
-from feedbot.fakegram.updates import UpdateHandlers
 
 __all__ = ["FakeBotAPI"]
 
 Handler = Callable[[JSONDict, Any, float], Awaitable[Any]]
+# Parameters kept as sent: strings that may look like JSON numbers ("1e5", "007").
+RAW_PARAMS = frozenset({"text", "url", "inline_query_id", "next_offset"})
 
 
-class FakeBotAPI(MessageHandlers, UpdateHandlers):
+class FakeBotAPI(MessageHandlers, InlineHandlers):
     """The fake server and its control side."""
 
     def __init__(
@@ -98,6 +100,12 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
         self.commands: dict[tuple[str, str], list[JSONDict]] = {}  # (scope type, language) → list
         self.callback_answers: list[JSONDict] = []
         self.webhook: JSONDict = {"url": ""}
+        self._allowed_updates: list[str] | None = None
+        self.inline_mode = False  # off until @BotFather /setinline (`set_inline`)
+        self.inline_feedback = False  # /setinlinefeedback (`set_inline_feedback`)
+        self._inline_queries = {}
+        self._inline_ids = itertools.count(10**17 + 1)
+        self._via_bot = []
         self._observers: list[Observer] = []
         self.base_url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -248,7 +256,7 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
                 params.update(json.loads(body))
             else:
                 params.update(parse_qsl(body.decode(), keep_blank_values=True))
-        params = {k: decode_param(v) if k not in ("text", "url") else v for k, v in params.items()}
+        params = {k: v if k in RAW_PARAMS else decode_param(v) for k, v in params.items()}
         method = request.path_params["method"].lower()
         chat = params.get("chat_id")
         chat_id = chat_id_param(chat) if chat is not None else None
@@ -312,6 +320,7 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
             "getmycommands": self._get_my_commands,
             "deletemycommands": self._delete_my_commands,
             "answercallbackquery": self._answer_callback_query,
+            "answerinlinequery": self._answer_inline_query,
             "getchatmember": self._get_chat_member,
             "getchat": self._get_chat,
             "sendchataction": self._true,
@@ -354,4 +363,4 @@ class FakeBotAPI(MessageHandlers, UpdateHandlers):
 
     async def _get_me(self, params: JSONDict, chat_id: Any, now: float) -> JSONDict:
         extra = {"can_join_groups": True, "can_read_all_group_messages": False}
-        return {**self.bot_user, **extra, "supports_inline_queries": False}
+        return {**self.bot_user, **extra, "supports_inline_queries": self.inline_mode}

@@ -63,6 +63,7 @@ class EmulatorState(ForumTopics):
     commands: dict[tuple[str, str], list[JSONDict]]
     callback_answers: list[JSONDict]
     webhook: JSONDict
+    _allowed_updates: list[str] | None  # as the bot last set them (None: never)
     _loop: asyncio.AbstractEventLoop | None
     _wake: asyncio.Event | None
     _closing: bool
@@ -73,6 +74,18 @@ class EmulatorState(ForumTopics):
         self, chat_id: int, type: str | None = None, *, title: str = "", username: str = ""
     ) -> JSONDict:
         """Make a chat known (needed with ``strict_chats``); the type follows from the id."""
+        chat = self._chat_object(chat_id, type, title=title, username=username)
+        with self._lock:
+            self._chats[chat_id] = chat
+            if username:
+                self._usernames[username.lower()] = chat_id
+        return chat
+
+    @staticmethod
+    def _chat_object(
+        chat_id: int, type: str | None = None, *, title: str = "", username: str = ""
+    ) -> JSONDict:
+        """A Chat object as `add_chat` makes it, without making the chat known."""
         if type is None:
             type = "private" if chat_id > 0 else ("supergroup" if chat_id < -(10**12) else "group")
         chat: JSONDict = {"id": chat_id, "type": type}
@@ -82,10 +95,6 @@ class EmulatorState(ForumTopics):
             chat["title"] = title or f"Chat {chat_id}"
         if username:
             chat["username"] = username
-        with self._lock:
-            self._chats[chat_id] = chat
-            if username:
-                self._usernames[username.lower()] = chat_id
         return chat
 
     def block(self, chat_id: int | str) -> None:
@@ -171,6 +180,22 @@ class EmulatorState(ForumTopics):
         return {**chat, **extra, "accepted_gift_types": {g: True for g in gifts.split()}}
 
     # ----------------------------------------------------------------- shared bookkeeping
+
+    def _remember_allowed_updates(self, params: JSONDict) -> None:
+        """getUpdates and setWebhook: an ``allowed_updates`` given stays until the next one."""
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            with self._lock:
+                self._allowed_updates = [str(kind) for kind in allowed]
+
+    def _wants(self, kind: str) -> bool:
+        """Whether the bot receives updates of ``kind`` (Bot API "getUpdates": an empty or
+        never given ``allowed_updates`` means all but chat_member and the reactions)."""
+        with self._lock:
+            allowed = self._allowed_updates
+        if not allowed:
+            return kind not in ("chat_member", "message_reaction", "message_reaction_count")
+        return kind in allowed
 
     def _record(
         self, method: str, params: JSONDict, chat_id: Any, now: float, outcome: str, desc: str

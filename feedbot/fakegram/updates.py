@@ -128,6 +128,7 @@ class UpdateHandlers(EmulatorState):
             raise ErrorReply(
                 400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
             )
+        self._remember_allowed_updates(params)
         with self._lock:
             self.webhook = {"url": url, "secret_token": params.get("secret_token")}
         self._wake_all()
@@ -149,6 +150,7 @@ class UpdateHandlers(EmulatorState):
                 "Conflict: can't use getUpdates method while webhook is active; "
                 "use deleteWebhook to delete the webhook first",
             )
+        self._remember_allowed_updates(params)
         offset = int(params.get("offset") or 0)
         limit = int(params.get("limit") or 100)
         deadline = now + float(params.get("timeout") or 0)
