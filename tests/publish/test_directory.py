@@ -4,7 +4,7 @@ static build read them; parsed back, never string-searched."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import feedparser
 from lxml import etree
@@ -12,8 +12,10 @@ from lxml import etree
 from feedbot.articles.model import Entry
 from feedbot.publish.site import MemorySource, Site
 from feedbot.publish.sitemaps import NEWS_NS, SITEMAP_NS
+from feedbot.store import Store, StoreSource
 from tests.publish.test_feeds import BASE, FEED
 from tests.sitekit import article
+from tests.storekit import add, remove
 
 S, N = f"{{{SITEMAP_NS}}}", f"{{{NEWS_NS}}}"
 
@@ -67,3 +69,16 @@ def test_a_static_build_lists_them_too() -> None:
         assert path in paths
         assert s.get(path) is not None
     assert "it/archive/1.json" in paths and "en/archive/1.atom" not in paths
+
+
+def test_the_store_lists_languages_and_their_entries(store: Store) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(6):
+        add(store, article(i, language="it" if i % 2 else "en"), now)
+    remove(store, article(5).id, now)
+    source = StoreSource(store.articles)
+    assert list(source.languages()) == ["en", "it"]
+    assert source.count("it") == 2 and source.count("en") == 3 and source.count() == 5
+    assert [e.article.id for e in source.newest(0, 10, "it")] == [article(3).id, article(1).id]
+    s = Site(source, FEED)
+    assert feedparser.parse(body(s, "en/feed.atom")).bozo == 0
