@@ -64,6 +64,6 @@ class CountingSource(MemorySource):
     def replace_all(self, items: Sequence[Entry]) -> None:
         self.__init__(items)  # type: ignore[misc]
 
-    def newest(self, offset: int, limit: int) -> Sequence[Entry]:
+    def newest(self, offset: int, limit: int, language: str | None = None) -> Sequence[Entry]:
         self.reads += 1
-        return super().newest(offset, limit)
+        return super().newest(offset, limit, language)

@@ -27,7 +27,11 @@ _GENERATED = {
     "articles": re.compile(r"[^/]+\.html"),
     "archive": re.compile(r"[1-9][0-9]*\.(atom|rss|json)"),
     "page": re.compile(r"[1-9][0-9]*\.html"),
+    "sitemaps": re.compile(r"[1-9][0-9]*\.xml"),
 }
+# A language's feeds: ``it/feed.atom``, ``it/archive/1.atom`` (folders named like a language).
+_LANGUAGE = re.compile(r"[a-z]{2,3}")
+_LANGUAGE_FILES = {"": re.compile(r"feed\.(atom|rss|json)"), "archive": _GENERATED["archive"]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +76,13 @@ def _unchanged(target: Path, data: bytes) -> bool:
 
 def _stale(out: Path, keep: set[str]) -> list[Path]:
     """Generated files under ``out`` that the site no longer has."""
+    shapes = dict(_GENERATED)
+    for language in out.iterdir():
+        if language.is_dir() and _LANGUAGE.fullmatch(language.name):
+            for sub, shape in _LANGUAGE_FILES.items():
+                shapes[f"{language.name}/{sub}".rstrip("/")] = shape
     stale = []
-    for folder, shape in _GENERATED.items():
+    for folder, shape in shapes.items():
         directory = out / folder
         if not directory.is_dir():
             continue

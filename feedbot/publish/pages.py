@@ -23,6 +23,7 @@ from feedbot.articles.model import Article, DatePrecision, Entry
 from feedbot.config import FeedSettings
 from feedbot.publish.body import clean_article, clean_text
 from feedbot.publish.feeds import article_html, article_path, article_url, feed_url
+from feedbot.publish.urls import Channel
 
 __all__ = [
     "PER_PAGE",
@@ -91,8 +92,19 @@ def labels(language: str) -> dict[str, str]:
     }
 
 
-def _common(feed: FeedSettings, root: str, lang: str, *, search: bool = True) -> dict[str, Any]:
+def _common(
+    feed: FeedSettings,
+    root: str,
+    lang: str,
+    *,
+    search: bool = True,
+    languages: Sequence[str] = (),
+) -> dict[str, Any]:
     return {
+        # each language's own feed, for readers that want one language (hreflang)
+        "language_feeds": [
+            (code, feed_url(feed, "atom", None, Channel(language=code))) for code in languages
+        ],
         "site": {"title": clean_text(feed.title), "subtitle": clean_text(feed.subtitle)},
         "feeds": {fmt: feed_url(feed, fmt) for fmt in ("atom", "rss", "json")},
         "root": root,
@@ -118,7 +130,13 @@ def render_page(template: str, feed: FeedSettings, root: str, **context: Any) ->
 
 
 def render_index(
-    entries: Sequence[Entry], page: int, pages: int, feed: FeedSettings, *, search: bool = True
+    entries: Sequence[Entry],
+    page: int,
+    pages: int,
+    feed: FeedSettings,
+    *,
+    search: bool = True,
+    languages: Sequence[str] = (),
 ) -> bytes:
     """Index page ``page`` of ``pages``: ``entries`` (newest first) with date and lead summary."""
     items = []
@@ -136,7 +154,7 @@ def render_index(
             )
         )
     root = "" if page == 1 else "../"
-    context = _common(feed, root, feed.language, search=search)
+    context = _common(feed, root, feed.language, search=search, languages=languages)
     context.update(
         items=items,
         page=page,
@@ -148,7 +166,9 @@ def render_index(
     return _render("index.html", context)
 
 
-def render_article(entry: Entry, feed: FeedSettings, *, search: bool = True) -> bytes:
+def render_article(
+    entry: Entry, feed: FeedSettings, *, search: bool = True, languages: Sequence[str] = ()
+) -> bytes:
     """The page of one article, in its language: headline, byline and dates, the lead
     summary when it adds to the first paragraph, then the body; in the head, what link
     previews read (Open Graph, Twitter card, JSON-LD ``NewsArticle``)."""
@@ -158,7 +178,7 @@ def render_article(entry: Entry, feed: FeedSettings, *, search: bool = True) -> 
     updated = entry.updated if utc(entry.updated) != utc(published) else None
     canonical = article_url(feed, article.id)
     author = clean_text(feed.author_name)
-    context = _common(feed, "../", lang, search=search)
+    context = _common(feed, "../", lang, search=search, languages=languages)
     context.update(
         headline=_headline(article),
         summary=article.lead_summary if _adds(article) else "",

@@ -37,6 +37,7 @@ from urllib.parse import unquote
 from feedbot.articles.model import Entry
 from feedbot.articles.names import MAX_ID_URL_CHARS
 from feedbot.config import FeedSettings
+from feedbot.publish.directory import listing_paths, render_listing
 from feedbot.publish.feeds import (
     EMPTY_FEED_UPDATED,
     MEDIA_TYPES,
@@ -99,12 +100,16 @@ class EntrySource(Protocol):
         """A value that compares unequal after any entry is added, changed or removed."""
         ...
 
-    def count(self) -> int:
-        """How many entries there are."""
+    def count(self, language: str | None = None) -> int:
+        """How many entries there are (in ``language``)."""
         ...
 
-    def newest(self, offset: int, limit: int) -> Sequence[Entry]:
-        """Entries ordered by date, seq and id, all descending."""
+    def languages(self) -> Sequence[str]:
+        """The languages of the entries (ISO 639-1, sorted; "und" left out)."""
+        ...
+
+    def newest(self, offset: int, limit: int, language: str | None = None) -> Sequence[Entry]:
+        """Entries (in ``language``) ordered by date, seq and id, all descending."""
         ...
 
     def get(self, article_id: str) -> Entry | None:
@@ -130,11 +135,19 @@ class MemorySource:
     def version(self) -> object:
         return self._version
 
-    def count(self) -> int:
-        return len(self._entries)
+    def count(self, language: str | None = None) -> int:
+        return len(self._of(language))
 
-    def newest(self, offset: int, limit: int) -> Sequence[Entry]:
-        return self._entries[offset : offset + limit]
+    def languages(self) -> Sequence[str]:
+        return sorted({e.article.language for e in self._entries} - {"", "und"})
+
+    def newest(self, offset: int, limit: int, language: str | None = None) -> Sequence[Entry]:
+        return self._of(language)[offset : offset + limit]
+
+    def _of(self, language: str | None) -> Sequence[Entry]:
+        if language is None:
+            return self._entries
+        return [e for e in self._entries if e.article.language == language]
 
     def get(self, article_id: str) -> Entry | None:
         return self._by_id.get(article_id)
@@ -193,6 +206,7 @@ class Site:
         self._eager: dict[str, Resource] = {}
         self._lazy: OrderedDict[str, Resource | None] = OrderedDict()
         self._total = 0
+        self._languages: list[str] = []  # of the entries: each has its feeds (hreflang)
         self._lock = threading.RLock()  # held by get(); peek() only tries it
 
     @property
@@ -211,6 +225,7 @@ class Site:
         if version == self._version:
             return
         total = self._source.count()
+        languages = self._languages = list(self._source.languages())
         per_page = self._feed.max_entries
         newest = self._source.newest(0, max(per_page, PER_PAGE))
         archives = archive_count(total, per_page)
@@ -222,7 +237,7 @@ class Site:
             eager[path] = self._stamped(path, make_resource(body, CONTENT_TYPES[fmt], main.entries))
         first = newest[:PER_PAGE]
         pages = index_page_count(total)
-        body = render_index(first, 1, pages, self._feed, search=self._search)
+        body = render_index(first, 1, pages, self._feed, search=self._search, languages=languages)
         eager["index.html"] = self._stamped(
             "index.html", make_resource(body, CONTENT_TYPES["html"], first)
         )
@@ -282,13 +297,15 @@ class Site:
             return self._archive(int(m.group(1)), m.group(2))  # type: ignore[arg-type]
         if m := _PAGE.fullmatch(path):
             return self._index_page(int(m.group(1)))
+        if listing := render_listing(path, self._source, self._feed, self._clock()):
+            return make_resource(listing.body, listing.content_type, listing.entries)
         if m := _ARTICLE.fullmatch(path):
             article_id = unquote(m.group(1))
             entry = self._source.get(article_id)
             if entry is None or article_path(article_id) != path:
                 return None
             return make_resource(
-                render_article(entry, self._feed, search=self._search),
+                render_article(entry, self._feed, search=self._search, languages=self._languages),
                 CONTENT_TYPES["html"],
                 [entry],
             )
@@ -308,7 +325,9 @@ class Site:
         if page < 2 or page > pages:
             return None
         entries = self._source.newest((page - 1) * PER_PAGE, PER_PAGE)
-        body = render_index(entries, page, pages, self._feed, search=self._search)
+        body = render_index(
+            entries, page, pages, self._feed, search=self._search, languages=self._languages
+        )
         return make_resource(body, CONTENT_TYPES["html"], entries)
 
     def _stamped(self, path: str, resource: Resource) -> Resource:
@@ -332,7 +351,8 @@ class Site:
         return resource if last == resource.last_modified else replace(resource, last_modified=last)
 
     def paths(self) -> Iterator[str]:
-        """Every path of the static build: feeds, archives, index pages, article pages."""
+        """Every path of the static build: feeds, archives, index pages, article pages, and
+        the listings (`feedbot.publish.directory`)."""
         with self._lock:
             self._refresh()
             total = self._total
@@ -343,6 +363,7 @@ class Site:
         for offset in range(0, total, _BATCH):
             for entry in self._source.newest(offset, _BATCH):
                 yield article_path(entry.article.id)
+        yield from listing_paths(self._source, self._feed)
 
 
 def _size(resource: Resource | None) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, text, update
 
 from feedbot.articles.model import Article, Entry, article_from_dict, article_to_dict, scheduled
 from feedbot.errors import UnstorableError
@@ -88,6 +88,10 @@ def record_problem(record: FileRecord) -> str | None:
     if record.size not in _INT64:
         return "file size out of range"
     return None
+
+
+def _published(language: str | None) -> tuple[ColumnElement[bool], ...]:
+    return PUBLISHED if language is None else (*PUBLISHED, articles.c.language == language)
 
 
 def _entry(row: Any) -> Entry:
@@ -265,17 +269,23 @@ class Articles:
         self._bumped(token)
         return ids
 
-    def count(self) -> int:
-        """Articles in the feed (not removed)."""
-        query = select(func.count()).select_from(articles).where(*PUBLISHED)
+    def count(self, language: str | None = None) -> int:
+        """Articles in the feed (not removed), or those in ``language``."""
+        query = select(func.count()).select_from(articles).where(*_published(language))
         with self._db.read() as conn:
             return int(conn.scalar(query) or 0)
 
-    def newest(self, offset: int, limit: int) -> list[Entry]:
-        """Entries not removed, by date, seq and id, all descending."""
+    def languages(self) -> list[str]:
+        """The languages of the articles in the feed, sorted ("und" left out)."""
+        query = select(articles.c.language).distinct().where(*PUBLISHED)
+        with self._db.read() as conn:
+            return sorted(code for code in conn.scalars(query) if code not in ("", "und"))
+
+    def newest(self, offset: int, limit: int, language: str | None = None) -> list[Entry]:
+        """Entries not removed (of ``language``), by date, seq and id, all descending."""
         query = (
             select(articles.c.body, articles.c.updated)
-            .where(*PUBLISHED)
+            .where(*_published(language))
             .order_by(
                 articles.c.date.desc(),
                 articles.c.seq.desc(),

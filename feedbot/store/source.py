@@ -23,14 +23,19 @@ class StoreSource:
     def version(self) -> object:
         return self._articles.version
 
-    def count(self) -> int:
+    def count(self, language: str | None = None) -> int:
+        if language is not None:
+            return self._articles.count(language)
         version = self._articles.version
         if self._count is None or self._count[0] != version:
             self._count = (version, self._articles.count())
         return self._count[1]
 
-    def newest(self, offset: int, limit: int) -> Sequence[Entry]:
-        return self._articles.newest(offset, limit)
+    def languages(self) -> Sequence[str]:
+        return self._articles.languages()
+
+    def newest(self, offset: int, limit: int, language: str | None = None) -> Sequence[Entry]:
+        return self._articles.newest(offset, limit, language)
 
     def get(self, article_id: str) -> Entry | None:
         return self._articles.entry(article_id)

@@ -72,7 +72,8 @@ def test_stale_pages_are_removed(tmp_path: Path) -> None:
         "articles/notes.txt",
         "CNAME",
     }
-    assert report.removed == 27 + 5 * 3 + 1  # article pages, archives, page/2.html
+    # article pages, archives, page/2.html, and the same archives of the Italian feed
+    assert report.removed == 27 + 5 * 3 + 1 + 5 * 3
 
 
 def test_atomic_write_leaves_old_file_on_failure(
@@ -119,12 +120,13 @@ def test_cli_build(tmp_path: Path, seed_bytes: bytes) -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1, result.output  # built, but a file was bad
     assert f"{index / '001_broken.txt'}:" in result.stderr
-    assert "built 5 files" in result.stderr and "5 written" in result.stderr
+    # the feeds, the index, the page, and robots, OPML, both sitemaps, the Italian feeds
+    assert "built 12 files" in result.stderr and "12 written" in result.stderr
     assert (out / "articles" / "000_52a7b11c330feae9.html").exists()
     assert (out / "feed.atom").read_bytes().startswith(b"<?xml")
     (index / "001_broken.txt").unlink()
     again = CliRunner().invoke(cli, args)
-    assert again.exit_code == 0 and "0 written, 5 unchanged, 0 removed" in again.stderr
+    assert again.exit_code == 0 and "0 written, 12 unchanged, 0 removed" in again.stderr
 
 
 def test_cli_build_leaves_scheduled_articles_out(tmp_path: Path, seed_bytes: bytes) -> None:

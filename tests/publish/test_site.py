@@ -51,7 +51,10 @@ def test_paths_cover_the_site() -> None:
         "page/3.html",
     ]
     assert sum(p.startswith("articles/") for p in paths) == 45
-    assert len(paths) == len(set(paths)) == 3 + 3 * archives + 3 + 45
+    listings = ["robots.txt", "feeds.opml", "sitemap.xml", "news-sitemap.xml"]
+    italian = 3 + 3 * archives  # every article is Italian: its feed is the site's again
+    assert paths[-len(listings) - italian :][: len(listings)] == listings
+    assert len(paths) == len(set(paths)) == 3 + 3 * archives + 3 + 45 + len(listings) + italian
     for path in paths:
         assert s.get(path) is not None, path
 
@@ -97,7 +100,13 @@ def test_updated_entry_moves_last_modified() -> None:
 
 def test_empty_site() -> None:
     s = Site(MemorySource([]), SETTINGS.feed)
-    assert list(s.paths()) == ["feed.atom", "feed.rss", "feed.json", "index.html"]
+    assert list(s.paths()) == [
+        "feed.atom",
+        "feed.rss",
+        "feed.json",
+        "index.html",
+        *("robots.txt", "feeds.opml", "sitemap.xml", "news-sitemap.xml"),
+    ]
     atom = s.get("feed.atom")
     assert atom is not None and feedparser.parse(atom.body).bozo == 0
     assert atom.last_modified == datetime(2000, 1, 1, tzinfo=UTC)
