@@ -103,6 +103,7 @@ def build_service(
     *,
     on_outcome: Callable[[str], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    on_share: Callable[[], None] | None = None,
 ) -> TelegramService:
     """The bot on ``store``, every part built from ``settings`` (a token must be set).
 
@@ -124,7 +125,7 @@ def build_service(
         hits = await store.call(store.search.find, query, clock(), offset=offset, limit=limit)
         return [hit.entry for hit in hits]
 
-    deps = BotDeps(store.async_chats(), handler_settings(settings), clock, find)
+    deps = BotDeps(store.async_chats(), handler_settings(settings), clock, find, on_share)
     application = build_application(tg, deps)
     secret = (
         tg.webhook_secret.get_secret_value()
@@ -195,4 +196,14 @@ def telegram_component(
     )
     for outcome in ("sent", "retry", "failed", "gone", "held", "edited", "unchanged"):
         outcomes.labels(outcome)
-    return build_service(settings, store, on_outcome=lambda outcome: outcomes.labels(outcome).inc())
+    shares = Counter(
+        "feedbot_inline_shares",
+        "Articles sent into a chat from inline mode (with @BotFather's inline feedback on).",
+        registry=registry,
+    )
+    return build_service(
+        settings,
+        store,
+        on_outcome=lambda outcome: outcomes.labels(outcome).inc(),
+        on_share=shares.inc,
+    )

@@ -93,6 +93,7 @@ class TelegramService:
         self._retry_task: asyncio.Task[None] | None = None
         self.running = False
         self.username: str | None = None
+        self._told_inline = False
 
     @property
     def application(self) -> Any:
@@ -199,6 +200,13 @@ class TelegramService:
             await application.initialize()
             self._initialized = True
         self.username = application.bot.username
+        if not application.bot.supports_inline_queries and not self._told_inline:
+            self._told_inline = True
+            log.info(
+                "inline mode is off: send /setinline to @BotFather (and /setinlinefeedback "
+                "to count shares) to let people type @%s words in any chat",
+                self.username,
+            )
         await register_commands(application)
         if tg.mode == "webhook":
             if not tg.webhook_url:

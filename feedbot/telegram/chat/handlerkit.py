@@ -93,6 +93,7 @@ class BotDeps:
     settings: HandlerSettings
     clock: Callable[[], datetime] = field(default=_utc_now)
     find: Finder | None = None  # full-text search (`feedbot.store.search`), off the loop
+    on_share: Callable[[], None] | None = None  # an inline result was chosen
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:

@@ -30,8 +30,10 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
+    ChosenInlineResultHandler,
     CommandHandler,
     ContextTypes,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -62,6 +64,7 @@ from feedbot.telegram.chat.handlerkit import (
     say,
     thread_of,
 )
+from feedbot.telegram.chat.inline import RESERVED_CONNECTIONS, chosen_result, inline_query
 from feedbot.telegram.chat.search import search_button, search_command
 from feedbot.telegram.chat.settings_menu import settings_choice, settings_menu
 from feedbot.telegram.render.messages import (
@@ -290,7 +293,9 @@ def build_application(
     assert tg.token is not None, "build_application needs a token"
     hide_token_from_httpx(tg.token.get_secret_value())
     limiter = FeedbotRateLimiter(**rates(tg))
-    pool = 128 if tg.paid_broadcast else 64
+    # The sender keeps at most this many sends in flight; the rest are for answers (inline
+    # queries, button presses, commands), which must not wait behind a broadcast.
+    pool = (128 if tg.paid_broadcast else 64) + RESERVED_CONNECTIONS
     builder = (
         ApplicationBuilder()
         .token(tg.token.get_secret_value())
@@ -323,6 +328,8 @@ def build_application(
         application.add_handler(CommandHandler(name, handler))
     application.add_handler(CallbackQueryHandler(settings_choice, pattern=r"^(s|lang):"))
     application.add_handler(CallbackQueryHandler(search_button, pattern=r"^search:"))
+    application.add_handler(InlineQueryHandler(inline_query))
+    application.add_handler(ChosenInlineResultHandler(chosen_result))
     application.add_handler(ChatMemberHandler(membership, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(MessageHandler(filters.COMMAND, unknown))
     application.add_error_handler(on_error)
