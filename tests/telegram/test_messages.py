@@ -244,6 +244,7 @@ def test_other_replies_parse_and_translate() -> None:
         "unsubscribe",
         "stop",
         "latest",
+        "search",
         "feed",
         "settings",
         "digest",
