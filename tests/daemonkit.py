@@ -136,6 +136,18 @@ class Daemon:
             self._reader.join(timeout=5)
 
 
+def fast_env(tmp_path: Path, index: Path) -> dict[str, str]:
+    """A daemon on ``index`` that serves on a free port, reads files at once and scans
+    every half second, its database under ``tmp_path``."""
+    return {
+        "FEEDBOT_INDEX__PATH": str(index),
+        "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "db.sqlite3"),
+        "FEEDBOT_HTTP__PORT": "0",
+        "FEEDBOT_INDEX__SETTLE_MS": "0",
+        "FEEDBOT_INDEX__SCAN_INTERVAL": "0.5",
+    }
+
+
 def atomic_write(index: Path, name: str, text: str) -> None:
     """Write an article as careful tools do: a dotfile first, then renamed into place."""
     tmp = index / f".{name}.tmp"

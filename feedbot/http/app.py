@@ -45,6 +45,7 @@ __all__ = ["HealthCheck", "create_app", "route_label"]
 HealthCheck = Callable[[], tuple[dict[str, Any], bool]]
 # Runs ``Site.get(path)`` off the event loop (the daemon: on a database thread).
 A = TypeVar("A")
+K = TypeVar("K")
 R = TypeVar("R")
 
 
@@ -254,22 +255,22 @@ class _SiteLayer:
 
     async def _document(self, path: str) -> Resource | None:
         """The site's document at ``path``: cached, or rendered off the loop."""
-        found = self.site.peek(path)
-        if found is not MISS:
-            return found
-        if self.offload is not None:
-            return await self.offload(self.site.get, path)
-        return self.site.get(path)
+        return await self._cached_or(self.site.peek, self.site.get, path)
 
     async def _search(self, asked: Asked) -> Resource:
         """The answer to a search (`feedbot.publish.results`): cached, or found off the loop."""
         assert self.searches is not None
-        found = self.searches.peek(asked)
+        return await self._cached_or(self.searches.peek, self.searches.get, asked)
+
+    async def _cached_or(self, peek: Callable[[K], object], get: Callable[[K], R], key: K) -> R:
+        """What ``peek`` has cached for ``key`` (never blocking), else ``get`` it off the
+        loop (in place without an offload: in-memory sources)."""
+        found = peek(key)
         if found is not MISS:
-            return found
+            return found  # type: ignore[return-value]  # peek answers what get would
         if self.offload is not None:
-            return await self.offload(self.searches.get, asked)
-        return self.searches.get(asked)
+            return await self.offload(get, key)
+        return get(key)
 
     async def _conditional(self, scope: Scope, send: Send, prepared: Prepared, method: str) -> int:
         inm = ims = None

@@ -4,7 +4,6 @@ its new words as soon as it is stored."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,16 +13,10 @@ import httpx
 import pytest
 
 from tests.conftest import SEED
-from tests.daemonkit import Daemon
+from tests.daemonkit import Daemon, atomic_write, fast_env
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
-
-
-def drop(index: Path, name: str, text: str) -> None:
-    tmp = index / f".{name}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, index / name)
 
 
 class Results(HTMLParser):
@@ -57,21 +50,13 @@ def daemon(tmp_path: Path, start: Callable[..., Daemon]) -> tuple[Daemon, Path]:
     index = tmp_path / "index"
     index.mkdir()
     (index / "000_seed.txt").write_bytes(SEED.read_bytes())
-    drop(
+    atomic_write(
         index,
         "001_pens.txt",
         "date 2026-03-01 La riforma delle pensioni\n\n"
         "Il governo ha approvato le riforme in aula, e non si sa quando arriveranno.\n",
     )
-    d = start(
-        {
-            "FEEDBOT_INDEX__PATH": str(index),
-            "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "db.sqlite3"),
-            "FEEDBOT_HTTP__PORT": "0",
-            "FEEDBOT_INDEX__SETTLE_MS": "0",
-            "FEEDBOT_INDEX__SCAN_INTERVAL": "0.5",
-        }
-    )
+    d = start(fast_env(tmp_path, index))
     d.wait_started(timeout=30)
     until(lambda: b"pensioni" in d.get("feed.atom").content, what="the articles")
     return d, index
@@ -99,7 +84,7 @@ def test_results_page_feeds_and_edits(daemon: tuple[Daemon, Path]) -> None:
     for fmt in ("rss", "json"):
         assert search(d, f"search.{fmt}", "riforma").status_code == 200
 
-    drop(index, "001_pens.txt", "date 2026-03-01 Il bilancio\n\nLe tasse scendono.\n")
+    atomic_write(index, "001_pens.txt", "date 2026-03-01 Il bilancio\n\nLe tasse scendono.\n")
     until(
         lambda: Results(search(d, "search", "tasse").text).headlines == ["Il bilancio"], what="edit"
     )

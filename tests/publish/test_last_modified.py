@@ -7,7 +7,6 @@ ETag a reader got before it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -17,18 +16,12 @@ import httpx
 import pytest
 
 from tests.conftest import SEED
-from tests.daemonkit import Daemon
+from tests.daemonkit import Daemon, atomic_write, fast_env
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
 PATHS = ("feed.atom", "")  # a feed and the first index page
-
-
-def drop(index: Path, name: str, text: str) -> None:
-    tmp = index / f".{name}.tmp"
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, index / name)
 
 
 def checked(d: Daemon, path: str) -> httpx.Response:
@@ -58,16 +51,10 @@ def test_a_future_day_date_never_pins_last_modified(
     index.mkdir()
     (index / "001_seed.txt").write_bytes(SEED.read_bytes())
     ahead = (datetime.now(UTC) + timedelta(days=180)).date().isoformat()
-    drop(index, "002_ahead.txt", f"date {ahead} Dated half a year ahead\n\nIt is out now.\n")
-    d = start(
-        {
-            "FEEDBOT_INDEX__PATH": str(index),
-            "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "db.sqlite3"),
-            "FEEDBOT_HTTP__PORT": "0",
-            "FEEDBOT_INDEX__SETTLE_MS": "0",
-            "FEEDBOT_INDEX__SCAN_INTERVAL": "0.5",
-        }
+    atomic_write(
+        index, "002_ahead.txt", f"date {ahead} Dated half a year ahead\n\nIt is out now.\n"
     )
+    d = start(fast_env(tmp_path, index))
     d.wait_started(timeout=30)
     until(lambda: b"half a year ahead" in d.get("feed.atom").content, what="the article")
     first = {path: checked(d, path) for path in PATHS}
@@ -78,7 +65,7 @@ def test_a_future_day_date_never_pins_last_modified(
         assert ims.status_code == 304, path
 
     today = datetime.now(UTC).date().isoformat()
-    drop(index, "003_new.txt", f"date {today} A new article\n\nAdded later.\n")
+    atomic_write(index, "003_new.txt", f"date {today} A new article\n\nAdded later.\n")
     until(lambda: b"A new article" in d.get("feed.atom").content, what="the new article")
     second = {path: checked(d, path) for path in PATHS}
     for path in PATHS:
@@ -88,7 +75,8 @@ def test_a_future_day_date_never_pins_last_modified(
     # An article dated in the past changes the bytes without moving any date.
     until(lambda: all("last-modified" in checked(d, p).headers for p in PATHS), what="LM sent")
     second = {path: checked(d, path) for path in PATHS}
-    drop(index, "000_old.txt", "date 2020-01-01 An old article found late\n\nFiled late.\n")
+    old_text = "date 2020-01-01 An old article found late\n\nFiled late.\n"
+    atomic_write(index, "000_old.txt", old_text)
     until(lambda: b"found late" in d.get("feed.atom").content, what="the old-dated article")
     for path in PATHS:
         assert b"found late" in checked(d, path).content
