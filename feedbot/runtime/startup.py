@@ -13,6 +13,7 @@ from feedbot.config import Settings
 from feedbot.errors import FeedbotError
 from feedbot.http.server import loop_factory
 from feedbot.ingest.decide import list_files
+from feedbot.runtime.arenas import limit_arenas
 from feedbot.runtime.components import ComponentFactory
 from feedbot.runtime.daemon import Daemon
 from feedbot.store import Store
@@ -36,6 +37,7 @@ def run(
     ``baseline`` accepts a new database over a non-empty index where one existed
     before (see `feedbot.store.dbfile`); ``reload`` re-reads the settings on SIGHUP.
     """
+    limit_arenas()  # before the store's threads and the daemon's start
     folder = settings.index.path
     try:
         files = list_files(folder)
