@@ -13,6 +13,7 @@ from feedbot.config import StorageSettings
 from feedbot.errors import FeedbotError
 from feedbot.http.server import HttpServer, loop_factory
 from feedbot.ingest.decide import list_files
+from feedbot.runtime.arenas import limit_arenas
 from feedbot.runtime.daemon import Daemon
 from feedbot.store import Store
 from feedbot.store.dbfile import DbLock, FileIdentity, check_baseline, check_writable, explained
@@ -35,6 +36,7 @@ def run(
     ``baseline`` accepts a new database over a non-empty index where one existed
     before (see `feedbot.store.dbfile`).
     """
+    limit_arenas()  # before the store's threads and the daemon's start
     try:
         files = list_files(folder)
     except OSError as e:

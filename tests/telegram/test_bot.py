@@ -7,6 +7,7 @@ tmp_path, with log capture at DEBUG: no test may let the token into a log record
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,32 @@ async def bot(
         yield Bot(fake, store, service, tmp_path)
     finally:
         await service.stop()
+
+
+def _verify_modes(service: TelegramService) -> list[ssl.VerifyMode]:
+    """How the bot's two httpx clients (sending, getUpdates) check TLS certificates."""
+    bot = service.application.bot
+    requests = (
+        bot.request,
+        bot._request[0],
+    )  # (sending, getUpdates): python-telegram-bot internals
+    return [r._client._transport._pool._ssl_context.verify_mode for r in requests]
+
+
+async def test_only_a_plain_http_bot_api_skips_tls_verification(
+    tmp_path: Path, fake: FakeBotAPI, store: Store
+) -> None:
+    """The playground's emulator (plain http on 127.0.0.1) needs no CA bundle; the real
+    Bot API (https) keeps certificate verification on both clients, as httpx does by default."""
+    real = build_service(make_settings(tmp_path, "https://api.telegram.org/bot"), store)
+    emulated = build_service(make_settings(tmp_path, fake.base_url), store)
+    try:
+        assert _verify_modes(real) == [ssl.CERT_REQUIRED, ssl.CERT_REQUIRED]
+        assert fake.base_url.startswith("http://")
+        assert _verify_modes(emulated) == [ssl.CERT_NONE, ssl.CERT_NONE]
+    finally:
+        await real.stop()
+        await emulated.stop()
 
 
 # --------------------------------------------------------------------------- private chats
