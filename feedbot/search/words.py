@@ -138,7 +138,7 @@ class Document:
         """The fields as a ``tsvector`` literal: headline weight A, headings B, text D."""
         positions: defaultdict[str, list[str]] = defaultdict(list)
         at = 1
-        for words, labels in ((self.headline, _A), (self.headings, _B), (self.text, _D)):
+        for words, labels in zip((self.headline, self.headings, self.text), _labels(), strict=True):
             for word, label in zip(words, labels[at:], strict=False):
                 positions[word].append(label)
             at += len(words) + FIELD_GAP
@@ -146,8 +146,12 @@ class Document:
         return " ".join(f"'{word}':{','.join(at)}" for word, at in positions.items())
 
 
-# Position labels, made once: "12A", "12B", "12".
-_A, _B, _D = ([f"{i}{w}" for i in range(MAX_POSITIONS + 1)] for w in ("A", "B", ""))
+@lru_cache(maxsize=1)
+def _labels() -> tuple[list[str], list[str], list[str]]:
+    """Position labels "12A", "12B", "12", made once, when PostgreSQL first needs them
+    (about 3 MB: a daemon on SQLite never makes them)."""
+    a, b, d = ([f"{i}{w}" for i in range(MAX_POSITIONS + 1)] for w in ("A", "B", ""))
+    return a, b, d
 
 
 def document(article: Article) -> Document:
