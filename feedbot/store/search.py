@@ -207,16 +207,28 @@ def _drop(conn: Connection, docids: Sequence[int]) -> None:
     conn.execute(search_docs.delete().where(search_docs.c.docid.in_(docids)))
 
 
+_LAST_KEYS_SQLITE = text(
+    "SELECT b.value, (SELECT max(docid) FROM search_docs "
+    "WHERE docid >= b.value AND docid < b.value + :slot) FROM json_each(:bases) b"
+)
+_LAST_KEYS_POSTGRES = text(
+    "SELECT b, (SELECT max(docid) FROM search_docs WHERE docid >= b AND docid < b + :slot) "
+    "FROM unnest(CAST(:bases AS bigint[])) b"
+)
+
+
 def _allocate(conn: Connection, articles: Sequence[Article]) -> dict[str, int]:
     """New keys for ``articles``: after the last key of each one's date-second."""
-    last: dict[int, int] = {}
-    for base in {_base(a) for a in articles}:
-        top = conn.scalar(
-            select(func.max(search_docs.c.docid)).where(
-                search_docs.c.docid >= base, search_docs.c.docid < base + (1 << _SLOT_BITS)
-            )
-        )
-        last[base] = base - 1 if top is None else int(top)
+    bases = sorted({_base(a) for a in articles})
+    if not bases:
+        return {}
+    # One statement for the batch: the last key in each base's slot, by an index range each.
+    postgres = conn.dialect.name == "postgresql"
+    tops = conn.execute(
+        _LAST_KEYS_POSTGRES if postgres else _LAST_KEYS_SQLITE,
+        {"bases": bases if postgres else json.dumps(bases), "slot": 1 << _SLOT_BITS},
+    ).all()
+    last = {int(base): base - 1 if top is None else int(top) for base, top in tops}
     keys = {}
     for article in articles:
         base = _base(article)
