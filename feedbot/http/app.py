@@ -26,6 +26,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feedbot.config import HttpSettings
+from feedbot.errors import StoreError
 from feedbot.http.body import read_body
 from feedbot.http.conditional import (
     Headers,
@@ -238,11 +239,16 @@ class _SiteLayer:
         if self.searches is not None:
             asked = self.searches.asked(path, scope.get("query_string", b"").decode("latin-1"))
         resource: Resource | None
-        if asked is not None:
-            resource = await self._search(asked)
-            path = asked.key
-        else:
-            resource = await self._document(path)
+        try:
+            if asked is not None:
+                resource = await self._search(asked)
+                path = asked.key
+            else:
+                resource = await self._document(path)
+        except StoreError:  # the database is unreachable or gone: logged by the store
+            headers = [(b"retry-after", b"5")]
+            body = b"Service Unavailable: the database cannot be read\n"
+            return await self._respond(send, 503, headers, body, method, b"text/plain")
         prepared = self.prepared.get(path)
         if resource is None:
             return await self._respond(send, 404, [], self.not_found, method)

@@ -18,7 +18,7 @@ import pytest
 
 from feedbot.store import Store
 from tests.conftest import SEED
-from tests.daemonkit import WAIT
+from tests.daemonkit import WAIT, fast_env
 from tests.waiting import until
 
 pytestmark = pytest.mark.slow
@@ -29,14 +29,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     index = tmp_path / "index"
     index.mkdir()
     (index / "001_a.txt").write_bytes(SEED.read_bytes())
-    return {
-        "FEEDBOT_INDEX__PATH": str(index),
-        "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "db.sqlite3"),
-        "FEEDBOT_HTTP__PORT": "0",
-        "FEEDBOT_INDEX__SETTLE_MS": "0",
-        "FEEDBOT_INDEX__SCAN_INTERVAL": "0.5",
-        "FEEDBOT_LOG__LEVEL": "DEBUG",
-    }
+    return fast_env(tmp_path, index) | {"FEEDBOT_LOG__LEVEL": "DEBUG"}
 
 
 @pytest.fixture
