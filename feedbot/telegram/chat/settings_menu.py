@@ -1,5 +1,6 @@
 """/settings: one inline-keyboard menu, edited in place, for every setting of a
-subscription (language, mode, digest time, timezone, quiet hours, filters, style).
+subscription (language, mode, digest time, timezone, quiet hours, filters, style). The
+choice in force in each row is marked ("✓ Instant"), so the buttons show the settings.
 
 Callback data is ``s:<topic>:<version>:<setting>:<value>`` and is checked like user
 input: an unknown setting or value, a topic other than the one the menu is in, or a
@@ -34,7 +35,15 @@ from feedbot.telegram.chat.settings_view import CHANGES, Context, SettingError, 
 from feedbot.telegram.render.messages import LANGUAGE_LABELS
 from feedbot.telegram.schedule import DAYS, parse_digest
 
-__all__ = ["Choice", "keyboard", "parse_choice", "settings_choice", "settings_menu"]
+__all__ = [
+    "MARK",
+    "Choice",
+    "current_choices",
+    "keyboard",
+    "parse_choice",
+    "settings_choice",
+    "settings_menu",
+]
 
 TIMEZONES: Final = ("UTC", "Europe/Rome", "Europe/London", "America/New_York")
 TIMES: Final = ("0700", "0800", "1200", "1800", "2100")
@@ -49,6 +58,7 @@ CHOICES: Final[dict[str, tuple[str, ...]]] = {
     "fclear": ("1",),
     "style": ("full", "compact", "headlines"),
 }
+MARK: Final = "✓ "  # before the label of each choice in force
 NOT_SUBSCRIBED = N_("This chat is not subscribed. Send /subscribe to subscribe.")
 
 
@@ -100,12 +110,35 @@ def _command(choice: Choice, sub: Subscription) -> tuple[str, str]:
     return "style", value
 
 
-def keyboard(sub: Subscription, language: str) -> InlineKeyboardMarkup:
-    """The menu's buttons, each carrying the subscription's topic and version."""
+def current_choices(sub: Subscription, language: str, default_timezone: str) -> set[str]:
+    """The buttons (``setting:value``) that stand for the settings in force: one a row,
+    none where no button does (a timezone or a digest time not on the menu), every
+    language the article filter takes."""
+    schedule = parse_digest(sub.digest) if sub.mode == "digest" and sub.digest else None
+    chosen = {f"lang:{sub.language or language}", f"style:{sub.style}"}
+    if schedule is None:
+        chosen.add("mode:instant")
+    else:
+        chosen.add("mode:weekly" if schedule.weekday is not None else "mode:daily")
+        chosen.add(f"time:{schedule.at.strftime('%H%M')}")
+    zone = sub.timezone or default_timezone
+    if zone in TIMEZONES:
+        chosen.add(f"tz:{TIMEZONES.index(zone)}")
+    chosen.add("quiet:off" if sub.quiet is None else f"quiet:{sub.quiet_action}")
+    chosen.update(f"flang:{code}" for code in sub.languages or ("all",))
+    return chosen
+
+
+def keyboard(sub: Subscription, language: str, default_timezone: str) -> InlineKeyboardMarkup:
+    """The menu's buttons, each carrying the subscription's topic and version; the
+    choices in force are marked with `MARK`."""
     _ = translator(language)
+    chosen = current_choices(sub, language, default_timezone)
 
     def button(label: str, setting: str, value: str) -> InlineKeyboardButton:
         data = f"s:{sub.thread_id}:{sub.version}:{setting}:{value}"
+        if f"{setting}:{value}" in chosen:
+            label = MARK + label
         return InlineKeyboardButton(label, callback_data=data)
 
     return InlineKeyboardMarkup(
@@ -151,7 +184,11 @@ async def settings_menu(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         await reply(update, await say(update, deps, NOT_SUBSCRIBED))
         return
     language = await language_of(update, deps)
-    await reply(update, _menu_text(sub, language, deps), reply_markup=keyboard(sub, language))
+    await reply(
+        update,
+        _menu_text(sub, language, deps),
+        reply_markup=keyboard(sub, language, deps.settings.default_timezone),
+    )
 
 
 async def settings_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -198,7 +235,7 @@ async def settings_choice(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await query.edit_message_text(
             _menu_text(new, language, deps),
             parse_mode=ParseMode.HTML,
-            reply_markup=keyboard(new, language),
+            reply_markup=keyboard(new, language, tz),
         )
     except BadRequest as e:  # the same text and buttons: nothing to show
         if "not modified" not in str(e):
