@@ -11,6 +11,7 @@ Relative paths are taken relative to the working directory.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,7 @@ __all__ = [
 
 DEFAULT_CONFIG_PATH = Path("config/feedbot.toml")
 MiB = 1024 * 1024
+RHASH = re.compile(r"[0-9a-f]{8,32}")  # an Instant View template's hash
 
 
 class _Section(BaseModel):
@@ -276,12 +278,29 @@ class TelegramSettings(_Section):
             "large media, below or above the text.",
         )
     )
+    instant_view_rhash: str | None = Field(
+        None,
+        description="The template hash (`rhash`) of your Instant View template, from "
+        "Telegram's Instant View editor (hex, e.g. `71b64d09b0a20d`): every article link the "
+        "bot sends becomes `https://t.me/iv?url=…&rhash=…` and opens inside Telegram. Unset: "
+        "links go to the article page.",
+    )
     delay: float = Field(
         0.0,
         ge=0,
         description="Seconds a new article waits before it is posted to Telegram, so a typo "
         "can be fixed first: the post sent is the version current when it goes out.",
     )
+
+    @model_validator(mode="after")
+    def _instant_view_rhash(self) -> TelegramSettings:
+        # Not echoed: whatever was pasted here by mistake may be a secret.
+        if self.instant_view_rhash and not RHASH.fullmatch(self.instant_view_rhash):
+            raise ValueError(
+                "telegram.instant_view_rhash is not an Instant View template hash: want the "
+                "rhash from Telegram's Instant View editor, 8 to 32 characters 0-9 a-f"
+            )
+        return self
 
     @model_validator(mode="after")
     def _known_timezone(self) -> TelegramSettings:

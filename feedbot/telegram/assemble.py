@@ -85,16 +85,23 @@ def handler_settings(settings: Settings) -> HandlerSettings:
         admins=tuple(tg.admins),
         default_language=tg.default_language,
         default_timezone=tg.default_timezone,
+        instant_view_rhash=tg.instant_view_rhash,
     )
 
 
 def post_shape(settings: Settings) -> PostShape:
     """The post's renderer and send options (``telegram.template``, ``button``,
-    ``link_preview``), not yet checked (`PostShape.check`)."""
+    ``link_preview``, ``instant_view_rhash``), not yet checked (`PostShape.check`)."""
     from feedbot.telegram.render.send_options import PostShape
 
     tg = settings.telegram
-    return PostShape(settings.feed, tg.template, button=tg.button, link_preview=tg.link_preview)
+    return PostShape(
+        settings.feed,
+        tg.template,
+        button=tg.button,
+        link_preview=tg.link_preview,
+        instant_view_rhash=tg.instant_view_rhash,
+    )
 
 
 def build_service(

@@ -47,6 +47,7 @@ from feedbot.publish.feeds import (
     site_url,
 )
 from feedbot.publish.pages import render_article
+from feedbot.telegram.render.links import ArticleLinks
 from feedbot.telegram.render.messages import render_latest
 from tests.conftest import SEED
 
@@ -409,7 +410,7 @@ def test_every_link_to_an_article_is_the_same(base: str) -> None:
     [item] = json.loads(render_json(FeedDoc([entry], None, 0), feed))["items"]
     assert item["url"] == url
     assert f'<link rel="canonical" href="{url}">' in render_article(entry, feed).decode()
-    assert f'href="{url}"' in render_latest([entry], feed=feed, language="en")
+    assert f'href="{url}"' in render_latest([entry], url_for=ArticleLinks(feed), language="en")
 
 
 def test_ids_do_not_depend_on_base_url() -> None:

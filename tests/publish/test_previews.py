@@ -12,6 +12,7 @@ from feedbot.articles.parse import parse
 from feedbot.publish.pages import render_article, render_index
 from tests.conftest import SEED
 from tests.publish.test_feeds import BASE, FEED, make_article
+from tests.sitekit import article as sitekit_article
 
 NASTY = "Tag </script><script>alert(\"x\")</script> & 'quotes' <b>"
 
@@ -107,3 +108,63 @@ def test_the_lead_summary_is_shown_only_when_it_adds_to_the_first_paragraph() ->
     condensed = make_article(5, body="A long first paragraph that the summary condenses.")
     page = render_article(Entry.of(condensed), FEED).decode()
     assert '<p class="summary">Lead summary 5.</p>' in page
+
+
+class Outline(HTMLParser):
+    """Every element of a page with its ancestors, attributes and text (void ones too)."""
+
+    VOID = frozenset({"meta", "link", "br", "img", "hr", "input"})
+
+    def __init__(self, page: bytes) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, tuple[str, ...], dict[str, str], list[str]]] = []
+        self._open: list[tuple[str, list[str]]] = []
+        self.feed(page.decode())
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        text: list[str] = []
+        ancestors = tuple(t for t, _ in self._open)
+        self.elements.append((tag, ancestors, {k: v or "" for k, v in attrs}, text))
+        if tag not in self.VOID:
+            self._open.append((tag, text))
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self._open and self._open[-1][0] == tag
+        self._open.pop()
+
+    def handle_data(self, data: str) -> None:
+        for _, text in self._open:
+            text.append(data)
+
+    def find(self, tag: str, inside: str = "") -> list[tuple[dict[str, str], str]]:
+        """The ``tag`` elements (within an ``inside`` element): attributes and text."""
+        return [
+            (attrs, "".join(text).strip())
+            for t, ancestors, attrs, text in self.elements
+            if t == tag and (not inside or inside in ancestors)
+        ]
+
+
+def test_an_article_page_has_the_markup_instant_view_templates_read() -> None:
+    """Telegram's Instant View templates pick the article apart by its semantic markup:
+    the article, its headline, its times, figure captions, quotes and the author."""
+    article = sitekit_article(7, language="en")
+    updated = article.date.value + timedelta(days=2)
+    page = Outline(render_article(Entry(article, updated), FEED))
+    assert len(page.find("article")) == 1
+    assert [text for _, text in page.find("h1", inside="article")] == ["Headline 7"]
+    assert [text for _, text in page.find("h1")] == ["Headline 7"]  # the only h1
+    times = page.find("time", inside="article")
+    assert [a["datetime"] for a, _ in times] == ["2022-01-08T00:00:00Z", "2022-01-10T00:00:00Z"]
+    assert [text for _, text in page.find("figcaption", inside="figure")] == [
+        "A photo. Screengrab by AFP video"
+    ]
+    assert len(page.find("figure", inside="article")) == 1
+    assert [text for _, text in page.find("blockquote", inside="article")] == [
+        '"Something & more."'
+    ]
+    assert [text for _, text in page.find("address", inside="article")] == ["The Desk"]
+    meta = {a.get("name") or a.get("property"): a.get("content") for a, _ in page.find("meta")}
+    assert meta["author"] == meta["article:author"] == "The Desk"
+    assert meta["og:site_name"] == FEED.title
+    assert meta["article:published_time"] == "2022-01-08T00:00:00Z"

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from feedbot.articles.model import Article, ArticleDate, DatePrecision, Entry, Section
 from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings
+from feedbot.telegram.render.links import ArticleLinks
 from feedbot.telegram.render.messages import (
     MAX_MESSAGE,
     command_descriptions,
@@ -213,16 +214,18 @@ def test_latest() -> None:
     long = article("A very long headline & more " * 40)
     entries = [Entry.of(long)] * 12
     html = render_latest(
-        entries, feed=FeedSettings(base_url="https://example.org/site"), language="it"
+        entries,
+        url_for=ArticleLinks(FeedSettings(base_url="https://example.org/site")),
+        language="it",
     )
     text = visible(html)
     assert text.startswith("Gli ultimi 10 articoli:\n1. A very long headline & more")
     assert text.count("— gennaio 2022") == 10
     assert utf16_len(text) <= MAX_MESSAGE
     assert 'href="https://example.org/site/articles/001_abc.html"' in html
-    one = render_latest([Entry.of(article("<x>"))], feed=FEED, language="en")
+    one = render_latest([Entry.of(article("<x>"))], url_for=ArticleLinks(FEED), language="en")
     assert visible(one) == "The latest article:\n1. <x> — January 2022"
-    assert render_latest([], feed=FEED, language="it") == "Ancora nessun articolo."
+    assert render_latest([], url_for=ArticleLinks(FEED), language="it") == "Ancora nessun articolo."
 
 
 def test_other_replies_parse_and_translate() -> None:

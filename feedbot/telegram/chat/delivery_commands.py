@@ -132,4 +132,4 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     entries = await deps.store.latest_entries(LATEST_SCAN if filtered else n)
     chosen = [e for e in entries if takes(sub, e.article)][:n]
     language = await language_of(update, deps)
-    await reply(update, render_latest(chosen, feed=deps.settings.feed, language=language))
+    await reply(update, render_latest(chosen, url_for=deps.settings.links, language=language))

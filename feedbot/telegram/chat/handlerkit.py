@@ -17,6 +17,7 @@ from feedbot.articles.model import Entry
 from feedbot.config import FeedSettings
 from feedbot.search.query import Query
 from feedbot.store.subscriptions import Subscription
+from feedbot.telegram.render.links import ArticleLinks
 from feedbot.telegram.render.messages import render_text
 
 __all__ = [
@@ -83,6 +84,12 @@ class HandlerSettings:
     admins: tuple[int, ...] = ()  # telegram.admins
     default_language: str = "en"  # telegram.default_language
     default_timezone: str = "UTC"  # telegram.default_timezone
+    instant_view_rhash: str | None = None  # telegram.instant_view_rhash
+
+    @property
+    def links(self) -> ArticleLinks:
+        """The link every reply gives for an article (the page, or its Instant View)."""
+        return ArticleLinks(self.feed, self.instant_view_rhash)
 
 
 @dataclass(frozen=True, slots=True)

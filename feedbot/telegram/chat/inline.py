@@ -24,7 +24,6 @@ from telegram.ext import ContextTypes
 from feedbot.articles.i18n import normalize_language, translator
 from feedbot.articles.model import Entry
 from feedbot.articles.summarize import split_sentences
-from feedbot.publish.feeds import article_url
 from feedbot.search.query import QueryError, parse
 from feedbot.telegram.chat.handlerkit import deps_of
 from feedbot.telegram.render.messages import post_date
@@ -100,8 +99,8 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             entries = list(await deps.find(query, offset, INLINE_PAGE))
         elif query is not None and not query.parts:  # nothing typed: the newest
             entries = list(await deps.store.latest_entries(offset + INLINE_PAGE))[offset:]
-    feed = deps.settings.feed
-    results = [_result(e, article_url(feed, e.article.id), language) for e in entries]
+    links = deps.settings.links
+    results = [_result(e, links(e.article.id), language) for e in entries]
     more = len(entries) == INLINE_PAGE and (offset or 0) + INLINE_PAGE < INLINE_MAX
     await asked.answer(
         results,

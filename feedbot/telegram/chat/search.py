@@ -119,7 +119,7 @@ async def _answer(
         found[:PER_MESSAGE],
         query=query,
         typed=text,
-        feed=deps.settings.feed,
+        url_for=deps.settings.links,
         language=language,
         start=offset,
     )

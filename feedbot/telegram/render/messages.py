@@ -11,15 +11,13 @@ Every piece is rendered separately, so no piece can end inside a tag or an entit
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from feedbot.articles.dates import format_date
 from feedbot.articles.i18n import N_, translator
 from feedbot.articles.model import Article, DatePrecision, Entry
-from feedbot.config import FeedSettings
-from feedbot.publish.feeds import article_url
 from feedbot.search.query import Query
 from feedbot.search.snippet import snippet
 
@@ -273,8 +271,9 @@ def _headline(text: str) -> str:
     return text[: _MAX_LATEST_HEADLINE - 1].rstrip() + "…"
 
 
-def render_latest(entries: Iterable[Entry], *, feed: FeedSettings, language: str) -> str:
-    """The /latest reply: numbered headlines (at most ten) with links and dates."""
+def render_latest(entries: Iterable[Entry], *, url_for: Callable[[str], str], language: str) -> str:
+    """The /latest reply: numbered headlines (at most ten) with links (``url_for(id)``,
+    `feedbot.telegram.render.links.ArticleLinks`) and dates."""
     _ = translator(language)
     chosen = list(entries)[:MAX_LATEST]
     if not chosen:
@@ -283,7 +282,7 @@ def render_latest(entries: Iterable[Entry], *, feed: FeedSettings, language: str
     lines = [f"<b>{escape(header)}</b>"]
     for number, entry in enumerate(chosen, 1):
         article = entry.article
-        link = _wrap(_headline(article.headline), article_url(feed, article.id))
+        link = _wrap(_headline(article.headline), url_for(article.id))
         lines.append(f"{number}. {link} — {escape(_date(article, language))}")
     return "\n".join(lines)
 
@@ -293,7 +292,7 @@ def render_search_results(
     *,
     query: Query,
     typed: str,
-    feed: FeedSettings,
+    url_for: Callable[[str], str],
     language: str,
     start: int = 0,
 ) -> str:
@@ -304,7 +303,7 @@ def render_search_results(
     lines = [f"<b>{render_text(language, N_('Results for “{query}”:'), query=typed)}</b>"]
     for number, entry in enumerate(entries, start + 1):
         article = entry.article
-        link = _wrap(_headline(article.headline), article_url(feed, article.id))
+        link = _wrap(_headline(article.headline), url_for(article.id))
         lines.append(f"{number}. {link} — {escape(_date(article, language))}")
         passage = snippet(article, query, chars=SNIPPET_LINE)
         if passage.segments:

@@ -1,6 +1,7 @@
 """How a post is sent besides its text: the "Read the article" button and the link preview.
 
-`PostShape` turns ``telegram.template``, ``button`` and ``link_preview`` into the
+`PostShape` turns ``telegram.template``, ``button``, ``link_preview`` and
+``instant_view_rhash`` (the article links, `feedbot.telegram.render.links`) into the
 post renderer (`feedbot.telegram.render.template.PostRenderer` for the ``full`` style,
 `feedbot.telegram.render.styles` for ``compact`` and ``headlines``) and the keyword arguments
 each piece is sent (and edited) with: the preview on the first piece, the button on
@@ -16,7 +17,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from feedbot.articles.i18n import translator
 from feedbot.articles.model import Entry
 from feedbot.config import FeedSettings
-from feedbot.publish.feeds import article_url
+from feedbot.telegram.render.links import ArticleLinks
 from feedbot.telegram.render.styles import render_styled
 from feedbot.telegram.render.template import PostRenderer
 from feedbot.telegram.send.compose import NO_PREVIEW
@@ -35,22 +36,20 @@ class PostShape:
         *,
         button: str = "off",
         link_preview: str = "off",
+        instant_view_rhash: str | None = None,
     ) -> None:
-        self._feed = feed
         self._button = button
         self._preview = link_preview
-        self.render = PostRenderer(feed, template, link=button != "instead")
-
-    def url(self, article_id: str) -> str:
-        """The article page a post links to."""
-        return article_url(self._feed, article_id)
+        #: The link a post, its button, its preview and a digest give for an article.
+        self.url = ArticleLinks(feed, instant_view_rhash)
+        self.render = PostRenderer(feed, template, link=button != "instead", links=self.url)
 
     def post(self, entry: Entry, language: str, style: str = "full") -> list[str]:
         """The pieces of ``entry``'s post in a subscription's ``style``: ``full`` is the
         template's (today's post unless `telegram.template` says otherwise)."""
         if style == "full":
             return self.render(entry, language)
-        url = article_url(self._feed, entry.article.id)
+        url = self.url(entry.article.id)
         return render_styled(entry, url=url, language=language, style=style)
 
     def check(self) -> None:
@@ -59,7 +58,7 @@ class PostShape:
 
     def options(self, entry: Entry, language: str, index: int, count: int) -> dict[str, Any]:
         """The send/edit arguments of piece ``index`` of ``count``."""
-        url = article_url(self._feed, entry.article.id)
+        url = self.url(entry.article.id)
         preview = NO_PREVIEW
         if self._preview != "off" and index == 0:
             size, where = self._preview.split("-")

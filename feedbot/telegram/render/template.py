@@ -41,7 +41,7 @@ from feedbot.articles.model import Article, Entry
 from feedbot.articles.parse import parse
 from feedbot.config import FeedSettings
 from feedbot.errors import ConfigError
-from feedbot.publish.feeds import article_url
+from feedbot.telegram.render.links import ArticleLinks
 from feedbot.telegram.render.messages import (
     MAX_MESSAGE,
     escape,
@@ -117,8 +117,10 @@ class PostRenderer:
         *,
         link: bool = True,
         limit: int = MAX_MESSAGE,
+        links: ArticleLinks | None = None,
     ) -> None:
         self._feed = feed
+        self._url = links or ArticleLinks(feed)
         self._link = link
         self._limit = limit
         self._source = template
@@ -137,7 +139,7 @@ class PostRenderer:
 
     def __call__(self, entry: Entry | Article, language: str) -> list[str]:
         article = entry.article if isinstance(entry, Entry) else entry
-        url = article_url(self._feed, article.id)
+        url = self._url(article.id)
         if self._template is not None:
             try:
                 return self._pieces(article, language)
@@ -159,7 +161,7 @@ class PostRenderer:
         except TelegramHTMLError as e:
             raise _Refused(f"makes invalid Telegram HTML: {e}") from None
         if utf16_len(text) > MAX_MESSAGES * self._limit:  # more than the built-in post's?
-            url = article_url(self._feed, article.id)
+            url = self._url(article.id)
             built_in = render_post(article, url=url, language=language, limit=self._limit)
             most = max(MAX_MESSAGES, 2 * len(built_in))
             if utf16_len(text) > most * self._limit:
@@ -214,7 +216,7 @@ class PostRenderer:
             "language": safe(language),
             "lead": safe(article.lead_summary),
             "sections": sections,
-            "url": safe(article_url(self._feed, article.id)),
+            "url": safe(self._url(article.id)),
             "feed_title": safe(self._feed.title),
             "read_label": safe(translator(language)("Read the article")),
             "show_link": self._link,
