@@ -111,6 +111,7 @@ def build_service(
     on_outcome: Callable[[str], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     on_share: Callable[[], None] | None = None,
+    on_inline: Callable[[str], None] | None = None,
 ) -> TelegramService:
     """The bot on ``store``, every part built from ``settings`` (a token must be set).
 
@@ -132,7 +133,9 @@ def build_service(
         hits = await store.call(store.search.find, query, clock(), offset=offset, limit=limit)
         return [hit.entry for hit in hits]
 
-    deps = BotDeps(store.async_chats(), handler_settings(settings), clock, find, on_share)
+    deps = BotDeps(
+        store.async_chats(), handler_settings(settings), clock, find, on_share, on_inline
+    )
     application = build_application(tg, deps)
     secret = (
         tg.webhook_secret.get_secret_value()
@@ -208,9 +211,19 @@ def telegram_component(
         "Articles sent into a chat from inline mode (with @BotFather's inline feedback on).",
         registry=registry,
     )
+    inline = Counter(
+        "feedbot_inline_queries",
+        "Inline queries by outcome: searched (the database was asked), cached, empty "
+        "(an offset or query that cannot run) or refused (over the user's budget).",
+        ["outcome"],
+        registry=registry,
+    )
+    for outcome in ("searched", "cached", "empty", "refused"):
+        inline.labels(outcome)
     return build_service(
         settings,
         store,
         on_outcome=lambda outcome: outcomes.labels(outcome).inc(),
         on_share=shares.inc,
+        on_inline=lambda outcome: inline.labels(outcome).inc(),
     )

@@ -29,11 +29,13 @@ async def test_inline_results_pages_and_a_chosen_post(bot: Bot) -> None:
     bot.fake.set_inline()
     ids = await publish(bot, 23)
     first = await answer(bot, "riforme")
-    assert len(first.results) == 10 and first.next_offset == "10"
+    assert len(first.results) == 10 and first.next_offset.startswith("10.")
     top = first.results[0]
     assert top["id"] == ids[-1] and top["title"] == "Notizia 23 sulla riforma"
     assert "2026" in top["description"]
-    third = await answer(bot, "riforme", "20")
+    second = await answer(bot, "riforme", first.next_offset)
+    assert len(second.results) == 10 and second.next_offset.startswith("20.")
+    third = await answer(bot, "riforme", second.next_offset)
     assert len(third.results) == 3 and third.next_offset == ""
     newest = await answer(bot, "")
     assert [r["id"] for r in newest.results] == ids[::-1][:10]
@@ -44,7 +46,7 @@ async def test_inline_results_pages_and_a_chosen_post(bot: Bot) -> None:
     assert post["text"].startswith("Notizia 23 sulla riforma")
 
 
-@pytest.mark.parametrize("offset", ["abc", "7", "50", "-10", "1e5", "9999"])
+@pytest.mark.parametrize("offset", ["abc", "7", "10", "50", "-10", "1e5", "9999", "10.zz"])
 async def test_offsets_that_are_not_ours_get_nothing(bot: Bot, offset: str) -> None:
     bot.fake.set_inline()
     await publish(bot, 3)

@@ -17,6 +17,7 @@ from feedbot.articles.model import Entry
 from feedbot.config import FeedSettings
 from feedbot.search.query import Query
 from feedbot.store.subscriptions import Subscription
+from feedbot.telegram.chat.inline_guard import InlineGuard
 from feedbot.telegram.render.links import ArticleLinks
 from feedbot.telegram.render.messages import render_text
 
@@ -101,6 +102,8 @@ class BotDeps:
     clock: Callable[[], datetime] = field(default=_utc_now)
     find: Finder | None = None  # full-text search (`feedbot.store.search`), off the loop
     on_share: Callable[[], None] | None = None  # an inline result was chosen
+    on_inline: Callable[[str], None] | None = None  # an inline query's outcome
+    inline: InlineGuard = field(default_factory=InlineGuard)  # inline queries' budget, cache
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> BotDeps:
