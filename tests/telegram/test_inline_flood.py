@@ -21,7 +21,7 @@ from feedbot.fakegram import FakeBotAPI
 from feedbot.store import Store
 from feedbot.store.schema import metadata
 from feedbot.telegram.assemble import telegram_component
-from feedbot.telegram.chat.inline_guard import BURST, CACHE_SECONDS, RATE
+from feedbot.telegram.chat.inline_guard import BURST, RATE, REUSE_SECONDS
 from feedbot.telegram.service import TelegramService
 from tests.botkit import make_settings
 from tests.storekit import off_loop
@@ -102,7 +102,7 @@ async def test_a_flood_from_one_user_is_answered_or_refused_cheaply(metered: Met
     assert 100 - metered.count("refused") == answered() <= allowed
     assert metered.count("refused") >= 100 - allowed > 0
     # each distinct query is searched at most once while its answer is cached
-    most = len(texts) * (1 + int(elapsed // CACHE_SECONDS))
+    most = len(texts) * (1 + int(elapsed // REUSE_SECONDS))
     assert 1 <= metered.count("searched") <= min(most, answered())
     assert await off_loop(snapshot, bot.store) == before
     if watcher is not None:

@@ -11,7 +11,7 @@ second, and a script more. Two things stand between them and the database:
   unanswered after a few seconds, and a person typing stays well within the budget (the
   next pause in typing asks again). The buckets of at most `MAX_USERS` users are kept,
   the least recently seen forgotten first.
-- `AnswerCache`: the answer to (canonical query, offset, language) for `CACHE_SECONDS`,
+- `AnswerCache`: the answer to (canonical query, offset, language) for `REUSE_SECONDS`,
   at most `CACHE_SIZE` of them, so the same words typed by many people cost one search.
 """
 
@@ -28,10 +28,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BURST",
-    "CACHE_SECONDS",
     "CACHE_SIZE",
     "MAX_USERS",
     "RATE",
+    "REUSE_SECONDS",
     "AnswerCache",
     "Budget",
     "InlineGuard",
@@ -40,7 +40,7 @@ __all__ = [
 BURST: Final = 10  # queries one user may send at once
 RATE: Final = 5.0  # and then a second
 MAX_USERS: Final = 10_000  # buckets kept (a forgotten user starts again with a full one)
-CACHE_SECONDS: Final = 5.0  # how long an answer is reused
+REUSE_SECONDS: Final = 5.0  # how long an answer is reused
 CACHE_SIZE: Final = 512  # answers kept
 
 K = TypeVar("K", bound=Hashable)
@@ -80,7 +80,7 @@ class AnswerCache(Generic[K, V]):
     def __init__(
         self,
         *,
-        ttl: float = CACHE_SECONDS,
+        ttl: float = REUSE_SECONDS,
         size: int = CACHE_SIZE,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
