@@ -243,3 +243,20 @@ def test_a_bulk_of_writes_is_merged_once_into_one_segment(
     if sqlite:
         assert _segments(store) == 1
     assert {typed: found(store, typed) for typed in QUERIES} == before
+
+
+def test_the_newest_matches_are_found_however_far_apart_their_months(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    days = ["2026-03-01", "2026-02-15", "2025-11-01", "2024-06-01", "2019-01-01", "2012-05-05"]
+    for n, day in enumerate(days, 1):
+        add(store, make(n, f"Borsa {n}", "Mercati in calo.", day=day), NOW)
+    add(store, make(9, "Meteo", "Sole.", day="2026-03-09"), NOW)  # the newest: no match
+    everyone = [make(n, "x").id for n in range(1, len(days) + 1)]
+    for window in (1, 2, 3, 5, 6, 50):  # the newest `window` of the matches, from the months
+        monkeypatch.setattr("feedbot.store.search.CANDIDATES", window)
+        hits = store.search.find(query("borsa"), NOW, newest=True, limit=50)
+        assert [h.article.id for h in hits] == everyone[:window], window
+        assert {h.article.id for h in store.search.find(query("borsa"), NOW)} == set(
+            everyone[:window]
+        )
