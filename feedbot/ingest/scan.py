@@ -83,6 +83,7 @@ class ArticleStore(Protocol):
     ) -> list[str]: ...
     def release_due(self, now: datetime) -> list[str]: ...
     def complete_search(self, stop: Callable[[], bool] | None = None) -> bool: ...
+    def tidy_search(self, stop: Callable[[], bool] | None = None) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,7 @@ class Indexer:
         now = now or datetime.now(UTC)
         if not self.searchable:  # once: a database from before search, or new search words
             self.searchable = self.store.complete_search(stop)
+        self.store.tidy_search(stop)  # after a bulk (the last scan's, a backfill): merged once
         same: list[str] = []
         files = list_files(
             self.folder, follow_symlinks=self.follow_symlinks, known=self.known, same=same

@@ -31,7 +31,9 @@ from feedbot.articles.model import Article
 from feedbot.articles.summarize import stop_words
 
 __all__ = [
+    "FIELD_MARKS",
     "FILLER",
+    "MAX_MARKED",
     "MAX_OCCURRENCES",
     "MAX_POSITIONS",
     "MAX_WORD_BYTES",
@@ -50,6 +52,15 @@ MAX_OCCURRENCES = 256
 #: Longer words (base64, URLs run together) are not indexed: 16,383 of them fit in 1 MB.
 MAX_WORD_BYTES = 48
 FILLER = "\ue000"
+#: Which articles hold a query's term in their headline, or in a heading, is asked of the
+#: index by marked words: each headline word is indexed once more as MARK+word, each
+#: heading word likewise with its own mark (private-use characters no query can type),
+#: at the end of its FTS5 column, and at the word's own position in PostgreSQL's
+#: ``tsvector``. Both engines then find "in the headline" in the marked word's own short
+#: list of articles. The first `MAX_MARKED` words of the two fields are marked (the rest
+#: stay within the 1 MB a vector holds).
+FIELD_MARKS = ("\ue001", "\ue002")
+MAX_MARKED = 2_000
 #: Position gap between fields, so that a phrase never spans the headline and the text.
 FIELD_GAP = 2
 
@@ -131,18 +142,39 @@ class Document:
     text: tuple[str, ...]
 
     def columns(self) -> tuple[str, str, str]:
-        """The three fields as space-separated words (an FTS5 row)."""
-        return " ".join(self.headline), " ".join(self.headings), " ".join(self.text)
+        """The three fields as space-separated words (an FTS5 row), the headline's and the
+        headings' followed by their marked copies (`FIELD_MARKS`)."""
+        headline, headings = self._marked()
+        return (
+            " ".join((*self.headline, *headline)),
+            " ".join((*self.headings, *headings)),
+            " ".join(self.text),
+        )
+
+    def _marked(self) -> tuple[list[str], list[str]]:
+        """The marked copies of the headline's and the headings' words (`MAX_MARKED`)."""
+        room = max(0, MAX_MARKED - len(self.headline))
+        headline, headings = self.headline[:MAX_MARKED], self.headings[:room]
+        return [FIELD_MARKS[0] + w for w in headline], [FIELD_MARKS[1] + w for w in headings]
 
     def tsvector(self) -> str:
-        """The fields as a ``tsvector`` literal: headline weight A, headings B, text D."""
+        """The fields as a ``tsvector`` literal: headline weight A, headings B, text D;
+        and each headline and heading word once more behind its field's mark
+        (`FIELD_MARKS`), at the same positions."""
         positions: defaultdict[str, list[str]] = defaultdict(list)
         at = 1
-        for words, labels in zip((self.headline, self.headings, self.text), _labels(), strict=True):
+        fields = (self.headline, self.headings, self.text)
+        for words, labels in zip(fields, _labels(), strict=True):
             for word, label in zip(words, labels[at:], strict=False):
                 positions[word].append(label)
             at += len(words) + FIELD_GAP
-        positions.pop(FILLER, None)
+        at = 1
+        for words, marked, labels in zip(fields, self._marked(), _labels(), strict=False):
+            for word, label in zip(marked, labels[at:], strict=False):
+                positions[word].append(label)
+            at += len(words) + FIELD_GAP
+        for word in (FILLER, *(mark + FILLER for mark in FIELD_MARKS)):
+            positions.pop(word, None)
         return " ".join(f"'{word}':{','.join(at)}" for word, at in positions.items())
 
 

@@ -27,7 +27,7 @@ from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, bytewise
-from feedbot.store.search import backfill, unindex
+from feedbot.store.search import backfill, merge, unindex
 from feedbot.store.search import index as index_search
 from feedbot.store.subscriptions import queue_posts
 
@@ -45,6 +45,8 @@ VERSION_KEY = "articles_version"  # a fresh token with every committed article c
 CHANGES_CHANNEL = "feedbot_articles"  # PostgreSQL NOTIFY channel, sent at that commit
 # What the feeds, pages, /latest and the sender see: not removed, not waiting for its date.
 PUBLISHED = (articles.c.removed_at.is_(None), articles.c.scheduled.is_(False))
+#: Articles indexed since the search index was last merged that make `tidy_search` merge it.
+MERGE_AFTER = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,7 @@ class Articles:
         self._seen: str | None = None  # the database's VERSION_KEY when last looked at
         self._bump_lock = threading.Lock()
         self._publishing = Publishing()
+        self._unmerged = 0  # articles indexed by this process since the last merge
 
     @property
     def publishing(self) -> Publishing:
@@ -157,7 +160,20 @@ class Articles:
     def complete_search(self, stop: Callable[[], bool] | None = None) -> bool:
         """Index for search what the index lacks (`feedbot.store.search.backfill`, through
         the fence); False when ``stop`` ended it early."""
-        return backfill(self._db, lambda: self._fence.write(self._db), stop) is not None
+        done = backfill(self._db, lambda: self._fence.write(self._db), stop)
+        self._unmerged += done or 0
+        return done is not None
+
+    def tidy_search(self, stop: Callable[[], bool] | None = None) -> bool:
+        """Merge the search index (`feedbot.store.search.merge`) once `MERGE_AFTER`
+        articles were indexed here since the last merge: after a bulk, not after each
+        article. False when ``stop`` ended it early (the next call goes on)."""
+        if self._unmerged < MERGE_AFTER:
+            return True
+        if merge(lambda: self._fence.write(self._db), stop) is None:
+            return False
+        self._unmerged = 0
+        return True
 
     def get_state(self, key: str) -> str | None:
         """A value of the key-value state (the indexer keeps its baseline mark there)."""
@@ -183,9 +199,11 @@ class Articles:
         Raises `UnstorableError` when the database refuses the values written (nothing
         is stored then): the caller can store the records one by one to find which."""
         try:
-            return self._apply_changes(records, removals, now, broadcast, state_updates)
+            queued = self._apply_changes(records, removals, now, broadcast, state_updates)
         except OverflowError as e:  # a Python int the driver cannot bind (SQLite)
             raise UnstorableError(str(e)) from e
+        self._unmerged += len(records)
+        return queued
 
     def _apply_changes(
         self,

@@ -4,35 +4,39 @@ Neither engine tokenizes: both store the words `feedbot.search.words` made (FTS5
 three columns, PostgreSQL as a weighted ``tsvector`` literal) and receive the query as
 the alternatives `feedbot.search.query.Query.variants` made, so one query finds the same
 articles on both. `index` runs inside the transaction that writes the articles, so a
-search never finds an article's old words after its edit commits. Removed and scheduled
-articles stay in the index and are filtered out by the article row, so they reappear
-with the row's state, never before.
+search never finds an article's old words after its edit commits; the index holds only
+published articles (a scheduled one joins it when released, a removed one leaves it).
 
-Ranking: the engine's relevance (FTS5 ``bm25`` with the headline weighing 10, headings
-4, text 1; PostgreSQL ``ts_rank`` with weights 1.0 / 0.4 / 0.1) divided by
-``1 + age / RECENCY_DAYS``, where age is days since the article's date: an article
-`RECENCY_DAYS` old needs twice the relevance of one from today. Ties go to the newest
-(date, then seq, then id).
+Ranking, alike on both engines and from the index alone: of the newest `CANDIDATES`
+matches (read in key order: a key's high bits are the article's date), relevance — per
+term of the query `HEADLINE` if an article holds it in its headline, else `HEADING` in
+a section heading, else `TEXT` — divided by ``1 + age / RECENCY_DAYS``, where age is
+days since the article's date: an article `RECENCY_DAYS` old needs twice the relevance
+of one from today. Ties go to the newest. Which candidates hold a term in a field is
+one short index walk per term and field, over the field's marked words
+(`feedbot.search.words.FIELD_MARKS`); no engine score is computed (FTS5's ``bm25``
+reads every match of every term to weigh it, ``ts_rank`` every candidate's vector).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
-from typing import Any
+from itertools import islice
 
 from sqlalchemy import Connection, func, select, text
 
 from feedbot.articles.model import Article, Entry, article_from_dict
 from feedbot.errors import UnstorableError
 from feedbot.search.query import Forms, Part, Query
-from feedbot.search.words import document
+from feedbot.search.words import FIELD_MARKS, document
 from feedbot.store.engine import Database, set_state
 from feedbot.store.schema import articles, search_docs
 
@@ -44,6 +48,7 @@ __all__ = [
     "Search",
     "backfill",
     "index",
+    "merge",
     "unindex",
 ]
 
@@ -51,7 +56,7 @@ log = logging.getLogger("feedbot.search")
 
 RECENCY_DAYS = 30
 #: Changes when the words an article is found by change: then the index is rebuilt.
-WORDS_VERSION = f"1 PyStemmer {version('PyStemmer')}"
+WORDS_VERSION = f"2 PyStemmer {version('PyStemmer')}"
 WORDS_KEY = "search_words"
 _BACKFILL_BATCH = 500
 
@@ -60,34 +65,33 @@ _BACKFILL_BATCH = 500
 #: pages past `feedbot.publish.results.MAX_PAGES` pages of 20.
 CANDIDATES = 1000
 
-# Ranked from the index alone: a key's high bits are its article's date (seconds since
-# year 1), so age needs no article row; the bodies of the page are read afterwards.
-_SQLITE = """
-    WITH c AS (
-        SELECT rowid AS docid, bm25(search_fts, 10.0, 4.0, 1.0) AS relevance FROM search_fts
-        WHERE search_fts MATCH :match ORDER BY rowid DESC LIMIT :window
-    )
-    SELECT docid FROM c ORDER BY {rank} docid DESC LIMIT :limit OFFSET :offset
-"""
-_SQLITE_RANK = "-relevance / (1 + max(0, :now - (docid >> 24)) / 86400.0 / :days) DESC,"
-_POSTGRES = """
-    WITH c AS (
-        SELECT docid, vector FROM search_docs
-        WHERE vector @@ CAST(:match AS tsquery) ORDER BY docid DESC LIMIT :window
-    )
-    SELECT docid FROM c, CAST(:match AS tsquery) q
-    ORDER BY {rank} docid DESC LIMIT :limit OFFSET :offset
-"""
-_POSTGRES_RANK = """ts_rank('{0.1, 0.1, 0.4, 1.0}', vector, q)
-    / (1 + greatest(0, :now - (docid >> 24)) / 86400.0 / :days) DESC,"""
+#: What a query's term earns where an article holds it: in the headline, in a section
+#: heading, only in the text.
+HEADLINE, HEADING, TEXT = 10, 4, 1
 
-# (dialect is PostgreSQL, newest first) → the statement
-_QUERIES = {
-    (False, False): text(_SQLITE.replace("{rank}", _SQLITE_RANK)),
-    (False, True): text(_SQLITE.replace("{rank}", "")),
-    (True, False): text(_POSTGRES.replace("{rank}", _POSTGRES_RANK)),
-    (True, True): text(_POSTGRES.replace("{rank}", "")),
+# The newest matches, read from the index in key order (a key's high bits are its
+# article's date), so neither engine sorts; `_IN_FIELD` then asks, per term and field,
+# which of them hold it there: a walk of that term's entries from the oldest candidate.
+_NEWEST = {
+    False: text(
+        "SELECT rowid FROM search_fts WHERE search_fts MATCH :match "
+        "ORDER BY rowid DESC LIMIT :window"
+    ),
+    True: text(
+        "SELECT docid FROM search_docs WHERE vector @@ CAST(:match AS tsquery) "
+        "ORDER BY docid DESC LIMIT :window"
+    ),
 }
+_IN_FIELD = {
+    False: "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} AND rowid >= :lo",
+    True: "SELECT {n}, docid FROM search_docs "
+    "WHERE vector @@ CAST(:m{n} AS tsquery) AND docid >= :lo",
+}
+
+# PostgreSQL: each vector's month, as a word no query can type, and the spans of months
+# (the newest first) a search looks in before it looks everywhere.
+_MONTH_MARK = "\ue003"
+_SPANS = (2, 12, 60)
 
 # A document's key orders the index by date: the second of the article's date, shifted
 # past `_SLOT_BITS` bits that number the articles of one second (years 1-9999 fit in 63
@@ -161,10 +165,7 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
                     "INSERT INTO search_docs (docid, article_id, vector) "
                     "VALUES (:docid, :article_id, CAST(:vector AS tsvector))"
                 ),
-                [
-                    r | {"vector": document(articles_by_id[r["article_id"]]).tsvector()}
-                    for r in rows
-                ],
+                [r | {"vector": _vector(articles_by_id[r["article_id"]])} for r in rows],
             )
         else:
             conn.execute(search_docs.insert(), rows)
@@ -174,10 +175,7 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
                 text(
                     "UPDATE search_docs SET vector = CAST(:vector AS tsvector) WHERE docid = :docid"
                 ),
-                [
-                    {"docid": d, "vector": document(articles_by_id[i]).tsvector()}
-                    for i, d in keep.items()
-                ],
+                [{"docid": d, "vector": _vector(articles_by_id[i])} for i, d in keep.items()],
             )
         return
     fts = []
@@ -190,6 +188,18 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
         ),
         fts,
     )
+
+
+def _vector(article: Article) -> str:
+    """The article's ``tsvector``: its words, and its month (`_MONTH_MARK`)."""
+    month = _month(_seconds(article.date.value) << _SLOT_BITS)
+    return f"{document(article).tsvector()} '{_MONTH_MARK}{month}'"
+
+
+def _month(key: int) -> int:
+    """The month of a key's date, counted from year 1."""
+    day = datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=key >> _SLOT_BITS)
+    return day.year * 12 + day.month - 1
 
 
 def unindex(conn: Connection, article_ids: Sequence[str]) -> None:
@@ -241,12 +251,26 @@ def _allocate(conn: Connection, articles: Sequence[Article]) -> dict[str, int]:
 
 def compile_fts5(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
     """The FTS5 MATCH expression, or None when nothing can match."""
-    return _compile(parts, "AND", "OR", " NOT ", lambda form: '"' + " ".join(form) + '"')
+    return _compile(parts, "AND", "OR", " NOT ", _fts5_phrase)
 
 
 def compile_tsquery(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
     """The ``tsquery`` text, or None when nothing can match."""
-    return _compile(parts, "&", "|", " & !", lambda form: " <-> ".join(f"'{w}'" for w in form))
+    return _compile(parts, "&", "|", " & !", _tsquery_phrase)
+
+
+def _fts5_phrase(form: tuple[str, ...]) -> str:
+    return '"' + " ".join(form) + '"'
+
+
+def _tsquery_phrase(form: tuple[str, ...]) -> str:
+    return " <-> ".join(f"'{w}'" for w in form)
+
+
+def _either(
+    forms: Iterable[tuple[str, ...]], or_: str, phrase: Callable[[tuple[str, ...]], str]
+) -> str:
+    return "(" + f" {or_} ".join(phrase(f) for f in sorted(forms)) + ")"
 
 
 def _compile(
@@ -256,17 +280,90 @@ def _compile(
     but_not: str,
     phrase: Callable[[tuple[str, ...]], str],
 ) -> str | None:
-    def either(forms: Forms) -> str:
-        return "(" + f" {or_} ".join(phrase(f) for f in sorted(forms)) + ")"
-
     included = [forms for part, forms in parts if not part.exclude and forms is not None]
     if not included or not all(included):
         return None  # no term to look for, or one no article can hold
-    found = "(" + f" {and_} ".join(either(f) for f in included) + ")"
-    excluded = [either(forms) for part, forms in parts if part.exclude and forms]
+    found = "(" + f" {and_} ".join(_either(f, or_, phrase) for f in included) + ")"
+    excluded = [_either(forms, or_, phrase) for part, forms in parts if part.exclude and forms]
     if excluded:
         found += but_not + "(" + f" {or_} ".join(excluded) + ")"
     return found
+
+
+def _in_fields(match: str, forms: Forms, postgres: bool) -> tuple[str, str]:
+    """The matches of ``match`` that hold a term (``forms``) in their headline, and those
+    that hold it in a section heading, as match expressions of the marked words."""
+    and_, or_, phrase = ("&", "|", _tsquery_phrase) if postgres else ("AND", "OR", _fts5_phrase)
+    headline, heading = (
+        f"({match}) {and_} " + _either([tuple(m + w for w in f) for f in forms], or_, phrase)
+        for m in FIELD_MARKS
+    )
+    return headline, heading
+
+
+def _fields(
+    conn: Connection, match: str, terms: Sequence[Forms], oldest: int, postgres: bool
+) -> list[tuple[set[int], set[int]]]:
+    """For each term, the matches from ``oldest`` on that hold it in the headline, and
+    those that hold it in a heading: one statement, an index walk per term and field."""
+    selects: list[str] = []
+    params: dict[str, object] = {"lo": oldest}
+    for i, forms in enumerate(terms):
+        for j, expression in enumerate(_in_fields(match, forms, postgres)):
+            selects.append(_IN_FIELD[postgres].format(n=2 * i + j))
+            params[f"m{2 * i + j}"] = expression
+    found: list[tuple[set[int], set[int]]] = [(set(), set()) for _ in terms]
+    for n, key in conn.execute(text(" UNION ALL ".join(selects)), params).all():
+        found[n // 2][n % 2].add(key)
+    return found
+
+
+def _ranked(
+    keys: Sequence[int], fields: Sequence[tuple[set[int], set[int]]], now: datetime
+) -> Iterator[int]:
+    """``keys`` (newest first) best first: relevance — per term `HEADLINE`, `HEADING` or
+    `TEXT`, by where the article holds it — divided by ``1 + age / RECENCY_DAYS``; ties
+    to the newest. The matches holding every term only in the text are in order already
+    (the newer, the better), so only those the fields lift are scored and sorted."""
+    today = _seconds(now)
+    lift: dict[int, int] = {}
+    for headline, heading in fields:
+        for key in heading:
+            lift[key] = lift.get(key, 0) + HEADING - TEXT
+        for key in headline:
+            lift[key] = lift.get(key, 0) + HEADLINE - (HEADING if key in heading else TEXT)
+    base = len(fields) * TEXT
+
+    def order(key: int) -> tuple[float, int]:
+        age = max(0, today - (key >> _SLOT_BITS)) / 86400
+        return -(base + lift.get(key, 0)) / (1 + age / RECENCY_DAYS), -key
+
+    lifted = sorted((k for k in keys if k in lift), key=order)
+    return heapq.merge(lifted, (k for k in keys if k not in lift), key=order)
+
+
+def _newest_postgres(conn: Connection, match: str) -> tuple[Sequence[int], str]:
+    """The newest `CANDIDATES` matches on PostgreSQL, and the ``tsquery`` that found them.
+
+    GIN knows which rows match but not their keys: reading the newest of 50,000 matches
+    would visit 50,000 rows, and a walk of the key index backwards would read (and
+    decompress) every vector until enough matched — all of them when none does. So each
+    vector holds its month (`_MONTH_MARK`) and the query asks, within the index, for the
+    matches of the newest months first (`_SPANS`), widening until enough are found; the
+    bitmap plan is the only one allowed, so a row is visited only when it matches."""
+    top = conn.scalar(text("SELECT max(docid) FROM search_docs"))
+    if top is None:
+        return [], match
+    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    conn.execute(text("SET LOCAL enable_indexscan = off"))
+    last = _month(top)
+    for span in _SPANS:
+        months = " | ".join(f"'{_MONTH_MARK}{m}'" for m in range(last - span + 1, last + 1))
+        within = f"({match}) & ({months})"
+        keys = conn.scalars(_NEWEST[True], {"match": within, "window": CANDIDATES}).all()
+        if len(keys) >= CANDIDATES:
+            return keys, within
+    return conn.scalars(_NEWEST[True], {"match": match, "window": CANDIDATES}).all(), match
 
 
 class Search:
@@ -294,26 +391,26 @@ class Search:
             match = compile_tsquery(parts) if postgres else compile_fts5(parts)
             if match is None:
                 return []
-            params: dict[str, Any] = {
-                "window": CANDIDATES,
-                "match": match,
-                "now": _seconds(now),
-                "days": RECENCY_DAYS,
-                "limit": limit,
-                "offset": offset,
-            }
-            docids = list(conn.scalars(_QUERIES[postgres, newest], params))
-            if not docids:
+            if postgres:
+                keys, match = _newest_postgres(conn, match)
+            else:
+                keys = conn.scalars(_NEWEST[False], {"match": match, "window": CANDIDATES}).all()
+            if not newest and len(keys) > 1:
+                terms = [forms for part, forms in parts if not part.exclude and forms]
+                fields = _fields(conn, match, terms, keys[-1], postgres)
+                keys = list(islice(_ranked(keys, fields, now), offset + limit))
+            keys = keys[offset : offset + limit]
+            if not keys:
                 return []
             rows = conn.execute(
                 select(search_docs.c.docid, articles.c.body, articles.c.updated)
                 .join(articles, articles.c.id == search_docs.c.article_id)
-                .where(search_docs.c.docid.in_(docids))
+                .where(search_docs.c.docid.in_(keys))
             ).all()
         by_key = {r.docid: r for r in rows}
         return [
             Hit(Entry(article_from_dict(json.loads(by_key[d].body)), by_key[d].updated))
-            for d in docids
+            for d in keys
             if d in by_key
         ]
 
@@ -370,6 +467,38 @@ def backfill(
             took = time.monotonic() - started
             log.info("search index: %d articles indexed in %.1f s", done, took)
             return done
+
+
+#: Pages of index one merge step writes, in a transaction of its own (a few hundred ms).
+_MERGE_PAGES = 2000
+
+
+def merge(
+    write: Callable[[], AbstractContextManager[Connection]],
+    stop: Callable[[], bool] | None = None,
+) -> int | None:
+    """Merge SQLite's FTS5 index into one segment, as its 'optimize' command does, but in
+    steps of `_MERGE_PAGES` pages, each in a short transaction of ``write``: after a bulk
+    of writes (a cold scan, a backfill) the index is a stack of segments that every
+    search reads term by term, and deleted words stay in them until merged. The number
+    of steps, or None when ``stop`` said to stop first. PostgreSQL's GIN needs none."""
+    steps, started = 0, time.monotonic()
+    while True:
+        if stop is not None and stop():
+            return None
+        with write() as conn:
+            if conn.dialect.name == "postgresql":
+                return 0
+            before = int(conn.scalar(text("SELECT total_changes()")) or 0)
+            conn.execute(  # negative: every segment to one level, merged down to one
+                text("INSERT INTO search_fts (search_fts, rank) VALUES ('merge', :pages)"),
+                {"pages": -_MERGE_PAGES},
+            )
+            written = int(conn.scalar(text("SELECT total_changes()")) or 0) - before
+        steps += 1
+        if written < 2:  # FTS5's sign that nothing was left to merge
+            log.info("search index: merged in %d steps, %.1f s", steps, time.monotonic() - started)
+            return steps
 
 
 def _clear(conn: Connection) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from feedbot.articles.parse import parse
 from feedbot.search.words import (
+    FIELD_MARKS,
     FILLER,
+    MAX_MARKED,
     MAX_OCCURRENCES,
     MAX_POSITIONS,
     MAX_WORD_BYTES,
@@ -47,6 +49,19 @@ def test_document_fields_and_weights() -> None:
     vector = doc.tsvector()
     assert "'riform':1A," in vector  # headline weight A, then the text's plain positions
     assert ":" in vector and "B" in vector
+    # each headline and heading word once more behind its field's mark, same positions
+    assert f"'{FIELD_MARKS[0]}riform':1A" in vector and f"'{FIELD_MARKS[0]}pension':2A" in vector
+    assert f"'{FIELD_MARKS[1]}camb':" in vector and f"'{FIELD_MARKS[1]}citt'" not in vector
+
+
+def test_marked_words_are_capped_so_a_vector_stays_within_postgresqls_megabyte() -> None:
+    sections = [f"Parte w{i:040d} x{i:040d}\n\nTesto." for i in range(1_500)]
+    body = "\n\n".join(sections)  # 3,000 long heading words
+    doc = document(parse("001_x.txt", f"date 2026-03-01 Titolo\n\n{body}\n".encode()))
+    assert len(doc.headings) > MAX_MARKED
+    lexemes = [item.rsplit(":", 1)[0].strip("'") for item in doc.tsvector().split()]
+    assert sum(1 for w in lexemes if w.startswith(FIELD_MARKS[1])) <= MAX_MARKED
+    assert sum(len(w.encode()) for w in lexemes) < 1 << 20
 
 
 def test_limits_of_postgresql_apply_to_both_engines() -> None:
@@ -63,7 +78,7 @@ def test_limits_of_postgresql_apply_to_both_engines() -> None:
     positions = [
         int(p.rstrip("ABD"))
         for item in doc.tsvector().split()
-        for p in item.split(":")[1].split(",")
+        for p in item.rsplit(":", 1)[1].split(",")
     ]
     assert max(positions) <= MAX_POSITIONS
     assert FILLER not in doc.tsvector()

@@ -119,6 +119,17 @@ def test_headline_outweighs_text_and_recency_breaks_ties(store: Store) -> None:
     assert found(store, "borsa") == [make(4, "x").id, make(3, "x").id]
 
 
+def test_a_heading_outweighs_the_text_and_each_term_counts(store: Store) -> None:
+    text_only = make(1, "Notizie", "Oggi si parla di vaccini e di scuole.")
+    in_heading = make(2, "Notizie", "Cronaca.", "I vaccini", "Se ne parla, e di scuole.")
+    in_headline = make(3, "Vaccini", "Si parla di scuole.")
+    both = make(4, "Vaccini e scuole", "Oggi.", day="2026-02-20")
+    for article in (text_only, in_heading, in_headline, both):
+        add(store, article, NOW)
+    assert found(store, "vaccini") == [in_headline.id, both.id, in_heading.id, text_only.id]
+    assert found(store, "vaccini scuole")[0] == both.id  # two headline terms, though older
+
+
 def backfill(store: Store, stop: Callable[[], bool] | None = None) -> int | None:
     return search_backfill(store.db, store.db.write, stop)
 
@@ -178,8 +189,8 @@ def test_both_engines_find_the_same_articles(
             for article in corpus:
                 add(store, article, NOW)
         words = {w for a in corpus for w in a.headline.split()} | set(QUERIES)
-        for typed in sorted(words):
-            assert set(found(sqlite, typed)) == set(found(postgres, typed)), typed
+        for typed in sorted(words):  # one ranking, computed alike: the same order too
+            assert found(sqlite, typed) == found(postgres, typed), typed
     finally:
         sqlite.close()
         postgres.close()
@@ -208,3 +219,44 @@ def test_an_edit_that_moves_the_date_and_a_removal_keep_the_index_exact(store: S
 
     with store.db.read() as conn:
         assert conn.scalar(select(func.count()).select_from(search_docs)) == len(CORPUS)
+
+
+def _segments(store: Store) -> int:
+    with store.db.read() as conn:
+        return int(conn.scalar(text("SELECT count(DISTINCT segid) FROM search_fts_idx")) or 0)
+
+
+def test_a_bulk_of_writes_is_merged_once_into_one_segment(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("feedbot.store.articles.MERGE_AFTER", len(CORPUS))
+    for article in CORPUS[:-1]:  # one transaction each: a segment each
+        add(store, article, NOW)
+    assert store.articles.tidy_search()  # fewer than MERGE_AFTER: left as they are
+    sqlite = store.db.dialect == "sqlite"
+    if sqlite:
+        assert _segments(store) > 1
+    add(store, CORPUS[-1], NOW)
+    before = {typed: found(store, typed) for typed in QUERIES}
+    assert store.articles.tidy_search(stop=lambda: True) is False  # asked to stop: it waits
+    assert store.articles.tidy_search()
+    if sqlite:
+        assert _segments(store) == 1
+    assert {typed: found(store, typed) for typed in QUERIES} == before
+
+
+def test_the_newest_matches_are_found_however_far_apart_their_months(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    days = ["2026-03-01", "2026-02-15", "2025-11-01", "2024-06-01", "2019-01-01", "2012-05-05"]
+    for n, day in enumerate(days, 1):
+        add(store, make(n, f"Borsa {n}", "Mercati in calo.", day=day), NOW)
+    add(store, make(9, "Meteo", "Sole.", day="2026-03-09"), NOW)  # the newest: no match
+    everyone = [make(n, "x").id for n in range(1, len(days) + 1)]
+    for window in (1, 2, 3, 5, 6, 50):  # the newest `window` of the matches, from the months
+        monkeypatch.setattr("feedbot.store.search.CANDIDATES", window)
+        hits = store.search.find(query("borsa"), NOW, newest=True, limit=50)
+        assert [h.article.id for h in hits] == everyone[:window], window
+        assert {h.article.id for h in store.search.find(query("borsa"), NOW)} == set(
+            everyone[:window]
+        )
