@@ -354,13 +354,13 @@ def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
     the newest month, then of as many older months as the matches so far say should
     hold the rest, and so on; the bitmap plan is the only one allowed, so a row is
     visited only when it matches, and about once."""
-    top = conn.scalar(text("SELECT max(docid) FROM search_docs"))
+    bottom, top = conn.execute(text("SELECT min(docid), max(docid) FROM search_docs")).one()
     if top is None:
         return [], match
-    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    conn.execute(text("SET LOCAL enable_seqscan = off"))  # after the two ends: by the key index
     conn.execute(text("SET LOCAL enable_indexscan = off"))
-    last = newest = _month(top)
-    first = _month(int(conn.scalar(text("SELECT min(docid) FROM search_docs"))))
+    first, last = _month(bottom), _month(top)
+    newest = last
     keys: list[int] = []
     span, oldest = 1, newest + 1  # the months from oldest to newest are read
     while last >= first:
