@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -79,7 +80,7 @@ _NEWEST = {
     ),
     True: text(
         "SELECT docid FROM search_docs WHERE vector @@ CAST(:match AS tsquery) "
-        "ORDER BY docid DESC LIMIT :window"
+        "AND docid < :below ORDER BY docid DESC LIMIT :window"
     ),
 }
 _IN_FIELD = {
@@ -88,10 +89,10 @@ _IN_FIELD = {
     "WHERE vector @@ CAST(:m{n} AS tsquery) AND docid >= :lo",
 }
 
-# PostgreSQL: each vector's month, as a word no query can type, and the spans of months
-# (the newest first) a search looks in before it looks everywhere.
+# PostgreSQL: each vector's month, as a word no query can type; a search names at most
+# `_MAX_SPAN` months at once (past that, it reads all that is older).
 _MONTH_MARK = "\ue003"
-_SPANS = (2, 12, 60)
+_MAX_SPAN = 48
 
 # A document's key orders the index by date: the second of the article's date, shifted
 # past `_SLOT_BITS` bits that number the articles of one second (years 1-9999 fit in 63
@@ -342,28 +343,65 @@ def _ranked(
     return heapq.merge(lifted, (k for k in keys if k not in lift), key=order)
 
 
-def _newest_postgres(conn: Connection, match: str) -> tuple[Sequence[int], str]:
-    """The newest `CANDIDATES` matches on PostgreSQL, and the ``tsquery`` that found them.
+def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
+    """The newest `CANDIDATES` matches on PostgreSQL, and a ``tsquery`` that finds them
+    and no older match (for `_fields`).
 
     GIN knows which rows match but not their keys: reading the newest of 50,000 matches
     would visit 50,000 rows, and a walk of the key index backwards would read (and
     decompress) every vector until enough matched — all of them when none does. So each
-    vector holds its month (`_MONTH_MARK`) and the query asks, within the index, for the
-    matches of the newest months first (`_SPANS`), widening until enough are found; the
-    bitmap plan is the only one allowed, so a row is visited only when it matches."""
-    top = conn.scalar(text("SELECT max(docid) FROM search_docs"))
+    vector holds its month (`_MONTH_MARK`), and the index is asked for the matches of
+    the newest month, then of as many older months as the matches so far say should
+    hold the rest, and so on; the bitmap plan is the only one allowed, so a row is
+    visited only when it matches, and about once."""
+    bottom, top = conn.execute(text("SELECT min(docid), max(docid) FROM search_docs")).one()
     if top is None:
         return [], match
-    conn.execute(text("SET LOCAL enable_seqscan = off"))
+    conn.execute(text("SET LOCAL enable_seqscan = off"))  # after the two ends: by the key index
     conn.execute(text("SET LOCAL enable_indexscan = off"))
-    last = _month(top)
-    for span in _SPANS:
-        months = " | ".join(f"'{_MONTH_MARK}{m}'" for m in range(last - span + 1, last + 1))
-        within = f"({match}) & ({months})"
-        keys = conn.scalars(_NEWEST[True], {"match": within, "window": CANDIDATES}).all()
+    first, last = _month(bottom), _month(top)
+    newest = last
+    keys: list[int] = []
+    span, oldest = 1, newest + 1  # the months from oldest to newest are read
+    while last >= first:
+        if span > _MAX_SPAN:  # a rare match: all that is older, at once
+            keys.extend(
+                conn.scalars(
+                    _NEWEST[True],
+                    {
+                        "match": match,
+                        "below": _key_of_month(oldest),
+                        "window": CANDIDATES - len(keys),
+                    },
+                )
+            )
+            return keys, match
+        oldest = max(first, last - span + 1)
+        within = f"({match}) & ({_months(oldest, last)})"
+        keys.extend(
+            conn.scalars(
+                _NEWEST[True],
+                {"match": within, "below": top + 1, "window": CANDIDATES - len(keys)},
+            )
+        )
         if len(keys) >= CANDIDATES:
-            return keys, within
-    return conn.scalars(_NEWEST[True], {"match": match, "window": CANDIDATES}).all(), match
+            break
+        last = oldest - 1
+        rate = len(keys) / (newest - oldest + 1)  # matches a month so far
+        span = math.ceil((CANDIDATES - len(keys)) / rate * 1.25) if rate else 4 * span
+    if newest - oldest + 1 > _MAX_SPAN:
+        return keys, match
+    return keys, f"({match}) & ({_months(oldest, newest)})"
+
+
+def _months(first: int, last: int) -> str:
+    return " | ".join(f"'{_MONTH_MARK}{m}'" for m in range(first, last + 1))
+
+
+def _key_of_month(month: int) -> int:
+    """The first key of a month (counted from year 1)."""
+    year, index = divmod(month, 12)
+    return _seconds(datetime(year, index + 1, 1, tzinfo=UTC)) << _SLOT_BITS
 
 
 class Search:
@@ -391,6 +429,7 @@ class Search:
             match = compile_tsquery(parts) if postgres else compile_fts5(parts)
             if match is None:
                 return []
+            keys: Sequence[int]
             if postgres:
                 keys, match = _newest_postgres(conn, match)
             else:
