@@ -189,7 +189,12 @@ def test_inline_mode_in_the_composer(browser: Any, feedbot: Feedbot) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     asked: list[str] = []
-    page.on("request", lambda r: r.url.endswith("/api/inline") and asked.append(r.post_data))
+
+    def on_request(request: Any) -> None:
+        if request.url.endswith("/api/inline"):
+            asked.append(request.post_data)
+
+    page.on("request", on_request)
     feedbot.drop("001_0123456789abcdef.txt", ARTICLE)
     page.goto(feedbot.url)
     page.click(f'.chat[data-chat="{CHANNEL}"]')  # the article is stored once it is posted

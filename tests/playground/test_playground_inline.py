@@ -56,10 +56,12 @@ def emulator(h: Harness) -> ObservedBotAPI:
 async def test_results_pages_and_a_choice_sent_via_the_bot(harness: Harness) -> None:
     await publish(harness, 12)
     updates: list[dict[str, Any]] = []
-    emulator(harness).add_observer(
-        lambda method, params, result, status, text: method == "getupdates"
-        and updates.extend(result or [])
-    )
+
+    def heard(method: str, params: Any, result: Any, status: int, text: str) -> None:
+        if method == "getupdates":
+            updates.extend(result or [])
+
+    emulator(harness).add_observer(heard)
     first = await ask(harness, "rivers")
     assert first["bot"] == BOT and len(first["results"]) == 10 and first["next_offset"] == "10"
     top = first["results"][0]
@@ -154,7 +156,7 @@ async def test_bad_queries_are_a_4xx(
 
 async def test_markup_in_a_query_is_only_words(harness: Harness) -> None:
     await publish(harness, 1)
-    for query in ('<b>rivers</b> & <script>x</script>', 'NEAR(rivers "', "\u202erivers\u200b"):
+    for query in ("<b>rivers</b> & <script>x</script>", 'NEAR(rivers "', "\u202erivers\u200b"):
         found = await ask(harness, query)  # the bot answered (with what it found)
         assert found["query"] is not None and "note" not in found, found
 
