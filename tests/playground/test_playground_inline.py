@@ -9,6 +9,8 @@ over real HTTP to the emulator (the harness of tests/playground/test_playground.
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -198,3 +200,42 @@ def test_the_page_gets_plain_fields_only() -> None:
     shown = shown_result(raw)
     assert set(shown) == {"id", "type", "title", "description", "sendable"}
     assert shown["id"] == "7" and len(shown["title"]) == 256 and shown["sendable"]
+
+
+@pytest.mark.slow
+def test_the_daemon_answers_attacks_on_inline_mode_with_a_4xx(tmp_path: Path, start: Any) -> None:
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / "001_aaaabbbbcccc0001.txt").write_text(article(1), encoding="utf-8")
+    d = start(
+        {
+            "FEEDBOT_INDEX__PATH": str(tmp_path / "index"),
+            "FEEDBOT_STORAGE__PATH": str(tmp_path / "var" / "feedbot.sqlite3"),
+            "FEEDBOT_HTTP__PORT": "0",
+        }
+    )
+    api = d.wait_for(r"playground (http://\S+/playground/)", timeout=30).group(1) + "api/"
+
+    def post(path: str, body: Any, **headers: str) -> httpx.Response:
+        return httpx.post(api + path, json=body, headers=headers, timeout=20)
+
+    found = post("inline", {"chat": GROUP, "query": "rivers"})
+    assert found.status_code == 200 and found.json()["results"], found.text
+    query, result = found.json()["query"], found.json()["results"][0]["id"]
+    markup = post("inline", {"chat": GROUP, "query": '<b>rivers</b> & NEAR("x'})
+    assert markup.status_code == 200 and "note" not in markup.json(), markup.text
+    huge = httpx.post(
+        api + "inline",
+        content=json.dumps({"chat": GROUP, "query": "x" * 1024 * 1024}).encode(),
+        headers={"content-type": "application/json"},
+        timeout=20,
+    )
+    assert huge.status_code == 413, huge.text
+    for body in ({"query": query, "result": "forged"}, {"query": "1", "result": result}):
+        r = post("choose", body)
+        assert r.status_code == 400 and r.json()["error"], r.text
+    cross = post("choose", {"query": query, "result": result}, origin="http://evil.example")
+    assert cross.status_code == 403
+    chosen = post("choose", {"query": query, "result": result})
+    assert chosen.status_code == 200 and chosen.json()["message"]["via"] == BOT
+    assert "Traceback" not in d.log
+    assert d.stop()[0] == 0
