@@ -142,7 +142,11 @@ def _str(data: dict[str, Any], key: str, limit: int) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise BadRequest(f"{key} must be a string")
-    if len(value.encode("utf-8", "surrogatepass")) > limit:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no client sends one
+        raise BadRequest(f"{key} is not valid Unicode text") from None
+    if size > limit:
         raise BadRequest(f"{key} is longer than {limit} bytes")
     return value
 

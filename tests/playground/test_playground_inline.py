@@ -239,3 +239,19 @@ def test_the_daemon_answers_attacks_on_inline_mode_with_a_4xx(tmp_path: Path, st
     assert chosen.status_code == 200 and chosen.json()["message"]["via"] == BOT
     assert "Traceback" not in d.log
     assert d.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("send", b'{"chat": %d, "text": "\\ud800rivers"}' % USER_ID),  # was a 500
+        ("inline", b'{"chat": %d, "query": "\\ud800rivers"}' % GROUP),  # was 10 s of silence
+        ("choose", b'{"query": "1", "result": "\\udfff"}'),
+    ],
+)
+async def test_a_lone_surrogate_is_a_400(harness: Harness, path: str, body: bytes) -> None:
+    r = await harness.client.post(
+        f"/playground/api/{path}", content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and "not valid Unicode text" in r.json()["error"], r.text
+    assert harness.pg.log.messages(USER_ID) == []
