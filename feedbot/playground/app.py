@@ -162,7 +162,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _guarded(playground: Playground, handler: Handler) -> Handler:
-    """Answer 400 on bad input and on what the playground refuses, 503 while it is down."""
+    """Answer 400 on bad input, the refusal's status (400; 429: too many waiting) on what
+    the playground refuses, 503 while it is down."""
     from feedbot.playground.chats import PlaygroundError
 
     async def guarded(request: Request) -> Response:
