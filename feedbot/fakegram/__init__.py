@@ -36,9 +36,10 @@ Inline mode (off by default, as before @BotFather ``/setinline``)
     inline_query update if inline mode is on and the bot's allowed_updates ask for it;
     returns the query id. ``inline_answer(query_id)``: the bot's answer (`InlineAnswer`:
     results, next_offset, cache_time, is_personal, button; None before it came);
-    ``choose_inline_result(query_id, result_id)``: the user sends that result into the
-    chat "via @bot" (returns the message; a chosen_inline_result update if feedback is
-    on); ``via_bot(chat_id)``: the messages sent so. For example::
+    ``choose_inline_result(query_id, result_id, thread_id=)``: the user sends that
+    result into the chat (or forum topic) "via @bot" (returns the message; a
+    chosen_inline_result update if feedback is on); ``via_bot(chat_id)``: the messages
+    sent so. For example::
 
         fake.set_inline()
         query_id = fake.inline_query("pensioni", user_id=5, chat_id=-100200)

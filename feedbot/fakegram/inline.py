@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from feedbot.fakegram.forums import ForumTopics
 from feedbot.fakegram.messages import check_text
 from feedbot.fakegram.records import ErrorReply, FakeLimits, InlineAnswer, JSONDict
 from feedbot.fakegram.updates import UpdateHandlers
@@ -116,9 +117,12 @@ class InlineHandlers(UpdateHandlers):
             self.inject({"inline_query": {**payload, "chat_type": kind}})
         return query_id
 
-    def choose_inline_result(self, query_id: str, result_id: str) -> JSONDict:
+    def choose_inline_result(
+        self, query_id: str, result_id: str, *, thread_id: int | None = None
+    ) -> JSONDict:
         """The user chooses result ``result_id`` of the bot's answer to ``query_id``: its
-        message is sent into the query's chat as the user, "via @bot". With inline
+        message is sent into the query's chat (into forum topic ``thread_id``, where the
+        user typed it) as the user, "via @bot". With inline
         feedback on (and allowed) the bot gets a ``chosen_inline_result`` update; in the
         user's private chat with the bot it gets the message too. Returns the message."""
         with self._lock:
@@ -140,6 +144,7 @@ class InlineHandlers(UpdateHandlers):
         }
         if entities:
             message["entities"] = entities
+        ForumTopics.in_topic(message, thread_id)
         if result.get("reply_markup"):
             message["reply_markup"] = result["reply_markup"]
         with self._lock:

@@ -9,7 +9,9 @@ another site cannot drive the bot. Every route answers 403 unless the request's
 ``Host`` is a loopback name or address, or ``http.host`` (any address when that is a
 wildcard): a page on a name that its owner re-points at 127.0.0.1 (DNS rebinding)
 is same-origin with itself but names the wrong host. ``/playground/api/events`` is a
-server-sent event stream of what changes.
+server-sent event stream of what changes. ``inline`` asks the bot an inline query and
+answers its results (plain text: the page draws them as text) once the bot answered;
+``choose`` sends one into the chat via the bot (`feedbot.playground.inline`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ __all__ = ["host_allowed", "playground_routes"]
 log = logging.getLogger("feedbot.playground")
 
 MAX_BODY = 16 * 1024  # bytes of a JSON request
-MAX_DATA = 64  # bytes of callback data, as Telegram
+MAX_DATA = 64  # bytes of callback data, an inline result's id or offset, as Telegram
+MAX_QUERY_BYTES = 4 * 256  # an inline query: at most 256 characters (checked after)
 HEARTBEAT = 15.0  # seconds between keep-alive comments on the event stream
 SECURITY_HEADERS = {
     "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -139,7 +142,11 @@ def _str(data: dict[str, Any], key: str, limit: int) -> str:
     value = data.get(key)
     if not isinstance(value, str):
         raise BadRequest(f"{key} must be a string")
-    if len(value.encode("utf-8", "surrogatepass")) > limit:
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in JSON): no client sends one
+        raise BadRequest(f"{key} is not valid Unicode text") from None
+    if size > limit:
         raise BadRequest(f"{key} is longer than {limit} bytes")
     return value
 
@@ -155,8 +162,9 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _guarded(playground: Playground, handler: Handler) -> Handler:
-    """Answer 400 on bad input and on what the playground refuses, 503 while it is down."""
-    from feedbot.playground.service import PlaygroundError
+    """Answer 400 on bad input, the refusal's status (400; 429: too many waiting) on what
+    the playground refuses, 503 while it is down."""
+    from feedbot.playground.chats import PlaygroundError
 
     async def guarded(request: Request) -> Response:
         if request.method == "POST" and not _same_origin(request):
@@ -167,7 +175,7 @@ def _guarded(playground: Playground, handler: Handler) -> Handler:
             log.info("playground: 400 for %s: %s", request.url.path, e)
             return _json({"error": str(e)}, 400)
         except PlaygroundError as e:
-            return _json({"error": str(e)}, 503 if not playground.running else 400)
+            return _json({"error": str(e)}, 503 if not playground.running else e.status)
 
     return guarded
 
@@ -236,6 +244,19 @@ def playground_routes(playground: Playground) -> list[BaseRoute]:
         playground.set_role(_int(data, "chat") or 0, _str(data, "role", 32))
         return _json({"ok": True})
 
+    async def inline(request: Request) -> Response:
+        data = await _body(request)
+        chat, thread = _int(data, "chat") or 0, _int(data, "thread", optional=True)
+        query = _str(data, "query", MAX_QUERY_BYTES)
+        offset = _str(data, "offset", MAX_DATA) if data.get("offset") is not None else ""
+        found = await playground.inline.ask(chat, thread, query, offset, _language(data))
+        return _json(found)
+
+    async def choose(request: Request) -> Response:
+        data = await _body(request)
+        query, result = _str(data, "query", MAX_DATA), _str(data, "result", MAX_DATA)
+        return _json({"message": playground.inline.choose(query, result).to_json()})
+
     async def events(request: Request) -> Response:
         queue = playground.log.listen()
         if queue is None:
@@ -262,6 +283,7 @@ def playground_routes(playground: Playground) -> list[BaseRoute]:
 
     api = [("state", state, "GET"), ("messages", messages, "GET"), ("events", events, "GET")]
     api += [("send", send, "POST"), ("press", press, "POST"), ("role", role, "POST")]
+    api += [("inline", inline, "POST"), ("choose", choose, "POST")]
     page = _on_own_host(listen, asset)
     routes: list[BaseRoute] = [
         Route("/playground", _on_own_host(listen, redirect), methods=["GET", "HEAD"])

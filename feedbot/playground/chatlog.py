@@ -2,7 +2,8 @@
 
 The Bot API emulator tells `ChatLog.observe` about every call the bot made and how
 Telegram answered it (from the emulator's own thread, see `feedbot.playground.observed`);
-the simulated user's messages come in through `ChatLog.user_message`. Everything
+the simulated user's messages (those sent via the bot too) come in through
+`ChatLog.user_message`. Everything
 here runs on the daemon's event loop, so it needs no lock. Each page that listens
 gets a bounded queue of events; a page too slow to keep up is dropped (it reloads
 the list and listens again).
@@ -43,6 +44,7 @@ class LoggedMessage:
     date: int = 0
     edited: bool = False
     deleted: bool = False
+    via: str = ""  # the username of the bot it was sent via (inline mode), else ""
 
     def to_json(self) -> JSONDict:
         return {
@@ -57,6 +59,7 @@ class LoggedMessage:
             "date": self.date,
             "edited": self.edited,
             "deleted": self.deleted,
+            "via": self.via,
         }
 
 
@@ -171,6 +174,7 @@ class ChatLog:
             text=str(message.get("text", "")),
             entities=list(message.get("entities", [])),
             date=int(message.get("date", 0)),
+            via=str((message.get("via_bot") or {}).get("username") or ""),
         )
         self._store(logged)
         return logged

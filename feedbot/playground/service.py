@@ -10,8 +10,9 @@ articles, read only. It does not index the folder: it notes what the daemon's st
 holds after the first scan, and each time the daemon wakes it (a scan stored, changed,
 removed or published articles) it compares and queues what the changes owe its chats
 (`feedbot.playground.owed`). Nothing it does can reach Telegram or write the real
-chats, ledgers or articles. The simulated user acts through `send`, `press` and
-`set_role`; what the chats show is in `log` (a `ChatLog`).
+chats, ledgers or articles. The simulated user acts through `send`, `press`,
+`set_role` and inline mode (`inline`, a `feedbot.playground.inline.InlinePicker`); what
+the chats show is in `log` (a `ChatLog`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,13 @@ from feedbot.cluster.leader import Leadership
 from feedbot.config import Settings
 from feedbot.errors import FeedbotError, StoreError
 from feedbot.playground.chatlog import ChatLog, LoggedMessage
+from feedbot.playground.chats import (
+    DEFAULT_CHANNEL,
+    USER_ID,
+    PlaygroundChat,
+    PlaygroundError,
+    playground_chats,
+)
 from feedbot.playground.owed import owed
 from feedbot.runtime.health import failure_kind
 from feedbot.runtime.publishing import publishing_from
@@ -42,6 +50,7 @@ from feedbot.store.sidecar import ArticleState, Sidecar
 from feedbot.telegram.render.messages import utf16_len
 
 if TYPE_CHECKING:
+    from feedbot.playground.inline import InlinePicker
     from feedbot.playground.observed import ObservedBotAPI
     from feedbot.telegram.service import TelegramService
 
@@ -50,46 +59,7 @@ __all__ = ["USER_ID", "Playground", "PlaygroundChat", "PlaygroundError"]
 log = logging.getLogger("feedbot.playground")
 
 PATH = "/playground/"
-USER_ID = 7001  # the simulated user; its private chat has the same id
 BOT_USERNAME = "feedbot_playground_bot"
-DEFAULT_CHANNEL = "@feedbot_playground"
-
-
-class PlaygroundError(FeedbotError):
-    """A request the playground refuses; the message says why (shown to the page)."""
-
-
-@dataclass(frozen=True)
-class PlaygroundChat:
-    """One chat of the chat list."""
-
-    id: int
-    type: str  # private, supergroup, channel
-    title: str
-    topics: tuple[tuple[int, str], ...] = ()  # forum topics: (message_thread_id, name)
-    username: str = ""
-
-    @property
-    def forum(self) -> bool:
-        return bool(self.topics)
-
-
-def playground_chats(settings: Settings) -> tuple[PlaygroundChat, ...]:
-    """The private chat, the group, the forum with two topics, and the configured channel."""
-    configured = settings.telegram.channels[0] if settings.telegram.channels else DEFAULT_CHANNEL
-    channel_id, username = -1001000000103, ""
-    if configured.lstrip("-").isdigit():
-        channel_id = int(configured)
-    else:
-        username = configured.removeprefix("@")
-    return (
-        PlaygroundChat(USER_ID, "private", settings.feed.title),
-        PlaygroundChat(-1001000000101, "supergroup", "Playground group"),
-        PlaygroundChat(
-            -1001000000102, "supergroup", "Playground forum", ((2, "News"), (3, "Chat"))
-        ),
-        PlaygroundChat(channel_id, "channel", username or f"Channel {channel_id}", (), username),
-    )
 
 
 def database_path(settings: Settings) -> Path:
@@ -108,12 +78,13 @@ class Playground:
 
     def __init__(self, settings: Settings, main: Store) -> None:
         from feedbot.playground.app import playground_routes
+        from feedbot.playground.inline import InlinePicker
 
         self.settings = settings
         self.main = main  # the daemon's store: its articles are read, never written
-        self.chats = playground_chats(settings)
         channels = settings.telegram.channels
         self.channel: str = channels[0] if channels else DEFAULT_CHANNEL
+        self.chats = playground_chats(settings.feed.title, self.channel)
         aliases = {c.username: c.id for c in self.chats if c.username}
         self.log = ChatLog(aliases)
         self.path = database_path(settings)
@@ -126,6 +97,7 @@ class Playground:
         self._seen: dict[str, ArticleState] | None = None  # the articles at the last look
         self._look_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.inline: InlinePicker = InlinePicker(self)
         self._routes = playground_routes(self)
 
     # --- the component ------------------------------------------------------------------------
@@ -199,9 +171,11 @@ class Playground:
         assert self.sidecar is not None
         token = f"{secrets.randbelow(9 * 10**9) + 10**9}:{secrets.token_urlsafe(27)}"
         emulator = ObservedBotAPI(
-            token, self.log.observe, asyncio.get_running_loop(), bot_username=BOT_USERNAME
+            token, self._observe, asyncio.get_running_loop(), bot_username=BOT_USERNAME
         )
         emulator.bot_user["first_name"] = self.settings.feed.title
+        emulator.set_inline()  # as the owner of a bot that answers inline queries would
+        emulator.set_inline_feedback()
         await asyncio.to_thread(emulator.start_in_thread)
         self.emulator = emulator
         if not emulator.base_url.startswith("http://127.0.0.1:"):
@@ -232,6 +206,11 @@ class Playground:
         self.running = self.bot.running
         if not self.running:
             raise FeedbotError("the bot did not connect to the emulator")
+
+    def _observe(self, method: str, params: dict[str, Any], *answer: Any) -> None:
+        """A call the bot made and Telegram's answer (on the loop): for the chats and inline."""
+        self.log.observe(method, params, *answer)
+        self.inline.observe(method, params, *answer)
 
     async def stop(self) -> None:
         self.running = False

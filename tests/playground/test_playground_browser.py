@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import ROOT
 from tests.daemonkit import Daemon
+from tests.waiting import until
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +40,7 @@ FLAGS = [
 ]
 ARTIFACTS = ROOT / "test-artifacts" / "playground"
 USER, GROUP = 7001, -1001000000101
+BOT = "feedbot_playground_bot"
 ARTICLE = (
     "date 2026-11-24 Rivers rise after a week of rain\n\n"
     'Evil <img src=x onerror="window.__xss=1"> and <script>window.__xss=2</script> text '
@@ -178,3 +181,66 @@ def test_chatting_with_the_bot_in_the_browser(browser: Any, feedbot: Feedbot) ->
     send(mobile, "/settings")
     expect(mobile.locator(".message.bot .keyboard").last).to_be_visible()
     shot(mobile, "settings-mobile")
+
+
+def test_inline_mode_in_the_composer(browser: Any, feedbot: Feedbot) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    asked: list[str] = []
+
+    def on_request(request: Any) -> None:
+        if request.url.endswith("/api/inline"):
+            asked.append(request.post_data)
+
+    page.on("request", on_request)
+    feedbot.drop("001_0123456789abcdef.txt", ARTICLE)
+    for n in range(2, 12):  # eleven about rivers: a page of ten and one more
+        feedbot.drop(
+            f"{n:03d}_0123456789ab{n:04d}.txt", f"date 2026-11-{n:02d} Rivers {n}\n\nRivers.\n"
+        )
+    feed = feedbot.url.removesuffix("playground/") + "feed.atom"
+    until(lambda: httpx.get(feed, timeout=10).text.count("<entry>") == 11, what="11 entries")
+    page.goto(feedbot.url)
+
+    page.click(f'.chat[data-chat="{GROUP}"]')
+    page.fill("#text", f"@{BOT} rivers")
+    expect(page.locator("#inline .result")).to_have_count(10)
+    page.click("#inline .more")  # the next page (the answer's next_offset)
+    expect(page.locator("#inline .result")).to_have_count(11)
+    expect(page.locator("#inline .more")).to_have_count(0)
+    result = page.locator("#inline .result", has_text="Rivers rise after a week of rain")
+    expect(result.locator(".title")).to_have_text("Rivers rise after a week of rain")
+    expect(result.locator(".description")).to_contain_text('<img src=x onerror="window.__xss=1">')
+    assert page.locator("#inline img, #inline script").count() == 0
+    shot(page, "inline-results")
+    result.click()
+    expect(page.locator("#inline")).to_be_hidden()
+    sent = page.locator(".message.user").last
+    expect(sent.locator(".via")).to_have_text(f"via @{BOT}")
+    expect(sent.locator("b")).to_have_text("Rivers rise after a week of rain")
+    expect(sent.locator('a[href$="/articles/001_0123456789abcdef.html"]')).to_be_visible()
+    assert page.locator("#text").input_value() == ""
+    shot(page, "inline-sent")
+
+    page.fill("#text", f"@{BOT} ")  # nothing typed after the name: the newest articles
+    expect(page.locator("#inline .result").first).to_contain_text("Rivers rise after a week")
+    expect(page.locator("#inline .result")).to_have_count(10)
+    page.press("#text", "Escape")
+    expect(page.locator("#inline")).to_be_hidden()
+    before = len(asked)
+    page.type("#text", "rivers")  # typing opens it again; up/down and Enter choose
+    expect(page.locator("#inline .result")).to_have_count(10)
+    assert len(asked) == before + 1 and '"query":"rivers"' in asked[-1]  # typed fast: one
+    page.press("#text", "ArrowDown")
+    expect(page.locator("#inline .result.active")).to_have_count(1)
+    page.press("#text", "Enter")
+    expect(page.locator(".message.user .via")).to_have_count(2)
+    expect(page.locator("#inline")).to_be_hidden()
+
+    send(page, f"@{BOT} plain words")  # Enter with nothing chosen sends the text
+    expect(page.locator(".message.user").last).to_have_text(re.compile(f"^@{BOT} plain words"))
+    assert page.evaluate("window.__xss") is None and errors == []

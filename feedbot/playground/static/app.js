@@ -6,7 +6,11 @@
 const API = "/playground/api/";
 const SAFE_LINK = /^(https?:|tg:|mailto:)/i;
 const $ = (id) => document.getElementById(id);
-const ui = { chats: [], commands: [], chat: null, thread: null, language: "en", unread: {} };
+const ui = { chats: [], commands: [], chat: null, thread: null, language: "en", unread: {}, bot: null };
+// Inline mode: what "@bot words" listed above the composer. Each page of results is its own
+// query (chosen results name it); `seq` tells a stale answer from the one for what is typed now.
+const inline = { seq: 0, timer: null, words: null, results: [], next: "", active: -1 };
+const INLINE_DEBOUNCE = 300;
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -110,6 +114,7 @@ function drawMessage(m) {
   box.dataset.id = m.id;
   const bubble = el("div", "bubble");
   if (ui.chat.type !== "private" && m.from === "bot") bubble.append(el("div", "author", m.author));
+  if (m.via) bubble.append(el("div", "via", `via @${m.via}`));
   if (m.deleted) bubble.append("Message deleted");
   else bubble.append(formatted(m.text, m.entities));
   const time = m.date ? new Date(m.date * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
@@ -195,6 +200,7 @@ async function open(chatId, thread) {
   $("composer").hidden = ui.chat.type === "channel";
   $("readonly").hidden = ui.chat.type !== "channel";
   $("menu").hidden = true;
+  closeInline();
   drawChatList();
   const query = `chat=${chatId}` + (thread == null ? "" : `&thread=${thread}`);
   const data = await call(`messages?${query}`);
@@ -231,10 +237,107 @@ function drawMenu(filter) {
   menu.hidden = !menu.children.length;
 }
 
+// --- inline mode: "@bot words" -------------------------------------------------------------
+
+function inlineWords(text) {
+  // The words after "@bot " (maybe none), or null when the text does not start so.
+  if (!ui.bot) return null;
+  const prefix = "@" + ui.bot;
+  if (text.slice(0, prefix.length).toLowerCase() !== prefix.toLowerCase()) return null;
+  const rest = text.slice(prefix.length);
+  return /^\s/.test(rest) ? rest.trimStart() : null;
+}
+
+function closeInline() {
+  inline.seq++;
+  clearTimeout(inline.timer);
+  Object.assign(inline, { words: null, results: [], next: "", active: -1 });
+  $("inline").hidden = true;
+  $("inline").replaceChildren();
+}
+
+function drawInline(note) {
+  const box = $("inline");
+  box.replaceChildren();
+  inline.results.forEach((r, i) => {
+    const b = el("button", "result" + (i === inline.active ? " active" : ""));
+    b.type = "button";
+    b.setAttribute("role", "option");
+    b.dataset.id = r.id;
+    b.disabled = !r.sendable;
+    b.append(el("span", "title", r.title || r.type));
+    if (r.description) b.append(el("span", "description", r.description));
+    b.addEventListener("mousedown", (e) => e.preventDefault()); // the input keeps the focus
+    b.addEventListener("click", () => chooseInline(r));
+    box.append(b);
+  });
+  if (note) box.append(el("div", "note", note));
+  else if (!inline.results.length) box.append(el("div", "note", "No results"));
+  if (inline.next) {
+    const more = el("button", "more", "More");
+    more.type = "button";
+    more.addEventListener("mousedown", (e) => e.preventDefault());
+    more.addEventListener("click", () => { more.disabled = true; askInline(inline.words, inline.next, inline.seq); });
+    box.append(more);
+  }
+  box.hidden = false;
+  const active = box.querySelector(".result.active");
+  if (active) active.scrollIntoView({ block: "nearest" });
+}
+
+async function askInline(words, offset, seq) {
+  if (!ui.chat) return;
+  let data;
+  try {
+    data = await call("inline", { chat: ui.chat.id, thread: ui.thread, query: words, offset, language: ui.language });
+  } catch (e) {
+    if (seq === inline.seq) { inline.results = []; inline.next = ""; drawInline(e.message); }
+    return;
+  }
+  if (seq !== inline.seq) return; // the text changed meanwhile
+  const page = data.results.map((r) => ({ ...r, query: data.query }));
+  if (offset === "") { inline.results = page; inline.active = -1; } else inline.results.push(...page);
+  inline.words = words;
+  inline.next = data.next_offset;
+  drawInline(data.note);
+}
+
+function typedInline() {
+  const words = inlineWords($("text").value);
+  if (words === null) { if (inline.words !== null || !$("inline").hidden) closeInline(); return; }
+  clearTimeout(inline.timer);
+  const seq = ++inline.seq;
+  inline.words = words;
+  inline.timer = setTimeout(() => askInline(words, "", seq), INLINE_DEBOUNCE);
+}
+
+async function chooseInline(result) {
+  closeInline();
+  $("text").value = "";
+  try { await call("choose", { query: result.query, result: result.id }); } catch (e) { toast(e.message); }
+}
+
+function inlineKeys(e) {
+  // Up and down walk the results, Enter sends the one marked, Escape closes the list.
+  if ($("inline").hidden && inline.words === null) return;
+  if (e.key === "Escape") { e.preventDefault(); closeInline(); return; }
+  const count = inline.results.length;
+  if ((e.key === "ArrowDown" || e.key === "ArrowUp") && count) {
+    e.preventDefault();
+    const step = e.key === "ArrowDown" ? 1 : -1;
+    inline.active = inline.active < 0 && step < 0 ? count - 1 : (inline.active + step + count) % count;
+    drawInline();
+  } else if (e.key === "Enter" && inline.active >= 0 && inline.results[inline.active].sendable) {
+    e.preventDefault();
+    chooseInline(inline.results[inline.active]);
+  }
+}
+
 async function loadState() {
   const state = await call(`state?language=${ui.language}`);
   ui.chats = state.chats;
   ui.commands = state.commands;
+  ui.bot = state.running ? state.bot.username : null;
   $("status").textContent = state.running
     ? `You are chatting with @${state.bot.username}.`
     : `The playground is not running${state.problem ? ": " + state.problem : ""}.`;
@@ -270,12 +373,15 @@ function main() {
     const text = $("text").value;
     $("text").value = "";
     $("menu").hidden = true;
+    closeInline();
     send(text);
   });
   $("text").addEventListener("input", () => {
     const v = $("text").value;
     if (v.startsWith("/") && !v.includes(" ")) drawMenu(v); else $("menu").hidden = true;
+    typedInline();
   });
+  $("text").addEventListener("keydown", inlineKeys);
   $("menu-button").addEventListener("click", () => {
     if ($("menu").hidden) drawMenu("/"); else $("menu").hidden = true;
   });
