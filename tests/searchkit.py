@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from feedbot.articles.model import Article
 from feedbot.articles.parse import parse
 
-__all__ = ["CORPUS", "HOSTILE", "NOW", "PIECES", "huge", "queries", "sized"]
+__all__ = ["CORPUS", "HOSTILE", "NOW", "PIECES", "SOURCES", "huge", "queries", "sized"]
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
 
@@ -129,31 +129,32 @@ def sized() -> st.SearchStrategy[str]:
     return st.one_of(queries(), queries(), queries(), huge())
 
 
-def _make(n: int, headline: str, *paragraphs: str, day: str = "2026-03-01") -> Article:
-    body = "\n\n".join(paragraphs)
-    return parse(f"{n:03d}_{n:016x}.txt", f"date {day} {headline}\n\n{body}\n".encode())
+def _source(n: int, headline: str, *paragraphs: str, day: str = "2026-03-01") -> tuple[str, str]:
+    return f"{n:03d}_{n:016x}.txt", f"date {day} {headline}\n\n" + "\n\n".join(paragraphs) + "\n"
 
 
-CORPUS = [
-    _make(1, "La riforma delle pensioni", "Il governo approva la riforma in aula a Roma."),
-    _make(2, "Roma, la città eterna", "Turisti in città per il giubileo.", day="2026-03-02"),
-    _make(
+#: The corpus as files (name, text): the words the strategies aim at, and the oddities.
+SOURCES = [
+    _source(1, "La riforma delle pensioni", "Il governo approva la riforma in aula a Roma."),
+    _source(2, "Roma, la città eterna", "Turisti in città per il giubileo.", day="2026-03-02"),
+    _source(
         3,
         "Pension reforms pass",
         "The parliament has passed the reforms to pensions, and this is what they will do.",
         day="2026-02-01",
     ),
-    _make(
+    _source(
         4, "Calcio", "La Lazio vince il derby di Roma.", "Risultato: due a uno.", day="2026-03-03"
     ),
-    _make(5, "Economia", "Le riforme economiche del governo tardano.", day="2025-12-01"),
-    _make(6, "Running and more", "She runs; they ran; running shoes.", day="2026-03-04"),
-    _make(
+    _source(5, "Economia", "Le riforme economiche del governo tardano.", day="2025-12-01"),
+    _source(6, "Running and more", "She runs; they ran; running shoes.", day="2026-03-04"),
+    _source(
         7,
         "Unicode, a test of folding",
         "Parole rare: ᦵᦶᦷ e ᦵ ᦶ ᦷ; ᏍᎦᏚ; 𠀀𠀁; ǅemal; naïve café; perché È vero.",
         "ﷺ, שלום, مرحبا, 😀.",
         day="2026-03-05",
     ),
-    _make(8, "Long words", "riforma" * 10 + " pensioni " + "x" * 60, day="2026-03-06"),
+    _source(8, "Long words", "riforma" * 10 + " pensioni " + "x" * 60, day="2026-03-06"),
 ]
+CORPUS: list[Article] = [parse(name, text.encode()) for name, text in SOURCES]
