@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.common import Figure
 from feedbot.articles.corpus import generate
 from feedbot.articles.parse import parse
-from feedbot.search.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, QueryError
+from feedbot.search.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, MAX_QUERY_WORDS, QueryError
 from feedbot.search.query import parse as parse_query
 from feedbot.search.words import ignored, tokens
 from feedbot.store import FileRecord, Store
@@ -78,7 +78,8 @@ _ODD = [
 def _hostile(count: int, vocabulary: list[str]) -> list[str]:
     """Hostile queries (fixed seed), the costliest shapes the limits let through first:
     one phrase of common words filling `MAX_QUERY_CHARS`, `MAX_QUERY_TERMS` common words,
-    a common word less 19 others, the character that folds to the most words; then
+    a common word less 19 others, the character that folds to the most words (past
+    `MAX_QUERY_WORDS`, refused, and up to it); then
     random mixes of `_ODD` and words."""
     rng = random.Random(13)
     common = vocabulary[:MAX_QUERY_TERMS]
@@ -87,7 +88,8 @@ def _hostile(count: int, vocabulary: list[str]) -> list[str]:
         f'"{phrase}"',
         " ".join(common),
         common[0] + " " + " ".join("-" + w for w in common[1:]),
-        "ﷺ" * MAX_QUERY_CHARS,
+        "ﷺ" * MAX_QUERY_CHARS,  # refused: more than MAX_QUERY_WORDS words
+        "ﷺ" * ((MAX_QUERY_WORDS - 1) // 3),  # the most words one character makes, allowed
         "-".join(common * 20)[:MAX_QUERY_CHARS],
     ]
     mixed = []

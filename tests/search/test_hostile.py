@@ -5,6 +5,7 @@ built for it is bounded by the limits, whatever was typed."""
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 from hypothesis import example, given
 
@@ -17,9 +18,10 @@ from feedbot.search.query import (
     QueryError,
     parse,
 )
+from feedbot.search.snippet import snippet
 from feedbot.search.words import MAX_WORD_BYTES, STEMMED
 from feedbot.store.search import compile_fts5, compile_tsquery
-from tests.searchkit import HOSTILE, sized
+from tests.searchkit import CORPUS, HOSTILE, sized
 
 #: Every language a corpus may have, and "und": the most variants a term can have.
 LANGUAGES = [*STEMMED, "und"]
@@ -87,3 +89,35 @@ def test_the_engine_expression_is_bounded_by_the_limits(text: str) -> None:
         assert word.isalnum() and len(word.encode()) <= MAX_WORD_BYTES
     assert set(re.sub(r'"[^"]*"', "", fts5)) <= set("() ANDORT")
     assert set(re.sub(r"'[^']*'", "", tsquery)) <= set("()&|!<-> ")
+
+
+class _Marked(HTMLParser):
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.text = ""
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+@HOSTILE
+@given(sized())
+@example("𝐑𝐨𝐦𝐚 <mark>")
+def test_snippets_mark_words_and_carry_no_markup_of_the_query(text: str) -> None:
+    """A snippet for any query is the article's text with ``<mark>`` tags and nothing
+    else: what was typed never becomes markup."""
+    query = parsed(text)
+    if isinstance(query, QueryError):
+        return
+    for article in CORPUS:
+        cut = snippet(article, query)
+        markup = _Marked(cut.html())
+        assert set(markup.tags) <= {"mark"}
+        assert markup.text == cut.text
+        assert all(part for part, marked in cut.segments if marked)
