@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ def nothing_written(engines: Engines) -> Iterator[None]:
     """(c) Fails when the block writes: SQLite's ``data_version`` seen from another
     connection (it changes when any other connection commits), PostgreSQL's row versions,
     and every statement the block sent is a read."""
-    with sqlite3.connect(engines.sqlite_path) as watcher:
+    with closing(sqlite3.connect(engines.sqlite_path)) as watcher:
         version = watcher.execute("PRAGMA data_version").fetchone()
         before = _postgres_state(engines.postgres)
         engines.sent.clear()
@@ -123,3 +123,15 @@ def test_both_engines_find_the_same_set_and_write_nothing(engines: Engines, type
             not isinstance(params, dict) or set(params) <= PARAMS
         )
     assert len(STATEMENTS) <= 4
+
+
+@pytest.mark.parametrize("which", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("value", ["new", "updated"])
+def test_the_write_check_sees_any_write(engines: Engines, which: str, value: str) -> None:
+    """The check above is not vacuous: an insert, then an update, of one state row on
+    either engine fails it by what the database holds (the statements sent are
+    forgotten, so that only the databases can tell)."""
+    store = engines.sqlite if which == "sqlite" else engines.postgres
+    with pytest.raises(AssertionError), nothing_written(engines):
+        store.db.set_state("hostile_probe", value)
+        engines.sent.clear()
