@@ -107,10 +107,10 @@ def _word() -> st.SearchStrategy[str]:
 
 
 def queries() -> st.SearchStrategy[str]:
-    """A query as typed: one to three words that the corpus may hold (so that some
+    """A query as typed: one or two words that the corpus may hold (so that some
     queries find articles) with what may sit beside them; or up to 12 pieces of anything,
     each joined to the last by a space or nothing."""
-    few = st.lists(st.tuples(_word(), st.sampled_from([" ", "", "\t"])), min_size=1, max_size=3)
+    few = st.lists(st.tuples(_word(), st.sampled_from([" ", "", "\t"])), min_size=1, max_size=2)
     many = st.lists(st.tuples(_piece(), st.sampled_from(["", " ", "  "])), max_size=12)
     return st.one_of(few, many).map(lambda items: "".join(p + sep for p, sep in items))
 

@@ -11,8 +11,9 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from sqlalchemy import event, text
 
 from feedbot.articles.parse import parse
@@ -101,7 +102,7 @@ PARAMS = {"window", "match", "now", "days", "limit", "offset"}
 STATEMENTS: set[str] = set()
 
 
-@HOSTILE
+@settings(HOSTILE, max_examples=120)  # a search on each engine costs a few ms
 @given(sized())
 @example("𝐑𝐨𝐦𝐚")  # FTS5 lowercased what folding left uppercase
 @example("ᦵᦶᦷ")  # letters to Python, not to SQLite's older Unicode tables
@@ -113,6 +114,7 @@ def test_both_engines_find_the_same_set_and_write_nothing(engines: Engines, type
     with nothing_written(engines):
         on_sqlite, on_postgres = found(engines.sqlite, query), found(engines.postgres, query)
         assert on_sqlite == on_postgres, (query.text, on_sqlite, on_postgres)  # (b)
+        hypothesis.event("found articles" if on_sqlite else "found none")
         assert found(engines.sqlite, query, True) == found(engines.postgres, query, True)
         searches = [(s, p) for s, p in engines.sent if "MATCH" in s or "@@" in s]
     # (e) the statement is one of the fixed ones, whatever was typed; only the match
