@@ -44,8 +44,15 @@ class FilterError(ValueError):
 
 
 def fold(text: str) -> str:
-    """Casefold, decompose (NFKD) and drop the combining marks: "Città" → "citta"."""
+    """Casefold, decompose (NFKD) and drop the combining marks: "Città" → "citta".
+
+    Casefolded again after decomposing (Unicode's compatibility caseless match), as a
+    decomposition may bring capitals back: "𝐑𝐨𝐦𝐚" (mathematical bold, which has no case)
+    → "Roma" → "roma", "ᴿ" → "R" → "r"."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
+    again = decomposed.casefold()
+    if again != decomposed:
+        decomposed = unicodedata.normalize("NFKD", again)
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 

@@ -91,7 +91,9 @@ class Searches:
         """What a request for ``path`` with ``query_string`` asks, or None (not a search)."""
         if path not in SEARCH_PATHS:
             return None
-        fields = parse_qs(query_string, keep_blank_values=True, max_num_fields=8)
+        # Any number of fields (not parse_qs's max_num_fields, which raises past it): the
+        # work is linear in the query string, which the server bounds (8 KB, else 414).
+        fields = parse_qs(query_string, keep_blank_values=True)
         text = (fields.get("q") or [""])[0][:1024]
         try:
             page = int((fields.get("page") or ["1"])[0])
@@ -184,7 +186,7 @@ class Searches:
             "search.html",
             feed,
             "",
-            query=asked.text,
+            query=clean_text(asked.text),  # the box: no character HTML cannot carry
             heading=heading,
             message=message,
             items=items,

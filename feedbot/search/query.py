@@ -23,10 +23,23 @@ from feedbot.articles.i18n import N_
 from feedbot.errors import FeedbotError
 from feedbot.search.words import MAX_WORD_BYTES, ignored, stem, tokens
 
-__all__ = ["MAX_QUERY_CHARS", "MAX_QUERY_TERMS", "Forms", "Part", "Query", "QueryError", "parse"]
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "MAX_QUERY_TERMS",
+    "MAX_QUERY_WORDS",
+    "Forms",
+    "Part",
+    "Query",
+    "QueryError",
+    "parse",
+]
 
 MAX_QUERY_CHARS = 256
 MAX_QUERY_TERMS = 20
+#: Words in all terms (a phrase's count one by one): more than 256 typed characters hold,
+#: but one character may fold to several ("ﷺ" is four words, "a-b" two), and each word
+#: reaches the engine once per language.
+MAX_QUERY_WORDS = 64
 _PART = re.compile(r'(-?)"([^"]*)"|(\S+)')
 
 #: The stemmed forms of one term: a tuple of stems (one, or a phrase's) per language.
@@ -108,7 +121,8 @@ class Query:
 
 
 def parse(text: str) -> Query:
-    """``text`` as a `Query`; `QueryError` past `MAX_QUERY_CHARS` or `MAX_QUERY_TERMS`.
+    """``text`` as a `Query`; `QueryError` past `MAX_QUERY_CHARS`, `MAX_QUERY_TERMS` or
+    `MAX_QUERY_WORDS`.
 
     A query with no words (blank, or only punctuation) parses to no terms: the caller
     decides what an empty search shows."""
@@ -128,4 +142,6 @@ def parse(text: str) -> Query:
             parts.append(part)
     if len(parts) > MAX_QUERY_TERMS:
         raise QueryError(N_("A search has at most {n} words or phrases."), n=MAX_QUERY_TERMS)
+    if sum(len(part.words) for part in parts) > MAX_QUERY_WORDS:
+        raise QueryError(N_("A search has at most {n} words in all."), n=MAX_QUERY_WORDS)
     return Query(tuple(parts))

@@ -57,7 +57,7 @@ log = logging.getLogger("feedbot.search")
 
 RECENCY_DAYS = 30
 #: Changes when the words an article is found by change: then the index is rebuilt.
-WORDS_VERSION = f"2 PyStemmer {version('PyStemmer')}"
+WORDS_VERSION = f"3 PyStemmer {version('PyStemmer')}"
 WORDS_KEY = "search_words"
 _BACKFILL_BATCH = 500
 

@@ -75,6 +75,7 @@ def test_terms_add_up_to_the_limit() -> None:
         (['+"a a b"'], "a a a b", True),  # KMP restarts correctly
         (["+straße"], "STRASSE closed", True),  # casefold
         (["+ﬁle"], "file", True),  # NFKD ligature
+        (["+roma"], "𝐑𝐨𝐦𝐚 ᴿᴼᴹᴬ", True),  # capitals a decomposition brings back, folded too
     ],
 )
 def test_matches(terms: list[str], article: str, taken: bool) -> None:

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedbot.search.query import MAX_QUERY_CHARS, MAX_QUERY_TERMS, Part, QueryError, parse
+from feedbot.search.query import (
+    MAX_QUERY_CHARS,
+    MAX_QUERY_TERMS,
+    MAX_QUERY_WORDS,
+    Part,
+    QueryError,
+    parse,
+)
 
 
 @pytest.mark.parametrize(
@@ -40,6 +47,11 @@ def test_limits_have_clear_messages() -> None:
     parse(" ".join(f"w{i}" for i in range(MAX_QUERY_TERMS)))
     with pytest.raises(QueryError, match="at most 20 words or phrases"):
         parse(" ".join(f"w{i}" for i in range(MAX_QUERY_TERMS + 1)))
+    parse('"' + " ".join(f"w{i}" for i in range(MAX_QUERY_WORDS)) + '"')
+    with pytest.raises(QueryError, match="at most 64 words in all"):
+        parse(" ".join(f"ﷺ{i}" for i in range(17)))  # 17 terms of 4 words: 68
+    with pytest.raises(QueryError, match="at most 64 words in all"):
+        parse("-".join(["ab"] * (MAX_QUERY_WORDS + 1)))
 
 
 def test_variants_stem_each_word_in_every_language_and_phrases_in_one() -> None:

@@ -30,6 +30,13 @@ def test_tokens_fold_like_the_filters_and_keep_only_letters_and_digits() -> None
     ]
 
 
+def test_capitals_that_decomposition_brings_back_are_folded_too() -> None:
+    # "𝐑" has no case: casefold keeps it, NFKD makes it "R"; the index must see "r", as
+    # FTS5 and PostgreSQL would otherwise disagree (tests/store/test_search_hostile.py)
+    assert tokens("𝐑𝐨𝐦𝐚 ᴿᴼᴹᴬ ϒ ϲ") == ["roma", "roma", "υ", "σ"]
+    assert all(w == w.casefold() for w in tokens("".join(map(chr, range(0x1D400, 0x1D800)))))
+
+
 def test_word_forms_share_a_stem_in_italian_and_english() -> None:
     assert stem(["riforme", "riforma"], "it") == ["riform", "riform"]
     assert stem(["reforms", "reform"], "en") == ["reform", "reform"]
