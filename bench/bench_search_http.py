@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import random
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -156,7 +157,12 @@ def run(quick: bool) -> list[Figure]:
                 "req/s",
                 detail=f"{result.rate / feed.rate:.3f}x /feed.atom; p50 {result.p50_ms:.1f} ms, "
                 f"p99 {result.p99_ms:.1f} ms"
-                + (f"; cached set: {hits[0]}-{hits[-1]} feed entries a query" if hits else "")
+                + (
+                    f"; the {len(hits)} cached queries find {hits[0]}-{hits[-1]} articles "
+                    f"(median {statistics.median(hits):g}, of at most 50)"
+                    if kind == "cached"
+                    else ""
+                )
                 + (f"; {result.note}" if result.note else ""),
             )
         )
