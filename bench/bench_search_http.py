@@ -4,13 +4,12 @@ on one running ``feedbot run`` (SQLite, 10,000 generated articles; 1,000 with --
 wrk (one thread, 32 connections, ``--latency`` for p50/p99) drives each path for the
 same bounded time. The searches are 1–3 words that occur together in one article of the
 corpus (fixed seed; so each finds something), rotated by a small wrk Lua script, in two
-sets: ``cached`` rotates 16 queries,
-whose answers the server keeps after the first request (`feedbot.publish.results.Searches`
-caches 128 per article version), and ``uncached`` rotates 2,000 queries in order, so
-with that least-recently-used cache every request is a miss and runs the search, the
-snippets and the page. Each is reported as req/s and as a ratio to ``/feed.atom`` (itself
-answered from the rendered site's cache). Without wrk (Debian's ``wrk``) it says so and
-skips.
+sets: ``cached`` rotates 16 queries, whose answers the server keeps after the first
+request (`feedbot.publish.results.Searches` caches 128 per article version), and
+``uncached`` rotates 2,000 queries in order, so with that least-recently-used cache every
+request is a miss and runs the search, the snippets and the page. Each is reported as
+req/s and as a ratio to ``/feed.atom`` (itself answered from the rendered site's cache).
+Without wrk (Debian's ``wrk``) it says so and skips.
 """
 
 from __future__ import annotations
