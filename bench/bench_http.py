@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -51,11 +52,41 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
     raise RuntimeError(f"{url} not ready after {timeout:.0f}s")
 
 
-def wrk_rate(url: str, seconds: int, headers: dict[str, str] | None = None) -> tuple[float, str]:
-    """Requests/s wrk measured, and a note on errors or non-2xx/3xx answers."""
-    cmd = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s"]
+@dataclass(frozen=True)
+class WrkResult:
+    """What one wrk run measured."""
+
+    rate: float  # requests/s
+    p50_ms: float
+    p99_ms: float
+    note: str  # errors or non-2xx/3xx answers, if any
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _latency_ms(out: str, percent: str) -> float:
+    match = re.search(rf"^\s+{percent}%\s+([0-9.]+)(us|ms|s|m)\s*$", out, re.MULTILINE)
+    return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
+
+
+def wrk(
+    url: str,
+    seconds: int,
+    headers: dict[str, str] | None = None,
+    *,
+    script: Path | None = None,
+    connections: int = CONNECTIONS,
+) -> WrkResult:
+    """One bounded wrk run (one thread, ``connections`` connections, ``--latency``; a
+    request counts as timed out, and out of the latencies, only after 30 s, not wrk's
+    default 2 s) against ``url``; ``script`` is a wrk Lua script (e.g. one that rotates
+    the request path)."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "30s"]
     for key, value in (headers or {}).items():
         cmd += ["-H", f"{key}: {value}"]
+    if script is not None:
+        cmd += ["-s", str(script)]
     out = subprocess.run(
         [*cmd, url], capture_output=True, text=True, timeout=seconds + 30, check=True
     ).stdout
@@ -63,7 +94,15 @@ def wrk_rate(url: str, seconds: int, headers: dict[str, str] | None = None) -> t
     if not match:
         raise RuntimeError(f"cannot read wrk output: {out!r}")
     notes = [line.strip() for line in out.splitlines() if "Non-2xx" in line or "errors" in line]
-    return float(match.group(1)), "; ".join(notes)
+    return WrkResult(
+        float(match.group(1)), _latency_ms(out, "50"), _latency_ms(out, "99"), "; ".join(notes)
+    )
+
+
+def wrk_rate(url: str, seconds: int, headers: dict[str, str] | None = None) -> tuple[float, str]:
+    """Requests/s wrk measured, and a note on errors or non-2xx/3xx answers."""
+    result = wrk(url, seconds, headers)
+    return result.rate, result.note
 
 
 def nginx_conf(tmp: Path, root: Path, port: int) -> Path:

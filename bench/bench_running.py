@@ -21,7 +21,15 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import Figure, best_of, serving_url, start_daemon, stop_process, wait_for
+from bench.common import (
+    Figure,
+    best_of,
+    serving_url,
+    start_daemon,
+    stop_process,
+    subscribe_chats,
+    wait_for,
+)
 from feedbot.articles.corpus import generate, write_corpus
 
 TOKEN = "123456789:" + "AAH" + "benchTokenNotARealOne_abcdefghij"
@@ -116,12 +124,7 @@ def _lag(tmp: Path, n: int, chats: int) -> Figure:
     }
     proc, url = _start(tmp, env)
     try:
-        with sqlite3.connect(database, timeout=30) as db:
-            db.executemany(
-                "INSERT INTO chats (id, type, subscribed) VALUES (?, 'private', 1)",
-                [(str(20_000_000 + i),) for i in range(chats)],
-            )
-        db.close()
+        subscribe_chats(database, range(20_000_000, 20_000_000 + chats))
         name, data = next(articles)
         (index / name).write_bytes(data)  # the post the sender fans out
         with httpx.Client(timeout=30) as client:
@@ -134,7 +137,7 @@ def _lag(tmp: Path, n: int, chats: int) -> Figure:
 
             wait_for(proc, queued, "deliveries", tmp / "daemon.log", timeout=60)
             with sqlite3.connect(database, timeout=30) as db:  # the ingest queues nothing
-                db.execute("UPDATE chats SET subscribed = 0")
+                db.execute("""UPDATE subscriptions SET languages = '["none"]'""")
             db.close()
             before = client.get(url + "metrics").text
             start = time.perf_counter()

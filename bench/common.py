@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -25,6 +25,7 @@ __all__ = [
     "serving_url",
     "start_daemon",
     "stop_process",
+    "subscribe_chats",
     "wait_for",
 ]
 
@@ -98,6 +99,19 @@ def wait_for(
             tail = log.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"the daemon: no {what}: {tail}")
         time.sleep(interval)
+
+
+def subscribe_chats(database: Path, chats: Iterable[int]) -> None:
+    """Subscribe private ``chats`` in the SQLite ``database`` of a running daemon, as
+    ``/start`` would (a chat row and its subscription), from this process."""
+    from feedbot.store import Store
+
+    store = Store.open(database)
+    try:
+        for chat in chats:
+            store.chats.subscribe(str(chat), kind="private", title=None)
+    finally:
+        store.close()
 
 
 def serving_url(log: Path) -> str | None:

@@ -164,13 +164,16 @@ class Resource:
     last_modified: datetime  # when the bytes last changed (see the module docstring)
 
 
-def make_resource(body: bytes, content_type: str, entries: Sequence[Entry]) -> Resource:
-    """A `Resource` for ``body``: hashed and compressed once, here. Its ``last_modified``
+def make_resource(
+    body: bytes, content_type: str, entries: Sequence[Entry], *, compresslevel: int = 9
+) -> Resource:
+    """A `Resource` for ``body``: hashed and compressed once, here (at gzip's
+    ``compresslevel``: the best for what is served many times). Its ``last_modified``
     is the newest ``updated`` of ``entries``; `Site` bounds it by the clock."""
     newest = max((e.updated.astimezone(UTC) for e in entries), default=EMPTY_FEED_UPDATED)
     return Resource(
         body=body,
-        gzipped=gzip.compress(body, compresslevel=9, mtime=0),
+        gzipped=gzip.compress(body, compresslevel=compresslevel, mtime=0),
         content_type=content_type,
         etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
         last_modified=newest.replace(microsecond=0),

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from feedbot.articles.filters import fold
 from feedbot.articles.model import Article
@@ -26,6 +27,7 @@ __all__ = ["SNIPPET_CHARS", "Snippet", "snippet"]
 SNIPPET_CHARS = 180
 _WORD = re.compile(r"[^\W_]+")
 _BEFORE = 50  # characters of context kept before the first match
+_fold = lru_cache(maxsize=1 << 16)(fold)  # a page folds the same words again and again
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +55,7 @@ def snippet(article: Article, query: Query, chars: int = SNIPPET_CHARS) -> Snipp
     best, best_hits, best_spans = "", 0, []
     for text in blocks:
         spans = _matches(text, wanted, article.language)
-        hits = len({fold(text[a:b]) for a, b in spans})
+        hits = len({_fold(text[a:b]) for a, b in spans})
         if hits > best_hits:
             best, best_hits, best_spans = text, hits, spans
     if not best_spans:
@@ -68,9 +70,12 @@ def _wanted(query: Query, language: str) -> frozenset[str]:
 
 
 def _matches(text: str, wanted: frozenset[str], language: str) -> list[tuple[int, int]]:
-    found = [(m.start(), m.end(), fold(m.group())) for m in _WORD.finditer(text)]
-    stems = stem([w for _, _, w in found], language)
-    return [(a, b) for (a, b, w), s in zip(found, stems, strict=True) if w in wanted or s in wanted]
+    folded = list(map(_fold, _WORD.findall(text)))
+    stems = stem(folded, language)
+    if wanted.isdisjoint(folded) and wanted.isdisjoint(stems):  # most blocks: no match
+        return []
+    found = zip(_WORD.finditer(text), folded, stems, strict=True)
+    return [(m.start(), m.end()) for m, w, s in found if w in wanted or s in wanted]
 
 
 def _cut(text: str, start: int, chars: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -28,6 +29,7 @@ from telegram.request import HTTPXRequest
 
 import feedbot.telegram  # noqa: F401 - sets PTB_TIMEDELTA, as the app does
 from feedbot.fakegram import FakeBotAPI, FakeLimits, Faults
+from feedbot.fakegram.server import listening_socket
 
 
 @pytest.fixture
@@ -341,3 +343,18 @@ async def test_webhook_receives_injected_updates_with_the_secret(fake: FakeBotAP
         second = fake.command("/help", chat_id=8)
         await fake.wait_for(lambda: len(received) == 2, timeout=5)
     assert [(s, u["update_id"]) for s, u in received] == [("s3cret", first), ("s3cret", second)]
+
+
+def test_connections_write_at_once() -> None:
+    """The emulator's connections have TCP_NODELAY: without it, on asyncio's loop, every
+    answer (headers, then body) waited ~40 ms for the client's delayed ACK, so a long poll
+    took 40 ms longer than Telegram's to bring an update."""
+    listener = listening_socket()
+    listener.listen()
+    try:
+        with socket.create_connection(listener.getsockname()):
+            accepted, _ = listener.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        listener.close()

@@ -9,6 +9,8 @@ import logging
 import pytest
 
 from feedbot.fakegram import InlineAnswer
+from tests.botkit import Index
+from tests.storekit import off_loop
 from tests.telegram import test_bot
 from tests.telegram.test_bot import USER, Bot
 from tests.telegram.test_search_bot import publish
@@ -66,3 +68,26 @@ async def test_a_bot_without_inline_mode_says_how_to_turn_it_on(
 ) -> None:
     told = [r for r in caplog.get_records("setup") if "/setinline" in r.getMessage()]
     assert len(told) == 1 and told[0].levelno == logging.INFO  # the bot was built, then led
+
+
+async def test_an_inline_answer_does_not_wait_behind_a_paused_broadcast(bot: Bot) -> None:
+    """A 429 pauses every send for its retry_after; an inline query asked meanwhile is
+    answered while the broadcast still waits (answers are a lane of their own)."""
+    bot.fake.set_inline()
+    index = await off_loop(Index, bot.tmp_path / "index", bot.store)
+    index.write(1)
+    await off_loop(index.scan)  # the baseline
+    chats = [str(c) for c in range(5000, 5020)]
+    for chat in chats:
+        await off_loop(bot.store.chats.subscribe, chat, kind="private", title=None)
+    bot.fake.set_faults(
+        rate=1.0, kinds=("429",), retry_after=60, methods=frozenset({"sendmessage"})
+    )
+    index.write(1)
+    await off_loop(index.scan)
+    bot.service.wake()
+    await bot.fake.wait_for(lambda: bot.fake.count_429 >= 1)
+    answered = await answer(bot, "")  # the newest articles
+    assert len(answered.results) == 2
+    # Still paused: each chat's first try was refused, none was tried again, none got it.
+    assert bot.fake.sent == [] and bot.fake.count_429 == len(bot.fake.attempts) <= len(chats)
