@@ -291,26 +291,28 @@ def _compile(
     return found
 
 
-def _in_fields(match: str, forms: Forms, postgres: bool) -> tuple[str, str]:
-    """The matches of ``match`` that hold a term (``forms``) in their headline, and those
-    that hold it in a section heading, as match expressions of the marked words."""
+def _in_fields(within: str, forms: Forms, postgres: bool) -> tuple[str, str]:
+    """The articles of ``within`` (the query's match, or PostgreSQL's months of the
+    candidates) that hold a term (``forms``) in their headline, and those that hold it
+    in a section heading, as match expressions of the marked words."""
     and_, or_, phrase = ("&", "|", _tsquery_phrase) if postgres else ("AND", "OR", _fts5_phrase)
     headline, heading = (
-        f"({match}) {and_} " + _either([tuple(m + w for w in f) for f in forms], or_, phrase)
+        f"({within}) {and_} " + _either([tuple(m + w for w in f) for f in forms], or_, phrase)
         for m in FIELD_MARKS
     )
     return headline, heading
 
 
 def _fields(
-    conn: Connection, match: str, terms: Sequence[Forms], oldest: int, postgres: bool
+    conn: Connection, within: str, terms: Sequence[Forms], oldest: int, postgres: bool
 ) -> list[tuple[set[int], set[int]]]:
-    """For each term, the matches from ``oldest`` on that hold it in the headline, and
-    those that hold it in a heading: one statement, an index walk per term and field."""
+    """For each term, the keys from ``oldest`` on (of ``within``: see `_in_fields`) that
+    hold it in the headline, and those that hold it in a heading — a superset of the
+    candidates' — in one statement, an index walk per term and field."""
     selects: list[str] = []
     params: dict[str, object] = {"lo": oldest}
     for i, forms in enumerate(terms):
-        for j, expression in enumerate(_in_fields(match, forms, postgres)):
+        for j, expression in enumerate(_in_fields(within, forms, postgres)):
             selects.append(_IN_FIELD[postgres].format(n=2 * i + j))
             params[f"m{2 * i + j}"] = expression
     found: list[tuple[set[int], set[int]]] = [(set(), set()) for _ in terms]
@@ -344,8 +346,9 @@ def _ranked(
 
 
 def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
-    """The newest `CANDIDATES` matches on PostgreSQL, and a ``tsquery`` that finds them
-    and no older match (for `_fields`).
+    """The newest `CANDIDATES` matches on PostgreSQL, and a ``tsquery`` that holds them
+    for `_fields` to look in: the months they are from (the marked words of a few months
+    are a short read) or, over more than `_MAX_SPAN` months, the match itself.
 
     GIN knows which rows match but not their keys: reading the newest of 50,000 matches
     would visit 50,000 rows, and a walk of the key index backwards would read (and
@@ -391,7 +394,7 @@ def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
         span = math.ceil((CANDIDATES - len(keys)) / rate * 1.25) if rate else 4 * span
     if newest - oldest + 1 > _MAX_SPAN:
         return keys, match
-    return keys, f"({match}) & ({_months(oldest, newest)})"
+    return keys, _months(oldest, newest)
 
 
 def _months(first: int, last: int) -> str:
@@ -430,13 +433,14 @@ class Search:
             if match is None:
                 return []
             keys: Sequence[int]
+            within = match
             if postgres:
-                keys, match = _newest_postgres(conn, match)
+                keys, within = _newest_postgres(conn, match)
             else:
                 keys = conn.scalars(_NEWEST[False], {"match": match, "window": CANDIDATES}).all()
             if not newest and len(keys) > 1:
                 terms = [forms for part, forms in parts if not part.exclude and forms]
-                fields = _fields(conn, match, terms, keys[-1], postgres)
+                fields = _fields(conn, within, terms, keys[-1], postgres)
                 keys = list(islice(_ranked(keys, fields, now), offset + limit))
             keys = keys[offset : offset + limit]
             if not keys:
