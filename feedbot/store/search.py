@@ -92,6 +92,14 @@ _IN_FIELD = {
 # PostgreSQL: each vector's month, as a word no query can type; a search names at most
 # `_MAX_SPAN` months at once (past that, it reads all that is older).
 _MONTH_MARK = "\ue003"
+# For the rest of the search's transaction: GIN's bitmaps only (no walk of the key index
+# that reads vectors, no full scan), and no parallel workers (they cost more to start
+# than these reads take).
+_BITMAP_ONLY = text(
+    "SELECT set_config('enable_seqscan', 'off', true), "
+    "set_config('enable_indexscan', 'off', true), "
+    "set_config('max_parallel_workers_per_gather', '0', true)"
+)
 _MAX_SPAN = 48
 
 # A document's key orders the index by date: the second of the article's date, shifted
@@ -360,8 +368,7 @@ def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
     bottom, top = conn.execute(text("SELECT min(docid), max(docid) FROM search_docs")).one()
     if top is None:
         return [], match
-    conn.execute(text("SET LOCAL enable_seqscan = off"))  # after the two ends: by the key index
-    conn.execute(text("SET LOCAL enable_indexscan = off"))
+    conn.execute(_BITMAP_ONLY)  # after the two ends, which the key index gives at once
     first, last = _month(bottom), _month(top)
     newest = last
     keys: list[int] = []
@@ -394,7 +401,7 @@ def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
         span = math.ceil((CANDIDATES - len(keys)) / rate * 1.25) if rate else 4 * span
     if newest - oldest + 1 > _MAX_SPAN:
         return keys, match
-    return keys, _months(oldest, newest)
+    return keys, f"({match}) & ({_months(oldest, newest)})"
 
 
 def _months(first: int, last: int) -> str:
