@@ -20,10 +20,10 @@ from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.digests import Digests
 from feedbot.store.edits import Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
+from feedbot.store.finder import Hit, Search
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import LEADER, Fence, Lease
 from feedbot.store.outbox import Delivery, Outbox
-from feedbot.store.search import Hit, Search
 from feedbot.store.source import StoreSource
 from feedbot.store.subscriptions import Subscription, Subscriptions
 from feedbot.store.urls import libpq_url

@@ -45,8 +45,7 @@ VERSION_KEY = "articles_version"  # a fresh token with every committed article c
 CHANGES_CHANNEL = "feedbot_articles"  # PostgreSQL NOTIFY channel, sent at that commit
 # What the feeds, pages, /latest and the sender see: not removed, not waiting for its date.
 PUBLISHED = (articles.c.removed_at.is_(None), articles.c.scheduled.is_(False))
-#: Articles indexed since the search index was last merged that make `tidy_search` merge it.
-MERGE_AFTER = 2_000
+MERGE_AFTER = 2_000  # articles indexed since the search index's last merge: merge it again
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,15 +164,12 @@ class Articles:
         return done is not None
 
     def tidy_search(self, stop: Callable[[], bool] | None = None) -> bool:
-        """Merge the search index (`feedbot.store.search.merge`) once `MERGE_AFTER`
-        articles were indexed here since the last merge: after a bulk, not after each
-        article. False when ``stop`` ended it early (the next call goes on)."""
-        if self._unmerged < MERGE_AFTER:
-            return True
-        if merge(lambda: self._fence.write(self._db), stop) is None:
-            return False
-        self._unmerged = 0
-        return True
+        """Merge the search index (`feedbot.store.search.merge`) after a bulk: `MERGE_AFTER`
+        articles indexed here since the last merge. False when ``stop`` ended it early."""
+        write = lambda: self._fence.write(self._db)  # noqa: E731
+        if self._unmerged >= MERGE_AFTER and merge(write, stop) is not None:
+            self._unmerged = 0
+        return self._unmerged < MERGE_AFTER
 
     def get_state(self, key: str) -> str | None:
         """A value of the key-value state (the indexer keeps its baseline mark there)."""

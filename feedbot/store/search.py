@@ -7,117 +7,65 @@ articles on both. `index` runs inside the transaction that writes the articles, 
 search never finds an article's old words after its edit commits; the index holds only
 published articles (a scheduled one joins it when released, a removed one leaves it).
 
-Ranking, alike on both engines and from the index alone: of the newest `CANDIDATES`
-matches (read in key order: a key's high bits are the article's date), relevance — per
-term of the query `HEADLINE` if an article holds it in its headline, else `HEADING` in
-a section heading, else `TEXT` — divided by ``1 + age / RECENCY_DAYS``, where age is
-days since the article's date: an article `RECENCY_DAYS` old needs twice the relevance
-of one from today. Ties go to the newest. Which candidates hold a term in a field is
-one short index walk per term and field, over the field's marked words
-(`feedbot.search.words.FIELD_MARKS`); no engine score is computed (FTS5's ``bm25``
-reads every match of every term to weigh it, ``ts_rank`` every candidate's vector).
+Searching it is `feedbot.store.finder`'s job; this module writes it and lays out its keys.
 """
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
-import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
-from itertools import islice
 
 from sqlalchemy import Connection, func, select, text
 
-from feedbot.articles.model import Article, Entry, article_from_dict
+from feedbot.articles.model import Article, article_from_dict
 from feedbot.errors import UnstorableError
-from feedbot.search.query import Forms, Part, Query
-from feedbot.search.words import FIELD_MARKS, document
+from feedbot.search.words import document
 from feedbot.store.engine import Database, set_state
 from feedbot.store.schema import articles, search_docs
 
 __all__ = [
-    "CANDIDATES",
-    "RECENCY_DAYS",
+    "MONTH_MARK",
+    "SLOT_BITS",
+    "WORDS_KEY",
     "WORDS_VERSION",
-    "Hit",
-    "Search",
     "backfill",
     "index",
     "merge",
+    "month_of",
+    "seconds",
     "unindex",
 ]
 
 log = logging.getLogger("feedbot.search")
 
-RECENCY_DAYS = 30
 #: Changes when the words an article is found by change: then the index is rebuilt.
 WORDS_VERSION = f"3 PyStemmer {version('PyStemmer')}"
 WORDS_KEY = "search_words"
 _BACKFILL_BATCH = 500
 
-#: The matches ranked: the newest this many (by date). The ranking divides relevance by
-#: age, so an older match would need many times the relevance to place; and no reader
-#: pages past `feedbot.publish.results.MAX_PAGES` pages of 20.
-CANDIDATES = 1000
-
-#: What a query's term earns where an article holds it: in the headline, in a section
-#: heading, only in the text.
-HEADLINE, HEADING, TEXT = 10, 4, 1
-
-# The newest matches, read from the index in key order (a key's high bits are its
-# article's date), so neither engine sorts; `_IN_FIELD` then asks, per term and field,
-# which of them hold it there: a walk of that term's entries from the oldest candidate.
-_NEWEST = {
-    False: text(
-        "SELECT rowid FROM search_fts WHERE search_fts MATCH :match "
-        "ORDER BY rowid DESC LIMIT :window"
-    ),
-    True: text(
-        "SELECT docid FROM search_docs WHERE vector @@ CAST(:match AS tsquery) "
-        "AND docid < :below ORDER BY docid DESC LIMIT :window"
-    ),
-}
-_IN_FIELD = {
-    False: "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} AND rowid >= :lo",
-    True: "SELECT {n}, docid FROM search_docs "
-    "WHERE vector @@ CAST(:m{n} AS tsquery) AND docid >= :lo",
-}
-
-# PostgreSQL: each vector's month, as a word no query can type; a search names at most
-# `_MAX_SPAN` months at once (past that, it reads all that is older).
-_MONTH_MARK = "\ue003"
-_MAX_SPAN = 48
+#: PostgreSQL: each vector also holds its article's month (`month_of`) behind this mark,
+#: a word no query can type, so that a search can ask GIN for the newest months first.
+MONTH_MARK = "\ue003"
 
 # A document's key orders the index by date: the second of the article's date, shifted
-# past `_SLOT_BITS` bits that number the articles of one second (years 1-9999 fit in 63
+# past `SLOT_BITS` bits that number the articles of one second (years 1-9999 fit in 63
 # bits). Both engines read the newest matches first, by key, without a sort.
-_SLOT_BITS = 24
+SLOT_BITS = 24
 _EPOCH = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
 
 
 def _base(article: Article) -> int:
-    return _seconds(article.date.value) << _SLOT_BITS
+    return seconds(article.date.value) << SLOT_BITS
 
 
-def _seconds(moment: datetime) -> int:
+def seconds(moment: datetime) -> int:
+    """A moment as seconds since year 1 (a key's high bits)."""
     return int(moment.timestamp()) - _EPOCH
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One article found, in rank order."""
-
-    entry: Entry
-
-    @property
-    def article(self) -> Article:
-        return self.entry.article
 
 
 def index(conn: Connection, found: Sequence[Article]) -> None:
@@ -148,7 +96,7 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
     )
     postgres = conn.dialect.name == "postgresql"
     keep = {
-        i: d for i, d in known.items() if d >> _SLOT_BITS == _base(articles_by_id[i]) >> _SLOT_BITS
+        i: d for i, d in known.items() if d >> SLOT_BITS == _base(articles_by_id[i]) >> SLOT_BITS
     }
     moved = [d for i, d in known.items() if i not in keep]  # the date changed: a new key
     if not postgres and keep:
@@ -192,14 +140,14 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
 
 
 def _vector(article: Article) -> str:
-    """The article's ``tsvector``: its words, and its month (`_MONTH_MARK`)."""
-    month = _month(_seconds(article.date.value) << _SLOT_BITS)
-    return f"{document(article).tsvector()} '{_MONTH_MARK}{month}'"
+    """The article's ``tsvector``: its words, and its month (`MONTH_MARK`)."""
+    month = month_of(seconds(article.date.value) << SLOT_BITS)
+    return f"{document(article).tsvector()} '{MONTH_MARK}{month}'"
 
 
-def _month(key: int) -> int:
+def month_of(key: int) -> int:
     """The month of a key's date, counted from year 1."""
-    day = datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=key >> _SLOT_BITS)
+    day = datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=key >> SLOT_BITS)
     return day.year * 12 + day.month - 1
 
 
@@ -237,237 +185,17 @@ def _allocate(conn: Connection, articles: Sequence[Article]) -> dict[str, int]:
     postgres = conn.dialect.name == "postgresql"
     tops = conn.execute(
         _LAST_KEYS_POSTGRES if postgres else _LAST_KEYS_SQLITE,
-        {"bases": bases if postgres else json.dumps(bases), "slot": 1 << _SLOT_BITS},
+        {"bases": bases if postgres else json.dumps(bases), "slot": 1 << SLOT_BITS},
     ).all()
     last = {int(base): base - 1 if top is None else int(top) for base, top in tops}
     keys = {}
     for article in articles:
         base = _base(article)
         last[base] += 1
-        if last[base] >= base + (1 << _SLOT_BITS):
-            raise UnstorableError(f"more than {1 << _SLOT_BITS} articles dated the same second")
+        if last[base] >= base + (1 << SLOT_BITS):
+            raise UnstorableError(f"more than {1 << SLOT_BITS} articles dated the same second")
         keys[article.id] = last[base]
     return keys
-
-
-def compile_fts5(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
-    """The FTS5 MATCH expression, or None when nothing can match."""
-    return _compile(parts, "AND", "OR", " NOT ", _fts5_phrase)
-
-
-def compile_tsquery(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
-    """The ``tsquery`` text, or None when nothing can match."""
-    return _compile(parts, "&", "|", " & !", _tsquery_phrase)
-
-
-def _fts5_phrase(form: tuple[str, ...]) -> str:
-    return '"' + " ".join(form) + '"'
-
-
-def _tsquery_phrase(form: tuple[str, ...]) -> str:
-    return " <-> ".join(f"'{w}'" for w in form)
-
-
-def _either(
-    forms: Iterable[tuple[str, ...]], or_: str, phrase: Callable[[tuple[str, ...]], str]
-) -> str:
-    return "(" + f" {or_} ".join(phrase(f) for f in sorted(forms)) + ")"
-
-
-def _compile(
-    parts: Sequence[tuple[Part, Forms | None]],
-    and_: str,
-    or_: str,
-    but_not: str,
-    phrase: Callable[[tuple[str, ...]], str],
-) -> str | None:
-    included = [forms for part, forms in parts if not part.exclude and forms is not None]
-    if not included or not all(included):
-        return None  # no term to look for, or one no article can hold
-    found = "(" + f" {and_} ".join(_either(f, or_, phrase) for f in included) + ")"
-    excluded = [_either(forms, or_, phrase) for part, forms in parts if part.exclude and forms]
-    if excluded:
-        found += but_not + "(" + f" {or_} ".join(excluded) + ")"
-    return found
-
-
-def _in_fields(within: str, forms: Forms, postgres: bool) -> tuple[str, str]:
-    """The articles of ``within`` (the query's match, or PostgreSQL's months of the
-    candidates) that hold a term (``forms``) in their headline, and those that hold it
-    in a section heading, as match expressions of the marked words."""
-    and_, or_, phrase = ("&", "|", _tsquery_phrase) if postgres else ("AND", "OR", _fts5_phrase)
-    headline, heading = (
-        f"({within}) {and_} " + _either([tuple(m + w for w in f) for f in forms], or_, phrase)
-        for m in FIELD_MARKS
-    )
-    return headline, heading
-
-
-def _fields(
-    conn: Connection, within: str, terms: Sequence[Forms], oldest: int, postgres: bool
-) -> list[tuple[set[int], set[int]]]:
-    """For each term, the keys from ``oldest`` on (of ``within``: see `_in_fields`) that
-    hold it in the headline, and those that hold it in a heading — a superset of the
-    candidates' — in one statement, an index walk per term and field."""
-    selects: list[str] = []
-    params: dict[str, object] = {"lo": oldest}
-    for i, forms in enumerate(terms):
-        for j, expression in enumerate(_in_fields(within, forms, postgres)):
-            selects.append(_IN_FIELD[postgres].format(n=2 * i + j))
-            params[f"m{2 * i + j}"] = expression
-    found: list[tuple[set[int], set[int]]] = [(set(), set()) for _ in terms]
-    for n, key in conn.execute(text(" UNION ALL ".join(selects)), params).all():
-        found[n // 2][n % 2].add(key)
-    return found
-
-
-def _ranked(
-    keys: Sequence[int], fields: Sequence[tuple[set[int], set[int]]], now: datetime
-) -> Iterator[int]:
-    """``keys`` (newest first) best first: relevance — per term `HEADLINE`, `HEADING` or
-    `TEXT`, by where the article holds it — divided by ``1 + age / RECENCY_DAYS``; ties
-    to the newest. The matches holding every term only in the text are in order already
-    (the newer, the better), so only those the fields lift are scored and sorted."""
-    today = _seconds(now)
-    lift: dict[int, int] = {}
-    for headline, heading in fields:
-        for key in heading:
-            lift[key] = lift.get(key, 0) + HEADING - TEXT
-        for key in headline:
-            lift[key] = lift.get(key, 0) + HEADLINE - (HEADING if key in heading else TEXT)
-    base = len(fields) * TEXT
-
-    def order(key: int) -> tuple[float, int]:
-        age = max(0, today - (key >> _SLOT_BITS)) / 86400
-        return -(base + lift.get(key, 0)) / (1 + age / RECENCY_DAYS), -key
-
-    lifted = sorted((k for k in keys if k in lift), key=order)
-    return heapq.merge(lifted, (k for k in keys if k not in lift), key=order)
-
-
-def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
-    """The newest `CANDIDATES` matches on PostgreSQL, and a ``tsquery`` that holds them
-    for `_fields` to look in: the months they are from (the marked words of a few months
-    are a short read) or, over more than `_MAX_SPAN` months, the match itself.
-
-    GIN knows which rows match but not their keys: reading the newest of 50,000 matches
-    would visit 50,000 rows, and a walk of the key index backwards would read (and
-    decompress) every vector until enough matched — all of them when none does. So each
-    vector holds its month (`_MONTH_MARK`), and the index is asked for the matches of
-    the newest month, then of as many older months as the matches so far say should
-    hold the rest, and so on; the bitmap plan is the only one allowed, so a row is
-    visited only when it matches, and about once."""
-    bottom, top = conn.execute(text("SELECT min(docid), max(docid) FROM search_docs")).one()
-    if top is None:
-        return [], match
-    conn.execute(text("SET LOCAL enable_seqscan = off"))  # after the two ends: by the key index
-    conn.execute(text("SET LOCAL enable_indexscan = off"))
-    first, last = _month(bottom), _month(top)
-    newest = last
-    keys: list[int] = []
-    span, oldest = 1, newest + 1  # the months from oldest to newest are read
-    while last >= first:
-        if span > _MAX_SPAN:  # a rare match: all that is older, at once
-            keys.extend(
-                conn.scalars(
-                    _NEWEST[True],
-                    {
-                        "match": match,
-                        "below": _key_of_month(oldest),
-                        "window": CANDIDATES - len(keys),
-                    },
-                )
-            )
-            return keys, match
-        oldest = max(first, last - span + 1)
-        within = f"({match}) & ({_months(oldest, last)})"
-        keys.extend(
-            conn.scalars(
-                _NEWEST[True],
-                {"match": within, "below": top + 1, "window": CANDIDATES - len(keys)},
-            )
-        )
-        if len(keys) >= CANDIDATES:
-            break
-        last = oldest - 1
-        rate = len(keys) / (newest - oldest + 1)  # matches a month so far
-        span = math.ceil((CANDIDATES - len(keys)) / rate * 1.25) if rate else 4 * span
-    if newest - oldest + 1 > _MAX_SPAN:
-        return keys, match
-    return keys, _months(oldest, newest)
-
-
-def _months(first: int, last: int) -> str:
-    return " | ".join(f"'{_MONTH_MARK}{m}'" for m in range(first, last + 1))
-
-
-def _key_of_month(month: int) -> int:
-    """The first key of a month (counted from year 1)."""
-    year, index = divmod(month, 12)
-    return _seconds(datetime(year, index + 1, 1, tzinfo=UTC)) << _SLOT_BITS
-
-
-class Search:
-    """Queries the index (kept complete by `backfill`, which the indexer runs)."""
-
-    def __init__(self, db: Database, version: Callable[[], object] = object) -> None:
-        self._db = db
-        self._version = version  # the articles' version: a change may bring a language
-        self._known: tuple[object, list[str]] = (object(), [])
-
-    def find(
-        self,
-        query: Query,
-        now: datetime,
-        *,
-        offset: int = 0,
-        limit: int = 20,
-        newest: bool = False,
-    ) -> list[Hit]:
-        """The published articles ``query`` finds: best first (see the module doc), or
-        ``newest`` first (a search's feed)."""
-        with self._db.read() as conn:
-            parts = query.variants(self._languages(conn))
-            postgres = conn.dialect.name == "postgresql"
-            match = compile_tsquery(parts) if postgres else compile_fts5(parts)
-            if match is None:
-                return []
-            keys: Sequence[int]
-            within = match
-            if postgres:
-                keys, within = _newest_postgres(conn, match)
-            else:
-                keys = conn.scalars(_NEWEST[False], {"match": match, "window": CANDIDATES}).all()
-            if not newest and len(keys) > 1:
-                terms = [forms for part, forms in parts if not part.exclude and forms]
-                fields = _fields(conn, within, terms, keys[-1], postgres)
-                keys = list(islice(_ranked(keys, fields, now), offset + limit))
-            keys = keys[offset : offset + limit]
-            if not keys:
-                return []
-            rows = conn.execute(
-                select(search_docs.c.docid, articles.c.body, articles.c.updated)
-                .join(articles, articles.c.id == search_docs.c.article_id)
-                .where(search_docs.c.docid.in_(keys))
-            ).all()
-        by_key = {r.docid: r for r in rows}
-        return [
-            Hit(Entry(article_from_dict(json.loads(by_key[d].body)), by_key[d].updated))
-            for d in keys
-            if d in by_key
-        ]
-
-    def _languages(self, conn: Connection) -> list[str]:
-        """The languages of the published articles, which choose the stemmers a query's
-        words are reduced by, and "und" (the words as they are); read again only after
-        the articles changed."""
-        version = self._version()
-        seen, languages = self._known
-        if version != seen:
-            query = select(articles.c.language).distinct()  # all: the index answers
-            languages = sorted({row[0] for row in conn.execute(query)} | {"und"})
-            self._known = (version, languages)
-        return languages
 
 
 def backfill(

@@ -38,11 +38,11 @@ from feedbot.store.chats import Chats
 from feedbot.store.digests import Digests
 from feedbot.store.edits import Edits, Publishing
 from feedbot.store.engine import Database
+from feedbot.store.finder import Search
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import Fence
 from feedbot.store.outbox import Outbox
 from feedbot.store.schema import articles
-from feedbot.store.search import Search
 from feedbot.store.subscriptions import Subscriptions
 
 __all__ = ["ArticleState", "ReadOnlyFence", "Sidecar", "SidecarChats", "SidecarEdits"]

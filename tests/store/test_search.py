@@ -254,7 +254,7 @@ def test_the_newest_matches_are_found_however_far_apart_their_months(
     add(store, make(9, "Meteo", "Sole.", day="2026-03-09"), NOW)  # the newest: no match
     everyone = [make(n, "x").id for n in range(1, len(days) + 1)]
     for window in (1, 2, 3, 5, 6, 50):  # the newest `window` of the matches, from the months
-        monkeypatch.setattr("feedbot.store.search.CANDIDATES", window)
+        monkeypatch.setattr("feedbot.store.finder.CANDIDATES", window)
         hits = store.search.find(query("borsa"), NOW, newest=True, limit=50)
         assert [h.article.id for h in hits] == everyone[:window], window
         assert {h.article.id for h in store.search.find(query("borsa"), NOW)} == set(
