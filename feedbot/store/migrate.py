@@ -9,7 +9,9 @@ applied so that older releases, which read it, refuse a database that moved on.
 
 `inspect` reads where a database stands without writing anything; `Database`
 refuses a database newer than this code before any write and runs `upgrade`
-inside its write transaction.
+inside its write transaction. Alembic is imported by `upgrade` only: a daemon
+started on an up-to-date database never loads it (nor, through it, every dialect
+SQLAlchemy has — some 5 MB); `revisions` reads the revision files' names.
 """
 
 from __future__ import annotations
@@ -18,15 +20,14 @@ import logging
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic.config import Config
-from alembic.runtime.environment import EnvironmentContext
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, func, insert, inspect, select, text
 
 from feedbot.store.schema import metadata, schema_version
+
+if TYPE_CHECKING:
+    from alembic.script import ScriptDirectory
 
 __all__ = ["Position", "head", "inspect_database", "revisions", "upgrade"]
 
@@ -38,13 +39,16 @@ LEGACY = {1: "0001"}  # schema_version of feedbot 0.1 -> the revision it equals
 
 @cache
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory(str(VERSIONS.parent), version_locations=[str(VERSIONS)])
 
 
 @cache
 def revisions() -> tuple[str, ...]:
-    """Every revision, oldest first."""
-    return tuple(reversed([r.revision for r in _script().walk_revisions()]))
+    """Every revision, oldest first: ``r0007_search.py`` holds revision ``0007``, whose
+    ``down_revision`` is ``0006`` (tests/store/test_migrate_files.py holds Alembic to it)."""
+    return tuple(sorted(p.name[1:5] for p in VERSIONS.glob("r[0-9][0-9][0-9][0-9]_*.py")))
 
 
 def head() -> str:
@@ -91,6 +95,10 @@ def inspect_database(conn: Connection) -> Position:
 
 def upgrade(conn: Connection, position: Position) -> None:
     """Apply every revision after ``position`` on ``conn`` (in the caller's transaction)."""
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.runtime.migration import MigrationContext
+
     script = _script()
     if position.revision is None:
         log.debug("creating the database schema (%s)", head())
