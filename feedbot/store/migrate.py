@@ -11,7 +11,11 @@ applied so that older releases, which read it, refuse a database that moved on.
 refuses a database newer than this code before any write and runs `upgrade`
 inside its write transaction. Alembic is imported by `upgrade` only: a daemon
 started on an up-to-date database never loads it (nor, through it, every dialect
-SQLAlchemy has — some 5 MB); `revisions` reads the revision files' names.
+SQLAlchemy has — some 7 MB of the daemon's memory); `revisions` reads the revision
+files' names. A new SQLite database does not need it either: its schema is made by
+the statements of ``head.sqlite.sql``, the schema the revisions leave, as SQLite
+itself records it (`sqlite_schema`; tests/store/test_migrate_files.py holds the file
+to what the revisions make, and rewrites it: add a revision, run that test twice).
 """
 
 from __future__ import annotations
@@ -29,11 +33,12 @@ from feedbot.store.schema import metadata, schema_version
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
-__all__ = ["Position", "head", "inspect_database", "revisions", "upgrade"]
+__all__ = ["Position", "head", "inspect_database", "revisions", "sqlite_schema", "upgrade"]
 
 log = logging.getLogger(__name__)
 
 VERSIONS = Path(__file__).with_name("versions")
+SQLITE_HEAD = Path(__file__).with_name("head.sqlite.sql")  # a new SQLite database's schema
 LEGACY = {1: "0001"}  # schema_version of feedbot 0.1 -> the revision it equals
 
 
@@ -93,8 +98,33 @@ def inspect_database(conn: Connection) -> Position:
     return Position(None, True)
 
 
-def upgrade(conn: Connection, position: Position) -> None:
-    """Apply every revision after ``position`` on ``conn`` (in the caller's transaction)."""
+def sqlite_schema(conn: Connection) -> list[str]:
+    """The statements that make the schema of the SQLite database on ``conn``, in the
+    order SQLite made it; the tables SQLite makes by itself are left out (its own, and
+    the shadow tables of a virtual table)."""
+    found = conn.execute(
+        text("SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")
+    ).all()
+    virtual = [f"{name}_" for name, sql in found if sql.startswith("CREATE VIRTUAL TABLE")]
+    return [sql for name, sql in found if not name.startswith(("sqlite_", *virtual))]
+
+
+def _create_sqlite(conn: Connection) -> None:
+    """A new SQLite database at the head revision, from ``head.sqlite.sql``."""
+    log.debug("creating the database schema (%s)", head())
+    for statement in SQLITE_HEAD.read_text(encoding="utf-8").split(";\n"):
+        if statement.strip():
+            conn.exec_driver_sql(statement)
+    conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head()})
+    conn.execute(insert(schema_version).values(version=len(revisions())))
+
+
+def upgrade(conn: Connection, position: Position, *, snapshot: bool = True) -> None:
+    """Apply every revision after ``position`` on ``conn`` (in the caller's transaction);
+    a new SQLite database from ``head.sqlite.sql`` unless ``snapshot`` is false."""
+    if snapshot and conn.dialect.name == "sqlite" and not inspect(conn).get_table_names():
+        _create_sqlite(conn)  # the schema the revisions make, without loading Alembic
+        return
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
     from alembic.runtime.migration import MigrationContext

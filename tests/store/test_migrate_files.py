@@ -1,8 +1,10 @@
-"""The revision list read from the files' names, and what opening a database imports.
+"""Migrations without Alembic where it is not needed, held to what Alembic does.
 
-`feedbot.store.migrate.revisions` reads ``versions/`` without Alembic, so that a daemon
-on an up-to-date database never imports it: these tests hold the names to what Alembic
-reads in the files, and check in a fresh interpreter what opening a database loads."""
+`feedbot.store.migrate.revisions` reads ``versions/`` without Alembic, and a new SQLite
+database is made from ``head.sqlite.sql``, so that a daemon on SQLite imports Alembic
+only to migrate an older database. These tests hold the names and the file to what
+the revisions make, and check in a fresh interpreter what opening a database loads.
+After adding a revision, ``python -m tests.store.test_migrate_files`` rewrites the file."""
 
 from __future__ import annotations
 
@@ -11,8 +13,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import Connection, create_engine, text
+
 from feedbot.store import Store
-from feedbot.store.migrate import VERSIONS, revisions
+from feedbot.store.migrate import (
+    SQLITE_HEAD,
+    VERSIONS,
+    Position,
+    head,
+    revisions,
+    sqlite_schema,
+    upgrade,
+)
+from tests.storekit import at_revision
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +50,46 @@ def test_the_names_list_alembics_revisions_oldest_first() -> None:
     assert [n[1:5] for n in names] == list(revisions())  # every file has an rNNNN_ name
 
 
+def _made_by_the_revisions() -> str:
+    """``head.sqlite.sql`` as it should read: the schema Alembic's run of every revision
+    leaves in a new SQLite database."""
+    with create_engine("sqlite://").begin() as conn:
+        upgrade(conn, Position(None, True), snapshot=False)
+        return ";\n".join(sqlite_schema(conn)) + ";\n"
+
+
+def _everything(conn: Connection) -> list[tuple[object, ...]]:
+    """The whole schema as SQLite records it, and the version rows."""
+    master = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+    return [
+        *(tuple(r) for r in conn.execute(text(master))),
+        *(tuple(r) for r in conn.execute(text("SELECT * FROM alembic_version"))),
+        *(tuple(r) for r in conn.execute(text("SELECT * FROM schema_version"))),
+    ]
+
+
+def test_the_schema_file_is_what_the_revisions_make() -> None:
+    expected = _made_by_the_revisions()
+    assert all(";" not in statement for statement in expected.split(";\n")[:-1])
+    assert SQLITE_HEAD.read_text(encoding="utf-8") == expected, (
+        "python -m tests.store.test_migrate_files rewrites feedbot/store/head.sqlite.sql"
+    )
+
+
+def test_a_new_sqlite_database_is_the_one_the_revisions_make(tmp_path: Path) -> None:
+    Store.open(tmp_path / "feedbot.sqlite3").close()
+    made = create_engine(f"sqlite:///{tmp_path / 'feedbot.sqlite3'}")
+    migrated = create_engine("sqlite://")
+    try:
+        with made.connect() as conn, migrated.begin() as other:
+            upgrade(other, Position(None, True), snapshot=False)
+            assert _everything(conn) == _everything(other)
+            assert conn.scalar(text("SELECT version_num FROM alembic_version")) == head()
+    finally:
+        made.dispose()
+        migrated.dispose()
+
+
 def _imports_on_open(path: Path) -> str:
     done = subprocess.run(
         [sys.executable, "-c", OPEN, str(path)],
@@ -48,12 +101,20 @@ def _imports_on_open(path: Path) -> str:
     return done.stdout.strip()
 
 
-def test_an_up_to_date_database_opens_without_alembic(tmp_path: Path) -> None:
+def test_a_sqlite_database_opens_without_alembic_unless_it_migrates(tmp_path: Path) -> None:
     path = tmp_path / "feedbot.sqlite3"
-    assert _imports_on_open(path) != "[]"  # a new database is made by the migrations
-    store = Store.open(path)
+    assert _imports_on_open(path) == "[]"  # new: made from the file
+    assert _imports_on_open(path) == "[]"  # up to date: only read
+    older = tmp_path / "older.sqlite3"
+    with at_revision(f"sqlite:///{older}", revisions()[-2]):
+        pass
+    assert _imports_on_open(older) != "[]"  # migrated by Alembic
+    store = Store.open(older)
     try:
         assert store.db.position().current
     finally:
         store.close()
-    assert _imports_on_open(path) == "[]"  # neither Alembic nor PostgreSQL's dialect
+
+
+if __name__ == "__main__":
+    SQLITE_HEAD.write_text(_made_by_the_revisions(), encoding="utf-8")
