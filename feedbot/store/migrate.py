@@ -14,8 +14,9 @@ started on an up-to-date database never loads it (nor, through it, every dialect
 SQLAlchemy has — some 7 MB of the daemon's memory); `revisions` reads the revision
 files' names. A new SQLite database does not need it either: its schema is made by
 the statements of ``head.sqlite.sql``, the schema the revisions leave, as SQLite
-itself records it (`sqlite_schema`; tests/store/test_migrate_files.py holds the file
-to what the revisions make, and rewrites it: add a revision, run that test twice).
+itself records it (`sqlite_schema`). tests/store/test_migrate_files.py holds the file
+to what the revisions make; after adding one, ``python -m tests.store.test_migrate_files``
+rewrites it.
 """
 
 from __future__ import annotations
