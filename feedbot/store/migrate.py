@@ -34,7 +34,15 @@ from feedbot.store.schema import metadata, schema_version
 if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
-__all__ = ["Position", "head", "inspect_database", "revisions", "sqlite_schema", "upgrade"]
+__all__ = [
+    "Position",
+    "head",
+    "inspect_database",
+    "revisions",
+    "sqlite_head_file",
+    "sqlite_schema",
+    "upgrade",
+]
 
 log = logging.getLogger(__name__)
 
@@ -110,21 +118,31 @@ def sqlite_schema(conn: Connection) -> list[str]:
     return [sql for name, sql in found if not name.startswith(("sqlite_", *virtual))]
 
 
-def _create_sqlite(conn: Connection) -> None:
-    """A new SQLite database at the head revision, from ``head.sqlite.sql``."""
+def sqlite_head_file(statements: list[str]) -> str:
+    """``head.sqlite.sql`` for the head revision whose schema ``statements`` make."""
+    return f"-- revision {head()}\n" + ";\n".join(statements) + ";\n"
+
+
+def _create_sqlite(conn: Connection) -> bool:
+    """Make a new SQLite database at the head revision from ``head.sqlite.sql``; False
+    (nothing done) when the file is of another revision."""
+    first, _, statements = SQLITE_HEAD.read_text(encoding="utf-8").partition("\n")
+    if first != f"-- revision {head()}":
+        return False
     log.debug("creating the database schema (%s)", head())
-    for statement in SQLITE_HEAD.read_text(encoding="utf-8").split(";\n"):
+    for statement in statements.split(";\n"):
         if statement.strip():
             conn.exec_driver_sql(statement)
     conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": head()})
     conn.execute(insert(schema_version).values(version=len(revisions())))
+    return True
 
 
 def upgrade(conn: Connection, position: Position, *, snapshot: bool = True) -> None:
     """Apply every revision after ``position`` on ``conn`` (in the caller's transaction);
     a new SQLite database from ``head.sqlite.sql`` unless ``snapshot`` is false."""
-    if snapshot and conn.dialect.name == "sqlite" and not inspect(conn).get_table_names():
-        _create_sqlite(conn)  # the schema the revisions make, without loading Alembic
+    new_sqlite = conn.dialect.name == "sqlite" and not inspect(conn).get_table_names()
+    if snapshot and new_sqlite and _create_sqlite(conn):  # what the revisions make, no Alembic
         return
     from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext

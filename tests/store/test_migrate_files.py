@@ -13,15 +13,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Connection, create_engine, text
 
-from feedbot.store import Store
+from feedbot.store import Store, migrate
 from feedbot.store.migrate import (
     SQLITE_HEAD,
     VERSIONS,
     Position,
     head,
     revisions,
+    sqlite_head_file,
     sqlite_schema,
     upgrade,
 )
@@ -55,7 +57,7 @@ def _made_by_the_revisions() -> str:
     leaves in a new SQLite database."""
     with create_engine("sqlite://").begin() as conn:
         upgrade(conn, Position(None, True), snapshot=False)
-        return ";\n".join(sqlite_schema(conn)) + ";\n"
+        return sqlite_head_file(sqlite_schema(conn))
 
 
 def _everything(conn: Connection) -> list[tuple[object, ...]]:
@@ -71,6 +73,7 @@ def _everything(conn: Connection) -> list[tuple[object, ...]]:
 def test_the_schema_file_is_what_the_revisions_make() -> None:
     expected = _made_by_the_revisions()
     assert all(";" not in statement for statement in expected.split(";\n")[:-1])
+    assert expected.startswith(f"-- revision {head()}\n")
     assert SQLITE_HEAD.read_text(encoding="utf-8") == expected, (
         "python -m tests.store.test_migrate_files rewrites feedbot/store/head.sqlite.sql"
     )
@@ -88,6 +91,16 @@ def test_a_new_sqlite_database_is_the_one_the_revisions_make(tmp_path: Path) -> 
     finally:
         made.dispose()
         migrated.dispose()
+
+
+def test_a_schema_file_of_another_revision_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revision added without rewriting the file: new databases are made by Alembic."""
+    stale = tmp_path / "head.sqlite.sql"
+    stale.write_text("-- revision 0000\nCREATE TABLE stale (x);\n", encoding="utf-8")
+    monkeypatch.setattr(migrate, "SQLITE_HEAD", stale)
+    test_a_new_sqlite_database_is_the_one_the_revisions_make(tmp_path)  # no table "stale"
 
 
 def _imports_on_open(path: Path) -> str:
