@@ -95,6 +95,7 @@ class Playground:
         self.bot: TelegramService | None = None
         self.sidecar: Sidecar | None = None
         self._seen: dict[str, ArticleState] | None = None  # the articles at the last look
+        self._seen_version = -1  # the main store's article version before that look
         self._look_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.inline: InlinePicker = InlinePicker(self)
@@ -242,12 +243,13 @@ class Playground:
         if sidecar is None:
             return
         async with self._look_lock:
+            # Read before the rows: a change committed meanwhile moves it again, looked at next.
+            version = self.main.articles.version
+            if not baseline and self._seen is not None and version == self._seen_version:
+                return  # nothing changed since: no second copy of every article's state
             try:
                 now_seen = await sidecar.store.db.call(sidecar.states)
-                if baseline or self._seen is None:
-                    self._seen = now_seen
-                    return
-                due = owed(self._seen, now_seen)
+                due = None if baseline or self._seen is None else owed(self._seen, now_seen)
                 if due:
                     await sidecar.store.db.call(
                         sidecar.take_in,
@@ -257,7 +259,7 @@ class Playground:
                         datetime.now(UTC),
                         replace(publishing_from(self.settings.telegram), channels=(self.channel,)),
                     )
-                self._seen = now_seen
+                self._seen, self._seen_version = now_seen, version
             except StoreError as e:  # the next wake looks again
                 log.warning("playground: cannot read the articles: %s", e)
                 return

@@ -9,6 +9,12 @@ spend their time in SQLite and in Python holding the GIL, not in malloc.
 
 Only on glibc (Linux); elsewhere, and when ``MALLOC_ARENA_MAX`` is set in the
 environment (the operator's choice, which glibc reads itself), it does nothing.
+
+`trim_heap` hands the free memory of the arenas back to the kernel (``malloc_trim``).
+glibc keeps what a burst freed for the next one; the first scan of a cold start is
+such a burst and does not come again, so the daemon trims once after it, before the
+components take the first scan in (the playground's bot starts then): what they
+allocate is not added on top of pages the scan no longer uses.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ import ctypes
 import logging
 import os
 
-__all__ = ["ARENA_MAX", "limit_arenas"]
+from feedbot.runtime.looplag import freeze_startup_heap
+
+__all__ = ["ARENA_MAX", "limit_arenas", "settle_startup_heap", "trim_heap"]
 
 log = logging.getLogger("feedbot.daemon")
 
@@ -25,19 +33,48 @@ ARENA_MAX = 2
 M_ARENA_MAX = -8  # glibc's <malloc.h>
 
 
+def _glibc() -> ctypes.CDLL | None:
+    """The process's C library when it is glibc, else None."""
+    try:
+        os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"; musl and macOS raise
+    except (ValueError, OSError):
+        return None
+    try:
+        return ctypes.CDLL(None)  # the process's own C library
+    except OSError:
+        return None
+
+
 def limit_arenas(arenas: int = ARENA_MAX) -> bool:
     """Cap glibc's malloc arenas at ``arenas``; True when the cap was set."""
     if "MALLOC_ARENA_MAX" in os.environ:
         return False
-    try:
-        os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"; musl and macOS raise
-    except (ValueError, OSError):
+    libc = _glibc()
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(None)  # the process's own C library
         done = bool(libc.mallopt(M_ARENA_MAX, arenas))
-    except (OSError, AttributeError):
+    except AttributeError:
         return False
     if not done:
         log.debug("mallopt(M_ARENA_MAX, %d) refused", arenas)
     return done
+
+
+def trim_heap() -> bool:
+    """Return the free pages of every malloc arena to the kernel (glibc's
+    ``malloc_trim(0)``); True when some memory was released. A no-op elsewhere."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    try:
+        return bool(libc.malloc_trim(0))
+    except AttributeError:
+        return False
+
+
+def settle_startup_heap() -> None:
+    """Once, after the first scan: collect and freeze what start-up left alive
+    (`freeze_startup_heap`), then give the arenas' free pages back (`trim_heap`)."""
+    freeze_startup_heap()
+    trim_heap()

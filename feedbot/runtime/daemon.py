@@ -34,10 +34,11 @@ from feedbot.ingest.metrics import ScanMetrics
 from feedbot.ingest.openwrites import OpenWrites
 from feedbot.ingest.scan import Indexer, ScanReport
 from feedbot.publish.site import Site
+from feedbot.runtime.arenas import settle_startup_heap
 from feedbot.runtime.components import Component
 from feedbot.runtime.health import UNREACHABLE, check_database, document, failure_kind
 from feedbot.runtime.jobs import guarded
-from feedbot.runtime.looplag import LoopLag, freeze_startup_heap
+from feedbot.runtime.looplag import LoopLag
 from feedbot.runtime.publishing import arm_release
 from feedbot.runtime.stopping import ExitWatchdog, in_daemon_thread
 from feedbot.store import Store
@@ -335,7 +336,7 @@ class Daemon:
         if self._stopping.is_set() or not self.leadership.leading:
             return  # a stop (or a lost lease) during the first scan starts nothing more
         if not self._heap_frozen:  # the start-up heap, the index's records included
-            freeze_startup_heap()
+            settle_startup_heap()  # before the components lead: they allocate on top
             self._heap_frozen = True
         scheduler = self._scheduler = AsyncIOScheduler(
             timezone=UTC, event_loop=asyncio.get_running_loop()

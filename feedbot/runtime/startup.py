@@ -38,7 +38,7 @@ def run(
     """
     limit_arenas()  # before the store's threads and the daemon's start
     try:
-        files = list_files(folder)
+        files = len(list_files(folder))  # the count only: the list is not kept for the run
     except OSError as e:
         raise FeedbotError(f"{folder}: cannot read the index: {e.strerror or e}") from None
     url = storage.url
@@ -58,7 +58,7 @@ def run(
     database = sqlite_path(storage)
     lock = DbLock.acquire(database)
     try:
-        check_baseline(lock, len(files), allowed=baseline)
+        check_baseline(lock, files, allowed=baseline)
         check_writable(database)
         with explained(database):
             store = Store.open(database)

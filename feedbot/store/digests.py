@@ -17,13 +17,12 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from feedbot.articles.filters import article_words, matches
 from feedbot.articles.model import Article, article_from_dict
 from feedbot.store.engine import Database
 from feedbot.store.lease import Fence
-from feedbot.store.schema import articles, deliveries, subscriptions
+from feedbot.store.schema import articles, deliveries, insert_on, subscriptions
 from feedbot.store.subscriptions import Subscription, subscription_from_row
 
 __all__ = ["MAX_DIGEST_ARTICLES", "Digests"]
@@ -131,9 +130,8 @@ class Digests:
         ][:MAX_DIGEST_ARTICLES]
         if not chosen:
             return False  # nothing new: nothing sent, the slot moves on
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
         conn.execute(
-            dialect.insert(deliveries)
+            insert_on(conn, deliveries)
             .values(
                 article_id=chosen[0].id,
                 chat=sub.chat,

@@ -24,11 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from feedbot.articles.model import Entry, article_from_dict
 from feedbot.store.ledger import Ledger
-from feedbot.store.schema import articles, chats, deliveries, edits, subscriptions
+from feedbot.store.schema import articles, chats, deliveries, edits, insert_on, subscriptions
 
 __all__ = ["EDIT_QUIET", "Edit", "Edits", "Publishing", "queue_edits"]
 
@@ -94,8 +93,7 @@ def queue_edits(
         }
         for r in owed
     ]
-    dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
-    query = dialect.insert(edits)
+    query = insert_on(conn, edits)
     query = query.on_conflict_do_update(
         index_elements=[edits.c.delivery_id],
         set_={

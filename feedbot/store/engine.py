@@ -36,7 +36,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -48,7 +47,7 @@ from sqlalchemy.exc import (
 
 from feedbot.errors import FencedError, SchemaTooNewError, StoreError, UnstorableError
 from feedbot.store.migrate import Position, head, inspect_database, revisions, upgrade
-from feedbot.store.schema import state
+from feedbot.store.schema import insert_on, state
 from feedbot.store.urls import database_url, masked_url
 
 __all__ = ["SCHEMA_VERSION", "Database", "masked_url", "set_state"]
@@ -351,6 +350,5 @@ class Database:
 def set_state(conn: Connection, key: str, value: str) -> None:
     """Store ``value`` under ``key`` inside the caller's transaction (an upsert, so two
     processes setting a new key together do not collide)."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    upsert = dialect.insert(state).values(key=key, value=value)
+    upsert = insert_on(conn, state).values(key=key, value=value)
     conn.execute(upsert.on_conflict_do_update(index_elements=[state.c.key], set_={"value": value}))

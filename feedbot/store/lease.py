@@ -34,11 +34,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from feedbot.errors import FencedError, StoreError
 from feedbot.store.engine import Database
-from feedbot.store.schema import leases
+from feedbot.store.schema import insert_on, leases
 
 __all__ = ["LEADER", "Fence", "Lease", "LeaseView"]
 
@@ -111,8 +110,7 @@ class Lease:
             if conn.dialect.name == "postgresql":
                 conn.execute(text(f"SET LOCAL lock_timeout = {int(LOCK_WAIT * 1000)}"))
             now = _now(conn)
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            query = dialect.insert(leases).values(
+            query = insert_on(conn, leases).values(
                 name=self.name,
                 holder=me,
                 epoch=1,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     ColumnElement,
+    Connection,
     Float,
     ForeignKey,
     Index,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.dialects import sqlite
 
 __all__ = [
     "UtcDateTime",
@@ -37,6 +39,7 @@ __all__ = [
     "edits",
     "engine_specific",
     "inbox",
+    "insert_on",
     "leases",
     "metadata",
     "schema_version",
@@ -61,6 +64,17 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: str | None, dialect: Any) -> datetime | None:
         return None if value is None else datetime.fromisoformat(value)
+
+
+def insert_on(conn: Connection, table: Table) -> Any:
+    """An INSERT into ``table`` in the dialect of ``conn``, which knows ``ON CONFLICT``
+    (`on_conflict_do_update`, `on_conflict_do_nothing`). PostgreSQL's dialect is
+    imported on first use: a daemon on SQLite never loads it (about 2 MB)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def bytewise(column: ColumnElement[str], dialect: str) -> ColumnElement[str]:

@@ -22,12 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, delete, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from feedbot.articles.filters import article_words, matches
 from feedbot.articles.model import Article
 from feedbot.store.engine import Database
-from feedbot.store.schema import UtcDateTime, chats, deliveries, subscriptions
+from feedbot.store.schema import UtcDateTime, chats, deliveries, insert_on, subscriptions
 
 __all__ = ["Subscription", "Subscriptions", "queue_posts", "subscription_from_row"]
 
@@ -185,8 +184,7 @@ IN_CHUNK = 5000  # filters in one IN (…): well under SQLite's 32,766 bound val
 
 
 def _insert(conn: Connection) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(deliveries)
+    return insert_on(conn, deliveries)
 
 
 def _language_ok(language: str) -> Any:

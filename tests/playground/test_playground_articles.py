@@ -151,3 +151,25 @@ def test_what_a_change_owes_the_chats(
     before: dict[str, ArticleState], now: dict[str, ArticleState], expected: Owed
 ) -> None:
     assert owed(before, now) == expected
+
+
+async def test_a_look_when_no_article_changed_reads_no_article(
+    room: Room, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leading looks again for what came while the bot started: with no article changed
+    since the last look, it reads nothing (no second copy of every article's state)."""
+    sidecar = room.pg.sidecar
+    assert sidecar is not None
+    reads: list[int] = []
+    states = sidecar.states
+
+    def counted() -> dict[str, ArticleState]:
+        reads.append(1)
+        return states()
+
+    monkeypatch.setattr(sidecar, "states", counted)
+    await room.pg.lead(room.daemon.leadership)
+    assert reads == []
+    await room.drop("date 2026-11-21 Rivers rise\n\nThe rivers rose all week.\n")
+    await room.shown(CHANNEL, "Rivers rise")
+    assert reads == [1]

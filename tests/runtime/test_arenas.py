@@ -37,3 +37,30 @@ def test_the_cap_is_set_on_glibc() -> None:
 
 def test_the_operators_malloc_arena_max_wins() -> None:
     assert _limit_arenas(MALLOC_ARENA_MAX="8") == "False"
+
+
+TRIM = """
+import re
+from feedbot.runtime.arenas import trim_heap
+
+def rss_kb():
+    return int(re.search(r"VmRSS:\\s+(\\d+)", open("/proc/self/status").read()).group(1))
+
+burst = [bytearray(2000) for _ in range(30_000)]  # 60 MB of malloc'd blocks, as a scan's
+del burst[:-1]  # all freed but the last: glibc keeps the pages below it
+before = rss_kb()
+print(trim_heap(), before - rss_kb())
+"""
+
+
+def test_trimming_gives_what_a_burst_freed_back_to_the_kernel() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", TRIM],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    released, fell_kb = done.stdout.split()
+    assert released == "True"
+    assert int(fell_kb) > 40_000  # most of the 60 MB
