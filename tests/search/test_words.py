@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from feedbot.articles.filters import fold
 from feedbot.articles.parse import parse
+from feedbot.search import words as words_module
 from feedbot.search.words import (
     FILLER,
     MAX_OCCURRENCES,
     MAX_POSITIONS,
     MAX_WORD_BYTES,
     document,
+    ignored,
     stem,
+    stemmer,
     tokens,
 )
 
@@ -26,6 +36,13 @@ def test_tokens_fold_like_the_filters_and_keep_only_letters_and_digits() -> None
         "x",
         "a",
     ]
+
+
+@settings(max_examples=300)
+@given(st.text())
+@example("Città ﬁne ½ Straße ㎁ e\u0301 _x_ ＿y İ ΣΑΣ")  # ligature, fraction, ß, nA, marks
+def test_tokens_are_the_filters_words_without_underscores(text: str) -> None:
+    assert tokens(text) == re.findall(r"[^\W_]+", fold(text))
 
 
 def test_word_forms_share_a_stem_in_italian_and_english() -> None:
@@ -67,3 +84,15 @@ def test_limits_of_postgresql_apply_to_both_engines() -> None:
     ]
     assert max(positions) <= MAX_POSITIONS
     assert FILLER not in doc.tsvector()
+
+
+def test_stems_come_from_a_bounded_cache_and_equal_the_stemmers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(words_module, "STEM_CACHE", len(ignored("it")) + 50)
+    stems = words_module._Stems("it")  # a fresh cache, as small as the limit allows
+    batches = [[f"parola{i}{j}" for j in range(30)] + ["il", "riforme"] for i in range(10)]
+    for words in batches:
+        assert stems.indexed(words) == stemmer("it")([*words[:-2], "riforme"])  # "il": stop
+        assert stems.stems(words) == stemmer("it")(words)  # stop words keep their stem
+        assert len(stems._known) <= len(ignored("it")) + 50 + 32
