@@ -177,16 +177,18 @@ def unindex(conn: Connection, article_ids: Sequence[str]) -> None:
     FTS5 table keeps no copy of its own, which would cost more than the rest of it."""
     if not article_ids:
         return
-    query = select(search_docs.c.docid, articles.c.body).join(
-        articles, articles.c.id == search_docs.c.article_id
+    sqlite = conn.dialect.name != "postgresql"
+    query = select(search_docs.c.docid, *([articles.c.body] if sqlite else [])).where(
+        search_docs.c.article_id.in_(article_ids)
     )
-    rows = conn.execute(query.where(search_docs.c.article_id.in_(article_ids))).all()
+    if sqlite:
+        query = query.join(articles, articles.c.id == search_docs.c.article_id)
+    rows = sorted(conn.execute(query).all())
     if not rows:
         return
-    if conn.dialect.name != "postgresql":
+    if sqlite:
         conn.execute(
-            _FTS_DELETE,
-            [_fts_row(r.docid, article_from_dict(json.loads(r.body))) for r in sorted(rows)],
+            _FTS_DELETE, [_fts_row(r.docid, article_from_dict(json.loads(r.body))) for r in rows]
         )
     conn.execute(search_docs.delete().where(search_docs.c.docid.in_([r.docid for r in rows])))
 
