@@ -18,11 +18,12 @@ its `MAX_OCCURRENCES`th, and a word longer than `MAX_WORD_BYTES`, keep their pla
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, islice
 
 import Stemmer
 
@@ -61,6 +62,8 @@ FILLER = "\ue000"
 #: stay within the 1 MB a vector holds).
 FIELD_MARKS = ("\ue001", "\ue002")
 MAX_MARKED = 2_000
+#: Words remembered with their stem, per language (about 1.5 MB each when full).
+STEM_CACHE = 10_000
 #: Position gap between fields, so that a phrase never spans the headline and the text.
 FIELD_GAP = 2
 
@@ -87,38 +90,89 @@ STEMMED: dict[str, str] = {
 }
 
 _TOKEN = re.compile(r"[^\W_]+")
-_NOT_ASCII = re.compile(r"[^\x00-\x7f]+")
+_NOT_ASCII = re.compile(r"[^\x00-\x7f]")
+#: ASCII: letters and digits lowered, every other character a space.
+_ASCII_WORDS = str.maketrans({c: c.lower() if c.isalnum() else " " for c in map(chr, range(128))})
+#: The same for text already lowered: only the separators change.
+_ASCII_SEPARATORS = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
 
 
 def tokens(text: str) -> list[str]:
     """The folded words of ``text``: runs of letters and digits ("e-mail" → e, mail).
 
     The same as ``_TOKEN.findall(fold(text))``, faster: folding works character by
-    character, so only the runs of non-ASCII characters need it (cached: a language
-    repeats its accented letters)."""
+    character, so each distinct non-ASCII character is replaced by its folded form (with
+    spaces for what is not a letter or digit, cached: a language repeats its accented
+    letters); ASCII text, which most text is once folded, is cut by one table and a split."""
+    if text.isascii():
+        return text.translate(_ASCII_WORDS).split()
     text = text.casefold()
-    if not text.isascii():
-        text = _NOT_ASCII.sub(_fold_run, text)
+    for char in set(_NOT_ASCII.findall(text)):
+        text = text.replace(char, _fold_char(char))
+    if text.isascii():
+        return text.translate(_ASCII_SEPARATORS).split()
     return _TOKEN.findall(text)
 
 
-def _fold_run(match: re.Match[str]) -> str:
-    return _fold_cached(match.group())
-
-
 @lru_cache(maxsize=4096)
-def _fold_cached(run: str) -> str:
-    return fold(run)
+def _fold_char(char: str) -> str:
+    return "".join(c if c.isalnum() else " " for c in fold(char))
 
 
 @lru_cache(maxsize=64)
 def stemmer(language: str) -> Callable[[Sequence[str]], list[str]]:
-    """Stems a list of folded words in ``language``; the identity without a stemmer."""
+    """Stems a list of folded words in ``language``; the identity without a stemmer.
+    Uncached: `stem` remembers the words it has seen."""
     algorithm = STEMMED.get(language)
     if algorithm is None:
         return list
-    engine = Stemmer.Stemmer(algorithm, 10_000)  # the C stemmer keeps its own word cache
+    engine = Stemmer.Stemmer(algorithm, 0)  # no cache of its own: `_Stems` keeps one
     return engine.stemWords  # type: ignore[no-any-return]
+
+
+class _Stems:
+    """The stems of one language's words, from a bounded cache that also marks the stop
+    words: one dictionary look-up a word replaces the stop-word test and the stemmer's C
+    call (which costs more than the look-up once the common words are known). Filled
+    under a lock (the scan and the searches share it); read without one."""
+
+    def __init__(self, language: str) -> None:
+        self._stem = stemmer(language)
+        stops = sorted(ignored(language))
+        self._stop_stems = dict(zip(stops, self._stem(stops), strict=True))
+        self._known: dict[str, str] = dict.fromkeys(stops, "")  # a stop word: ""
+        self._lock = threading.Lock()
+
+    def indexed(self, words: list[str]) -> list[str]:
+        """The stems of ``words`` that are not stop words."""
+        known = self._known
+        try:
+            return list(filter(None, map(known.__getitem__, words)))
+        except KeyError:
+            with self._lock:
+                self._learn(words)
+                return list(filter(None, map(known.__getitem__, words)))
+
+    def stems(self, words: Sequence[str]) -> list[str]:
+        """The stem of each word, stop words too."""
+        with self._lock:
+            self._learn(words)
+            return [self._known[w] or self._stop_stems.get(w, "") for w in words]
+
+    def _learn(self, words: Iterable[str]) -> None:
+        known = self._known
+        new = set(words).difference(known)
+        if len(known) + len(new) > STEM_CACHE:  # full: start again from the stop words
+            known.clear()
+            known.update(dict.fromkeys(self._stop_stems, ""))
+            new = set(words).difference(known)
+        ordered = list(new)
+        known.update(zip(ordered, self._stem(ordered), strict=True))
+
+
+@lru_cache(maxsize=64)
+def _stems(language: str) -> _Stems:
+    return _Stems(language)
 
 
 @lru_cache(maxsize=64)
@@ -130,7 +184,7 @@ def ignored(language: str) -> frozenset[str]:
 
 def stem(words: Sequence[str], language: str) -> list[str]:
     """``words`` reduced to their stems in ``language``."""
-    return stemmer(language)(words)
+    return _stems(language).stems(words)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,12 +219,12 @@ class Document:
         at = 1
         fields = (self.headline, self.headings, self.text)
         for words, labels in zip(fields, _labels(), strict=True):
-            for word, label in zip(words, labels[at:], strict=False):
+            for word, label in zip(words, islice(labels, at, None), strict=False):  # no copy
                 positions[word].append(label)
             at += len(words) + FIELD_GAP
         at = 1
         for words, marked, labels in zip(fields, self._marked(), _labels(), strict=False):
-            for word, label in zip(marked, labels[at:], strict=False):
+            for word, label in zip(marked, islice(labels, at, None), strict=False):
                 positions[word].append(label)
             at += len(words) + FIELD_GAP
         for word in (FILLER, *(mark + FILLER for mark in FIELD_MARKS)):
@@ -191,11 +245,16 @@ def document(article: Article) -> Document:
     headings = [s.heading for s in article.sections if s.heading]
     blocks = [block.text for s in article.sections for block in s.blocks]
     fields = [_words(texts, article.language) for texts in ([article.headline], headings, blocks)]
-    seen = Counter(chain.from_iterable(fields))
+    total = sum(map(len, fields))
+    seen = set(chain.from_iterable(fields))
     if (
-        sum(map(len, fields)) + 2 * FIELD_GAP <= MAX_POSITIONS
-        and max(seen.values(), default=0) <= MAX_OCCURRENCES
-        and max(map(len, map(str.encode, seen)), default=0) <= MAX_WORD_BYTES
+        total + 2 * FIELD_GAP <= MAX_POSITIONS
+        # a word seen k times leaves at most total - k + 1 distinct ones
+        and (
+            total - len(seen) < MAX_OCCURRENCES
+            or max(Counter(chain.from_iterable(fields)).values()) <= MAX_OCCURRENCES
+        )
+        and _short(seen)
     ):  # the common case: nothing to cap, checked in C
         return Document(*map(tuple, fields))
     room = MAX_POSITIONS
@@ -207,11 +266,18 @@ def document(article: Article) -> Document:
     return Document(*capped)
 
 
+def _short(words: set[str]) -> bool:
+    """Whether no word is longer than `MAX_WORD_BYTES` in UTF-8."""
+    longest = max(map(len, words), default=0)
+    if longest * 4 <= MAX_WORD_BYTES:  # 4 bytes a character at most
+        return True
+    if longest > MAX_WORD_BYTES:
+        return False
+    return " ".join(words).isascii() or max(map(len, map(str.encode, words))) <= MAX_WORD_BYTES
+
+
 def _words(texts: Sequence[str], language: str) -> list[str]:
-    found = tokens("\n".join(texts))
-    if skip := ignored(language):
-        found = [w for w in found if w not in skip]
-    return stem(found, language)
+    return _stems(language).indexed(tokens("\n".join(texts)))
 
 
 def _capped(words: list[str], counts: dict[str, int]) -> tuple[str, ...]:

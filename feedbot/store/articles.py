@@ -217,6 +217,7 @@ class Articles:
         token = uuid.uuid4().hex
         with self._fence.write(self._db) as conn:
             if records:
+                unindex(conn, [r.article.id for r in records])  # by the words stored now
                 created, changed = _upsert(conn, records, now, broadcast)
                 index_search(conn, [r.article for r in records])
             for article_id in removals:

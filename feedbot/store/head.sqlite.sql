@@ -1,4 +1,4 @@
--- revision 0007
+-- revision 0008
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -116,4 +116,4 @@ CREATE TABLE search_docs (
 	FOREIGN KEY(article_id) REFERENCES articles (id)
 );
 CREATE INDEX articles_language ON articles (language);
-CREATE VIRTUAL TABLE search_fts USING fts5(headline, headings, body, tokenize = 'unicode61 remove_diacritics 0');
+CREATE VIRTUAL TABLE search_fts USING fts5(headline, headings, body, content = '', tokenize = 'ascii');

@@ -215,7 +215,7 @@ inbox = Table(
 # The search index's key per article (see `feedbot.store.search`): on SQLite ``docid`` is
 # the rowid of the article's row in the FTS5 table ``search_fts``; on PostgreSQL the row
 # also holds the ``vector`` (``tsvector``, GIN-indexed). Both are made by revision 0007
-# (the FTS5 table remade by 0008: its tokenizer splits at spaces only).
+# (the FTS5 table remade by 0008: contentless, its tokenizer splitting at spaces only).
 search_docs = Table(
     "search_docs",
     metadata,

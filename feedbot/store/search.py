@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
+from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
@@ -70,73 +71,54 @@ def seconds(moment: datetime) -> int:
 
 def index(conn: Connection, found: Sequence[Article]) -> None:
     """Write the search words of ``found`` (new or changed), in the caller's transaction,
-    after their rows: an article still scheduled is left out (and taken out) until
-    `Articles.release_due` publishes it, so the index holds only what readers may find."""
+    after their rows and after `unindex` took out what the rows held before: an article
+    still scheduled is left out until `Articles.release_due` publishes it, so the index
+    holds only what readers may find."""
     if not found:
         return
     articles_by_id = {a.id: a for a in found}  # an id twice in a batch: the last
-    waiting = set(
-        conn.scalars(
-            select(articles.c.id).where(
-                articles.c.id.in_(list(articles_by_id)), articles.c.scheduled.is_(True)
-            )
-        )
+    ids = list(articles_by_id)
+    if conn.scalar(select(func.count()).where(search_docs.c.article_id.in_(ids))):
+        # SQLite's index keeps no copy of the words it deletes (see `unindex`)
+        raise RuntimeError("index() of articles still indexed: unindex them first")
+    waiting = conn.scalars(
+        select(articles.c.id).where(articles.c.id.in_(ids), articles.c.scheduled.is_(True))
     )
-    if waiting:
-        unindex(conn, sorted(waiting))
-        articles_by_id = {i: a for i, a in articles_by_id.items() if i not in waiting}
-        if not articles_by_id:
-            return
-    known = dict(
-        conn.execute(
-            select(search_docs.c.article_id, search_docs.c.docid).where(
-                search_docs.c.article_id.in_(list(articles_by_id))
-            )
-        ).all()
-    )
-    postgres = conn.dialect.name == "postgresql"
-    keep = {
-        i: d for i, d in known.items() if d >> SLOT_BITS == _base(articles_by_id[i]) >> SLOT_BITS
-    }
-    moved = [d for i, d in known.items() if i not in keep]  # the date changed: a new key
-    if not postgres and keep:
-        conn.execute(
-            text("DELETE FROM search_fts WHERE rowid = :d"), [{"d": d} for d in keep.values()]
-        )
-    _drop(conn, moved)
-    fresh = [a for i, a in articles_by_id.items() if i not in keep]
-    docids = keep | _allocate(conn, fresh)
-    if fresh:
-        rows = [{"docid": docids[a.id], "article_id": a.id} for a in fresh]
-        if postgres:
-            conn.execute(
-                text(  # the vector column is PostgreSQL's own, outside the shared schema
-                    "INSERT INTO search_docs (docid, article_id, vector) "
-                    "VALUES (:docid, :article_id, CAST(:vector AS tsvector))"
-                ),
-                [r | {"vector": _vector(articles_by_id[r["article_id"]])} for r in rows],
-            )
-        else:
-            conn.execute(search_docs.insert(), rows)
-    if postgres:
-        if keep:
-            conn.execute(
-                text(
-                    "UPDATE search_docs SET vector = CAST(:vector AS tsvector) WHERE docid = :docid"
-                ),
-                [{"docid": d, "vector": _vector(articles_by_id[i])} for i, d in keep.items()],
-            )
+    for article_id in waiting:
+        del articles_by_id[article_id]
+    docids = _allocate(conn, list(articles_by_id.values()))
+    # In key order, as both indexes are: FTS5 starts a new segment (and later merges it)
+    # whenever a rowid is lower than the one before, which a batch in file order (dates
+    # in any order) would make of nearly every article.
+    ordered = sorted((docids[i], a) for i, a in articles_by_id.items())
+    if not ordered:
         return
-    fts = []
-    for article in articles_by_id.values():
-        headline, headings, body = document(article).columns()
-        fts.append({"docid": docids[article.id], "h": headline, "s": headings, "b": body})
-    conn.execute(
-        text(
-            "INSERT INTO search_fts (rowid, headline, headings, body) VALUES (:docid, :h, :s, :b)"
-        ),
-        fts,
-    )
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(  # the vector column is PostgreSQL's own, outside the shared schema
+                "INSERT INTO search_docs (docid, article_id, vector) "
+                "VALUES (:docid, :article_id, CAST(:vector AS tsvector))"
+            ),
+            [{"docid": d, "article_id": a.id, "vector": _vector(a)} for d, a in ordered],
+        )
+        return
+    conn.execute(search_docs.insert(), [{"docid": d, "article_id": a.id} for d, a in ordered])
+    conn.execute(_FTS_INSERT, [_fts_row(d, a) for d, a in ordered])
+
+
+# The FTS5 table is contentless (revision 0008): a row is deleted by giving its words again.
+_FTS_INSERT = text(
+    "INSERT INTO search_fts (rowid, headline, headings, body) VALUES (:docid, :h, :s, :b)"
+)
+_FTS_DELETE = text(
+    "INSERT INTO search_fts (search_fts, rowid, headline, headings, body) "
+    "VALUES ('delete', :docid, :h, :s, :b)"
+)
+
+
+def _fts_row(docid: int, article: Article) -> dict[str, Any]:
+    headline, headings, body = document(article).columns()
+    return {"docid": docid, "h": headline, "s": headings, "b": body}
 
 
 def _vector(article: Article) -> str:
@@ -152,18 +134,26 @@ def month_of(key: int) -> int:
 
 
 def unindex(conn: Connection, article_ids: Sequence[str]) -> None:
-    """Take removed articles out of the index (a restored one is indexed anew)."""
-    if article_ids:
-        query = select(search_docs.c.docid).where(search_docs.c.article_id.in_(article_ids))
-        _drop(conn, list(conn.scalars(query)))
-
-
-def _drop(conn: Connection, docids: Sequence[int]) -> None:
-    if not docids:
+    """Take articles out of the index: removed ones, and, before their rows are written
+    again, changed ones (a restored one is indexed anew). On SQLite the words deleted are
+    made again from the article rows as they stand, which are what was indexed: the
+    FTS5 table keeps no copy of its own, which would cost more than the rest of it."""
+    if not article_ids:
         return
-    if conn.dialect.name != "postgresql":
-        conn.execute(text("DELETE FROM search_fts WHERE rowid = :d"), [{"d": d} for d in docids])
-    conn.execute(search_docs.delete().where(search_docs.c.docid.in_(docids)))
+    sqlite = conn.dialect.name != "postgresql"
+    query = select(search_docs.c.docid, *([articles.c.body] if sqlite else [])).where(
+        search_docs.c.article_id.in_(article_ids)
+    )
+    if sqlite:
+        query = query.join(articles, articles.c.id == search_docs.c.article_id)
+    rows = sorted(conn.execute(query).all())
+    if not rows:
+        return
+    if sqlite:
+        conn.execute(
+            _FTS_DELETE, [_fts_row(r.docid, article_from_dict(json.loads(r.body))) for r in rows]
+        )
+    conn.execute(search_docs.delete().where(search_docs.c.docid.in_([r.docid for r in rows])))
 
 
 _LAST_KEYS_SQLITE = text(
@@ -274,5 +264,5 @@ def merge(
 
 def _clear(conn: Connection) -> None:
     if conn.dialect.name != "postgresql":
-        conn.execute(text("DELETE FROM search_fts"))
+        conn.execute(text("INSERT INTO search_fts (search_fts) VALUES ('delete-all')"))
     conn.execute(search_docs.delete())

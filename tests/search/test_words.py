@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from feedbot.articles.filters import fold
 from feedbot.articles.parse import parse
+from feedbot.search import words as words_module
 from feedbot.search.words import (
     FIELD_MARKS,
     FILLER,
@@ -11,7 +19,9 @@ from feedbot.search.words import (
     MAX_POSITIONS,
     MAX_WORD_BYTES,
     document,
+    ignored,
     stem,
+    stemmer,
     tokens,
 )
 
@@ -35,6 +45,13 @@ def test_capitals_that_decomposition_brings_back_are_folded_too() -> None:
     # FTS5 and PostgreSQL would otherwise disagree (tests/store/test_search_hostile.py)
     assert tokens("𝐑𝐨𝐦𝐚 ᴿᴼᴹᴬ ϒ ϲ") == ["roma", "roma", "υ", "σ"]
     assert all(w == w.casefold() for w in tokens("".join(map(chr, range(0x1D400, 0x1D800)))))
+
+
+@settings(max_examples=300)
+@given(st.text())
+@example("Città ﬁne ½ Straße ㎁ e\u0301 _x_ ＿y İ ΣΑΣ")  # ligature, fraction, ß, nA, marks
+def test_tokens_are_the_filters_words_without_underscores(text: str) -> None:
+    assert tokens(text) == re.findall(r"[^\W_]+", fold(text))
 
 
 def test_word_forms_share_a_stem_in_italian_and_english() -> None:
@@ -89,3 +106,15 @@ def test_limits_of_postgresql_apply_to_both_engines() -> None:
     ]
     assert max(positions) <= MAX_POSITIONS
     assert FILLER not in doc.tsvector()
+
+
+def test_stems_come_from_a_bounded_cache_and_equal_the_stemmers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(words_module, "STEM_CACHE", len(ignored("it")) + 50)
+    stems = words_module._Stems("it")  # a fresh cache, as small as the limit allows
+    batches = [[f"parola{i}{j}" for j in range(30)] + ["il", "riforme"] for i in range(10)]
+    for words in batches:
+        assert stems.indexed(words) == stemmer("it")([*words[:-2], "riforme"])  # "il": stop
+        assert stems.stems(words) == stemmer("it")(words)  # stop words keep their stem
+        assert len(stems._known) <= len(ignored("it")) + 50 + 32

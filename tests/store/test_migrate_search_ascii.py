@@ -1,6 +1,6 @@
 """Revision 0008 on a database at 0007: on SQLite the FTS5 table is made anew with the
-``ascii`` tokenizer, so a word SQLite's Unicode tables do not know is found once the
-backfill has indexed it; on PostgreSQL nothing changes."""
+``ascii`` tokenizer (and contentless), so a word SQLite's Unicode tables do not know is
+found once the backfill has indexed it; on PostgreSQL nothing changes."""
 
 from __future__ import annotations
 

@@ -146,7 +146,7 @@ def test_backfill_indexes_what_the_index_lacks_and_rebuilds_on_new_words(
     with store.db.write() as conn:
         conn.execute(text("DELETE FROM search_docs WHERE article_id = :a"), {"a": CORPUS[1].id})
         if store.db.dialect == "sqlite":
-            conn.execute(text("DELETE FROM search_fts"))
+            conn.execute(text("INSERT INTO search_fts (search_fts) VALUES ('delete-all')"))
             conn.execute(text("DELETE FROM search_docs"))
     caplog.set_level("INFO", "feedbot.search")
     assert store.articles.complete_search()
@@ -260,3 +260,42 @@ def test_the_newest_matches_are_found_however_far_apart_their_months(
         assert {h.article.id for h in store.search.find(query("borsa"), NOW)} == set(
             everyone[:window]
         )
+
+
+def test_sqlite_index_holds_exactly_the_current_words(tmp_path: Path) -> None:
+    """FTS5 keeps no copy of the words (revision 0008): each deletion gives them again,
+    made from the article row. A wrong one would leave words behind: checked here from
+    the index itself, after every kind of change."""
+    from sqlalchemy import select
+
+    from feedbot.search.words import document
+    from feedbot.store.schema import search_docs
+
+    store = Store.open(tmp_path / "exact.sqlite3")
+    try:
+        fill(store)
+        add(store, make(1, "Riforma", "Nuovo testo.", day="2026-03-01"), NOW, content_hash="a")
+        add(store, make(2, "Roma", "Spostato.", day="2026-03-08"), NOW, content_hash="b")
+        add(store, CORPUS[3], NOW)  # touched only: the same words written again
+        remove(store, CORPUS[4].id, NOW)
+        add(store, make(6, "Running", "Later.", day="2026-03-10T18:00:00Z"), NOW, content_hash="c")
+        store.articles.release_due(NOW + timedelta(days=1))
+        add(store, CORPUS[4], NOW, content_hash="back")
+        with store.db.read() as conn:
+            conn.execute(
+                text("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, search_fts, instance)")
+            )
+            held = sorted(tuple(r) for r in conn.execute(text("SELECT doc, term FROM temp.v")))
+            docids = dict(conn.execute(select(search_docs.c.article_id, search_docs.c.docid)).all())
+            conn.execute(text("DROP TABLE temp.v"))
+        entries = {e.article.id: e.article for e in store.articles.newest(0, 100)}
+        assert set(docids) == set(entries)
+        want = sorted(
+            (docids[i], w)
+            for i, a in entries.items()
+            for field in document(a).columns()
+            for w in field.split()
+        )
+        assert held == want
+    finally:
+        store.close()
