@@ -164,8 +164,7 @@ class Articles:
         return done is not None
 
     def tidy_search(self, stop: Callable[[], bool] | None = None) -> bool:
-        """Merge the search index (`feedbot.store.search.merge`) after a bulk: `MERGE_AFTER`
-        articles indexed here since the last merge. False when ``stop`` ended it early."""
+        """Merge the search index after a bulk (`MERGE_AFTER`); False if ``stop`` came first."""
         write = lambda: self._fence.write(self._db)  # noqa: E731
         if self._unmerged >= MERGE_AFTER and merge(write, stop) is not None:
             self._unmerged = 0
