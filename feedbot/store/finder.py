@@ -192,10 +192,8 @@ def _ranked(
     return heapq.merge(lifted, (k for k in keys if k not in lift), key=order)
 
 
-def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
-    """The newest `CANDIDATES` matches on PostgreSQL, and a ``tsquery`` that holds them
-    for `_fields` to look in: the months they are from (the marked words of a few months
-    are a short read) or, over more than `_MAX_SPAN` months, the match itself.
+def _newest_postgres(conn: Connection, match: str) -> list[int]:
+    """The newest `CANDIDATES` matches on PostgreSQL.
 
     GIN knows which rows match but not their keys: reading the newest of 50,000 matches
     would visit 50,000 rows, and a walk of the key index backwards would read (and
@@ -206,7 +204,7 @@ def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
     visited only when it matches, and about once."""
     bottom, top = conn.execute(text("SELECT min(docid), max(docid) FROM search_docs")).one()
     if top is None:
-        return [], match
+        return []
     conn.execute(_BITMAP_ONLY)  # after the two ends, which the key index gives at once
     first, last = month_of(bottom), month_of(top)
     newest = last
@@ -224,7 +222,7 @@ def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
                     },
                 )
             )
-            return keys, match
+            return keys
         oldest = max(first, last - span + 1)
         within = f"({match}) & ({_months(oldest, last)})"
         keys.extend(
@@ -238,9 +236,30 @@ def _newest_postgres(conn: Connection, match: str) -> tuple[list[int], str]:
         last = oldest - 1
         rate = len(keys) / (newest - oldest + 1)  # matches a month so far
         span = math.ceil((CANDIDATES - len(keys)) / rate * 1.25) if rate else 4 * span
-    if newest - oldest + 1 > _MAX_SPAN:
-        return keys, match
-    return keys, f"({match}) & ({_months(oldest, newest)})"
+    return keys
+
+
+def _reach(keys: Sequence[int], terms: int, places: int, now: datetime) -> int:
+    """The oldest of ``keys`` (newest first) that could still rank among the first
+    ``places``: the first ``places`` keys score at least what the last of them does with
+    no field lifting it, and an article ``age`` days old scores at most every term in
+    its headline divided by ``1 + age / RECENCY_DAYS`` — an older one cannot place, so
+    which fields hold its terms need not be asked (a day's margin for rounding)."""
+    if len(keys) <= places:
+        return keys[-1]
+    today = seconds(now)
+    age = max(0, today - (keys[places - 1] >> SLOT_BITS)) / 86400
+    floor = terms * TEXT / (1 + age / RECENCY_DAYS)
+    reach = RECENCY_DAYS * (terms * HEADLINE / floor - 1) + 1  # days
+    return max(keys[-1], (today - math.ceil(reach * 86400)) << SLOT_BITS)
+
+
+def _within(match: str, oldest: int, newest: int) -> str:
+    """PostgreSQL: where `_fields` looks — the match within the months from ``oldest``
+    to ``newest`` (a short read of the marked words), or past `_MAX_SPAN` months the
+    match alone."""
+    first, last = month_of(oldest), month_of(newest)
+    return match if last - first + 1 > _MAX_SPAN else f"({match}) & ({_months(first, last)})"
 
 
 def _months(first: int, last: int) -> str:
@@ -279,14 +298,15 @@ class Search:
             if match is None:
                 return []
             keys: Sequence[int]
-            within = match
             if postgres:
-                keys, within = _newest_postgres(conn, match)
+                keys = _newest_postgres(conn, match)
             else:
                 keys = conn.scalars(_NEWEST[False], {"match": match, "window": CANDIDATES}).all()
             if not newest and len(keys) > 1:
                 terms = [forms for part, forms in parts if not part.exclude and forms]
-                fields = _fields(conn, within, terms, keys[-1], postgres)
+                oldest = _reach(keys, len(terms), offset + limit, now)
+                within = _within(match, oldest, keys[0]) if postgres else match
+                fields = _fields(conn, within, terms, oldest, postgres)
                 keys = list(islice(_ranked(keys, fields, now), offset + limit))
             keys = keys[offset : offset + limit]
             if not keys:

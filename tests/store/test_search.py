@@ -299,3 +299,32 @@ def test_sqlite_index_holds_exactly_the_current_words(tmp_path: Path) -> None:
         assert held == want
     finally:
         store.close()
+
+
+def test_an_old_headline_outranks_recent_mentions_on_every_page(store: Store) -> None:
+    """The documented ranking, computed here independently: per term 10 in the headline,
+    1 in the text, divided by 1 + age / 30 days; ties to the newest. The fields are asked
+    only for candidates that could still place on the page asked for (a bound): an old
+    headline that can place must, on each page."""
+    articles: list[tuple[Article, float]] = []
+    for n in range(1, 46):  # recent mentions in the text, one a day
+        day = NOW - timedelta(days=n)
+        articles.append((make(n, f"Notizie {n}", "Si parla di borsa.", day=f"{day:%Y-%m-%d}"), 1))
+    for n, days in ((90, 200), (91, 400), (92, 3000)):  # headlines, older and older
+        day = NOW - timedelta(days=days)
+        articles.append((make(n, "La borsa", "Mercati.", day=f"{day:%Y-%m-%d}"), 10))
+    for article, _ in articles:
+        add(store, article, NOW)
+
+    def score(item: tuple[Article, float]) -> tuple[float, datetime]:
+        article, relevance = item
+        age = max(0.0, (NOW - article.date.value).total_seconds() / 86400)
+        return relevance / (1 + age / 30), article.date.value
+
+    expected = [a.id for a, _ in sorted(articles, key=score, reverse=True)]
+    pages = [
+        [h.article.id for h in store.search.find(query("borsa"), NOW, offset=o, limit=20)]
+        for o in (0, 20, 40)
+    ]
+    assert pages == [expected[:20], expected[20:40], expected[40:60]]
+    assert expected.index(make(90, "x").id) == 0 and make(92, "x").id in pages[2]
