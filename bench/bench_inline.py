@@ -29,6 +29,7 @@ import httpx
 
 from bench.bench_search_http import queries
 from bench.common import (
+    TOKEN,
     Figure,
     serving_url,
     start_daemon,
@@ -38,7 +39,6 @@ from bench.common import (
 )
 from feedbot.articles.corpus import generate, write_corpus
 
-TOKEN = "123456789:" + "AAH" + "benchTokenNotARealOne_abcdefghij"
 RATE = 5.0  # inline queries a second
 BASELINE_SECONDS = 20.0
 USERS = 50

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 from bench.common import (
+    TOKEN,
     Figure,
     best_of,
     serving_url,
@@ -31,8 +32,6 @@ from bench.common import (
     wait_for,
 )
 from feedbot.articles.corpus import generate, write_corpus
-
-TOKEN = "123456789:" + "AAH" + "benchTokenNotARealOne_abcdefghij"
 
 
 def _bare_pass(folder: Path) -> None:

