@@ -178,14 +178,22 @@ class UpdateHandlers(EmulatorState):
                 await asyncio.wait_for(wake.wait(), remaining)
 
     async def _push_webhook(self) -> None:
-        """Deliver queued updates to the webhook, in order, with its secret token."""
-        async with httpx.AsyncClient(timeout=5) as client:
+        """Deliver queued updates to the webhook, in order, with its secret token.
+
+        The client is made for the first update to deliver: an httpx client loads the CA
+        bundle (~2.5 MB of memory) when it is made, which an emulator whose bot polls for
+        its updates (the playground's) never uses."""
+        client: httpx.AsyncClient | None = None
+        try:
             while not self._closing:
                 wake = self._wake
                 with self._lock:
                     url, secret = self.webhook["url"], self.webhook.get("secret_token")
                     pending = list(self._updates) if url else []
+                if pending and client is None:
+                    client = httpx.AsyncClient(timeout=5)
                 for update in pending:
+                    assert client is not None
                     headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
                     try:
                         r = await client.post(url, json=update, headers=headers)
@@ -198,6 +206,9 @@ class UpdateHandlers(EmulatorState):
                 if wake is not None:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), 0.5 if pending else 5)
+        finally:
+            if client is not None:
+                await client.aclose()
 
     async def _set_my_commands(self, params: JSONDict, chat_id: Any, now: float) -> bool:
         commands = params.get("commands")

@@ -47,7 +47,7 @@ def kind_problem(mode: int, *, follow_symlinks: bool = False) -> str | None:
     return f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'of an unknown kind')})"
 
 
-def _inside(fd: int, path: Path, folder: Path) -> bool:
+def _inside(fd: int, path: str | Path, folder: Path) -> bool:
     """Whether the file open on ``fd`` lies inside ``folder`` (after every link is resolved)."""
     root = os.path.realpath(folder)
     try:
@@ -57,7 +57,9 @@ def _inside(fd: int, path: Path, folder: Path) -> bool:
     return target != root and os.path.commonpath([root, target]) == root
 
 
-def open_regular(path: Path, *, follow_symlinks: bool = False, within: Path | None = None) -> int:
+def open_regular(
+    path: str | Path, *, follow_symlinks: bool = False, within: Path | None = None
+) -> int:
     """A descriptor open for reading on ``path``, which must be a regular file.
 
     Never blocks, whatever the file is. A symbolic link is refused unless

@@ -136,7 +136,8 @@ class Indexer:
         problem = name_problem(name) or kind_problem(f.mode, follow_symlinks=self.follow_symlinks)
         if problem is not None:
             return _Read(f, f"refused:{problem}", None, ArticleError(name, 0, problem))
-        path = self.folder / name
+        # A str, not a Path: a path interns its parts (see `feedbot.articles.parse.file_stem`).
+        path = os.path.join(self.folder, name)
         try:
             fd = open_regular(path, follow_symlinks=self.follow_symlinks, within=self.folder)
             with open(fd, "rb") as fh:

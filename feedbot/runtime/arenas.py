@@ -24,6 +24,7 @@ import logging
 import os
 
 from feedbot.runtime.looplag import freeze_startup_heap
+from feedbot.store import Store
 
 __all__ = ["ARENA_MAX", "limit_arenas", "settle_startup_heap", "trim_heap"]
 
@@ -73,8 +74,10 @@ def trim_heap() -> bool:
         return False
 
 
-def settle_startup_heap() -> None:
-    """Once, after the first scan: collect and freeze what start-up left alive
+async def settle_startup_heap(store: Store) -> None:
+    """Once, after the first scan: give the store's idle page caches back (the pages the
+    scan wrote, `Store.shrink_caches`), collect and freeze what start-up left alive
     (`freeze_startup_heap`), then give the arenas' free pages back (`trim_heap`)."""
+    await store.call(store.shrink_caches)
     freeze_startup_heap()
     trim_heap()

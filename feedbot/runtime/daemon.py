@@ -336,7 +336,7 @@ class Daemon:
         if self._stopping.is_set() or not self.leadership.leading:
             return  # a stop (or a lost lease) during the first scan starts nothing more
         if not self._heap_frozen:  # the start-up heap, the index's records included
-            settle_startup_heap()  # before the components lead: they allocate on top
+            await settle_startup_heap(self.store)  # before the components allocate on top
             self._heap_frozen = True
         scheduler = self._scheduler = AsyncIOScheduler(
             timezone=UTC, event_loop=asyncio.get_running_loop()

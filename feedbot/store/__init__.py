@@ -125,6 +125,10 @@ class Store:
         """Run ``fn(*args, **kwargs)`` — work on the store's parts — on a database thread."""
         return await self.db.call(fn, *args, **kwargs)
 
+    def shrink_caches(self) -> int:
+        """Give the idle connections' page caches back (`Database.shrink_caches`)."""
+        return self.db.shrink_caches()
+
     async def call_retrying(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """`call`, retried while the server is unreachable: for writes that record what
         already happened (a sent post)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import PurePosixPath
 
 import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
@@ -17,7 +18,7 @@ from feedbot.articles.model import (
     article_to_dict,
 )
 from feedbot.articles.names import is_article_name
-from feedbot.articles.parse import CAPTION_CREDITS, parse
+from feedbot.articles.parse import CAPTION_CREDITS, file_stem, parse
 from feedbot.errors import ArticleError, FeedbotError
 from tests.conftest import ROOT, SEED
 
@@ -503,3 +504,12 @@ def test_caption_shortcut_agrees_with_the_credit_patterns(words: list[str]) -> N
     assume(text and text[-1] not in '.!?:;…"”»' and text.count(" ") < 60)
     expected = _CAPTION.search(text, max(0, len(text) - _CAPTION_TAIL)) is not None
     assert _is_caption(text) is expected
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["001_a.txt", "dir/002_b.md", "a\\b\\003_c.txt", "004", ".005", "006.", "007.x.y", "a/..",
+     "./008.txt", "a//009.txt", "010.txt/", "/", ".", "", "..x"],
+)  # fmt: skip
+def test_file_stem_is_the_stem_of_the_path(name: str) -> None:
+    assert file_stem(name) == PurePosixPath(name.replace("\\", "/")).stem

@@ -7,6 +7,8 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +30,7 @@ from telegram.ext import Application, ApplicationBuilder, CommandHandler, Contex
 from telegram.request import HTTPXRequest
 
 import feedbot.telegram  # noqa: F401 - sets PTB_TIMEDELTA, as the app does
-from feedbot.fakegram import FakeBotAPI, FakeLimits, Faults
+from feedbot.fakegram import FakeBotAPI, FakeLimits, Faults, updates
 from feedbot.fakegram.server import listening_socket
 
 
@@ -343,6 +345,41 @@ async def test_webhook_receives_injected_updates_with_the_secret(fake: FakeBotAP
         second = fake.command("/help", chat_id=8)
         await fake.wait_for(lambda: len(received) == 2, timeout=5)
     assert [(s, u["update_id"]) for s, u in received] == [("s3cret", first), ("s3cret", second)]
+
+
+async def test_the_webhook_client_is_made_for_an_update_to_deliver(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An httpx client loads the CA bundle (~2.5 MB) when made: an emulator whose bot
+    polls (the playground's) makes none; one with a webhook makes it to deliver."""
+    made: list[httpx.AsyncClient] = []
+
+    class Counted(httpx.AsyncClient):
+        def __init__(self, **kwargs: Any) -> None:
+            made.append(self)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(
+        updates, "httpx", SimpleNamespace(AsyncClient=Counted, HTTPError=httpx.HTTPError)
+    )
+    received: list[dict[str, object]] = []
+
+    async def hook(request: Request) -> Response:
+        received.append(await request.json())
+        return Response(status_code=200)
+
+    receiver = FakeBotAPI()
+    receiver.app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+    async with FakeBotAPI() as fake, receiver, httpx.AsyncClient(timeout=5) as client:
+        fake.command("/start", chat_id=8)
+        polled = await client.get(f"{fake.base_url}{fake.token}/getUpdates")
+        assert [u["message"]["text"] for u in polled.json()["result"]] == ["/start"]
+        assert made == []
+        url = receiver.base_url.removesuffix("/bot") + "/hook"
+        await client.post(f"{fake.base_url}{fake.token}/setWebhook", json={"url": url})
+        fake.command("/help", chat_id=8)
+        await fake.wait_for(lambda: len(received) == 2, timeout=5)  # /start unconfirmed
+    assert [u["message"]["text"] for u in received] == ["/start", "/help"] and len(made) == 1
 
 
 def test_connections_write_at_once() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -295,3 +296,22 @@ def test_stop_between_batches_keeps_what_was_stored(env: tuple[Path, Store]) -> 
     report = indexer.scan()
     assert len(report.new) == 44 and store.db.get_state("baseline_done") is not None
     assert report.created == ()  # still the baseline
+
+
+def test_a_scan_interns_no_file_name(
+    env: tuple[Path, Store], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path interns its parts, and the interpreter's table of interned strings, grown by
+    a cold scan of thousands of names, keeps its size for good: no path per file read."""
+    folder, store = env
+    write(folder, "004_interned.txt", TEXT.format(day=4, headline="Fourth"))
+    interned: list[str] = []
+    real = sys.intern
+
+    def spy(s: str) -> str:
+        interned.append(s)
+        return real(s)
+
+    monkeypatch.setattr(sys, "intern", spy)
+    assert make(folder, store).scan().new == ("004_interned",)
+    assert [s for s in interned if "004_interned" in s] == []

@@ -8,8 +8,10 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from feedbot.articles.model import Article
 from feedbot.articles.parse import parse
@@ -321,3 +323,25 @@ def test_a_migrated_database_matches_the_schema_the_code_declares(store: Store) 
         context = MigrationContext.configure(conn, opts={"include_object": shared})
         diff = compare_metadata(context, metadata)
     assert diff == []
+
+
+def test_shrink_caches_gives_back_every_idle_connection_s_cache(store: Store) -> None:
+    """After a burst (the first scan of a cold start) each idle pooled SQLite connection
+    gives its page cache back (``PRAGMA shrink_memory``) and serves on; none on PostgreSQL."""
+    traced: list[str] = []
+
+    def trace(dbapi: Any, record: Any, proxy: Any) -> None:
+        if isinstance(dbapi, sqlite3.Connection):
+            dbapi.set_trace_callback(traced.append)
+
+    event.listen(store.db.engine, "checkout", trace)
+    with store.db.read() as a, store.db.read() as b:  # two connections, both back after
+        assert a.connection.dbapi_connection is not b.connection.dbapi_connection
+    shrunk = store.shrink_caches()
+    if store.db.dialect != "sqlite":
+        assert shrunk == 0
+        return
+    idle = store.db.engine.pool.checkedin()  # type: ignore[attr-defined]
+    assert shrunk == idle >= 2
+    assert traced.count("PRAGMA shrink_memory") == shrunk
+    assert store.db.get_state("absent") is None  # the shrunk connections serve on
