@@ -139,9 +139,10 @@ def _compile(
 
 
 def _in_fields(within: str, forms: Forms, postgres: bool) -> tuple[str, str]:
-    """The articles of ``within`` (the query's match, or PostgreSQL's months of the
-    candidates) that hold a term (``forms``) in their headline, and those that hold it
-    in a section heading, as match expressions of the marked words."""
+    """The articles of ``within`` (the query's match; on PostgreSQL narrowed to the
+    months of the candidates that can still place, `_within`) that hold a term
+    (``forms``) in their headline, and those that hold it in a section heading, as match
+    expressions of the marked words."""
     and_, or_, phrase = ("&", "|", _tsquery_phrase) if postgres else ("AND", "OR", _fts5_phrase)
     headline, heading = (
         f"({within}) {and_} " + _either([tuple(m + w for w in f) for f in forms], or_, phrase)
