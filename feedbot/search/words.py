@@ -53,13 +53,14 @@ MAX_OCCURRENCES = 256
 #: Longer words (base64, URLs run together) are not indexed: 16,383 of them fit in 1 MB.
 MAX_WORD_BYTES = 48
 FILLER = "\ue000"
-#: Which articles hold a query's term in their headline, or in a heading, is asked of the
-#: index by marked words: each headline word is indexed once more as MARK+word, each
-#: heading word likewise with its own mark (private-use characters no query can type),
-#: at the end of its FTS5 column, and at the word's own position in PostgreSQL's
-#: ``tsvector``. Both engines then find "in the headline" in the marked word's own short
-#: list of articles. The first `MAX_MARKED` words of the two fields are marked (the rest
-#: stay within the 1 MB a vector holds).
+#: Which articles hold a query's term in their headline, or in a heading, is asked by
+#: marked words: each headline word is written once more as MARK+word, each heading word
+#: likewise with its own mark (private-use characters no query can type). FTS5 indexes
+#: them at the end of their column and finds "in the headline" in the marked word's own
+#: short list of articles; PostgreSQL keeps them in a small ``tsvector`` of their own,
+#: at the words' positions, which it reads only for the candidates of a search. The
+#: first `MAX_MARKED` words of the two fields are marked (the rest stay within the 1 MB
+#: a vector holds).
 FIELD_MARKS = ("\ue001", "\ue002")
 MAX_MARKED = 2_000
 #: Words remembered with their stem, per language (about 1.5 MB each when full).
@@ -212,24 +213,36 @@ class Document:
         return [FIELD_MARKS[0] + w for w in headline], [FIELD_MARKS[1] + w for w in headings]
 
     def tsvector(self) -> str:
-        """The fields as a ``tsvector`` literal: headline weight A, headings B, text D;
-        and each headline and heading word once more behind its field's mark
-        (`FIELD_MARKS`), at the same positions."""
+        """The fields as a ``tsvector`` literal: headline weight A, headings B, text D."""
         positions: defaultdict[str, list[str]] = defaultdict(list)
         at = 1
-        fields = (self.headline, self.headings, self.text)
-        for words, labels in zip(fields, _labels(), strict=True):
+        for words, labels in zip(self._fields(), _labels(), strict=True):
             for word, label in zip(words, islice(labels, at, None), strict=False):  # no copy
                 positions[word].append(label)
             at += len(words) + FIELD_GAP
+        positions.pop(FILLER, None)
+        return _literal(positions)
+
+    def marks(self) -> str:
+        """The marked copies of the headline's and the headings' words (`FIELD_MARKS`) as
+        a ``tsvector`` literal, each at its word's position in `tsvector`: PostgreSQL
+        keeps them apart from the words (see `feedbot.store.search`)."""
+        positions: defaultdict[str, list[str]] = defaultdict(list)
         at = 1
-        for words, marked, labels in zip(fields, self._marked(), _labels(), strict=False):
+        for words, marked, labels in zip(self._fields(), self._marked(), _labels(), strict=False):
             for word, label in zip(marked, islice(labels, at, None), strict=False):
                 positions[word].append(label)
             at += len(words) + FIELD_GAP
-        for word in (FILLER, *(mark + FILLER for mark in FIELD_MARKS)):
+        for word in (mark + FILLER for mark in FIELD_MARKS):
             positions.pop(word, None)
-        return " ".join(f"'{word}':{','.join(at)}" for word, at in positions.items())
+        return _literal(positions)
+
+    def _fields(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        return self.headline, self.headings, self.text
+
+
+def _literal(positions: dict[str, list[str]]) -> str:
+    return " ".join(f"'{word}':{','.join(at)}" for word, at in positions.items())
 
 
 @lru_cache(maxsize=1)

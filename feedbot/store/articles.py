@@ -45,7 +45,7 @@ VERSION_KEY = "articles_version"  # a fresh token with every committed article c
 CHANGES_CHANNEL = "feedbot_articles"  # PostgreSQL NOTIFY channel, sent at that commit
 # What the feeds, pages, /latest and the sender see: not removed, not waiting for its date.
 PUBLISHED = (articles.c.removed_at.is_(None), articles.c.scheduled.is_(False))
-MERGE_AFTER = 2_000  # articles indexed since the search index's last merge: merge it again
+MERGE_AFTER = 2_000  # indexed since the last `merge`: SQLite's is due (PostgreSQL's: after 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,11 +164,11 @@ class Articles:
         return done is not None
 
     def tidy_search(self, stop: Callable[[], bool] | None = None) -> bool:
-        """Merge the search index after a bulk (`MERGE_AFTER`); False if ``stop`` came first."""
-        write = lambda: self._fence.write(self._db)  # noqa: E731
-        if self._unmerged >= MERGE_AFTER and merge(write, stop) is not None:
+        """Tidy the search index when due (`MERGE_AFTER`); False if ``stop`` came first."""
+        due = MERGE_AFTER if self._db.dialect == "sqlite" else 1
+        if self._unmerged >= due and merge(lambda: self._fence.write(self._db), stop) is not None:
             self._unmerged = 0
-        return self._unmerged < MERGE_AFTER
+        return self._unmerged < due
 
     def get_state(self, key: str) -> str | None:
         """A value of the key-value state (the indexer keeps its baseline mark there)."""

@@ -6,10 +6,11 @@ the article's date), relevance — per term of the query `HEADLINE` if an articl
 in its headline, else `HEADING` in a section heading, else `TEXT` — divided by
 ``1 + age / RECENCY_DAYS``, where age is days since the article's date: an article
 `RECENCY_DAYS` old needs twice the relevance of one from today. Ties go to the newest.
-Which candidates hold a term in a field is one short index walk per term and field, over
-the field's marked words (`feedbot.search.words.FIELD_MARKS`); no engine score is
-computed (FTS5's ``bm25`` reads every match of every term to weigh it, ``ts_rank`` every
-candidate's vector).
+Which candidates hold a term in a field is asked of the field's marked words
+(`feedbot.search.words.FIELD_MARKS`): on SQLite one short index walk per term and field,
+on PostgreSQL one read of the candidates' small ``fields`` vectors, by key. No engine
+score is computed (FTS5's ``bm25`` reads every match of every term to weigh it,
+``ts_rank`` every candidate's whole vector).
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ CANDIDATES = 1000
 HEADLINE, HEADING, TEXT = 10, 4, 1
 
 # The newest matches, read from the index in key order (a key's high bits are its
-# article's date), so neither engine sorts; `_IN_FIELD` then asks, per term and field,
-# which of them hold it there: a walk of that term's entries from the oldest candidate.
+# article's date), so neither engine sorts; `_IN_FIELD` then asks which of them hold each
+# term in each field: on SQLite a walk of the marked term's entries from the oldest
+# candidate, on PostgreSQL a test of each candidate's ``fields`` vector.
 _NEWEST = {
     False: text(
         "SELECT rowid FROM search_fts WHERE search_fts MATCH :match "
@@ -67,11 +69,11 @@ _NEWEST = {
         "AND docid < :below ORDER BY docid DESC LIMIT :window"
     ),
 }
-_IN_FIELD = {
-    False: "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} AND rowid >= :lo",
-    True: "SELECT {n}, docid FROM search_docs "
-    "WHERE vector @@ CAST(:m{n} AS tsquery) AND docid >= :lo",
-}
+_IN_FIELD = "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} AND rowid >= :lo"
+_IN_FIELDS_POSTGRES = (
+    "SELECT docid, {tests} FROM search_docs WHERE docid = ANY(CAST(:keys AS bigint[]))"
+)
+_FIELD_TEST = "fields @@ CAST(:m{n} AS tsquery)"
 
 # For the rest of the search's transaction: GIN's bitmaps only (no walk of the key index
 # that reads vectors, no full scan), and no parallel workers (they cost more to start
@@ -138,33 +140,41 @@ def _compile(
     return found
 
 
-def _in_fields(within: str, forms: Forms, postgres: bool) -> tuple[str, str]:
-    """The articles of ``within`` (the query's match; on PostgreSQL narrowed to the
-    months of the candidates that can still place, `_within`) that hold a term
-    (``forms``) in their headline, and those that hold it in a section heading, as match
-    expressions of the marked words."""
+def _in_fields(within: str | None, forms: Forms, postgres: bool) -> tuple[str, str]:
+    """Match expressions for the articles that hold a term (``forms``) in their headline,
+    and for those that hold it in a section heading: of the marked words, on SQLite
+    within the query's match (``within``)."""
     and_, or_, phrase = ("&", "|", _tsquery_phrase) if postgres else ("AND", "OR", _fts5_phrase)
     headline, heading = (
-        f"({within}) {and_} " + _either([tuple(m + w for w in f) for f in forms], or_, phrase)
-        for m in FIELD_MARKS
+        _either([tuple(m + w for w in f) for f in forms], or_, phrase) for m in FIELD_MARKS
     )
-    return headline, heading
+    if within is None:
+        return headline, heading
+    return f"({within}) {and_} {headline}", f"({within}) {and_} {heading}"
 
 
 def _fields(
-    conn: Connection, within: str, terms: Sequence[Forms], oldest: int, postgres: bool
+    conn: Connection, match: str, terms: Sequence[Forms], keys: Sequence[int], postgres: bool
 ) -> list[tuple[set[int], set[int]]]:
-    """For each term, the keys from ``oldest`` on (of ``within``: see `_in_fields`) that
-    hold it in the headline, and those that hold it in a heading — a superset of the
-    candidates' — in one statement, an index walk per term and field."""
-    selects: list[str] = []
-    params: dict[str, object] = {"lo": oldest}
-    for i, forms in enumerate(terms):
-        for j, expression in enumerate(_in_fields(within, forms, postgres)):
-            selects.append(_IN_FIELD[postgres].format(n=2 * i + j))
-            params[f"m{2 * i + j}"] = expression
+    """For each term, the ``keys`` (candidates, newest first) — on SQLite a superset of
+    them from the oldest on — that hold it in the headline, and those that hold it in a
+    heading, in one statement."""
     found: list[tuple[set[int], set[int]]] = [(set(), set()) for _ in terms]
-    for n, key in conn.execute(text(" UNION ALL ".join(selects)), params).all():
+    params: dict[str, object] = {}
+    for i, forms in enumerate(terms):
+        for j, expression in enumerate(_in_fields(None if postgres else match, forms, postgres)):
+            params[f"m{2 * i + j}"] = expression
+    if postgres:
+        tests = ", ".join(_FIELD_TEST.format(n=n) for n in range(len(params)))
+        params["keys"] = list(keys)
+        for key, *held in conn.execute(text(_IN_FIELDS_POSTGRES.format(tests=tests)), params):
+            for n, hit in enumerate(held):
+                if hit:
+                    found[n // 2][n % 2].add(key)
+        return found
+    params["lo"] = keys[-1]
+    selects = " UNION ALL ".join(_IN_FIELD.format(n=n) for n in range(len(params) - 1))
+    for n, key in conn.execute(text(selects), params).all():
         found[n // 2][n % 2].add(key)
     return found
 
@@ -255,14 +265,6 @@ def _reach(keys: Sequence[int], terms: int, places: int, now: datetime) -> int:
     return max(keys[-1], (today - math.ceil(reach * 86400)) << SLOT_BITS)
 
 
-def _within(match: str, oldest: int, newest: int) -> str:
-    """PostgreSQL: where `_fields` looks — the match within the months from ``oldest``
-    to ``newest`` (a short read of the marked words), or past `_MAX_SPAN` months the
-    match alone."""
-    first, last = month_of(oldest), month_of(newest)
-    return match if last - first + 1 > _MAX_SPAN else f"({match}) & ({_months(first, last)})"
-
-
 def _months(first: int, last: int) -> str:
     return " | ".join(f"'{MONTH_MARK}{m}'" for m in range(first, last + 1))
 
@@ -306,8 +308,8 @@ class Search:
             if not newest and len(keys) > 1:
                 terms = [forms for part, forms in parts if not part.exclude and forms]
                 oldest = _reach(keys, len(terms), offset + limit, now)
-                within = _within(match, oldest, keys[0]) if postgres else match
-                fields = _fields(conn, within, terms, oldest, postgres)
+                reached = [k for k in keys if k >= oldest]
+                fields = _fields(conn, match, terms, reached, postgres)
                 keys = list(islice(_ranked(keys, fields, now), offset + limit))
             keys = keys[offset : offset + limit]
             if not keys:

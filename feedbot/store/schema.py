@@ -214,7 +214,8 @@ inbox = Table(
 
 # The search index's key per article (see `feedbot.store.search`): on SQLite ``docid`` is
 # the rowid of the article's row in the FTS5 table ``search_fts``; on PostgreSQL the row
-# also holds the ``vector`` (``tsvector``, GIN-indexed). Both are made by revision 0007
+# also holds the ``vector`` (``tsvector``, GIN-indexed) and, since revision 0009, the
+# marked words as ``fields`` (``tsvector``, not indexed). Both are made by revision 0007
 # (the FTS5 table remade by 0008: contentless, its tokenizer splitting at spaces only).
 search_docs = Table(
     "search_docs",
@@ -227,7 +228,7 @@ search_docs = Table(
 def engine_specific(name: str | None) -> bool:
     """Whether ``name`` is a search object one engine has and the shared schema does not
     declare: FTS5's table and its shadow tables (SQLite), the ``vector`` column and its
-    GIN index (PostgreSQL); revision 0007 makes them."""
-    return name in ("search_fts", "vector", "search_docs_vector") or (name or "").startswith(
-        "search_fts_"
-    )
+    GIN index, and the ``fields`` column (PostgreSQL); revisions 0007 and 0009 make them."""
+    return name in ("search_fts", "vector", "fields", "search_docs_vector") or (
+        name or ""
+    ).startswith("search_fts_")

@@ -1,7 +1,8 @@
 """Full-text search in the database: SQLite FTS5 or PostgreSQL ``tsvector`` + GIN.
 
 Neither engine tokenizes: both store the words `feedbot.search.words` made (FTS5 as
-three columns, PostgreSQL as a weighted ``tsvector`` literal) and receive the query as
+three columns, PostgreSQL as a weighted ``tsvector`` literal, GIN-indexed, and the marked
+words of `feedbot.search.words.FIELD_MARKS` as a small one beside it) and receive the query as
 the alternatives `feedbot.search.query.Query.variants` made, so one query finds the same
 articles on both. `index` runs inside the transaction that writes the articles, so a
 search never finds an article's old words after its edit commits; the index holds only
@@ -22,6 +23,7 @@ from importlib.metadata import version
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from feedbot.articles.model import Article, article_from_dict
 from feedbot.errors import UnstorableError
@@ -94,13 +96,7 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
     if not ordered:
         return
     if conn.dialect.name == "postgresql":
-        conn.execute(
-            text(  # the vector column is PostgreSQL's own, outside the shared schema
-                "INSERT INTO search_docs (docid, article_id, vector) "
-                "VALUES (:docid, :article_id, CAST(:vector AS tsvector))"
-            ),
-            [{"docid": d, "article_id": a.id, "vector": _vector(a)} for d, a in ordered],
-        )
+        conn.execute(_PG_INSERT, [_pg_row(d, a) for d, a in ordered])
         return
     conn.execute(search_docs.insert(), [{"docid": d, "article_id": a.id} for d, a in ordered])
     conn.execute(_FTS_INSERT, [_fts_row(d, a) for d, a in ordered])
@@ -121,10 +117,26 @@ def _fts_row(docid: int, article: Article) -> dict[str, Any]:
     return {"docid": docid, "h": headline, "s": headings, "b": body}
 
 
-def _vector(article: Article) -> str:
-    """The article's ``tsvector``: its words, and its month (`MONTH_MARK`)."""
-    month = month_of(seconds(article.date.value) << SLOT_BITS)
-    return f"{document(article).tsvector()} '{MONTH_MARK}{month}'"
+# The vector and fields columns are PostgreSQL's own, outside the shared schema.
+_PG_INSERT = text(
+    "INSERT INTO search_docs (docid, article_id, vector, fields) "
+    "VALUES (:docid, :article_id, CAST(:vector AS tsvector), CAST(:fields AS tsvector))"
+)
+
+
+def _pg_row(docid: int, article: Article) -> dict[str, Any]:
+    """The article's words and its month (`MONTH_MARK`) as the GIN-indexed ``vector``; the
+    marked copies of its headline's and headings' words as ``fields``, which no index
+    holds: a search asks them only of its candidates (`feedbot.store.finder`), so they
+    cost the index nothing."""
+    words = document(article)
+    month = month_of(docid)
+    return {
+        "docid": docid,
+        "article_id": article.id,
+        "vector": f"{words.tsvector()} '{MONTH_MARK}{month}'",
+        "fields": words.marks(),
+    }
 
 
 def month_of(key: int) -> int:
@@ -238,18 +250,23 @@ def merge(
     write: Callable[[], AbstractContextManager[Connection]],
     stop: Callable[[], bool] | None = None,
 ) -> int | None:
-    """Merge SQLite's FTS5 index into one segment, as its 'optimize' command does, but in
+    """Tidy the index after writes; the number of steps, or None when ``stop`` said to
+    stop first.
+
+    SQLite: merge FTS5's index into one segment, as its 'optimize' command does, but in
     steps of `_MERGE_PAGES` pages, each in a short transaction of ``write``: after a bulk
     of writes (a cold scan, a backfill) the index is a stack of segments that every
-    search reads term by term, and deleted words stay in them until merged. The number
-    of steps, or None when ``stop`` said to stop first. PostgreSQL's GIN needs none."""
+    search reads term by term, and deleted words stay in them until merged. PostgreSQL:
+    move GIN's pending list (where new entries wait, up to 4 MB) into the index proper,
+    in one transaction: every search reads the whole list, and only a vacuum or an
+    insert that finds it full would empty it."""
     steps, started = 0, time.monotonic()
     while True:
         if stop is not None and stop():
             return None
         with write() as conn:
             if conn.dialect.name == "postgresql":
-                return 0
+                return _clean_pending(conn)
             before = int(conn.scalar(text("SELECT total_changes()")) or 0)
             conn.execute(  # negative: every segment to one level, merged down to one
                 text("INSERT INTO search_fts (search_fts, rank) VALUES ('merge', :pages)"),
@@ -260,6 +277,29 @@ def merge(
         if written < 2:  # FTS5's sign that nothing was left to merge
             log.info("search index: merged in %d steps, %.1f s", steps, time.monotonic() - started)
             return steps
+
+
+_cannot_clean: list[str] = []  # why PostgreSQL refused to clean the list (said once)
+
+
+def _clean_pending(conn: Connection) -> int:
+    """Empty GIN's pending list (PostgreSQL): 1 step, or 0 when the database role may not
+    (only the index's owner may; feedbot's role owns what its revisions made)."""
+    if _cannot_clean:
+        return 0
+    try:
+        with conn.begin_nested():
+            conn.execute(text("SELECT gin_clean_pending_list('search_docs_vector')"))
+    except DBAPIError as e:
+        if getattr(e.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+            raise
+        _cannot_clean.append(str(e.orig).splitlines()[0])
+        log.warning(
+            "search index: %s: left to PostgreSQL's autovacuum (searches may be slower)",
+            _cannot_clean[0],
+        )
+        return 0
+    return 1
 
 
 def _clear(conn: Connection) -> None:

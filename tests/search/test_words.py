@@ -73,9 +73,13 @@ def test_document_fields_and_weights() -> None:
     vector = doc.tsvector()
     assert "'riform':1A," in vector  # headline weight A, then the text's plain positions
     assert ":" in vector and "B" in vector
+    assert not any(mark in vector for mark in FIELD_MARKS)  # the marked words: apart
     # each headline and heading word once more behind its field's mark, same positions
-    assert f"'{FIELD_MARKS[0]}riform':1A" in vector and f"'{FIELD_MARKS[0]}pension':2A" in vector
-    assert f"'{FIELD_MARKS[1]}camb':" in vector and f"'{FIELD_MARKS[1]}citt'" not in vector
+    marks = doc.marks()
+    assert f"'{FIELD_MARKS[0]}riform':1A" in marks and f"'{FIELD_MARKS[0]}pension':2A" in marks
+    assert f"'{FIELD_MARKS[1]}camb':" in marks and f"'{FIELD_MARKS[1]}citt'" not in marks
+    heading = next(item for item in vector.split() if item.startswith("'camb':"))
+    assert f"'{FIELD_MARKS[1]}{heading[1:]}" in marks.split()
 
 
 def test_marked_words_are_capped_so_a_vector_stays_within_postgresqls_megabyte() -> None:
@@ -83,9 +87,9 @@ def test_marked_words_are_capped_so_a_vector_stays_within_postgresqls_megabyte()
     body = "\n\n".join(sections)  # 3,000 long heading words
     doc = document(parse("001_x.txt", f"date 2026-03-01 Titolo\n\n{body}\n".encode()))
     assert len(doc.headings) > MAX_MARKED
-    lexemes = [item.rsplit(":", 1)[0].strip("'") for item in doc.tsvector().split()]
-    assert sum(1 for w in lexemes if w.startswith(FIELD_MARKS[1])) <= MAX_MARKED
-    assert sum(len(w.encode()) for w in lexemes) < 1 << 20
+    marks = [item.rsplit(":", 1)[0].strip("'") for item in doc.marks().split()]
+    assert 0 < sum(1 for w in marks if w.startswith(FIELD_MARKS[1])) <= MAX_MARKED
+    assert sum(len(w.encode()) for w in marks) < 1 << 20
 
 
 def test_limits_of_postgresql_apply_to_both_engines() -> None:
@@ -105,7 +109,7 @@ def test_limits_of_postgresql_apply_to_both_engines() -> None:
         for p in item.rsplit(":", 1)[1].split(",")
     ]
     assert max(positions) <= MAX_POSITIONS
-    assert FILLER not in doc.tsvector()
+    assert FILLER not in doc.tsvector() and FILLER not in doc.marks()
 
 
 def test_stems_come_from_a_bounded_cache_and_equal_the_stemmers(

@@ -1,6 +1,7 @@
-"""Revision 0008 on a database at 0007 whose search index holds an article: on SQLite the
-FTS5 table is made again without a copy of the words and the daemon's first scan indexes
-the article anew; PostgreSQL's index is kept as it is."""
+"""Revisions 0008 and 0009 on a database whose search index holds articles: on SQLite
+(0008) the FTS5 table is made again without a copy of the words, on PostgreSQL (0009) the
+marked words move out of the indexed vector; either way the index starts empty and the
+daemon's first scan indexes the articles anew."""
 
 from __future__ import annotations
 
@@ -55,9 +56,58 @@ def test_0008_rebuilds_the_sqlite_index_without_a_copy_of_the_words(
             if sqlite:
                 made = text("SELECT sql FROM sqlite_master WHERE name = 'search_fts'")
                 assert "content = ''" in conn.execute(made).scalar_one()
-        assert indexed == (0 if sqlite else 1)  # SQLite: indexed again by the first scan
+        assert indexed == 0  # indexed again by the first scan (0008 on SQLite, 0009 on PostgreSQL)
         assert store.articles.complete_search()
         now = datetime(2026, 12, 1, tzinfo=UTC)
         assert [h.article.id for h in store.search.find(query("riforma"), now)] == ["001_a"]
+    finally:
+        store.close()
+
+
+def test_0009_moves_postgresqls_marked_words_out_of_the_indexed_vector(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A PostgreSQL index at 0008 (the marked words in ``vector``) is emptied and made
+    again in the new shape, and ranks as before: the article with the word in its
+    headline first."""
+    if not database_url.startswith("postgresql"):
+        return  # SQLite: 0009 changes nothing
+    text_only = parse("002_b.txt", b"date 2026-03-02 Il governo\n\nUna riforma del testo.\n")
+    with at_revision(database_url, "0008") as conn:
+        for n, article in enumerate((ARTICLE, text_only), 1):
+            conn.execute(
+                text(
+                    "INSERT INTO articles (id, path, size, mtime_ns, content_hash, body, date, "
+                    "seq, headline, language, first_seen, published, updated, broadcast) "
+                    "VALUES (:id, :path, 1, 1, 'h', :body, :t, :n, :headline, :lang, :t, :t, "
+                    ":t, true)"
+                ),
+                {
+                    "id": article.id,
+                    "path": f"{article.id}.txt",
+                    "body": json.dumps(article_to_dict(article)),
+                    "t": NOW,
+                    "n": n,
+                    "headline": article.headline,
+                    "lang": article.language,
+                },
+            )
+            conn.execute(  # the old shape: the marked words inside the indexed vector
+                text("INSERT INTO search_docs VALUES (:n, :id, CAST(:v AS tsvector))"),
+                {"n": n, "id": article.id, "v": "riform:1A \ue001riform:1A"},
+            )
+    store = Store.open(tmp_path / "unused.sqlite3", url=database_url)
+    try:
+        with store.db.read() as conn:
+            assert conn.execute(text("SELECT count(*) FROM search_docs")).scalar() == 0
+        assert store.articles.complete_search()
+        with store.db.read() as conn:
+            rows = conn.execute(text("SELECT vector::text, fields::text FROM search_docs")).all()
+        assert len(rows) == 2
+        assert all("\ue001" not in vector for vector, _ in rows)
+        assert any("\ue001riform" in fields for _, fields in rows)
+        now = datetime(2026, 12, 1, tzinfo=UTC)
+        found = [h.article.id for h in store.search.find(query("riforma"), now)]
+        assert found == [ARTICLE.id, text_only.id]  # the headline first, though older
     finally:
         store.close()

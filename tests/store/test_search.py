@@ -245,6 +245,19 @@ def test_a_bulk_of_writes_is_merged_once_into_one_segment(
     assert {typed: found(store, typed) for typed in QUERIES} == before
 
 
+def test_postgresqls_pending_list_is_emptied_after_any_write(store: Store) -> None:
+    """GIN keeps new entries in a pending list that every search reads through; the
+    tidy after a scan moves them into the index (a no-op left them for a vacuum)."""
+    if store.db.dialect == "sqlite":
+        return
+    for article in CORPUS[:3]:
+        add(store, article, NOW)
+    assert store.articles.tidy_search()
+    with store.db.read() as conn:  # what is left to clean: nothing
+        assert conn.scalar(text("SELECT gin_clean_pending_list('search_docs_vector')")) == 0
+    assert {typed: found(store, typed) for typed in QUERIES}  # still found
+
+
 def test_the_newest_matches_are_found_however_far_apart_their_months(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -99,8 +99,8 @@ def nothing_written(engines: Engines) -> Iterator[None]:
 
 
 #: The keys of the search statements' parameters: the newest matches' (``match``,
-#: ``window``, ``below``) and the fields' (``lo`` and one match per term and field).
-PARAMS = {"window", "match", "below", "lo"} | {f"m{n}" for n in range(2 * MAX_QUERY_TERMS)}
+#: ``window``, ``below``) and the fields' (``lo`` or ``keys``, one match per term and field).
+PARAMS = {"window", "match", "below", "lo", "keys"} | {f"m{n}" for n in range(2 * MAX_QUERY_TERMS)}
 #: Per engine: the newest matches, and the fields of 1 to MAX_QUERY_TERMS terms.
 SHAPES = 2 * (1 + MAX_QUERY_TERMS)
 STATEMENTS: set[str] = set()
