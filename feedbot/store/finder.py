@@ -166,8 +166,8 @@ def _fields(
             params[f"m{2 * i + j}"] = expression
     if postgres:
         tests = ", ".join(_FIELD_TEST.format(n=n) for n in range(len(params)))
-        params["keys"] = list(keys)
-        for key, *held in conn.execute(text(_IN_FIELDS_POSTGRES.format(tests=tests)), params):
+        params["keys"] = "{" + ",".join(map(str, keys)) + "}"  # one literal, not 1,000 values
+        for key, *held in conn.execute(text(_IN_FIELDS_POSTGRES.format(tests=tests)), params).all():
             for n, hit in enumerate(held):
                 if hit:
                     found[n // 2][n % 2].add(key)
@@ -231,7 +231,7 @@ def _newest_postgres(conn: Connection, match: str) -> list[int]:
                         "below": _first_key(oldest),
                         "window": CANDIDATES - len(keys),
                     },
-                )
+                ).all()  # fetched at once: one row at a time costs more than the search
             )
             return keys
         oldest = max(first, last - span + 1)
@@ -240,7 +240,7 @@ def _newest_postgres(conn: Connection, match: str) -> list[int]:
             conn.scalars(
                 _NEWEST[True],
                 {"match": within, "below": top + 1, "window": CANDIDATES - len(keys)},
-            )
+            ).all()
         )
         if len(keys) >= CANDIDATES:
             break
