@@ -70,6 +70,14 @@ _NEWEST = {
     ),
 }
 _IN_FIELD = "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} AND rowid >= :lo"
+_IN_FIELD_FEW = (
+    "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} "
+    "AND rowid IN (SELECT value FROM json_each(:keys))"
+)
+#: SQLite: up to this many candidates, their fields are looked up by key (a seek each per
+#: term and field) instead of walking the match again from the oldest one: few matches
+#: of common words lie far apart, and the walk would read the match's whole doclists.
+_FEW = 64
 _IN_FIELDS_POSTGRES = (
     "SELECT docid, {tests} FROM search_docs WHERE docid = ANY(CAST(:keys AS bigint[]))"
 )
@@ -161,8 +169,9 @@ def _fields(
     heading, in one statement."""
     found: list[tuple[set[int], set[int]]] = [(set(), set()) for _ in terms]
     params: dict[str, object] = {}
+    few = postgres or len(keys) <= _FEW
     for i, forms in enumerate(terms):
-        for j, expression in enumerate(_in_fields(None if postgres else match, forms, postgres)):
+        for j, expression in enumerate(_in_fields(None if few else match, forms, postgres)):
             params[f"m{2 * i + j}"] = expression
     if postgres:
         tests = ", ".join(_FIELD_TEST.format(n=n) for n in range(len(params)))
@@ -172,8 +181,11 @@ def _fields(
                 if hit:
                     found[n // 2][n % 2].add(key)
         return found
-    params["lo"] = keys[-1]
-    selects = " UNION ALL ".join(_IN_FIELD.format(n=n) for n in range(len(params) - 1))
+    if few:
+        params["keys"], select = json.dumps(list(keys)), _IN_FIELD_FEW
+    else:
+        params["lo"], select = keys[-1], _IN_FIELD
+    selects = " UNION ALL ".join(select.format(n=n) for n in range(len(params) - 1))
     for n, key in conn.execute(text(selects), params).all():
         found[n // 2][n % 2].add(key)
     return found

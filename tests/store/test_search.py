@@ -196,6 +196,26 @@ def test_both_engines_find_the_same_articles(
         postgres.close()
 
 
+def test_sqlite_ranks_alike_whether_it_asks_the_fields_by_key_or_by_walk(
+    tmp_path: Path, seed_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite asks which candidates hold a term in a field by key when they are few
+    (`finder._FEW`) and by a walk from the oldest otherwise: both give one ranking."""
+    store = Store.open(tmp_path / "a.sqlite3")
+    try:
+        corpus = [*CORPUS, parse("000_52a7b11c330feae9.txt", seed_bytes)]
+        for article in corpus:
+            add(store, article, NOW)
+        words = sorted({w for a in corpus for w in a.headline.split()} | set(QUERIES))
+        monkeypatch.setattr("feedbot.store.finder._FEW", 10**6)
+        by_key = {typed: found(store, typed) for typed in words}
+        monkeypatch.setattr("feedbot.store.finder._FEW", 0)
+        assert {typed: found(store, typed) for typed in words} == by_key
+        assert sum(len(hits) > 1 for hits in by_key.values()) > 5  # rankings, not lone hits
+    finally:
+        store.close()
+
+
 def test_newest_first_for_a_searchs_feed(store: Store) -> None:
     fill(store)
     hits = store.search.find(query("roma"), NOW, newest=True)

@@ -101,8 +101,9 @@ def nothing_written(engines: Engines) -> Iterator[None]:
 #: The keys of the search statements' parameters: the newest matches' (``match``,
 #: ``window``, ``below``) and the fields' (``lo`` or ``keys``, one match per term and field).
 PARAMS = {"window", "match", "below", "lo", "keys"} | {f"m{n}" for n in range(2 * MAX_QUERY_TERMS)}
-#: Per engine: the newest matches, and the fields of 1 to MAX_QUERY_TERMS terms.
-SHAPES = 2 * (1 + MAX_QUERY_TERMS)
+#: The newest matches (one per engine), and the fields of 1 to MAX_QUERY_TERMS terms: on
+#: PostgreSQL by key, on SQLite by key for few candidates, else from the oldest one.
+SHAPES = 2 + 3 * MAX_QUERY_TERMS
 STATEMENTS: set[str] = set()
 
 
