@@ -83,13 +83,14 @@ _IN_FIELDS_POSTGRES = (
 )
 _FIELD_TEST = "fields @@ CAST(:m{n} AS tsquery)"
 
-# For the rest of the search's transaction: GIN's bitmaps only (no walk of the key index
-# that reads vectors, no full scan), and no parallel workers (they cost more to start
-# than these reads take).
-_BITMAP_ONLY = text(
-    "SELECT set_config('enable_seqscan', 'off', true), "
+# The two ends of the keys (planned before the settings change: the key index gives them
+# at once), and for the rest of the search's transaction: GIN's bitmaps only (no walk of
+# the key index that reads vectors, no full scan), and no parallel workers (they cost
+# more to start than these reads take).
+_ENDS_THEN_BITMAPS_ONLY = text(
+    "SELECT min(docid), max(docid), set_config('enable_seqscan', 'off', true), "
     "set_config('enable_indexscan', 'off', true), "
-    "set_config('max_parallel_workers_per_gather', '0', true)"
+    "set_config('max_parallel_workers_per_gather', '0', true) FROM search_docs"
 )
 # PostgreSQL names at most this many months (`MONTH_MARK`) in one query; past that, a
 # search reads all that is older at once (the match is rare by then).
@@ -225,10 +226,9 @@ def _newest_postgres(conn: Connection, match: str) -> list[int]:
     the newest month, then of as many older months as the matches so far say should
     hold the rest, and so on; the bitmap plan is the only one allowed, so a row is
     visited only when it matches, and about once."""
-    bottom, top = conn.execute(text("SELECT min(docid), max(docid) FROM search_docs")).one()
+    bottom, top, *_ = conn.execute(_ENDS_THEN_BITMAPS_ONLY).one()
     if top is None:
         return []
-    conn.execute(_BITMAP_ONLY)  # after the two ends, which the key index gives at once
     first, last = month_of(bottom), month_of(top)
     newest = last
     keys: list[int] = []
