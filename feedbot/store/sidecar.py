@@ -14,8 +14,8 @@ digests, and a `Store` on it whose article reads go to the main store:
   alone: SQLite is not asked to check the foreign key to that table in this file.
 
 The main store may be SQLite or PostgreSQL; nothing joins across the two databases.
-`Sidecar.states` reads what the main store holds (id → `ArticleState`, for the
-caller to decide what changed) and `Sidecar.take_in` writes what those changes owe
+`Sidecar.states` reads what the main store holds (id and `ArticleState` rows, for
+the caller to decide what changed) and `Sidecar.take_in` writes what those changes owe
 the sidecar's chats, by the same rules as the main store (`queue_owed`).
 """
 
@@ -123,12 +123,12 @@ class Sidecar:
         db.reconnect()  # the connections opened to migrate checked them
         return cls(db, main.db)
 
-    def states(self) -> dict[str, ArticleState]:
-        """Every article row of the main store: id → `ArticleState`."""
+    def states(self) -> list[tuple[str, ArticleState]]:
+        """Every article row of the main store: (id, `ArticleState`), in the order read."""
         query = select(
             articles.c.id, articles.c.content_hash, articles.c.removed_at, articles.c.scheduled
         )
-        found: dict[str, ArticleState] = {}
+        found: list[tuple[str, ArticleState]] = []
         with self._main.read() as conn:
             for r in conn.execute(query):
                 status = (
@@ -136,7 +136,7 @@ class Sidecar:
                     if r.removed_at is not None
                     else ("scheduled" if r.scheduled else "live")
                 )
-                found[r.id] = ArticleState(r.content_hash, status)
+                found.append((r.id, ArticleState(r.content_hash, status)))
         return found
 
     def _published(self, ids: Sequence[str]) -> list[Article]:
