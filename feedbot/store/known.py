@@ -1,0 +1,98 @@
+"""What the store knows of each article file, for the index decider: `Known`, and
+`KnownFiles`, every file's `Known` kept compactly.
+
+The indexer holds one `Known` per article file for as long as the daemon runs (its
+re-scans compare each file's size and mtime with it). As objects — the record, two
+strings and two integers each — they take ~280 bytes a file; `KnownFiles` keeps each
+as one bytes value (~100), and builds the `Known` when it is asked for one.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator, MutableMapping
+from dataclasses import dataclass
+
+__all__ = ["Known", "KnownFiles"]
+
+# size, mtime_ns, then the content hash's length in bytes (its high bit: the hash is
+# lowercase hex digits, kept as the bytes they spell), then the hash, then the id (UTF-8).
+_HEAD = struct.Struct("<qqI")
+_STAT = struct.Struct("<qq")
+_HEX = 1 << 31
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store knows about one article file (for the index decider)."""
+
+    article_id: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+
+
+def _hex_bytes(digits: str) -> bytes | None:
+    """The bytes that ``digits`` spell when it is lowercase hex and nothing else, else None."""
+    try:
+        raw = bytes.fromhex(digits)
+    except ValueError:
+        return None
+    return raw if raw.hex() == digits else None
+
+
+def _pack(known: Known) -> bytes:
+    raw = _hex_bytes(known.content_hash)
+    if raw is None:
+        raw = known.content_hash.encode()
+        head = _HEAD.pack(known.size, known.mtime_ns, len(raw))
+    else:
+        head = _HEAD.pack(known.size, known.mtime_ns, _HEX | len(raw))
+    return head + raw + known.article_id.encode()
+
+
+def _unpack(packed: bytes) -> Known:
+    size, mtime_ns, length = _HEAD.unpack_from(packed)
+    start = _HEAD.size
+    end = start + (length & ~_HEX)
+    raw = packed[start:end]
+    content_hash = raw.hex() if length & _HEX else raw.decode()
+    return Known(packed[end:].decode(), size, mtime_ns, content_hash)
+
+
+class KnownFiles(MutableMapping[str, Known]):
+    """File name → `Known`, each kept packed in one bytes value (see the module docstring)."""
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, items: Iterable[tuple[str, Known]] = ()) -> None:
+        self._packed: dict[str, bytes] = {}
+        for name, known in items:
+            self[name] = known
+
+    def __getitem__(self, name: str) -> Known:
+        return _unpack(self._packed[name])
+
+    def get(self, name: str, default: Known | None = None) -> Known | None:  # type: ignore[override]
+        packed = self._packed.get(name)
+        return default if packed is None else _unpack(packed)
+
+    def stat(self, name: str) -> tuple[int, int] | None:
+        """The known (size, mtime_ns) of ``name``, or None: a re-scan's test, no `Known` built."""
+        packed = self._packed.get(name)
+        return None if packed is None else _STAT.unpack_from(packed)
+
+    def __setitem__(self, name: str, known: Known) -> None:
+        self._packed[name] = _pack(known)
+
+    def __delitem__(self, name: str) -> None:
+        del self._packed[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._packed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
