@@ -42,7 +42,7 @@ from feedbot.playground.chats import (
     PlaygroundError,
     playground_chats,
 )
-from feedbot.playground.owed import Owed, Snapshot, owed
+from feedbot.playground.owed import Owed, Snapshot, look
 from feedbot.runtime.health import failure_kind
 from feedbot.runtime.publishing import publishing_from
 from feedbot.store import Store
@@ -76,8 +76,8 @@ def _remove_database(path: Path) -> None:
 def _compare(sidecar: Sidecar, before: Snapshot | None) -> tuple[Owed | None, Snapshot]:
     """Read the main store's articles (in the sidecar's database thread): what they owe
     the chats since ``before`` (None: nothing, a first look), and a snapshot of them."""
-    rows = sidecar.states()
-    return (None if before is None else owed(before, rows)), Snapshot(rows)
+    with contextlib.closing(sidecar.states()) as rows:  # the read ends with the look
+        return look(before, rows)
 
 
 class Playground:

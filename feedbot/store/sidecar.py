@@ -22,7 +22,7 @@ the sidecar's chats, by the same rules as the main store (`queue_owed`).
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -123,12 +123,12 @@ class Sidecar:
         db.reconnect()  # the connections opened to migrate checked them
         return cls(db, main.db)
 
-    def states(self) -> list[tuple[str, ArticleState]]:
-        """Every article row of the main store: (id, `ArticleState`), in the order read."""
+    def states(self) -> Generator[tuple[str, ArticleState], None, None]:
+        """Every article row of the main store: (id, `ArticleState`), in the order read,
+        one at a time (the read lasts until they are all taken, or this is closed)."""
         query = select(
             articles.c.id, articles.c.content_hash, articles.c.removed_at, articles.c.scheduled
         )
-        found: list[tuple[str, ArticleState]] = []
         with self._main.read() as conn:
             for r in conn.execute(query):
                 status = (
@@ -136,8 +136,7 @@ class Sidecar:
                     if r.removed_at is not None
                     else ("scheduled" if r.scheduled else "live")
                 )
-                found.append((r.id, ArticleState(r.content_hash, status)))
-        return found
+                yield r.id, ArticleState(r.content_hash, status)
 
     def _published(self, ids: Sequence[str]) -> list[Article]:
         """The main store's articles of ``ids`` that are in the feed, in that order."""

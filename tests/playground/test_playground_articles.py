@@ -8,7 +8,7 @@ chats' ledger never sees a playground chat, and the playground never writes an a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from feedbot.app import build_daemon
 from feedbot.articles.parse import parse
 from feedbot.errors import StoreError
 from feedbot.playground import playground_component
-from feedbot.playground.owed import Owed, Snapshot, owed
+from feedbot.playground.owed import Owed, Snapshot, look, owed
 from feedbot.playground.service import USER_ID, Playground
 from feedbot.runtime.daemon import Daemon
 from feedbot.store import FileRecord, Store
@@ -167,6 +167,10 @@ def test_a_snapshot_finds_every_article_it_took_and_no_other() -> None:
     assert owed(snapshot, moved) == Owed(changed=tuple(i for i, _ in moved))
     fresh = [(f"{i}_other", _state("1")) for i in range(500)]
     assert owed(snapshot, fresh) == Owed(posts=tuple(i for i, _ in fresh))
+    assert look(None, rows)[0] is None  # a first look owes nothing
+    due, again = look(snapshot, iter(moved + fresh))  # one pass: the owed and the next look
+    assert due == Owed(posts=tuple(i for i, _ in fresh), changed=tuple(i for i, _ in moved))
+    assert len(again) == 1000 and owed(again, moved + fresh) == Owed()
 
 
 async def test_a_look_when_no_article_changed_reads_no_article(
@@ -179,7 +183,7 @@ async def test_a_look_when_no_article_changed_reads_no_article(
     reads: list[int] = []
     states = sidecar.states
 
-    def counted() -> list[tuple[str, ArticleState]]:
+    def counted() -> Generator[tuple[str, ArticleState], None, None]:
         reads.append(1)
         return states()
 
