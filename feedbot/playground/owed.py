@@ -104,21 +104,20 @@ def look(
     gone: list[str] = []
 
     def keyed() -> Iterable[tuple[tuple[int, int], bytes]]:
+        """Each row's (id key, packed state), sorting the row into what it owes on the way."""
         for article_id, state in now:
             key, packed = _id_key(article_id), _packed(state)
-            yield key, packed
-            if before is None:
-                continue
-            was = before._find(key)
-            if was == packed:
-                continue
-            if packed[0] == LIVE:
+            was = None if before is None else before._find(key)
+            if before is None or was == packed:
+                pass
+            elif packed[0] == LIVE:
                 if was is None or was[0] == SCHEDULED:
                     posts.append(article_id)
                 elif was[0] == REMOVED or was[1:] != packed[1:]:
                     changed.append(article_id)
             elif packed[0] == REMOVED and was is not None and was[0] != REMOVED:
                 gone.append(article_id)
+            yield key, packed
 
     snapshot = Snapshot()
     snapshot._take(keyed())
