@@ -28,7 +28,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event, select, text
 
 from feedbot.articles.model import Article, Entry, article_from_dict
 from feedbot.errors import StoreError
@@ -125,7 +125,9 @@ class Sidecar:
 
     def states(self) -> Generator[tuple[str, ArticleState], None, None]:
         """Every article row of the main store: (id, `ArticleState`), in the order read,
-        one at a time (the read lasts until they are all taken, or this is closed)."""
+        one at a time (the read lasts until they are all taken, or this is closed). On
+        SQLite the connection then gives back the pages it read (``PRAGMA shrink_memory``):
+        every row of the table passed through its cache, none is needed next."""
         query = select(
             articles.c.id, articles.c.content_hash, articles.c.removed_at, articles.c.scheduled
         )
@@ -137,6 +139,8 @@ class Sidecar:
                     else ("scheduled" if r.scheduled else "live")
                 )
                 yield r.id, ArticleState(r.content_hash, status)
+            if conn.dialect.name == "sqlite":  # read through: its pages leave the cache
+                conn.execute(text("PRAGMA shrink_memory"))
 
     def _published(self, ids: Sequence[str]) -> list[Article]:
         """The main store's articles of ``ids`` that are in the feed, in that order."""
