@@ -22,6 +22,9 @@ INT64 = st.integers(-(2**63), 2**63 - 1)
 @example("c.txt", "c", 1, 1, "abc")  # an odd count of hex digits
 @example("d.txt", "d", 1, 1, "ab cd")  # fromhex skips spaces: not digits alone
 @example("e.txt", "é", 1, 1, "")
+@example("f.txt", "f.txt", 1, 1, "")  # the id is the name
+@example("g.md", "g", 1, 1, "")  # the name without its suffix, but not an article's
+@example(".txt", "", 1, 1, "")  # the id is the name without .txt, and empty
 def test_a_file_reads_back_as_it_was_written(
     name: str, article_id: str, size: int, mtime_ns: int, content_hash: str
 ) -> None:
