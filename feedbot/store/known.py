@@ -16,8 +16,9 @@ from dataclasses import dataclass
 __all__ = ["Known", "KnownFiles"]
 
 # size, mtime_ns, then the content hash's length in bytes with two flags, then the hash,
-# then the id (UTF-8). `_HEX`: the hash is lowercase hex digits, kept as the bytes they
-# spell; `_STEM`: the id is the file name without ``.txt`` (as the parser makes it), not kept.
+# then the id (UTF-8, lone surrogates kept). `_HEX`: the hash is lowercase hex digits,
+# kept as the bytes they spell; `_STEM`: the id is the file name without ``.txt`` (as the
+# parser makes it), not kept.
 _HEAD = struct.Struct("<qqI")
 _STAT = struct.Struct("<qq")
 _HEX = 1 << 31
@@ -48,12 +49,12 @@ def _pack(name: str, known: Known) -> bytes:
     flags = 0
     raw = _hex_bytes(known.content_hash)
     if raw is None:
-        raw = known.content_hash.encode()
+        raw = known.content_hash.encode(errors="surrogatepass")
     else:
         flags |= _HEX
     if len(raw) > _LENGTH:
         raise ValueError(f"{name}: a content hash of {len(raw)} bytes")
-    article_id = known.article_id.encode()
+    article_id = known.article_id.encode(errors="surrogatepass")
     if name.endswith(".txt") and name[:-4] == known.article_id:
         flags |= _STEM
         article_id = b""
@@ -65,8 +66,8 @@ def _unpack(name: str, packed: bytes) -> Known:
     start = _HEAD.size
     end = start + (length & _LENGTH)
     raw = packed[start:end]
-    content_hash = raw.hex() if length & _HEX else raw.decode()
-    article_id = name[:-4] if length & _STEM else packed[end:].decode()
+    content_hash = raw.hex() if length & _HEX else raw.decode(errors="surrogatepass")
+    article_id = name[:-4] if length & _STEM else packed[end:].decode(errors="surrogatepass")
     return Known(article_id, size, mtime_ns, content_hash)
 
 

@@ -10,13 +10,10 @@ from feedbot.store.known import Known, KnownFiles
 INT64 = st.integers(-(2**63), 2**63 - 1)
 
 
-@given(
-    st.text(max_size=40),
-    st.text(max_size=80),
-    INT64,
-    INT64,
-    st.text(max_size=80),
-)
+ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=80)  # lone surrogates too
+
+
+@given(ANY_TEXT, ANY_TEXT, INT64, INT64, ANY_TEXT)
 @example("001_a.txt", "001_a", 10, 1_700_000_000_000_000_000, "00ff" * 8)
 @example("b.txt", "b", 0, 0, "ABCDEF")  # hex digits, but not lowercase
 @example("c.txt", "c", 1, 1, "abc")  # an odd count of hex digits
@@ -25,6 +22,7 @@ INT64 = st.integers(-(2**63), 2**63 - 1)
 @example("f.txt", "f.txt", 1, 1, "")  # the id is the name
 @example("g.md", "g", 1, 1, "")  # the name without its suffix, but not an article's
 @example(".txt", "", 1, 1, "")  # the id is the name without .txt, and empty
+@example("\udcff.txt", "\udcff", 1, 1, "\udcfe")  # os.fsdecode's surrogates
 def test_a_file_reads_back_as_it_was_written(
     name: str, article_id: str, size: int, mtime_ns: int, content_hash: str
 ) -> None:
