@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from feedbot.articles.names import is_article_name, name_problem
-from feedbot.store.articles import Known
+from feedbot.store.articles import Known, KnownFiles
 
 __all__ = ["BadFile", "FileStat", "Plan", "decide", "list_files"]
 
@@ -122,7 +122,7 @@ def list_files(
     folder: Path,
     *,
     follow_symlinks: bool = False,
-    known: Mapping[str, Known] | None = None,
+    known: KnownFiles | None = None,
     same: list[str] | None = None,
 ) -> list[FileStat]:
     """The article files directly in ``folder`` with their stat (raises OSError).
@@ -135,17 +135,13 @@ def list_files(
     with os.scandir(folder) as entries:
         for entry in entries:
             name = entry.name
-            if known is not None and same is not None and (k := known.get(name)) is not None:
+            if known is not None and same is not None and (k := known.stat(name)) is not None:
                 try:
                     now = entry.stat(follow_symlinks=follow_symlinks)
                 except OSError:
                     pass  # listed (or reported) below
                 else:
-                    if (
-                        now.st_size == k.size
-                        and now.st_mtime_ns == k.mtime_ns
-                        and stat.S_ISREG(now.st_mode)
-                    ):
+                    if (now.st_size, now.st_mtime_ns) == k and stat.S_ISREG(now.st_mode):
                         same.append(name)
                         continue
             if not is_article_name(name):

@@ -35,7 +35,7 @@ from feedbot.articles.parse import parse
 from feedbot.errors import ArticleError, RefusedFileError, UnstorableError
 from feedbot.ingest.decide import BadFile, FileStat, decide, list_files
 from feedbot.ingest.files import kind_problem, open_regular
-from feedbot.store.articles import FileRecord, Known, record_problem
+from feedbot.store.articles import FileRecord, KnownFiles, record_problem
 
 __all__ = ["ArticleStore", "Indexer", "ScanReport"]
 
@@ -70,7 +70,7 @@ class ScanReport:
 class ArticleStore(Protocol):
     """What the indexer needs from the store (called from the scan thread, never the loop)."""
 
-    def known_files(self) -> dict[str, Known]: ...
+    def known_files(self) -> KnownFiles: ...
     def get_state(self, key: str) -> str | None: ...
     def apply_changes(
         self,
@@ -118,7 +118,7 @@ class Indexer:
         self.store = store
         self.max_bytes = max_bytes
         self.settle_ms = settle_ms
-        self.known: dict[str, Known] = store.known_files()
+        self.known: KnownFiles = store.known_files()
         self.bad: dict[str, BadFile] = {}
         self.baseline_done = store.get_state(BASELINE_KEY) is not None
         self.searchable = False  # the search index is complete (checked by the first scan)

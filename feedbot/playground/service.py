@@ -42,11 +42,11 @@ from feedbot.playground.chats import (
     PlaygroundError,
     playground_chats,
 )
-from feedbot.playground.owed import owed
+from feedbot.playground.owed import Owed, Snapshot, look
 from feedbot.runtime.health import failure_kind
 from feedbot.runtime.publishing import publishing_from
 from feedbot.store import Store
-from feedbot.store.sidecar import ArticleState, Sidecar
+from feedbot.store.sidecar import Sidecar
 from feedbot.telegram.render.messages import utf16_len
 
 if TYPE_CHECKING:
@@ -73,6 +73,13 @@ def _remove_database(path: Path) -> None:
             path.with_name(path.name + suffix).unlink()
 
 
+def _compare(sidecar: Sidecar, before: Snapshot | None) -> tuple[Owed | None, Snapshot]:
+    """Read the main store's articles (in the sidecar's database thread): what they owe
+    the chats since ``before`` (None: nothing, a first look), and a snapshot of them."""
+    with contextlib.closing(sidecar.states()) as rows:  # the read ends with the look
+        return look(before, rows)
+
+
 class Playground:
     """The playground component (see the module docstring)."""
 
@@ -94,7 +101,7 @@ class Playground:
         self.emulator: ObservedBotAPI | None = None
         self.bot: TelegramService | None = None
         self.sidecar: Sidecar | None = None
-        self._seen: dict[str, ArticleState] | None = None  # the articles at the last look
+        self._seen: Snapshot | None = None  # the articles at the last look
         self._seen_version = -1  # the main store's article version before that look
         self._look_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -248,8 +255,9 @@ class Playground:
             if not baseline and self._seen is not None and version == self._seen_version:
                 return  # nothing changed since: no second copy of every article's state
             try:
-                now_seen = await sidecar.store.db.call(sidecar.states)
-                due = None if baseline or self._seen is None else owed(self._seen, now_seen)
+                due, now_seen = await sidecar.store.db.call(
+                    _compare, sidecar, None if baseline else self._seen
+                )
                 if due:
                     await sidecar.store.db.call(
                         sidecar.take_in,

@@ -25,6 +25,7 @@ from feedbot.articles.model import Article, Entry, article_from_dict, article_to
 from feedbot.errors import UnstorableError
 from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
+from feedbot.store.known import Known, KnownFiles
 from feedbot.store.lease import Fence
 from feedbot.store.schema import articles, bytewise
 from feedbot.store.search import backfill, merge, unindex
@@ -37,6 +38,7 @@ __all__ = [
     "Articles",
     "FileRecord",
     "Known",
+    "KnownFiles",
     "queue_owed",
     "record_problem",
 ]
@@ -46,16 +48,6 @@ CHANGES_CHANNEL = "feedbot_articles"  # PostgreSQL NOTIFY channel, sent at that 
 # What the feeds, pages, /latest and the sender see: not removed, not waiting for its date.
 PUBLISHED = (articles.c.removed_at.is_(None), articles.c.scheduled.is_(False))
 MERGE_AFTER = 2_000  # indexed since the last `merge`: SQLite's is due (PostgreSQL's: after 1)
-
-
-@dataclass(frozen=True, slots=True)
-class Known:
-    """What the store knows about one article file (for the index decider)."""
-
-    article_id: str
-    size: int
-    mtime_ns: int
-    content_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +134,7 @@ class Articles:
             self._version += 1
         return True
 
-    def known_files(self) -> dict[str, Known]:
+    def known_files(self) -> KnownFiles:
         """File name → what the store knows, for every article not removed."""
         query = select(
             articles.c.path,
@@ -152,9 +144,10 @@ class Articles:
             articles.c.content_hash,
         ).where(articles.c.removed_at.is_(None))
         with self._db.read() as conn:
-            return {
-                r.path: Known(r.id, r.size, r.mtime_ns, r.content_hash) for r in conn.execute(query)
-            }
+            return KnownFiles(
+                (r.path, Known(r.id, r.size, r.mtime_ns, r.content_hash))
+                for r in conn.execute(query)
+            )
 
     def complete_search(self, stop: Callable[[], bool] | None = None) -> bool:
         """Index for search what the index lacks (`feedbot.store.search.backfill`, through

@@ -14,21 +14,21 @@ digests, and a `Store` on it whose article reads go to the main store:
   alone: SQLite is not asked to check the foreign key to that table in this file.
 
 The main store may be SQLite or PostgreSQL; nothing joins across the two databases.
-`Sidecar.states` reads what the main store holds (id → `ArticleState`, for the
-caller to decide what changed) and `Sidecar.take_in` writes what those changes owe
+`Sidecar.states` reads what the main store holds (id and `ArticleState` rows, for
+the caller to decide what changed) and `Sidecar.take_in` writes what those changes owe
 the sidecar's chats, by the same rules as the main store (`queue_owed`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, event, select
+from sqlalchemy import Connection, event, select, text
 
 from feedbot.articles.model import Article, Entry, article_from_dict
 from feedbot.errors import StoreError
@@ -123,12 +123,14 @@ class Sidecar:
         db.reconnect()  # the connections opened to migrate checked them
         return cls(db, main.db)
 
-    def states(self) -> dict[str, ArticleState]:
-        """Every article row of the main store: id → `ArticleState`."""
+    def states(self) -> Generator[tuple[str, ArticleState], None, None]:
+        """Every article row of the main store: (id, `ArticleState`), in the order read,
+        one at a time (the read lasts until they are all taken, or this is closed). On
+        SQLite the connection then gives back the pages it read (``PRAGMA shrink_memory``):
+        every row of the table passed through its cache, none is needed next."""
         query = select(
             articles.c.id, articles.c.content_hash, articles.c.removed_at, articles.c.scheduled
         )
-        found: dict[str, ArticleState] = {}
         with self._main.read() as conn:
             for r in conn.execute(query):
                 status = (
@@ -136,8 +138,9 @@ class Sidecar:
                     if r.removed_at is not None
                     else ("scheduled" if r.scheduled else "live")
                 )
-                found[r.id] = ArticleState(r.content_hash, status)
-        return found
+                yield r.id, ArticleState(r.content_hash, status)
+            if conn.dialect.name == "sqlite":  # read through: its pages leave the cache
+                conn.execute(text("PRAGMA shrink_memory"))
 
     def _published(self, ids: Sequence[str]) -> list[Article]:
         """The main store's articles of ``ids`` that are in the feed, in that order."""

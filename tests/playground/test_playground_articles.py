@@ -8,7 +8,7 @@ chats' ledger never sees a playground chat, and the playground never writes an a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from feedbot.app import build_daemon
 from feedbot.articles.parse import parse
 from feedbot.errors import StoreError
 from feedbot.playground import playground_component
-from feedbot.playground.owed import Owed, owed
+from feedbot.playground.owed import Owed, Snapshot, look, owed
 from feedbot.playground.service import USER_ID, Playground
 from feedbot.runtime.daemon import Daemon
 from feedbot.store import FileRecord, Store
@@ -150,7 +150,27 @@ def _state(content: str, status: str = "live") -> ArticleState:
 def test_what_a_change_owes_the_chats(
     before: dict[str, ArticleState], now: dict[str, ArticleState], expected: Owed
 ) -> None:
-    assert owed(before, now) == expected
+    assert owed(Snapshot(before.items()), now.items()) == expected
+
+
+def test_a_snapshot_finds_every_article_it_took_and_no_other() -> None:
+    """The compact last look answers for each of many articles as the rows said."""
+    rows = [
+        (f"{i:03d}_article", _state(f"h{i % 7}", ("live", "scheduled", "removed")[i % 3]))
+        for i in range(3000)
+    ]
+    snapshot = Snapshot(reversed(rows))
+    assert len(snapshot) == 3000
+    assert owed(snapshot, rows) == Owed()
+    assert snapshot.get("3000_article") is None and snapshot.get("") is None
+    moved = [(i, _state("new")) for i, s in rows if s.status == "live"][:500]
+    assert owed(snapshot, moved) == Owed(changed=tuple(i for i, _ in moved))
+    fresh = [(f"{i}_other", _state("1")) for i in range(500)]
+    assert owed(snapshot, fresh) == Owed(posts=tuple(i for i, _ in fresh))
+    assert look(None, rows)[0] is None  # a first look owes nothing
+    due, again = look(snapshot, iter(moved + fresh))  # one pass: the owed and the next look
+    assert due == Owed(posts=tuple(i for i, _ in fresh), changed=tuple(i for i, _ in moved))
+    assert len(again) == 1000 and owed(again, moved + fresh) == Owed()
 
 
 async def test_a_look_when_no_article_changed_reads_no_article(
@@ -163,7 +183,7 @@ async def test_a_look_when_no_article_changed_reads_no_article(
     reads: list[int] = []
     states = sidecar.states
 
-    def counted() -> dict[str, ArticleState]:
+    def counted() -> Generator[tuple[str, ArticleState], None, None]:
         reads.append(1)
         return states()
 

@@ -49,10 +49,10 @@ def test_it_reads_the_main_articles_and_never_writes_them(store: Store, sidecar:
     assert [e.article.id for e in side.articles.newest(0, 10)] == [a.id]
     with pytest.raises(StoreError, match="read only"):
         side.articles.apply_changes([], [a.id], NOW, broadcast=False)
-    [(found, state)] = sidecar.states().items()
+    [(found, state)] = sidecar.states()
     assert found == a.id and state == ArticleState(state.content_hash, "live")
     remove(store, a.id, NOW)
-    assert sidecar.states()[a.id].status == "removed"
+    assert list(sidecar.states()) == [(a.id, ArticleState(state.content_hash, "removed"))]
 
 
 def test_posts_and_corrections_go_to_its_own_chats_only(store: Store, sidecar: Sidecar) -> None:
