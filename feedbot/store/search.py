@@ -279,13 +279,16 @@ def merge(
             return steps
 
 
-_cannot_clean: list[str] = []  # why PostgreSQL refused to clean the list (said once)
+#: The databases (by URL, the password hidden) whose role may not clean the pending list:
+#: said once each, then left to PostgreSQL's autovacuum.
+_cannot_clean: set[str] = set()
 
 
 def _clean_pending(conn: Connection) -> int:
     """Empty GIN's pending list (PostgreSQL): 1 step, or 0 when the database role may not
     (only the index's owner may; feedbot's role owns what its revisions made)."""
-    if _cannot_clean:
+    database = conn.engine.url.render_as_string(hide_password=True)
+    if database in _cannot_clean:
         return 0
     try:
         with conn.begin_nested():
@@ -293,10 +296,11 @@ def _clean_pending(conn: Connection) -> int:
     except DBAPIError as e:
         if getattr(e.orig, "sqlstate", None) != "42501":  # insufficient_privilege
             raise
-        _cannot_clean.append(str(e.orig).splitlines()[0])
+        _cannot_clean.add(database)
         log.warning(
-            "search index: %s: left to PostgreSQL's autovacuum (searches may be slower)",
-            _cannot_clean[0],
+            "search index: %s: its pending entries are left to PostgreSQL's autovacuum "
+            "(searches read through them until then)",
+            str(e.orig).splitlines()[0],
         )
         return 0
     return 1

@@ -4,12 +4,14 @@ articles on SQLite and PostgreSQL for the same query."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from feedbot.articles.model import Article
 from feedbot.articles.parse import parse
@@ -17,6 +19,7 @@ from feedbot.search.query import parse as query
 from feedbot.store import Store
 from feedbot.store.search import WORDS_KEY
 from feedbot.store.search import backfill as search_backfill
+from tests.pgserver import Server, unique_name
 from tests.storekit import add, remove
 
 NOW = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -276,6 +279,42 @@ def test_postgresqls_pending_list_is_emptied_after_any_write(store: Store) -> No
     with store.db.read() as conn:  # what is left to clean: nothing
         assert conn.scalar(text("SELECT gin_clean_pending_list('search_docs_vector')")) == 0
     assert {typed: found(store, typed) for typed in QUERIES}  # still found
+
+
+@pytest.mark.postgresql
+def test_a_role_that_may_not_clean_the_pending_list_is_told_once_and_searches_on(
+    tmp_path: Path,
+    pg_server: Server,
+    new_pg_database: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only the GIN index's owner may empty its pending list: a daemon whose role was
+    granted the tables but owns none logs one warning and goes on storing and finding."""
+    url = new_pg_database()
+    Store.open(tmp_path / "unused", url=url).close()  # the schema, made by the owner
+    role, name = unique_name("feedbot_role"), url.rsplit("/", 1)[1]
+    with pg_server.connect(name) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        conn.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    store = Store.open(tmp_path / "unused", url=str(make_url(url).set(username=role)))
+    try:
+        with caplog.at_level(logging.WARNING, logger="feedbot.search"):
+            for article in CORPUS[:2]:
+                add(store, article, NOW)
+                assert store.articles.tidy_search()
+        told = [r.getMessage() for r in caplog.records if "pending" in r.getMessage()]
+        assert len(told) == 1 and "must be owner" in told[0], told
+        assert found(store, "riforme") == [CORPUS[0].id]
+    finally:
+        store.close()
+        with pg_server.connect(name) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+                (role,),
+            )
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")
 
 
 def test_the_newest_matches_are_found_however_far_apart_their_months(
