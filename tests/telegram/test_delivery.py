@@ -18,12 +18,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from feedbot.articles.parse import parse
+from feedbot.errors import StoreError
 from feedbot.fakegram import SEND_METHODS as SENDS
 from feedbot.fakegram import FakeBotAPI, RequestRecord
 from feedbot.publish.feeds import article_url
@@ -32,6 +34,8 @@ from feedbot.telegram.assemble import build_service, handler_settings
 from feedbot.telegram.chat.handlers import BotDeps, build_application
 from feedbot.telegram.render.messages import render_post
 from feedbot.telegram.send.compose import Rendering
+from feedbot.telegram.send.drain import DrainSettings
+from feedbot.telegram.send.editor import Editor
 from feedbot.telegram.send.limits import FeedbotRateLimiter
 from feedbot.telegram.send.sender import Sender, SendSettings
 from feedbot.telegram.service import TelegramService
@@ -41,6 +45,7 @@ from tests.storekit import deliveries_for, off_loop
 from tests.waiting import until, until_async
 
 SETTINGS = SendSettings(default_language="en", max_attempts=3)  # a sender built by hand
+EDITING = DrainSettings(default_language="en", max_attempts=3)  # an editor built by hand
 
 T = TypeVar("T")
 
@@ -459,6 +464,98 @@ async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
     await application.shutdown()
     assert await off_loop(status) == "pending"
     fake.delays.pop("sendmessage")
+
+
+class AwayLedger:
+    """The real outbox behind a database that is away for the first ``away`` calls to put
+    claims back (each raises the `StoreError` the store raises while it cannot reach it)."""
+
+    def __init__(self, outbox: Any, away: int) -> None:
+        self._outbox = outbox
+        self.away = away
+        self.refused = self.released = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._outbox, name)
+
+    def release_claims(self, keep: Any = ()) -> int:
+        if self.refused < self.away:
+            self.refused += 1
+            raise StoreError("the database is away (test)")
+        self.released += 1
+        return int(self._outbox.release_claims(keep))
+
+
+async def test_a_sender_that_starts_while_the_database_is_away_puts_claims_back_later(
+    database_url: str, fake: FakeBotAPI, store: Store, index: Index, tmp_path: Path
+) -> None:
+    """A new leader's sender first puts back what the last one left claimed; when the
+    database does not answer then, the sender runs on and puts them back once it does
+    (it crashed with a traceback), and the left-over row is sent."""
+    settings = make_settings(tmp_path, fake.base_url, storage_url=database_url)
+    await off_loop(subscribe, store, 73)
+    index.write(1)
+    await off_loop(index.scan)
+    index.write(1)
+    await off_loop(index.scan)
+    claimed = await off_loop(store.outbox.claim_due, datetime.now(UTC), 10)  # the last leader's
+
+    def statuses() -> set[str]:
+        rows = [r for d in claimed for r in deliveries_for(store, d.article_id)]
+        return {str(r["status"]) for r in rows}
+
+    assert claimed and await off_loop(statuses) == {"sending"}
+    ledger = AwayLedger(store.outbox, away=2)
+    application = build_application(
+        settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
+    )
+    await application.initialize()
+
+    def render(entry: Any, language: str, style: str) -> list[str]:
+        return render_post(
+            entry, url=article_url(settings.feed, entry.article.id), language=language
+        )
+
+    sender = Sender(application.bot, ledger, store, Rendering(render), SETTINGS)
+    task = asyncio.create_task(sender.run(poll=0.05))
+    try:
+        await until_async(lambda: task.done() or statuses() == {"sent"}, timeout=20)
+        assert not task.done(), task.exception()
+        assert ledger.refused == 2
+        sent = [a.chat_id for a in fake.attempts if a.outcome == "ok"]
+        assert len(sent) == len(claimed) and 73 in sent  # each once
+    finally:
+        await sender.stop(grace=1)
+        await asyncio.wait_for(task, 10)
+        await application.shutdown()
+
+
+async def test_an_editor_that_starts_while_the_database_is_away_runs_on(
+    fake: FakeBotAPI, store: Store, tmp_path: Path
+) -> None:
+    """The editor's first put-back, and the next ones its loop tries, meet a database
+    that is away: it keeps trying until one goes through (it crashed at the first; and a
+    put-back that failed in the loop was not tried again)."""
+    settings = make_settings(tmp_path, fake.base_url)
+    application = build_application(
+        settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
+    )
+    await application.initialize()
+
+    def render(entry: Any, language: str, style: str) -> list[str]:
+        return render_post(entry, url=article_url(settings.feed, entry.article.id))
+
+    ledger = AwayLedger(store.edits, away=3)  # the start's, then two of the loop's
+    editor = Editor(application.bot, ledger, store, Rendering(render), EDITING)
+    task = asyncio.create_task(editor.run(poll=0.05))
+    try:
+        await until_async(lambda: task.done() or ledger.released > 0, timeout=30)
+        assert not task.done(), task.exception()
+        assert ledger.refused == 3
+    finally:
+        await editor.stop(grace=1)
+        await asyncio.wait_for(task, 10)
+        await application.shutdown()
 
 
 async def test_split_post_resumes_at_the_next_piece_after_a_restart(

@@ -174,13 +174,17 @@ class Drain(Generic[L]):
     async def _resume(self, rows: str) -> bool:
         """Begin a `run`: put back the claims a crash, or a leader that lost the lease, left
         behind (after a crash of `run`, the ``rows`` it started are still under way: they
-        are kept). False when this replica no longer leads."""
+        are kept). False when this replica no longer leads; when the database is away the
+        run starts anyway and its loop puts them back once it answers (`_orphaned`)."""
         self._stopping = False
         try:
             released = await self._release()
         except FencedError as e:
             self._fenced(e)
             return False
+        except StoreError:  # the database is away: the run puts them back once it answers
+            self._orphaned = True
+            return True
         if released:
             self._log.info("resuming %d %s that were in flight at the last stop", released, rows)
         return True

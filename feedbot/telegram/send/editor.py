@@ -103,8 +103,8 @@ class Editor(Drain[EditLedger]):
         while not self._stopping:
             try:
                 if self._orphaned:  # a correction's outcome could not be written
-                    self._orphaned = False
                     await self._release()
+                    self._orphaned = False
                 claimed = await self._call(self._ledger.claim_due, self._clock(), self._batch)
                 pause = 0.0
                 if self._stopping:  # stop() released the claims while this one ran

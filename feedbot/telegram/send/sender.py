@@ -134,8 +134,8 @@ class Sender(Drain[Ledger]):
             if not self._queue:
                 try:
                     if backoff or self._orphaned:  # put back what nobody sends; keep ours
-                        self._orphaned = False
                         await self._release()
+                        self._orphaned = False
                     claimed = await self._call(self._ledger.claim_due, self._clock(), self._batch)
                 except FencedError as e:
                     self._fenced(e)
