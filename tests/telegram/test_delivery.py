@@ -400,6 +400,22 @@ async def test_network_errors_retry_then_fail(
     ]  # a network error says nothing about the chat
 
 
+async def hand_built(settings: Any, store: Store) -> tuple[Any, Rendering]:
+    """For a sender or editor built by hand: the bot's application (initialized; the
+    caller shuts it down) and the rendering of the plain post."""
+    application = build_application(
+        settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
+    )
+    await application.initialize()
+
+    def render(entry: Any, language: str, style: str) -> list[str]:
+        return render_post(
+            entry, url=article_url(settings.feed, entry.article.id), language=language
+        )
+
+    return application, Rendering(render)
+
+
 class GatedLedger:
     """The real outbox, with a gate the test opens before the next `claim_due` reaches the
     database: a claim that is still running while the sender stops. The sender calls it on
@@ -436,17 +452,8 @@ async def test_a_claim_still_running_when_the_sender_stops_is_put_back(
     await off_loop(index.scan)
     fake.delays["sendmessage"] = 30.0  # the send is under way when the sender stops
     ledger = GatedLedger(store.outbox)
-    application = build_application(
-        settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
-    )
-    await application.initialize()
-
-    def render(entry: Any, language: str, style: str) -> list[str]:
-        return render_post(
-            entry, url=article_url(settings.feed, entry.article.id), language=language
-        )
-
-    sender = Sender(application.bot, ledger, store, Rendering(render), SETTINGS)
+    application, rendering = await hand_built(settings, store)
+    sender = Sender(application.bot, ledger, store, rendering, SETTINGS)
     task = asyncio.create_task(sender.run(poll=0.05))
 
     def status() -> str:
@@ -506,17 +513,8 @@ async def test_a_sender_that_starts_while_the_database_is_away_puts_claims_back_
 
     assert claimed and await off_loop(statuses) == {"sending"}
     ledger = AwayLedger(store.outbox, away=2)
-    application = build_application(
-        settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
-    )
-    await application.initialize()
-
-    def render(entry: Any, language: str, style: str) -> list[str]:
-        return render_post(
-            entry, url=article_url(settings.feed, entry.article.id), language=language
-        )
-
-    sender = Sender(application.bot, ledger, store, Rendering(render), SETTINGS)
+    application, rendering = await hand_built(settings, store)
+    sender = Sender(application.bot, ledger, store, rendering, SETTINGS)
     task = asyncio.create_task(sender.run(poll=0.05))
     try:
         await until_async(lambda: task.done() or statuses() == {"sent"}, timeout=20)
@@ -537,16 +535,9 @@ async def test_an_editor_that_starts_while_the_database_is_away_runs_on(
     that is away: it keeps trying until one goes through (it crashed at the first; and a
     put-back that failed in the loop was not tried again)."""
     settings = make_settings(tmp_path, fake.base_url)
-    application = build_application(
-        settings.telegram, BotDeps(store.async_chats(), handler_settings(settings))
-    )
-    await application.initialize()
-
-    def render(entry: Any, language: str, style: str) -> list[str]:
-        return render_post(entry, url=article_url(settings.feed, entry.article.id))
-
+    application, rendering = await hand_built(settings, store)
     ledger = AwayLedger(store.edits, away=3)  # the start's, then two of the loop's
-    editor = Editor(application.bot, ledger, store, Rendering(render), EDITING)
+    editor = Editor(application.bot, ledger, store, rendering, EDITING)
     task = asyncio.create_task(editor.run(poll=0.05))
     try:
         await until_async(lambda: task.done() or ledger.released > 0, timeout=30)
