@@ -34,9 +34,9 @@ from feedbot.articles.model import Article
 from feedbot.articles.names import name_problem
 from feedbot.articles.parse import parse
 from feedbot.errors import ArticleError, RefusedFileError, UnstorableError
+from feedbot.ingest.bulk import Stored, WordsProcess, Writes
 from feedbot.ingest.decide import BadFile, FileStat, decide, list_files
 from feedbot.ingest.files import kind_problem, open_regular
-from feedbot.ingest.words import WordsProcess
 from feedbot.store.articles import FileRecord, KnownFiles, record_problem
 
 __all__ = ["ArticleStore", "Indexer", "ScanReport"]
@@ -212,7 +212,6 @@ class Indexer:
         broadcast = self.baseline_done
         new: list[str] = []
         changed: list[str] = []
-        created: list[str] = []
         unsettled = len(plan.unsettled)
         examined = 0
         todo = [(f, False) for f in plan.new] + [(f, True) for f in plan.changed]
@@ -222,7 +221,14 @@ class Indexer:
             for name in [n for n in self.bad if n not in on_disk]:
                 del self.bad[name]
         complete = True
-        with self._words(len(todo)) as words:
+        bulk = self.words_from is not None and len(todo) >= self.words_from
+        # A server's writes overlap the next batch's reading; SQLite's are this process's
+        # own work, and a thread would only take turns with the reading for Python's lock.
+        overlap = bulk and self.store.dialect == "postgresql"
+        with (
+            self._words(bulk) as words,
+            Writes(self.store_batch, lambda: self.known, overlap=overlap) as writes,
+        ):
             for offset in range(0, max(len(todo), 1), BATCH):
                 if offset and stop is not None and stop():
                     complete = False
@@ -258,14 +264,9 @@ class Indexer:
                 removals = removed_ids if last else []
                 if words is not None:
                     upserts = words.attach(upserts)
-                stored = upserts
                 if upserts or removals or state:
-                    batch, stored = self._store(upserts, removals, now, broadcast, state)
-                    created += batch
-                for record in stored:
-                    self.known[record.name] = record.known()
-                    if (ids := edited.get(record.name)) is not None:
-                        ids.append(record.article.id)
+                    writes.store(upserts, removals, now, broadcast, state, edited)
+        created = writes.created
         released: list[str] = []
         if complete:
             for name in plan.removed:
@@ -289,20 +290,18 @@ class Indexer:
             released=tuple(released),
         )
 
-    def _words(self, files: int) -> AbstractContextManager[WordsProcess | None]:
-        """A process to make the search words of a scan that reads ``files`` files."""
-        if self.words_from is None or files < self.words_from:
-            return nullcontext()
-        return WordsProcess(self.store.dialect)
+    def _words(self, bulk: bool) -> AbstractContextManager[WordsProcess | None]:
+        """A process to make the search words of a bulk scan (`WORDS_FROM`)."""
+        return WordsProcess(self.store.dialect) if bulk else nullcontext()
 
-    def _store(
+    def store_batch(
         self,
         upserts: list[FileRecord],
         removals: Sequence[str],
         now: datetime,
         broadcast: bool,
         state: Mapping[str, str],
-    ) -> tuple[list[str], list[FileRecord]]:
+    ) -> Stored:
         """Store one batch: (the ids queued for broadcast, the records stored).
 
         When the database refuses the batch's values, each file is stored on its own and

@@ -60,9 +60,7 @@ class FileRecord:
     size: int
     mtime_ns: int
     content_hash: str
-    #: The article's search index row when it was made beforehand, in the store's form
-    #: (`feedbot.search.words.Document.row`); None: the store makes it.
-    words: IndexRow | None = None
+    words: IndexRow | None = None  # its search index row, if made beforehand (`Document.row`)
 
     def known(self) -> Known:
         return Known(self.article.id, self.size, self.mtime_ns, self.content_hash)
@@ -117,8 +115,7 @@ class Articles:
         self._publishing = publishing
 
     @property
-    def dialect(self) -> str:
-        """The database engine's name: "sqlite" or "postgresql"."""
+    def dialect(self) -> str:  # "sqlite" or "postgresql"
         return self._db.dialect
 
     @property
@@ -220,8 +217,8 @@ class Articles:
             if records:
                 unindex(conn, [r.article.id for r in records])  # by the words stored now
                 created, changed = _upsert(conn, records, now, broadcast)
-                rows = {r.article.id: r.words for r in records if r.words is not None}
-                index_search(conn, [r.article for r in records], rows)
+                made = {r.article.id: r.words for r in records if r.words is not None}
+                index_search(conn, [r.article for r in records], made)
             for article_id in removals:
                 if conn.execute(
                     update(articles)

@@ -1,4 +1,5 @@
-"""The search words of a large scan, made in a second process while the scan reads on.
+"""What a large scan does differently: its search words are made in a second process,
+and on a database server its writes overlap its reading.
 
 Making an article's search words (`feedbot.search.words`) costs about a third of what
 reading, parsing and storing it cost, all of it Python, so one process cannot overlap
@@ -26,8 +27,8 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from queue import SimpleQueue
@@ -36,9 +37,12 @@ from typing import IO, TYPE_CHECKING, Any
 from feedbot.search.words import IndexRow, Parts, document_of, parts
 
 if TYPE_CHECKING:  # the child imports no more than it needs (no SQLAlchemy)
-    from feedbot.store.articles import FileRecord
+    from datetime import datetime
 
-__all__ = ["CHUNK", "WAIT", "WordsProcess", "main"]
+    from feedbot.store.articles import FileRecord
+    from feedbot.store.known import KnownFiles
+
+__all__ = ["CHUNK", "WAIT", "Stored", "WordsProcess", "Writes", "main"]
 
 log = logging.getLogger("feedbot.ingest")
 
@@ -48,6 +52,8 @@ CHUNK = 32
 #: Seconds the scan waits for a chunk's rows before it makes them itself.
 WAIT = 30.0
 _LENGTH = struct.Struct(">Q")
+#: What storing a batch gives: the ids queued for broadcast, the records stored.
+Stored = tuple[list[str], list["FileRecord"]]
 
 
 class WordsProcess:
@@ -63,10 +69,11 @@ class WordsProcess:
         self._chunks: list[tuple[int, Future[list[IndexRow]]]] = []
         self._queue: SimpleQueue[tuple[list[Parts], Future[list[IndexRow]]] | None] = SimpleQueue()
         self._broken = False
+        self.made = 0  # articles whose rows came back
         self._child: subprocess.Popen[bytes] | None = None
         try:
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "feedbot.ingest.words", dialect],
+                [sys.executable, "-m", "feedbot.ingest.bulk", dialect],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 close_fds=True,
@@ -142,6 +149,7 @@ class WordsProcess:
                 self._broken = True
                 future.set_exception(OSError(str(e)))
                 continue
+            self.made += len(rows)
             future.set_result(rows)
 
     def _stop(self, *, kill: bool) -> None:
@@ -149,6 +157,7 @@ class WordsProcess:
         self._broken = True
         if child is None:
             return
+        peak = _peak_rss(child.pid)
         if kill:
             child.kill()  # the talking thread then reads the end of the stream
         self._queue.put(None)
@@ -167,6 +176,86 @@ class WordsProcess:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        log.info(
+            "made the search words of %d articles in a second process (peak RSS %s)",
+            self.made,
+            "unknown" if peak is None else f"{peak / 1024:.1f} MB",
+        )
+
+
+class Writes:
+    """The batches one scan stores, one at a time and in order: each at once, or with
+    ``overlap`` in a thread while the scan reads the next (the batch before is waited
+    for first). What each stored joins the indexer's known files, and its file's list."""
+
+    def __init__(
+        self,
+        write: Callable[
+            [list[FileRecord], Sequence[str], datetime, bool, Mapping[str, str]], Stored
+        ],
+        known: Callable[[], KnownFiles],
+        *,
+        overlap: bool,
+    ) -> None:
+        self._write = write
+        self._known = known
+        self.created: list[str] = []  # ids queued for broadcast
+        self._pool = ThreadPoolExecutor(1, "scan-writes") if overlap else None
+        self._pending: tuple[Future[Stored], dict[str, list[str]]] | None = None
+
+    def store(
+        self,
+        upserts: list[FileRecord],
+        removals: Sequence[str],
+        now: datetime,
+        broadcast: bool,
+        state: Mapping[str, str],
+        edited: dict[str, list[str]],
+    ) -> None:
+        self.settle()
+        write = self._write
+        if self._pool is None:
+            self._record(write(upserts, removals, now, broadcast, state), edited)
+        else:
+            future = self._pool.submit(write, upserts, removals, now, broadcast, state)
+            self._pending = future, edited
+
+    def settle(self) -> None:
+        """Wait for the batch being stored, and record it."""
+        if self._pending is not None:
+            (future, edited), self._pending = self._pending, None
+            self._record(future.result(), edited)
+
+    def _record(self, stored: Stored, edited: dict[str, list[str]]) -> None:
+        created, records = stored
+        self.created += created
+        known = self._known()
+        for record in records:
+            known[record.name] = record.known()
+            if (ids := edited.get(record.name)) is not None:
+                ids.append(record.article.id)
+
+    def __enter__(self) -> Writes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.settle()  # what was sent to the database is waited for, error or not
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+
+
+def _peak_rss(pid: int) -> int | None:
+    """A live process's peak resident memory in KiB (Linux), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _write(stream: IO[bytes], value: Any) -> None:
@@ -190,7 +279,10 @@ def _read(stream: IO[bytes]) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """The child: read frames of `Parts`, answer each with their rows, until the end."""
     (dialect,) = sys.argv[1:] if argv is None else argv
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        # Ctrl-C, a stop or a reload sent to the whole group are the parent's to handle:
+        # the child ends when the parent closes its input (or dies)
+        signal.signal(signum, signal.SIG_IGN)
     stdin, frames = os.fdopen(0, "rb"), os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print goes to the log, not into a frame
     while True:
