@@ -123,9 +123,7 @@ def serving_url(log: Path) -> str | None:
     return m.group(1) if m else None
 
 
-def cold_ingest(
-    store: Store, index: Path, n: int, *, search: bool = True
-) -> tuple[float, Indexer]:
+def cold_ingest(store: Store, index: Path, n: int, *, search: bool = True) -> tuple[float, Indexer]:
     """Seconds for the first scan of the ``n`` articles in ``index`` into ``store`` plus
     rendering the main feed, and the indexer (for re-scans). Without ``search`` the scan
     writes no search index and makes no search words (a baseline for its cost)."""
@@ -133,7 +131,6 @@ def cold_ingest(
     from feedbot.ingest.scan import Indexer
     from feedbot.publish.site import Site
     from feedbot.store import StoreSource
-
     from feedbot.store import articles as articles_module
 
     real = articles_module.index_search
