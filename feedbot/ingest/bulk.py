@@ -42,13 +42,16 @@ if TYPE_CHECKING:  # the child imports no more than it needs (no SQLAlchemy)
     from feedbot.store.articles import FileRecord
     from feedbot.store.known import KnownFiles
 
-__all__ = ["CHUNK", "WAIT", "Stored", "WordsProcess", "Writes", "main"]
+__all__ = ["CHUNK", "CHUNK_CHARS", "WAIT", "Stored", "WordsProcess", "Writes", "main"]
 
 log = logging.getLogger("feedbot.ingest")
 
 #: Articles sent to the child at a time: small enough that the last chunk of a batch is
 #: ready soon after the scan has parsed it, large enough that a frame costs little.
 CHUNK = 32
+#: ... or fewer, once their text passes this many characters (articles of up to
+#: `index.max_file_bytes` each would otherwise make frames of many megabytes).
+CHUNK_CHARS = 1 << 20
 #: Seconds the scan waits for a chunk's rows before it makes them itself.
 WAIT = 30.0
 _LENGTH = struct.Struct(">Q")
@@ -66,10 +69,12 @@ class WordsProcess:
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
         self._pending: list[Parts] = []
+        self._chars = 0  # the text of the articles pending
         self._chunks: list[tuple[int, Future[list[IndexRow]]]] = []
         self._queue: SimpleQueue[tuple[list[Parts], Future[list[IndexRow]]] | None] = SimpleQueue()
         self._broken = False
         self.made = 0  # articles whose rows came back
+        self.frames = 0  # frames sent
         self._child: subprocess.Popen[bytes] | None = None
         try:
             self._child = subprocess.Popen(
@@ -87,8 +92,10 @@ class WordsProcess:
 
     def add(self, record: FileRecord) -> None:
         """Queue the words of ``record``'s article."""
-        self._pending.append(parts(record.article))
-        if len(self._pending) >= CHUNK:
+        made = parts(record.article)
+        self._pending.append(made)
+        self._chars += len(made[1]) + sum(map(len, made[2])) + sum(map(len, made[3]))
+        if len(self._pending) >= CHUNK or self._chars >= CHUNK_CHARS:
             self._send()
 
     def attach(self, records: list[FileRecord]) -> list[FileRecord]:
@@ -126,7 +133,8 @@ class WordsProcess:
     def _send(self) -> None:
         if not self._pending:
             return
-        batch, self._pending = self._pending, []
+        batch, self._pending, self._chars = self._pending, [], 0
+        self.frames += 1
         future: Future[list[IndexRow]] = Future()
         if self._broken:
             future.set_exception(OSError("no search words process"))

@@ -102,6 +102,23 @@ def test_the_words_process_makes_the_rows_the_store_would(
     assert [r.words for r in made] == [document(a).row(dialect) for a in articles]
 
 
+def test_long_articles_go_to_the_words_process_in_frames_of_bounded_size(
+    no_leftover_child: None,
+) -> None:
+    paragraph = ("parola " * 10_000 + "\n\n").encode()  # 70,000 characters
+    long = [
+        parse(f"{i:03d}_{i:016x}.txt", b"date 2026-01-01 Lungo\n\n" + paragraph * 9)
+        for i in range(3)
+    ]  # about 630,000 characters each: two fit in one frame's bound, not three
+    with WordsProcess("sqlite") as words:
+        records = [FileRecord(a, f"{a.id}.txt", 1, 1, "h") for a in long]
+        for record in records:
+            words.add(record)
+        made = words.attach(records)
+        assert words.frames == 2
+    assert [r.words for r in made] == [document(a).row("sqlite") for a in long]
+
+
 def test_a_bulk_scan_finds_what_a_small_scan_finds(
     tmp_path: Path, engine: str, new_pg_database: Callable[..., str], no_leftover_child: None
 ) -> None:
