@@ -158,20 +158,15 @@ def _ingest_ratio(
 ) -> tuple[float, float]:
     """Articles/s of a cold ingest of ``folder`` (the first scan: read, parse, store,
     render the main feed — `bench.common.cold_ingest`, as `bench store` measures it) with
-    the search index, and without (its writes skipped): the best of ``rounds`` runs of
-    each, interleaved (with, without, with, ...) so that a machine busy with other work
-    slows both alike."""
-    from feedbot.store import articles as articles_module
-
-    real = articles_module.index_search
+    the search index, and without (no words made, no index written; the scan is otherwise
+    the same, its PostgreSQL writes overlapping its reading included): the best of
+    ``rounds`` runs of each, interleaved (with, without, with, ...) so that a machine busy
+    with other work slows both alike."""
     with_index = without = 0.0
     for r in range(rounds):
         with_index = max(with_index, n / cold_ingest(open_store(f"with{r}"), folder, n)[0])
-        articles_module.index_search = lambda conn, found: None  # the baseline: no index
-        try:
-            without = max(without, n / cold_ingest(open_store(f"without{r}"), folder, n)[0])
-        finally:
-            articles_module.index_search = real
+        seconds = cold_ingest(open_store(f"without{r}"), folder, n, search=False)[0]
+        without = max(without, n / seconds)
     return with_index, without
 
 

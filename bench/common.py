@@ -123,18 +123,27 @@ def serving_url(log: Path) -> str | None:
     return m.group(1) if m else None
 
 
-def cold_ingest(store: Store, index: Path, n: int) -> tuple[float, Indexer]:
+def cold_ingest(store: Store, index: Path, n: int, *, search: bool = True) -> tuple[float, Indexer]:
     """Seconds for the first scan of the ``n`` articles in ``index`` into ``store`` plus
-    rendering the main feed, and the indexer (for re-scans)."""
+    rendering the main feed, and the indexer (for re-scans). Without ``search`` the scan
+    writes no search index and makes no search words (a baseline for its cost)."""
     from feedbot.config import Settings
     from feedbot.ingest.scan import Indexer
     from feedbot.publish.site import Site
     from feedbot.store import StoreSource
+    from feedbot.store import articles as articles_module
 
+    real = articles_module.index_search
     indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
+    if not search:
+        indexer.words_from = None
+        articles_module.index_search = lambda conn, found, rows=None: None
     site = Site(StoreSource(store.articles), Settings().feed)
     start = time.perf_counter()
-    report = indexer.scan()
+    try:
+        report = indexer.scan()
+    finally:
+        articles_module.index_search = real
     site.get("feed.atom")
     seconds = time.perf_counter() - start
     assert len(report.new) == n, report

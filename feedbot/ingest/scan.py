@@ -24,6 +24,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from feedbot.articles.model import Article
 from feedbot.articles.names import name_problem
 from feedbot.articles.parse import parse
 from feedbot.errors import ArticleError, RefusedFileError, UnstorableError
+from feedbot.ingest.bulk import Stored, WordsProcess, Writes
 from feedbot.ingest.decide import BadFile, FileStat, decide, list_files
 from feedbot.ingest.files import kind_problem, open_regular
 from feedbot.store.articles import FileRecord, KnownFiles, record_problem
@@ -43,6 +45,9 @@ log = logging.getLogger("feedbot.index")
 
 BASELINE_KEY = "baseline_done"
 BATCH = 256  # articles parsed and stored per transaction (keeps memory flat on a cold start)
+#: A scan that reads this many files makes their search words in a second process while
+#: it reads on (`feedbot.ingest.words`): a first start, a large drop.
+WORDS_FROM = 4 * BATCH
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,9 @@ class ScanReport:
 
 class ArticleStore(Protocol):
     """What the indexer needs from the store (called from the scan thread, never the loop)."""
+
+    @property
+    def dialect(self) -> str: ...
 
     def known_files(self) -> KnownFiles: ...
     def get_state(self, key: str) -> str | None: ...
@@ -111,6 +119,7 @@ class Indexer:
         settle_ms: int,
         follow_symlinks: bool = False,
         report_bad: bool = True,
+        words_from: int | None = WORDS_FROM,
     ) -> None:
         self.folder = folder
         self.report_bad = report_bad  # log each bad file (once per version) as a warning
@@ -118,6 +127,8 @@ class Indexer:
         self.store = store
         self.max_bytes = max_bytes
         self.settle_ms = settle_ms
+        # a scan that reads this many files makes its search words in a second process
+        self.words_from = words_from
         self.known: KnownFiles = store.known_files()
         self.bad: dict[str, BadFile] = {}
         self.baseline_done = store.get_state(BASELINE_KEY) is not None
@@ -201,7 +212,6 @@ class Indexer:
         broadcast = self.baseline_done
         new: list[str] = []
         changed: list[str] = []
-        created: list[str] = []
         unsettled = len(plan.unsettled)
         examined = 0
         todo = [(f, False) for f in plan.new] + [(f, True) for f in plan.changed]
@@ -211,45 +221,52 @@ class Indexer:
             for name in [n for n in self.bad if n not in on_disk]:
                 del self.bad[name]
         complete = True
-        for offset in range(0, max(len(todo), 1), BATCH):
-            if offset and stop is not None and stop():
-                complete = False
-                unsettled += len(todo) - offset
-                break
-            upserts: list[FileRecord] = []
-            edited: dict[str, list[str]] = {}  # file name -> the list its id joins when stored
-            for f, was_known in todo[offset : offset + BATCH]:
-                read = self._read(f)
-                examined += 1
-                if read is None:
-                    unsettled += 1
-                    continue
-                known = self.known.get(f.name)
-                if read.article is None:
-                    assert read.error is not None
-                    self._bad(f, read)
-                    continue
-                record = FileRecord(read.article, f.name, f.size, f.mtime_ns, read.digest)
-                if problem := record_problem(record):
-                    self._bad(f, _Read(f, read.digest, None, ArticleError(f.name, 0, problem)))
-                    continue
-                self.bad.pop(f.name, None)
-                upserts.append(record)
-                if known is None or known.content_hash != read.digest:  # else touched only
-                    edited[f.name] = changed if was_known else new
-            last = offset + BATCH >= len(todo)
-            state = {}
-            if last and not self.baseline_done:
-                state[BASELINE_KEY] = now.isoformat()
-            removals = removed_ids if last else []
-            stored = upserts
-            if upserts or removals or state:
-                batch, stored = self._store(upserts, removals, now, broadcast, state)
-                created += batch
-            for record in stored:
-                self.known[record.name] = record.known()
-                if (ids := edited.get(record.name)) is not None:
-                    ids.append(record.article.id)
+        bulk = self.words_from is not None and len(todo) >= self.words_from
+        # A server's writes overlap the next batch's reading; SQLite's are this process's
+        # own work, and a thread would only take turns with the reading for Python's lock.
+        overlap = bulk and self.store.dialect == "postgresql"
+        with (
+            self._words(bulk) as words,
+            Writes(self.store_batch, lambda: self.known, overlap=overlap) as writes,
+        ):
+            for offset in range(0, max(len(todo), 1), BATCH):
+                if offset and stop is not None and stop():
+                    complete = False
+                    unsettled += len(todo) - offset
+                    break
+                upserts: list[FileRecord] = []
+                edited: dict[str, list[str]] = {}  # file name -> the list its id joins when stored
+                for f, was_known in todo[offset : offset + BATCH]:
+                    read = self._read(f)
+                    examined += 1
+                    if read is None:
+                        unsettled += 1
+                        continue
+                    known = self.known.get(f.name)
+                    if read.article is None:
+                        assert read.error is not None
+                        self._bad(f, read)
+                        continue
+                    record = FileRecord(read.article, f.name, f.size, f.mtime_ns, read.digest)
+                    if problem := record_problem(record):
+                        self._bad(f, _Read(f, read.digest, None, ArticleError(f.name, 0, problem)))
+                        continue
+                    self.bad.pop(f.name, None)
+                    upserts.append(record)
+                    if words is not None:
+                        words.add(record)
+                    if known is None or known.content_hash != read.digest:  # else touched only
+                        edited[f.name] = changed if was_known else new
+                last = offset + BATCH >= len(todo)
+                state = {}
+                if last and not self.baseline_done:
+                    state[BASELINE_KEY] = now.isoformat()
+                removals = removed_ids if last else []
+                if words is not None:
+                    upserts = words.attach(upserts)
+                if upserts or removals or state:
+                    writes.store(upserts, removals, now, broadcast, state, edited)
+        created = writes.created
         released: list[str] = []
         if complete:
             for name in plan.removed:
@@ -273,14 +290,18 @@ class Indexer:
             released=tuple(released),
         )
 
-    def _store(
+    def _words(self, bulk: bool) -> AbstractContextManager[WordsProcess | None]:
+        """A process to make the search words of a bulk scan (`WORDS_FROM`)."""
+        return WordsProcess(self.store.dialect) if bulk else nullcontext()
+
+    def store_batch(
         self,
         upserts: list[FileRecord],
         removals: Sequence[str],
         now: datetime,
         broadcast: bool,
         state: Mapping[str, str],
-    ) -> tuple[list[str], list[FileRecord]]:
+    ) -> Stored:
         """Store one batch: (the ids queued for broadcast, the records stored).
 
         When the database refuses the batch's values, each file is stored on its own and

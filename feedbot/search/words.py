@@ -40,8 +40,12 @@ __all__ = [
     "MAX_WORD_BYTES",
     "STEMMED",
     "Document",
+    "IndexRow",
+    "Parts",
     "document",
+    "document_of",
     "ignored",
+    "parts",
     "stem",
     "stemmer",
     "tokens",
@@ -237,6 +241,11 @@ class Document:
             positions.pop(word, None)
         return _literal(positions)
 
+    def row(self, dialect: str) -> IndexRow:
+        """The words as the text of an index row: `columns` for SQLite's FTS5, else
+        (`tsvector`, `marks`) for PostgreSQL."""
+        return self.columns() if dialect == "sqlite" else (self.tsvector(), self.marks())
+
     def _fields(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         return self.headline, self.headings, self.text
 
@@ -253,11 +262,29 @@ def _labels() -> tuple[list[str], list[str], list[str]]:
     return a, b, d
 
 
+#: What an article's words are made of: its language, headline, headings and the text of
+#: its blocks. Plain strings, so that another process can make the words (`document_of`).
+Parts = tuple[str, str, tuple[str, ...], tuple[str, ...]]
+#: An article's index row as text (`Document.row`).
+IndexRow = tuple[str, ...]
+
+
+def parts(article: Article) -> Parts:
+    """The parts of ``article`` its words are made of."""
+    headings = tuple(s.heading for s in article.sections if s.heading)
+    blocks = tuple(block.text for s in article.sections for block in s.blocks)
+    return article.language, article.headline, headings, blocks
+
+
 def document(article: Article) -> Document:
     """The words ``article`` is found by, capped as PostgreSQL caps them (see module doc)."""
-    headings = [s.heading for s in article.sections if s.heading]
-    blocks = [block.text for s in article.sections for block in s.blocks]
-    fields = [_words(texts, article.language) for texts in ([article.headline], headings, blocks)]
+    return document_of(parts(article))
+
+
+def document_of(parts: Parts) -> Document:
+    """The words of an article's `Parts` (see `document`)."""
+    language, headline, headings, blocks = parts
+    fields = [_words(texts, language) for texts in ((headline,), headings, blocks)]
     total = sum(map(len, fields))
     seen = set(chain.from_iterable(fields))
     if (

@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, Connection, func, insert, select, text, up
 
 from feedbot.articles.model import Article, Entry, article_from_dict, article_to_dict, scheduled
 from feedbot.errors import UnstorableError
+from feedbot.search.words import IndexRow
 from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.known import Known, KnownFiles
@@ -59,6 +60,7 @@ class FileRecord:
     size: int
     mtime_ns: int
     content_hash: str
+    words: IndexRow | None = None  # its search index row, if made beforehand (`Document.row`)
 
     def known(self) -> Known:
         return Known(self.article.id, self.size, self.mtime_ns, self.content_hash)
@@ -111,6 +113,10 @@ class Articles:
     def publish_with(self, publishing: Publishing) -> None:
         """Apply ``publishing`` (channels, delay, corrections) to the writes from now on."""
         self._publishing = publishing
+
+    @property
+    def dialect(self) -> str:  # "sqlite" or "postgresql"
+        return self._db.dialect
 
     @property
     def version(self) -> int:
@@ -211,7 +217,8 @@ class Articles:
             if records:
                 unindex(conn, [r.article.id for r in records])  # by the words stored now
                 created, changed = _upsert(conn, records, now, broadcast)
-                index_search(conn, [r.article for r in records])
+                made = {r.article.id: r.words for r in records if r.words is not None}
+                index_search(conn, [r.article for r in records], made)
             for article_id in removals:
                 if conn.execute(
                     update(articles)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 
 from feedbot.articles.model import Article, article_from_dict
 from feedbot.errors import UnstorableError
-from feedbot.search.words import document
+from feedbot.search.words import IndexRow, document
 from feedbot.store.engine import Database, set_state
 from feedbot.store.schema import articles, search_docs
 
@@ -71,11 +71,15 @@ def seconds(moment: datetime) -> int:
     return int(moment.timestamp()) - _EPOCH
 
 
-def index(conn: Connection, found: Sequence[Article]) -> None:
+def index(
+    conn: Connection, found: Sequence[Article], rows: Mapping[str, IndexRow] | None = None
+) -> None:
     """Write the search words of ``found`` (new or changed), in the caller's transaction,
     after their rows and after `unindex` took out what the rows held before: an article
     still scheduled is left out until `Articles.release_due` publishes it, so the index
-    holds only what readers may find."""
+    holds only what readers may find. ``rows`` holds, by article id, index rows made
+    beforehand (`feedbot.search.words.Document.row`, in this engine's form: a bulk scan
+    makes them in another process); the others are made here."""
     if not found:
         return
     articles_by_id = {a.id: a for a in found}  # an id twice in a batch: the last
@@ -95,11 +99,12 @@ def index(conn: Connection, found: Sequence[Article]) -> None:
     ordered = sorted((docids[i], a) for i, a in articles_by_id.items())
     if not ordered:
         return
+    made = rows or {}
     if conn.dialect.name == "postgresql":
-        conn.execute(_PG_INSERT, [_pg_row(d, a) for d, a in ordered])
+        conn.execute(_PG_INSERT, [_pg_row(d, a, made.get(a.id)) for d, a in ordered])
         return
     conn.execute(search_docs.insert(), [{"docid": d, "article_id": a.id} for d, a in ordered])
-    conn.execute(_FTS_INSERT, [_fts_row(d, a) for d, a in ordered])
+    conn.execute(_FTS_INSERT, [_fts_row(d, a, made.get(a.id)) for d, a in ordered])
 
 
 # The FTS5 table is contentless (revision 0008): a row is deleted by giving its words again.
@@ -112,8 +117,10 @@ _FTS_DELETE = text(
 )
 
 
-def _fts_row(docid: int, article: Article) -> dict[str, Any]:
-    headline, headings, body = document(article).columns()
+def _fts_row(docid: int, article: Article, row: IndexRow | None = None) -> dict[str, Any]:
+    if row is None or len(row) != 3:  # not made beforehand, or not for FTS5
+        row = document(article).columns()
+    headline, headings, body = row
     return {"docid": docid, "h": headline, "s": headings, "b": body}
 
 
@@ -124,18 +131,19 @@ _PG_INSERT = text(
 )
 
 
-def _pg_row(docid: int, article: Article) -> dict[str, Any]:
+def _pg_row(docid: int, article: Article, row: IndexRow | None = None) -> dict[str, Any]:
     """The article's words and its month (`MONTH_MARK`) as the GIN-indexed ``vector``; the
     marked copies of its headline's and headings' words as ``fields``, which no index
     holds: a search asks them only of its candidates (`feedbot.store.finder`), so they
     cost the index nothing."""
-    words = document(article)
-    month = month_of(docid)
+    if row is None or len(row) != 2:  # not made beforehand, or not for PostgreSQL
+        row = document(article).row("postgresql")
+    vector, fields = row
     return {
         "docid": docid,
         "article_id": article.id,
-        "vector": f"{words.tsvector()} '{MONTH_MARK}{month}'",
-        "fields": words.marks(),
+        "vector": f"{vector} '{MONTH_MARK}{month_of(docid)}'",
+        "fields": fields,
     }
 
 

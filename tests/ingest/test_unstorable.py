@@ -17,7 +17,7 @@ from feedbot.articles.names import MAX_SEQ_DIGITS
 from feedbot.articles.parse import parse
 from feedbot.cli import cli
 from feedbot.errors import ArticleError
-from feedbot.ingest.scan import Indexer
+from feedbot.ingest.scan import WORDS_FROM, Indexer
 from feedbot.store import Store
 from tests.daemonkit import Daemon
 from tests.storekit import article_row
@@ -40,8 +40,8 @@ def write(folder: Path, name: str, text: str, *, mtime_ns: int | None = None) ->
     return path
 
 
-def indexer(folder: Path, store: Store) -> Indexer:
-    return Indexer(folder, store.articles, max_bytes=10_000, settle_ms=200)
+def indexer(folder: Path, store: Store, words_from: int | None = WORDS_FROM) -> Indexer:
+    return Indexer(folder, store.articles, max_bytes=10_000, settle_ms=200, words_from=words_from)
 
 
 @pytest.fixture
@@ -120,12 +120,17 @@ def refuse_headlines_with(store: Store, word: str) -> None:
             )
 
 
-def test_a_write_the_database_refuses_names_the_file(folder: Path, store: Store) -> None:
+@pytest.mark.parametrize("words_from", [WORDS_FROM, 1], ids=["small", "bulk"])
+def test_a_write_the_database_refuses_names_the_file(
+    folder: Path, store: Store, words_from: int
+) -> None:
+    """A bulk scan (words made in a second process; on PostgreSQL, batches written while
+    the next is read) falls back file by file alike."""
     refuse_headlines_with(store, "FORBIDDEN")
     write(folder, "001_a.txt", TEXT.format(day=1, headline="Good"))
     write(folder, "002_b.txt", TEXT.format(day=2, headline="A FORBIDDEN headline"))
     write(folder, "003_c.txt", TEXT.format(day=3, headline="Also good"))
-    scan = indexer(folder, store)
+    scan = indexer(folder, store, words_from)
     report = scan.scan()
     assert sorted(report.new) == ["001_a", "003_c"]
     assert len(report.bad) == 1

@@ -1,0 +1,305 @@
+"""What a large scan does differently: its search words are made in a second process,
+and on a database server its writes overlap its reading.
+
+Making an article's search words (`feedbot.search.words`) costs about a third of what
+reading, parsing and storing it cost, all of it Python, so one process cannot overlap
+it with anything. When a scan has many files to read (a first start on an archive, a
+large drop), the indexer hands each parsed article's `Parts` to a child process that
+makes its index row (`Document.row`, in the store's form) while the scan parses the
+next files; the rows come back before the batch is stored and go in with it, in the
+same transaction as the articles. The child holds no state but the stemmers' caches and
+lives only for that scan (about 20 MB).
+
+Nothing depends on the child: an article whose row did not come back (the child could
+not start, died, or took longer than `WAIT`) is made by the store itself, as a small
+scan's are, and the words are the same either way (the same code makes them). Frames on
+the pipes are `marshal` data (strings and tuples) behind an 8-byte length; the child
+reads its standard input until it closes, so it ends with the scan or with its parent.
+"""
+
+from __future__ import annotations
+
+import logging
+import marshal
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
+from queue import SimpleQueue
+from typing import IO, TYPE_CHECKING, Any
+
+from feedbot.search.words import IndexRow, Parts, document_of, parts
+
+if TYPE_CHECKING:  # the child imports no more than it needs (no SQLAlchemy)
+    from datetime import datetime
+
+    from feedbot.store.articles import FileRecord
+    from feedbot.store.known import KnownFiles
+
+__all__ = ["CHUNK", "CHUNK_CHARS", "WAIT", "Stored", "WordsProcess", "Writes", "main"]
+
+log = logging.getLogger("feedbot.ingest")
+
+#: Articles sent to the child at a time: small enough that the last chunk of a batch is
+#: ready soon after the scan has parsed it, large enough that a frame costs little.
+CHUNK = 32
+#: ... or fewer, once their text passes this many characters (articles of up to
+#: `index.max_file_bytes` each would otherwise make frames of many megabytes).
+CHUNK_CHARS = 1 << 20
+#: Seconds the scan waits for a chunk's rows before it makes them itself.
+WAIT = 30.0
+_LENGTH = struct.Struct(">Q")
+#: What storing a batch gives: the ids queued for broadcast, the records stored.
+Stored = tuple[list[str], list["FileRecord"]]
+
+
+class WordsProcess:
+    """A child process that makes index rows for ``dialect`` ("sqlite" or "postgresql").
+
+    `add` queues a record's article (sent every `CHUNK`); `attach` returns the records
+    added since the last call with their rows (`FileRecord.words`) where the child gave
+    them."""
+
+    def __init__(self, dialect: str) -> None:
+        self.dialect = dialect
+        self._pending: list[Parts] = []
+        self._chars = 0  # the text of the articles pending
+        self._chunks: list[tuple[int, Future[list[IndexRow]]]] = []
+        self._queue: SimpleQueue[tuple[list[Parts], Future[list[IndexRow]]] | None] = SimpleQueue()
+        self._broken = False
+        self.made = 0  # articles whose rows came back
+        self.frames = 0  # frames sent
+        self._child: subprocess.Popen[bytes] | None = None
+        try:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "feedbot.ingest.bulk", dialect],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                close_fds=True,
+            )
+        except OSError as e:
+            log.warning("cannot start the search words process (%s): the scan makes them", e)
+            self._broken = True
+            return
+        self._thread = threading.Thread(target=self._talk, name="search-words", daemon=True)
+        self._thread.start()
+
+    def add(self, record: FileRecord) -> None:
+        """Queue the words of ``record``'s article."""
+        made = parts(record.article)
+        self._pending.append(made)
+        self._chars += len(made[1]) + sum(map(len, made[2])) + sum(map(len, made[3]))
+        if len(self._pending) >= CHUNK or self._chars >= CHUNK_CHARS:
+            self._send()
+
+    def attach(self, records: list[FileRecord]) -> list[FileRecord]:
+        """``records``, the ones added since the last call in order, with their rows."""
+        rows = self._rows()
+        return [r if w is None else replace(r, words=w) for r, w in zip(records, rows, strict=True)]
+
+    def _rows(self) -> list[IndexRow | None]:
+        """The rows of the articles added since the last call, in order."""
+        self._send()
+        chunks, self._chunks = self._chunks, []
+        made: list[IndexRow | None] = []
+        for size, future in chunks:
+            try:
+                rows = future.result(timeout=None if self._broken else WAIT)
+            except FutureTimeout:
+                log.warning("the search words process does not answer: the scan makes them")
+                self._stop(kill=True)
+                rows = []
+            except OSError:
+                rows = []  # reported once, when the child was lost
+            made += rows if len(rows) == size else [None] * size
+        return made
+
+    def close(self) -> None:
+        """End the child (it finishes nothing more) and wait for it."""
+        self._stop(kill=False)
+
+    def __enter__(self) -> WordsProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending, self._chars = self._pending, [], 0
+        self.frames += 1
+        future: Future[list[IndexRow]] = Future()
+        if self._broken:
+            future.set_exception(OSError("no search words process"))
+        else:
+            self._queue.put((batch, future))
+        self._chunks.append((len(batch), future))
+
+    def _talk(self) -> None:
+        """The thread that writes frames to the child and reads its answers, in turn."""
+        child = self._child
+        assert child is not None and child.stdin is not None and child.stdout is not None
+        while (item := self._queue.get()) is not None:
+            batch, future = item
+            try:
+                _write(child.stdin, batch)
+                rows = _read(child.stdout)
+            except (OSError, EOFError, ValueError, TypeError) as e:
+                if not self._broken:
+                    log.warning("the search words process was lost (%s): the scan makes them", e)
+                self._broken = True
+                future.set_exception(OSError(str(e)))
+                continue
+            self.made += len(rows)
+            future.set_result(rows)
+
+    def _stop(self, *, kill: bool) -> None:
+        child, self._child = self._child, None
+        self._broken = True
+        if child is None:
+            return
+        peak = _peak_rss(child.pid)
+        if kill:
+            child.kill()  # the talking thread then reads the end of the stream
+        self._queue.put(None)
+        self._thread.join(timeout=WAIT)
+        if self._thread.is_alive():  # stuck on a stopped child
+            child.kill()
+            self._thread.join()
+        for stream in (child.stdin, child.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass  # the child is gone already
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        log.info(
+            "made the search words of %d articles in a second process (peak RSS %s)",
+            self.made,
+            "unknown" if peak is None else f"{peak / 1024:.1f} MB",
+        )
+
+
+class Writes:
+    """The batches one scan stores, one at a time and in order: each at once, or with
+    ``overlap`` in a thread while the scan reads the next (the batch before is waited
+    for first). What each stored joins the indexer's known files, and its file's list."""
+
+    def __init__(
+        self,
+        write: Callable[
+            [list[FileRecord], Sequence[str], datetime, bool, Mapping[str, str]], Stored
+        ],
+        known: Callable[[], KnownFiles],
+        *,
+        overlap: bool,
+    ) -> None:
+        self._write = write
+        self._known = known
+        self.created: list[str] = []  # ids queued for broadcast
+        self._pool = ThreadPoolExecutor(1, "scan-writes") if overlap else None
+        self._pending: tuple[Future[Stored], dict[str, list[str]]] | None = None
+
+    def store(
+        self,
+        upserts: list[FileRecord],
+        removals: Sequence[str],
+        now: datetime,
+        broadcast: bool,
+        state: Mapping[str, str],
+        edited: dict[str, list[str]],
+    ) -> None:
+        self.settle()
+        write = self._write
+        if self._pool is None:
+            self._record(write(upserts, removals, now, broadcast, state), edited)
+        else:
+            future = self._pool.submit(write, upserts, removals, now, broadcast, state)
+            self._pending = future, edited
+
+    def settle(self) -> None:
+        """Wait for the batch being stored, and record it."""
+        if self._pending is not None:
+            (future, edited), self._pending = self._pending, None
+            self._record(future.result(), edited)
+
+    def _record(self, stored: Stored, edited: dict[str, list[str]]) -> None:
+        created, records = stored
+        self.created += created
+        known = self._known()
+        for record in records:
+            known[record.name] = record.known()
+            if (ids := edited.get(record.name)) is not None:
+                ids.append(record.article.id)
+
+    def __enter__(self) -> Writes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.settle()  # what was sent to the database is waited for, error or not
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+
+
+def _peak_rss(pid: int) -> int | None:
+    """A live process's peak resident memory in KiB (Linux), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _write(stream: IO[bytes], value: Any) -> None:
+    data = marshal.dumps(value)
+    stream.write(_LENGTH.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _read(stream: IO[bytes]) -> Any:
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        raise EOFError("the stream ended")
+    (size,) = _LENGTH.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the stream ended within a frame")
+    return marshal.loads(data)  # noqa: S302 (our own child's frames, or our own to it)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The child: read frames of `Parts`, answer each with their rows, until the end."""
+    (dialect,) = sys.argv[1:] if argv is None else argv
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        # Ctrl-C, a stop or a reload sent to the whole group are the parent's to handle:
+        # the child ends when the parent closes its input (or dies)
+        signal.signal(signum, signal.SIG_IGN)
+    stdin, frames = os.fdopen(0, "rb"), os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print goes to the log, not into a frame
+    while True:
+        try:
+            batch = _read(stdin)
+        except EOFError:
+            return 0
+        _write(frames, [document_of(p).row(dialect) for p in batch])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
