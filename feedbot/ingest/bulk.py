@@ -27,7 +27,7 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
@@ -37,8 +37,6 @@ from typing import IO, TYPE_CHECKING, Any
 from feedbot.search.words import IndexRow, Parts, document_of, parts
 
 if TYPE_CHECKING:  # the child imports no more than it needs (no SQLAlchemy)
-    from datetime import datetime
-
     from feedbot.store.articles import FileRecord
     from feedbot.store.known import KnownFiles
 
@@ -196,37 +194,20 @@ class Writes:
     ``overlap`` in a thread while the scan reads the next (the batch before is waited
     for first). What each stored joins the indexer's known files, and its file's list."""
 
-    def __init__(
-        self,
-        write: Callable[
-            [list[FileRecord], Sequence[str], datetime, bool, Mapping[str, str]], Stored
-        ],
-        known: Callable[[], KnownFiles],
-        *,
-        overlap: bool,
-    ) -> None:
-        self._write = write
+    def __init__(self, known: Callable[[], KnownFiles], *, overlap: bool) -> None:
         self._known = known
         self.created: list[str] = []  # ids queued for broadcast
         self._pool = ThreadPoolExecutor(1, "scan-writes") if overlap else None
         self._pending: tuple[Future[Stored], dict[str, list[str]]] | None = None
 
-    def store(
-        self,
-        upserts: list[FileRecord],
-        removals: Sequence[str],
-        now: datetime,
-        broadcast: bool,
-        state: Mapping[str, str],
-        edited: dict[str, list[str]],
-    ) -> None:
+    def store(self, write: Callable[[], Stored], edited: dict[str, list[str]]) -> None:
+        """Store a batch by ``write``; ``edited`` maps its file names to the lists their
+        ids join once stored."""
         self.settle()
-        write = self._write
         if self._pool is None:
-            self._record(write(upserts, removals, now, broadcast, state), edited)
+            self._record(write(), edited)
         else:
-            future = self._pool.submit(write, upserts, removals, now, broadcast, state)
-            self._pending = future, edited
+            self._pending = self._pool.submit(write), edited
 
     def settle(self) -> None:
         """Wait for the batch being stored, and record it."""
