@@ -19,26 +19,25 @@ reads its standard input until it closes, so it ends with the scan or with its p
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import marshal
 import os
+import select
 import signal
 import struct
 import subprocess
 import sys
-import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
-from queue import SimpleQueue
 from typing import IO, TYPE_CHECKING, Any
 
 from feedbot.search.words import IndexRow, Parts, document_of, parts
 
 if TYPE_CHECKING:  # the child imports no more than it needs (no SQLAlchemy)
-    from datetime import datetime
-
     from feedbot.store.articles import FileRecord
     from feedbot.store.known import KnownFiles
 
@@ -48,7 +47,7 @@ log = logging.getLogger("feedbot.ingest")
 
 #: Articles sent to the child at a time: small enough that the last chunk of a batch is
 #: ready soon after the scan has parsed it, large enough that a frame costs little.
-CHUNK = 32
+CHUNK = 16
 #: ... or fewer, once their text passes this many characters (articles of up to
 #: `index.max_file_bytes` each would otherwise make frames of many megabytes).
 CHUNK_CHARS = 1 << 20
@@ -64,17 +63,20 @@ class WordsProcess:
 
     `add` queues a record's article (sent every `CHUNK`); `attach` returns the records
     added since the last call with their rows (`FileRecord.words`) where the child gave
-    them."""
+    them. The pipes are written and read by the scan's own thread, without blocking
+    while it reads files: a thread of their own would wait for Python's lock at every
+    read and write, as long as the scan holds it (up to 5 ms each time)."""
 
     def __init__(self, dialect: str) -> None:
         self.dialect = dialect
-        self._pending: list[Parts] = []
-        self._chars = 0  # the text of the articles pending
-        self._chunks: list[tuple[int, Future[list[IndexRow]]]] = []
-        self._queue: SimpleQueue[tuple[list[Parts], Future[list[IndexRow]]] | None] = SimpleQueue()
-        self._broken = False
         self.made = 0  # articles whose rows came back
         self.frames = 0  # frames sent
+        self._pending: list[Parts] = []
+        self._chars = 0  # the text of the articles pending
+        self._sent: list[int] = []  # the size of each frame sent and not yet answered
+        self._rows: list[IndexRow | None] = []  # answered, in the order added
+        self._out = bytearray()  # frames not yet written to the child
+        self._in = bytearray()  # what the child wrote, not yet a whole frame
         self._child: subprocess.Popen[bytes] | None = None
         try:
             self._child = subprocess.Popen(
@@ -85,10 +87,13 @@ class WordsProcess:
             )
         except OSError as e:
             log.warning("cannot start the search words process (%s): the scan makes them", e)
-            self._broken = True
             return
-        self._thread = threading.Thread(target=self._talk, name="search-words", daemon=True)
-        self._thread.start()
+        assert self._child.stdin is not None and self._child.stdout is not None
+        self._to, self._from = self._child.stdin.fileno(), self._child.stdout.fileno()
+        for fd in (self._to, self._from):
+            os.set_blocking(fd, False)
+            with contextlib.suppress(OSError, AttributeError):  # Linux: room for frames
+                fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, 1 << 20)
 
     def add(self, record: FileRecord) -> None:
         """Queue the words of ``record``'s article."""
@@ -100,29 +105,30 @@ class WordsProcess:
 
     def attach(self, records: list[FileRecord]) -> list[FileRecord]:
         """``records``, the ones added since the last call in order, with their rows."""
-        rows = self._rows()
-        return [r if w is None else replace(r, words=w) for r, w in zip(records, rows, strict=True)]
-
-    def _rows(self) -> list[IndexRow | None]:
-        """The rows of the articles added since the last call, in order."""
         self._send()
-        chunks, self._chunks = self._chunks, []
-        made: list[IndexRow | None] = []
-        for size, future in chunks:
-            try:
-                rows = future.result(timeout=None if self._broken else WAIT)
-            except FutureTimeout:
-                log.warning("the search words process does not answer: the scan makes them")
-                self._stop(kill=True)
-                rows = []
-            except OSError:
-                rows = []  # reported once, when the child was lost
-            made += rows if len(rows) == size else [None] * size
-        return made
+        deadline = time.monotonic() + WAIT
+        while self._sent and self._child is not None:
+            answered = len(self._rows)
+            self._pump(max(0.0, deadline - time.monotonic()))
+            if len(self._rows) > answered:
+                deadline = time.monotonic() + WAIT  # WAIT without an answer, not in all
+            elif time.monotonic() >= deadline:
+                self._lose("the search words process does not answer", kill=True)
+        rows, self._rows = self._rows, []
+        return [r if w is None else replace(r, words=w) for r, w in zip(records, rows, strict=True)]
 
     def close(self) -> None:
         """End the child (it finishes nothing more) and wait for it."""
-        self._stop(kill=False)
+        child, self._child = self._child, None
+        if child is None:
+            return
+        peak = _peak_rss(child.pid)
+        _end(child, kill=False)
+        log.info(
+            "made the search words of %d articles in a second process (peak RSS %s)",
+            self.made,
+            "unknown" if peak is None else f"{peak / 1024:.1f} MB",
+        )
 
     def __enter__(self) -> WordsProcess:
         return self
@@ -135,60 +141,78 @@ class WordsProcess:
             return
         batch, self._pending, self._chars = self._pending, [], 0
         self.frames += 1
-        future: Future[list[IndexRow]] = Future()
-        if self._broken:
-            future.set_exception(OSError("no search words process"))
-        else:
-            self._queue.put((batch, future))
-        self._chunks.append((len(batch), future))
-
-    def _talk(self) -> None:
-        """The thread that writes frames to the child and reads its answers, in turn."""
-        child = self._child
-        assert child is not None and child.stdin is not None and child.stdout is not None
-        while (item := self._queue.get()) is not None:
-            batch, future = item
-            try:
-                _write(child.stdin, batch)
-                rows = _read(child.stdout)
-            except (OSError, EOFError, ValueError, TypeError) as e:
-                if not self._broken:
-                    log.warning("the search words process was lost (%s): the scan makes them", e)
-                self._broken = True
-                future.set_exception(OSError(str(e)))
-                continue
-            self.made += len(rows)
-            future.set_result(rows)
-
-    def _stop(self, *, kill: bool) -> None:
-        child, self._child = self._child, None
-        self._broken = True
-        if child is None:
+        if self._child is None:
+            self._rows += [None] * len(batch)
             return
-        peak = _peak_rss(child.pid)
-        if kill:
-            child.kill()  # the talking thread then reads the end of the stream
-        self._queue.put(None)
-        self._thread.join(timeout=WAIT)
-        if self._thread.is_alive():  # stuck on a stopped child
-            child.kill()
-            self._thread.join()
-        for stream in (child.stdin, child.stdout):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass  # the child is gone already
+        data = marshal.dumps(batch)
+        self._out += _LENGTH.pack(len(data))
+        self._out += data
+        self._sent.append(len(batch))
+        self._pump(0)
+
+    def _pump(self, timeout: float) -> None:
+        """Write what the pipe takes, read what the child wrote; wait up to ``timeout``
+        for either when neither can be done at once."""
+        poll = select.poll()  # not select(): a busy daemon's descriptors pass 1,024
+        poll.register(self._from, select.POLLIN)
+        if self._out:
+            poll.register(self._to, select.POLLOUT)
+        ready = dict(poll.poll(timeout * 1000))
+        writable = ready.get(self._to, 0) & (select.POLLOUT | select.POLLERR)
+        readable = ready.get(self._from, 0) & (select.POLLIN | select.POLLHUP | select.POLLERR)
         try:
-            child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-        log.info(
-            "made the search words of %d articles in a second process (peak RSS %s)",
-            self.made,
-            "unknown" if peak is None else f"{peak / 1024:.1f} MB",
-        )
+            if writable:
+                with contextlib.suppress(BlockingIOError):
+                    del self._out[: os.write(self._to, self._out)]
+            if readable:
+                with contextlib.suppress(BlockingIOError):
+                    data = os.read(self._from, 1 << 20)
+                    if not data:
+                        raise EOFError("it ended")
+                    self._in += data
+                    self._frames_in()
+        except (OSError, EOFError, ValueError, TypeError) as e:
+            self._lose(f"the search words process was lost ({e})", kill=False)
+
+    def _frames_in(self) -> None:
+        """Take the whole frames out of what the child wrote."""
+        while len(self._in) >= _LENGTH.size:
+            (size,) = _LENGTH.unpack_from(self._in)
+            if len(self._in) < _LENGTH.size + size:
+                return
+            rows = marshal.loads(self._in[_LENGTH.size : _LENGTH.size + size])  # noqa: S302 (our child's)
+            del self._in[: _LENGTH.size + size]
+            expected = self._sent.pop(0)
+            if not isinstance(rows, list) or len(rows) != expected:
+                raise ValueError("a frame of the wrong size")
+            self._rows += rows
+            self.made += expected
+
+    def _lose(self, why: str, *, kill: bool) -> None:
+        """Go on without the child: the articles it did not answer get no row."""
+        log.warning("%s: the scan makes the search words", why)
+        for size in self._sent:
+            self._rows += [None] * size
+        self._sent.clear()
+        self._out.clear()
+        child, self._child = self._child, None
+        if child is not None:
+            _end(child, kill=kill)
+
+
+def _end(child: subprocess.Popen[bytes], *, kill: bool) -> None:
+    """Close the child's input (it then ends), or kill it; wait for it."""
+    if kill:
+        child.kill()
+    for stream in (child.stdin, child.stdout):
+        with contextlib.suppress(OSError):
+            if stream is not None:
+                stream.close()
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 class Writes:
@@ -196,37 +220,20 @@ class Writes:
     ``overlap`` in a thread while the scan reads the next (the batch before is waited
     for first). What each stored joins the indexer's known files, and its file's list."""
 
-    def __init__(
-        self,
-        write: Callable[
-            [list[FileRecord], Sequence[str], datetime, bool, Mapping[str, str]], Stored
-        ],
-        known: Callable[[], KnownFiles],
-        *,
-        overlap: bool,
-    ) -> None:
-        self._write = write
+    def __init__(self, known: Callable[[], KnownFiles], *, overlap: bool) -> None:
         self._known = known
         self.created: list[str] = []  # ids queued for broadcast
         self._pool = ThreadPoolExecutor(1, "scan-writes") if overlap else None
         self._pending: tuple[Future[Stored], dict[str, list[str]]] | None = None
 
-    def store(
-        self,
-        upserts: list[FileRecord],
-        removals: Sequence[str],
-        now: datetime,
-        broadcast: bool,
-        state: Mapping[str, str],
-        edited: dict[str, list[str]],
-    ) -> None:
+    def store(self, write: Callable[[], Stored], edited: dict[str, list[str]]) -> None:
+        """Store a batch by ``write``; ``edited`` maps its file names to the lists their
+        ids join once stored."""
         self.settle()
-        write = self._write
         if self._pool is None:
-            self._record(write(upserts, removals, now, broadcast, state), edited)
+            self._record(write(), edited)
         else:
-            future = self._pool.submit(write, upserts, removals, now, broadcast, state)
-            self._pending = future, edited
+            self._pending = self._pool.submit(write), edited
 
     def settle(self) -> None:
         """Wait for the batch being stored, and record it."""
@@ -281,7 +288,7 @@ def _read(stream: IO[bytes]) -> Any:
     data = stream.read(size)
     if len(data) < size:
         raise EOFError("the stream ended within a frame")
-    return marshal.loads(data)  # noqa: S302 (our own child's frames, or our own to it)
+    return marshal.loads(data)  # noqa: S302 (the parent's frames)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

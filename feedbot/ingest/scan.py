@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -227,7 +228,7 @@ class Indexer:
         overlap = bulk and self.store.dialect == "postgresql"
         with (
             self._words(bulk) as words,
-            Writes(self.store_batch, lambda: self.known, overlap=overlap) as writes,
+            Writes(lambda: self.known, overlap=overlap) as writes,
         ):
             for offset in range(0, max(len(todo), 1), BATCH):
                 if offset and stop is not None and stop():
@@ -265,7 +266,8 @@ class Indexer:
                 if words is not None:
                     upserts = words.attach(upserts)
                 if upserts or removals or state:
-                    writes.store(upserts, removals, now, broadcast, state, edited)
+                    batch = partial(self.store_batch, upserts, removals, now, broadcast, state)
+                    writes.store(batch, edited)
         created = writes.created
         released: list[str] = []
         if complete:

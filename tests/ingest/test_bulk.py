@@ -70,6 +70,21 @@ def children() -> list[int]:
     return found
 
 
+def signal_child_once(signum: int) -> tuple[Callable[[], bool], list[int]]:
+    """A scan's stop hook (asked between batches) that sends ``signum`` to the words
+    process the first time, and never stops the scan; the pids it signalled."""
+    signalled: list[int] = []
+
+    def stop() -> bool:
+        if not signalled:
+            signalled.extend(children())
+            for pid in signalled:
+                os.kill(pid, signum)
+        return False
+
+    return stop, signalled
+
+
 @pytest.fixture
 def no_leftover_child() -> Iterator[None]:
     yield
@@ -158,14 +173,7 @@ def test_a_bulk_scan_loses_no_article_when_its_words_process_dies(
     tmp_path: Path, store: Store, caplog: pytest.LogCaptureFixture, no_leftover_child: None
 ) -> None:
     files = write_files(tmp_path / "index")
-    killed: list[int] = []
-
-    def stop() -> bool:  # between the batches: kill the child once
-        if not killed:
-            killed.extend(children())
-            for pid in killed:
-                os.kill(pid, signal.SIGKILL)
-        return False
+    stop, killed = signal_child_once(signal.SIGKILL)
 
     with caplog.at_level(logging.WARNING, logger="feedbot.ingest"):
         report = bulk_indexer(tmp_path / "index", store).scan(NOW, stop=stop)
@@ -185,14 +193,7 @@ def test_a_paused_words_process_is_waited_for_no_longer_than_WAIT(
 ) -> None:
     monkeypatch.setattr(bulk, "WAIT", 0.5)
     files = write_files(tmp_path / "index")
-    paused: list[int] = []
-
-    def stop() -> bool:
-        if not paused:
-            paused.extend(children())
-            for pid in paused:
-                os.kill(pid, signal.SIGSTOP)
-        return False
+    stop, paused = signal_child_once(signal.SIGSTOP)
 
     with caplog.at_level(logging.WARNING, logger="feedbot.ingest"):
         report = bulk_indexer(tmp_path / "index", store).scan(NOW, stop=stop)
