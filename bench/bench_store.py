@@ -46,7 +46,8 @@ def run(quick: bool = False) -> list[Figure]:
                             unit="articles/s",
                             goal=">= 1,000",
                             ok=rate >= 1000,
-                            detail=f"{seconds:.2f} s, one thread; PostgreSQL at "
+                            detail=f"{seconds:.2f} s, one scan thread (search words in a "
+                            f"second process, writes overlapped on PostgreSQL); PostgreSQL at "
                             f"{server.host}:{server.port}",
                         )
                     )
