@@ -68,7 +68,6 @@ class WordsProcess:
     read and write, as long as the scan holds it (up to 5 ms each time)."""
 
     def __init__(self, dialect: str) -> None:
-        self.dialect = dialect
         self.made = 0  # articles whose rows came back
         self.frames = 0  # frames sent
         self._pending: list[Parts] = []

@@ -47,7 +47,7 @@ log = logging.getLogger("feedbot.index")
 BASELINE_KEY = "baseline_done"
 BATCH = 256  # articles parsed and stored per transaction (keeps memory flat on a cold start)
 #: A scan that reads this many files makes their search words in a second process while
-#: it reads on (`feedbot.ingest.words`): a first start, a large drop.
+#: it reads on (`feedbot.ingest.bulk`): a first start, a large drop.
 WORDS_FROM = 4 * BATCH
 
 
@@ -128,8 +128,7 @@ class Indexer:
         self.store = store
         self.max_bytes = max_bytes
         self.settle_ms = settle_ms
-        # a scan that reads this many files makes its search words in a second process
-        self.words_from = words_from
+        self.words_from = words_from  # see WORDS_FROM; None: never a second process
         self.known: KnownFiles = store.known_files()
         self.bad: dict[str, BadFile] = {}
         self.baseline_done = store.get_state(BASELINE_KEY) is not None
