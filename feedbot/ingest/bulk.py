@@ -304,7 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch = _read(stdin)
         except EOFError:
             return 0
-        _write(frames, [document_of(p).row(dialect) for p in batch])
+        try:
+            _write(frames, [document_of(p).row(dialect) for p in batch])
+        except BrokenPipeError:  # the parent is gone (killed): nobody wants the rows
+            return 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from feedbot.ingest.scan import BATCH, Indexer
 from feedbot.search.query import parse as query
 from feedbot.search.words import document
 from feedbot.store import FileRecord, Store
+from tests.waiting import until
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 FILES = 2 * BATCH + 40  # three batches: a stop hook runs between them
@@ -57,9 +59,14 @@ def write_files(folder: Path, n: int = FILES) -> list[tuple[str, bytes]]:
 
 def children() -> list[int]:
     """The words processes this test process runs now."""
+    return words_children(os.getpid())
+
+
+def words_children(parent: int) -> list[int]:
+    """The words processes process ``parent`` runs now."""
     found = []
-    for task in os.listdir(f"/proc/{os.getpid()}/task"):
-        with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+    for task in os.listdir(f"/proc/{parent}/task"):
+        with open(f"/proc/{parent}/task/{task}/children") as f:
             for pid in map(int, f.read().split()):
                 try:
                     with open(f"/proc/{pid}/cmdline", "rb") as cmd:
@@ -132,6 +139,49 @@ def test_long_articles_go_to_the_words_process_in_frames_of_bounded_size(
         made = words.attach(records)
         assert words.frames == 2
     assert [r.words for r in made] == [document(a).row("sqlite") for a in long]
+
+
+PARENT = """
+import sys
+from feedbot.articles.corpus import generate
+from feedbot.articles.parse import parse
+from feedbot.ingest.bulk import WordsProcess
+from feedbot.store import FileRecord
+words = WordsProcess("sqlite")
+for name, data in generate(40, seed=5):
+    words.add(FileRecord(parse(name, data), name, 1, 1, "h"))
+print("ready", flush=True)
+sys.stdin.read()  # until killed
+"""
+
+
+def test_the_words_process_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the daemon mid-scan leaves no words process behind: it ends at the end
+    of its input (or of its output), whatever it was doing, and quietly (the stderr it
+    shares with the daemon gets no traceback)."""
+    with subprocess.Popen(
+        [sys.executable, "-c", PARENT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as parent:
+        try:
+            assert parent.stdout is not None and parent.stdout.readline() == b"ready\n"
+            (child,) = until(lambda: words_children(parent.pid), what="the words process")
+            parent.kill()
+            parent.wait()
+            until(lambda: not alive(child), what="the orphaned words process to end")
+            assert parent.stderr is not None and parent.stderr.read() == b""
+        finally:
+            parent.kill()
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
 
 
 def test_a_bulk_scan_finds_what_a_small_scan_finds(
