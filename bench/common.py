@@ -137,7 +137,7 @@ def cold_ingest(store: Store, index: Path, n: int, *, search: bool = True) -> tu
     indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
     if not search:
         indexer.words_from = None
-        articles_module.index_search = lambda conn, found, rows=None: None
+        articles_module.index_search = lambda conn, found, rows=None, later=None: None
     site = Site(StoreSource(store.articles), Settings().feed)
     start = time.perf_counter()
     try:

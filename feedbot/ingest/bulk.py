@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 from feedbot.search.words import IndexRow, Parts, document_of, parts
 
@@ -215,24 +215,35 @@ def _end(child: subprocess.Popen[bytes], *, kill: bool) -> None:
 
 
 class Writes:
-    """The batches one scan stores, one at a time and in order: each at once, or with
-    ``overlap`` in a thread while the scan reads the next (the batch before is waited
-    for first). What each stored joins the indexer's known files, and its file's list."""
+    """The batches one scan stores, one at a time and in order, each in two steps (what
+    `Articles.begin_changes` does, then the function it returns): both at once; or with
+    ``overlap`` in a thread while the scan reads the next batch, both steps ("all": a
+    database server's writes) or the second only ("finish": SQLite's, whose first step
+    is mostly Python and would take turns with the reading for Python's lock, while its
+    second, FTS5's work and the commit, is all SQLite's). The batch before is waited for
+    first. What each stored joins the indexer's known files, and its file's list."""
 
-    def __init__(self, known: Callable[[], KnownFiles], *, overlap: bool) -> None:
+    def __init__(
+        self, known: Callable[[], KnownFiles], *, overlap: Literal["all", "finish"] | None
+    ) -> None:
         self._known = known
         self.created: list[str] = []  # ids queued for broadcast
+        self._overlap = overlap
         self._pool = ThreadPoolExecutor(1, "scan-writes") if overlap else None
         self._pending: tuple[Future[Stored], dict[str, list[str]]] | None = None
 
-    def store(self, write: Callable[[], Stored], edited: dict[str, list[str]]) -> None:
-        """Store a batch by ``write``; ``edited`` maps its file names to the lists their
-        ids join once stored."""
+    def store(
+        self, write: Callable[[], Callable[[], Stored]], edited: dict[str, list[str]]
+    ) -> None:
+        """Store a batch by ``write`` (the first step, which returns the second);
+        ``edited`` maps its file names to the lists their ids join once stored."""
         self.settle()
         if self._pool is None:
-            self._record(write(), edited)
+            self._record(write()(), edited)
+        elif self._overlap == "all":
+            self._pending = self._pool.submit(lambda: write()()), edited
         else:
-            self._pending = self._pool.submit(write), edited
+            self._pending = self._pool.submit(write()), edited
 
     def settle(self) -> None:
         """Wait for the batch being stored, and record it."""

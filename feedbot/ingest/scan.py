@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from feedbot.articles.model import Article
 from feedbot.articles.names import name_problem
@@ -81,7 +81,7 @@ class ArticleStore(Protocol):
 
     def known_files(self) -> KnownFiles: ...
     def get_state(self, key: str) -> str | None: ...
-    def apply_changes(
+    def begin_changes(
         self,
         records: Sequence[FileRecord],
         removals: Sequence[str],
@@ -89,7 +89,7 @@ class ArticleStore(Protocol):
         *,
         broadcast: bool,
         state_updates: Mapping[str, str] | None = None,
-    ) -> list[str]: ...
+    ) -> Callable[[], list[str]]: ...
     def release_due(self, now: datetime) -> list[str]: ...
     def complete_search(self, stop: Callable[[], bool] | None = None) -> bool: ...
     def tidy_search(self, stop: Callable[[], bool] | None = None) -> bool: ...
@@ -222,9 +222,11 @@ class Indexer:
                 del self.bad[name]
         complete = True
         bulk = self.words_from is not None and len(todo) >= self.words_from
-        # A server's writes overlap the next batch's reading; SQLite's are this process's
-        # own work, and a thread would only take turns with the reading for Python's lock.
-        overlap = bulk and self.store.dialect == "postgresql"
+        # A server's writes overlap the next batch's reading; of SQLite's, only what runs
+        # without Python's lock: FTS5's work and the commit (see `Writes`).
+        overlap: Literal["all", "finish"] | None = None
+        if bulk:
+            overlap = "all" if self.store.dialect == "postgresql" else "finish"
         with (
             self._words(bulk) as words,
             Writes(lambda: self.known, overlap=overlap) as writes,
@@ -265,7 +267,7 @@ class Indexer:
                 if words is not None:
                     upserts = words.attach(upserts)
                 if upserts or removals or state:
-                    batch = partial(self.store_batch, upserts, removals, now, broadcast, state)
+                    batch = partial(self.begin_batch, upserts, removals, now, broadcast, state)
                     writes.store(batch, edited)
         created = writes.created
         released: list[str] = []
@@ -295,22 +297,25 @@ class Indexer:
         """A process to make the search words of a bulk scan (`WORDS_FROM`)."""
         return WordsProcess(self.store.dialect) if bulk else nullcontext()
 
-    def store_batch(
+    def begin_batch(
         self,
         upserts: list[FileRecord],
         removals: Sequence[str],
         now: datetime,
         broadcast: bool,
         state: Mapping[str, str],
-    ) -> Stored:
-        """Store one batch: (the ids queued for broadcast, the records stored).
+    ) -> Callable[[], Stored]:
+        """Store one batch in the two steps of `ArticleStore.begin_changes`: this one,
+        and the function it returns, which commits and gives (the ids queued for
+        broadcast, the records stored).
 
         When the database refuses the batch's values, each file is stored on its own and
-        one that is refused again becomes a bad file naming why; the rest go on."""
+        one that is refused again becomes a bad file naming why; the rest go on (all of
+        it in this step)."""
 
-        def write(records: Sequence[FileRecord], *, rest: bool) -> list[str]:
+        def write(records: Sequence[FileRecord], *, rest: bool) -> Callable[[], list[str]]:
             """Store ``records``, and with ``rest`` the batch's removals and state too."""
-            return self.store.apply_changes(
+            return self.store.begin_changes(
                 records,
                 removals if rest else (),
                 now,
@@ -319,7 +324,8 @@ class Indexer:
             )
 
         try:
-            return write(upserts, rest=True), upserts
+            finish = write(upserts, rest=True)
+            return lambda: (finish(), upserts)
         except UnstorableError:
             if not upserts:
                 raise  # removals or state alone: no file to blame
@@ -327,7 +333,7 @@ class Indexer:
         stored: list[FileRecord] = []
         for record in upserts:
             try:
-                created += write([record], rest=False)
+                created += write([record], rest=False)()
             except UnstorableError as e:
                 f = FileStat(record.name, record.size, record.mtime_ns)
                 error = ArticleError(record.name, 0, f"cannot be stored in the database: {e}")
@@ -335,8 +341,8 @@ class Indexer:
                 continue
             stored.append(record)
         if removals or state:
-            created += write([], rest=True)
-        return created, stored
+            created += write([], rest=True)()
+        return lambda: (created, stored)
 
     def release_due(self, now: datetime | None = None) -> list[str]:
         """Publish the articles whose scheduled date has come (the ids)."""

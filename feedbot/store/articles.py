@@ -15,21 +15,21 @@ import json
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from contextlib import ExitStack
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, Connection, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Connection, func, select, text, update
 
-from feedbot.articles.model import Article, Entry, article_from_dict, article_to_dict, scheduled
+from feedbot.articles.model import Article, Entry, article_from_dict
 from feedbot.errors import UnstorableError
-from feedbot.search.words import IndexRow
 from feedbot.store.edits import Publishing, queue_edits
 from feedbot.store.engine import Database, set_state
 from feedbot.store.known import Known, KnownFiles
 from feedbot.store.lease import Fence
+from feedbot.store.records import FileRecord, record_problem, upsert
 from feedbot.store.schema import articles, bytewise
-from feedbot.store.search import backfill, merge, unindex
+from feedbot.store.search import backfill, merge, unindex, write_later
 from feedbot.store.search import index as index_search
 from feedbot.store.subscriptions import queue_posts
 
@@ -49,40 +49,6 @@ CHANGES_CHANNEL = "feedbot_articles"  # PostgreSQL NOTIFY channel, sent at that 
 # What the feeds, pages, /latest and the sender see: not removed, not waiting for its date.
 PUBLISHED = (articles.c.removed_at.is_(None), articles.c.scheduled.is_(False))
 MERGE_AFTER = 2_000  # indexed since the last `merge`: SQLite's is due (PostgreSQL's: after 1)
-
-
-@dataclass(frozen=True, slots=True)
-class FileRecord:
-    """One parsed article file, as the indexer hands it to the store."""
-
-    article: Article
-    name: str  # file name inside the index folder
-    size: int
-    mtime_ns: int
-    content_hash: str
-    words: IndexRow | None = None  # its search index row, if made beforehand (`Document.row`)
-
-    def known(self) -> Known:
-        return Known(self.article.id, self.size, self.mtime_ns, self.content_hash)
-
-
-# The integer columns are 64-bit on both engines (`feedbot.store.schema.BIGINT`).
-_INT64 = range(-(2**63), 2**63)
-
-
-def record_problem(record: FileRecord) -> str | None:
-    """Why one file's values cannot be stored, or None: checked before the write, so
-    one file cannot fail the write of the files stored with it."""
-    if record.article.seq not in _INT64:
-        return "sequence number too large to store"
-    if record.mtime_ns not in _INT64:
-        return (
-            "modification time is out of range (after 2262 or before 1678): "
-            "give the file a real time, e.g. `touch` it"
-        )
-    if record.size not in _INT64:
-        return "file size out of range"
-    return None
 
 
 def _published(language: str | None) -> tuple[ColumnElement[bool], ...]:
@@ -192,50 +158,86 @@ class Articles:
 
         Raises `UnstorableError` when the database refuses the values written (nothing
         is stored then): the caller can store the records one by one to find which."""
-        try:
-            queued = self._apply_changes(records, removals, now, broadcast, state_updates)
-        except OverflowError as e:  # a Python int the driver cannot bind (SQLite)
-            raise UnstorableError(str(e)) from e
-        self._unmerged += len(records)
-        return queued
+        return self.begin_changes(
+            records, removals, now, broadcast=broadcast, state_updates=state_updates
+        )()
 
-    def _apply_changes(
+    def begin_changes(
         self,
         records: Sequence[FileRecord],
         removals: Iterable[str],
         now: datetime,
+        *,
+        broadcast: bool,
+        state_updates: Mapping[str, str] | None = None,
+    ) -> Callable[[], list[str]]:
+        """`apply_changes` in two steps: this one writes all but SQLite's search index
+        rows and leaves the transaction open; the function it returns writes those,
+        commits and returns what `apply_changes` returns. FTS5's work on the rows (most of
+        the index's cost) is all SQLite's, without Python's lock, so a bulk scan has a
+        thread do the second step while it reads the next files. Call the function once,
+        and soon: the transaction holds the database's write lock until then. Raises as
+        `apply_changes` does, from either step (nothing is stored then)."""
+        token, removals = uuid.uuid4().hex, list(removals)
+        later: list[str] = []
+        transaction = ExitStack()
+        conn = transaction.enter_context(self._fence.write(self._db))
+        try:
+            created = self._write_changes(
+                conn, records, removals, now, broadcast, state_updates, token, later
+            )
+        except BaseException as e:
+            _abandon(transaction, e)
+
+        def finish() -> list[str]:
+            try:
+                write_later(conn, later)
+            except BaseException as e:
+                _abandon(transaction, e)
+            transaction.close()  # commits
+            if records or removals:
+                self._bumped(token)
+            self._unmerged += len(records)
+            return created
+
+        return finish
+
+    def _write_changes(
+        self,
+        conn: Connection,
+        records: Sequence[FileRecord],
+        removals: list[str],
+        now: datetime,
         broadcast: bool,
         state_updates: Mapping[str, str] | None,
+        token: str,
+        later: list[str],
     ) -> list[str]:
-        publishing = self._publishing
         created: list[str] = []
         changed: list[str] = []
         gone: list[str] = []
-        removals = list(removals)
-        token = uuid.uuid4().hex
-        with self._fence.write(self._db) as conn:
-            if records:
-                unindex(conn, [r.article.id for r in records])  # by the words stored now
-                created, changed = _upsert(conn, records, now, broadcast)
-                made = {r.article.id: r.words for r in records if r.words is not None}
-                index_search(conn, [r.article for r in records], made)
-            for article_id in removals:
-                if conn.execute(
-                    update(articles)
-                    .where(articles.c.id == article_id, articles.c.removed_at.is_(None))
-                    .values(removed_at=now)
-                ).rowcount:
-                    gone.append(article_id)
-            unindex(conn, gone)
-            fresh = set(created) if broadcast else set()
-            new = [r.article for r in records if r.article.id in fresh]
-            queue_owed(conn, new, changed, gone, now, publishing)
-            for key, value in (state_updates or {}).items():
-                set_state(conn, key, value)
-            if records or removals:
-                _announce(conn, token)
+        if records:
+            unindex(conn, [r.article.id for r in records])  # by the words stored now
+            created, changed = upsert(conn, records, now, broadcast)
+            made = {r.article.id: r.words for r in records if r.words is not None}
+            index_search(conn, [r.article for r in records], made, later=later)
+        for article_id in removals:
+            if conn.execute(
+                update(articles)
+                .where(articles.c.id == article_id, articles.c.removed_at.is_(None))
+                .values(removed_at=now)
+            ).rowcount:
+                gone.append(article_id)
+        if gone:
+            write_later(conn, later)  # an article indexed above may be one taken out here
+        unindex(conn, gone)
+        fresh = set(created) if broadcast else set()
+        new = [r.article for r in records if r.article.id in fresh]
+        queue_owed(conn, new, changed, gone, now, self._publishing)
+        for key, value in (state_updates or {}).items():
+            set_state(conn, key, value)
         if records or removals:
-            self._bumped(token)
+            _announce(conn, token)
         return created
 
     def _bumped(self, token: str) -> None:
@@ -341,60 +343,17 @@ def queue_owed(
         queue_edits(conn, gone, publishing.on_remove, now)
 
 
+def _abandon(transaction: ExitStack, error: BaseException) -> NoReturn:
+    """Roll back ``transaction`` for ``error`` and raise it (or what the database made
+    of it; a Python int the driver cannot bind, on SQLite, as `UnstorableError`)."""
+    transaction.__exit__(type(error), error, error.__traceback__)  # suppresses nothing
+    if isinstance(error, OverflowError):
+        raise UnstorableError(str(error)) from error
+    raise error
+
+
 def _announce(conn: Connection, token: str) -> None:
     """Tell every replica the articles changed (at this transaction's commit)."""
     set_state(conn, VERSION_KEY, token)
     if conn.dialect.name == "postgresql":  # delivered at commit
         conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
-
-
-def _row(record: FileRecord) -> dict[str, Any]:
-    article = record.article
-    published = article.date.value
-    return {
-        "path": record.name,
-        "size": record.size,
-        "mtime_ns": record.mtime_ns,
-        "content_hash": record.content_hash,
-        "body": json.dumps(article_to_dict(article), ensure_ascii=False, separators=(",", ":")),
-        "date": published,
-        "seq": article.seq,
-        "headline": article.headline,
-        "language": article.language,
-        "published": published,
-        "removed_at": None,
-    }
-
-
-def _upsert(
-    conn: Connection, records: Sequence[FileRecord], now: datetime, broadcast: bool
-) -> tuple[list[str], list[str]]:
-    """Insert or update article rows: (the ids never seen before and published now, the
-    ids seen before whose content changed or that came back after a removal)."""
-    ids = [r.article.id for r in records]
-    query = select(
-        articles.c.id, articles.c.content_hash, articles.c.removed_at, articles.c.scheduled
-    ).where(articles.c.id.in_(ids))
-    known = {r.id: r for r in conn.execute(query)}
-    fresh: list[dict[str, Any]] = []
-    changed: list[str] = []
-    seen: set[str] = set()
-    for record in records:
-        article = record.article
-        values = _row(record)
-        row = known.get(article.id)
-        if row is None and article.id not in seen:
-            extra = {"id": article.id, "first_seen": now, "updated": article.date.value}
-            waits = scheduled(article, now)
-            fresh.append(values | extra | {"broadcast": broadcast, "scheduled": waits})
-            seen.add(article.id)
-            continue
-        edited = row is not None and row.content_hash != record.content_hash
-        if edited:
-            values["updated"] = max(now, article.date.value)
-        if row is not None and not row.scheduled and (edited or row.removed_at is not None):
-            changed.append(article.id)  # its messages show another version (or a mark)
-        conn.execute(update(articles).where(articles.c.id == article.id).values(**values))
-    if fresh:
-        conn.execute(insert(articles), fresh)
-    return [row["id"] for row in fresh if not row["scheduled"]], changed

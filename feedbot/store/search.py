@@ -42,6 +42,7 @@ __all__ = [
     "month_of",
     "seconds",
     "unindex",
+    "write_later",
 ]
 
 log = logging.getLogger("feedbot.search")
@@ -72,14 +73,22 @@ def seconds(moment: datetime) -> int:
 
 
 def index(
-    conn: Connection, found: Sequence[Article], rows: Mapping[str, IndexRow] | None = None
+    conn: Connection,
+    found: Sequence[Article],
+    rows: Mapping[str, IndexRow] | None = None,
+    *,
+    later: list[str] | None = None,
 ) -> None:
     """Write the search words of ``found`` (new or changed), in the caller's transaction,
     after their rows and after `unindex` took out what the rows held before: an article
     still scheduled is left out until `Articles.release_due` publishes it, so the index
     holds only what readers may find. ``rows`` holds, by article id, index rows made
     beforehand (`feedbot.search.words.Document.row`, in this engine's form: a bulk scan
-    makes them in another process); the others are made here."""
+    makes them in another process); the others are made here.
+
+    With ``later`` (SQLite), FTS5's rows are not written but added to it, for
+    `write_later` to write before the transaction ends: FTS5's work on them, most of the
+    index's cost, is then done in one statement, wherever the caller runs it."""
     if not found:
         return
     articles_by_id = {a.id: a for a in found}  # an id twice in a batch: the last
@@ -104,12 +113,32 @@ def index(
         conn.execute(_PG_INSERT, [_pg_row(d, a, made.get(a.id)) for d, a in ordered])
         return
     conn.execute(search_docs.insert(), [{"docid": d, "article_id": a.id} for d, a in ordered])
-    conn.execute(_FTS_INSERT, [_fts_row(d, a, made.get(a.id)) for d, a in ordered])
+    fts = [_fts_row(d, a, made.get(a.id)) for d, a in ordered]
+    if later is None:
+        conn.execute(_FTS_INSERT, fts)
+    else:
+        rows_json = [[r["docid"], r["h"], r["s"], r["b"]] for r in fts]
+        later.append(json.dumps(rows_json, ensure_ascii=False, separators=(",", ":")))
+
+
+def write_later(conn: Connection, later: list[str]) -> None:
+    """Write the FTS5 rows `index` left in ``later`` (SQLite), in the transaction that
+    wrote the rest, and empty it. Each batch is one statement: SQLite runs it without
+    Python's lock (a statement per row would take the lock back for every row, and wait
+    for it whenever another thread holds it)."""
+    for batch in later:
+        conn.execute(_FTS_INSERT_JSON, {"rows": batch})
+    later.clear()
 
 
 # The FTS5 table is contentless (revision 0008): a row is deleted by giving its words again.
 _FTS_INSERT = text(
     "INSERT INTO search_fts (rowid, headline, headings, body) VALUES (:docid, :h, :s, :b)"
+)
+_FTS_INSERT_JSON = text(
+    "INSERT INTO search_fts (rowid, headline, headings, body) SELECT json_extract(value, "
+    "'$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    "json_extract(value, '$[3]') FROM json_each(:rows)"
 )
 _FTS_DELETE = text(
     "INSERT INTO search_fts (search_fts, rowid, headline, headings, body) "

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,4 +290,33 @@ def test_a_failed_bulk_scan_keeps_what_it_stored_and_leaves_no_process(
     assert store.articles.count() == 2 * BATCH
     report = indexer.scan(NOW)
     assert len(report.new) == FILES - 2 * BATCH
+    findable(store, files)
+
+
+def test_a_batch_that_fails_in_the_writes_thread_fails_the_scan_and_is_stored_later(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch, no_leftover_child: None
+) -> None:
+    """The second step of a batch's write (on SQLite FTS5's rows and the commit, in the
+    writes thread) fails: the scan raises, the batch is not stored nor known, and the
+    next scan stores it."""
+    from feedbot.store import articles as articles_module
+
+    files = write_files(tmp_path / "index")
+    indexer = bulk_indexer(tmp_path / "index", store)
+    real, calls = articles_module.write_later, 0
+
+    def second_fails(conn: Any, later: list[str]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise OSError("disk gone")
+        real(conn, later)
+
+    monkeypatch.setattr(articles_module, "write_later", second_fails)
+    with pytest.raises(OSError, match="disk gone"):
+        indexer.scan(NOW)
+    monkeypatch.undo()
+    assert len(indexer.known) == BATCH and store.articles.count() == BATCH
+    report = indexer.scan(NOW)
+    assert len(report.new) == FILES - BATCH
     findable(store, files)
