@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from feedbot.ingest.scan import Indexer
@@ -123,27 +123,47 @@ def serving_url(log: Path) -> str | None:
     return m.group(1) if m else None
 
 
+class _NoWords:
+    """Stands for `feedbot.ingest.bulk.WordsProcess` in a scan without search words."""
+
+    def __init__(self, dialect: str) -> None:
+        pass
+
+    def __enter__(self) -> _NoWords:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def add(self, record: object) -> None:
+        pass
+
+    def attach(self, records: list[Any]) -> list[Any]:
+        return records
+
+
 def cold_ingest(store: Store, index: Path, n: int, *, search: bool = True) -> tuple[float, Indexer]:
     """Seconds for the first scan of the ``n`` articles in ``index`` into ``store`` plus
     rendering the main feed, and the indexer (for re-scans). Without ``search`` the scan
-    writes no search index and makes no search words (a baseline for its cost)."""
+    writes no search index and makes no search words (a baseline for its cost); it is
+    otherwise the same scan, a bulk scan's overlapped writes included."""
     from feedbot.config import Settings
-    from feedbot.ingest.scan import Indexer
+    from feedbot.ingest import scan as scan_module
     from feedbot.publish.site import Site
     from feedbot.store import StoreSource
     from feedbot.store import articles as articles_module
 
-    real = articles_module.index_search
-    indexer = Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
+    real_index, real_words = articles_module.index_search, scan_module.WordsProcess
+    indexer = scan_module.Indexer(index, store.articles, max_bytes=1 << 20, settle_ms=0)
     if not search:
-        indexer.words_from = None
         articles_module.index_search = lambda conn, found, rows=None, later=None: None
+        scan_module.WordsProcess = _NoWords  # type: ignore[assignment,misc]
     site = Site(StoreSource(store.articles), Settings().feed)
     start = time.perf_counter()
     try:
         report = indexer.scan()
     finally:
-        articles_module.index_search = real
+        articles_module.index_search, scan_module.WordsProcess = real_index, real_words
     site.get("feed.atom")
     seconds = time.perf_counter() - start
     assert len(report.new) == n, report
