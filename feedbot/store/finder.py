@@ -8,7 +8,8 @@ in its headline, else `HEADING` in a section heading, else `TEXT` — divided by
 `RECENCY_DAYS` old needs twice the relevance of one from today. Ties go to the newest.
 Which candidates hold a term in a field is asked of the field's marked words
 (`feedbot.search.words.FIELD_MARKS`): on SQLite one short index walk per term and field,
-on PostgreSQL one read of the candidates' small ``fields`` vectors, by key. No engine
+on PostgreSQL a test of each candidate's small ``fields`` vector, on the row the search
+reads anyway. No engine
 score is computed (FTS5's ``bm25`` reads every match of every term to weigh it,
 ``ts_rank`` every candidate's whole vector).
 """
@@ -58,7 +59,7 @@ HEADLINE, HEADING, TEXT = 10, 4, 1
 # The newest matches, read from the index in key order (a key's high bits are its
 # article's date), so neither engine sorts; `_IN_FIELD` then asks which of them hold each
 # term in each field: on SQLite a walk of the marked term's entries from the oldest
-# candidate, on PostgreSQL a test of each candidate's ``fields`` vector.
+# candidate; on PostgreSQL the read itself tests each candidate's ``fields`` vector.
 _NEWEST = {
     False: text(
         "SELECT rowid FROM search_fts WHERE search_fts MATCH :match "
@@ -69,6 +70,14 @@ _NEWEST = {
         "AND docid < :below ORDER BY docid DESC LIMIT :window"
     ),
 }
+# PostgreSQL, ranking: the same read, each candidate's fields tested on the row the read
+# visits anyway (after the limit: only the rows kept are tested), rather than by a second
+# read of those rows by key.
+_NEWEST_TESTED = (
+    "SELECT docid, {tests} FROM (SELECT docid, fields FROM search_docs "
+    "WHERE vector @@ CAST(:match AS tsquery) AND docid < :below "
+    "ORDER BY docid DESC LIMIT :window) newest ORDER BY docid DESC"
+)
 _IN_FIELD = "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} AND rowid >= :lo"
 _IN_FIELD_FEW = (
     "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} "
@@ -78,9 +87,6 @@ _IN_FIELD_FEW = (
 #: term and field) instead of walking the match again from the oldest one: few matches
 #: of common words lie far apart, and the walk would read the match's whole doclists.
 _FEW = 64
-_IN_FIELDS_POSTGRES = (
-    "SELECT docid, {tests} FROM search_docs WHERE docid = ANY(CAST(:keys AS bigint[]))"
-)
 _FIELD_TEST = "fields @@ CAST(:m{n} AS tsquery)"
 
 # The two ends of the keys (planned before the settings change: the key index gives them
@@ -162,26 +168,29 @@ def _in_fields(within: str | None, forms: Forms, postgres: bool) -> tuple[str, s
     return f"({within}) {and_} {headline}", f"({within}) {and_} {heading}"
 
 
-def _fields(
-    conn: Connection, match: str, terms: Sequence[Forms], keys: Sequence[int], postgres: bool
-) -> list[tuple[set[int], set[int]]]:
-    """For each term, the ``keys`` (candidates, newest first) — on SQLite a superset of
-    them from the oldest on — that hold it in the headline, and those that hold it in a
-    heading, in one statement."""
-    found: list[tuple[set[int], set[int]]] = [(set(), set()) for _ in terms]
-    params: dict[str, object] = {}
-    few = postgres or len(keys) <= _FEW
+#: For each term of a query, the candidates that hold it in their headline, and those that
+#: hold it in a section heading.
+Fields = list[tuple[set[int], set[int]]]
+
+
+def _field_params(terms: Sequence[Forms], within: str | None, postgres: bool) -> dict[str, str]:
+    """The match expressions `_in_fields` makes, each term's two as ``m{2i}``, ``m{2i+1}``."""
+    params = {}
     for i, forms in enumerate(terms):
-        for j, expression in enumerate(_in_fields(None if few else match, forms, postgres)):
+        for j, expression in enumerate(_in_fields(within, forms, postgres)):
             params[f"m{2 * i + j}"] = expression
-    if postgres:
-        tests = ", ".join(_FIELD_TEST.format(n=n) for n in range(len(params)))
-        params["keys"] = "{" + ",".join(map(str, keys)) + "}"  # one literal, not 1,000 values
-        for key, *held in conn.execute(text(_IN_FIELDS_POSTGRES.format(tests=tests)), params).all():
-            for n, hit in enumerate(held):
-                if hit:
-                    found[n // 2][n % 2].add(key)
-        return found
+    return params
+
+
+def _fields_sqlite(
+    conn: Connection, match: str, terms: Sequence[Forms], keys: Sequence[int]
+) -> Fields:
+    """For each term, the ``keys`` (candidates, newest first) — or a superset of them from
+    the oldest on — that hold it in the headline, and those that hold it in a heading, in
+    one statement."""
+    found: Fields = [(set(), set()) for _ in terms]
+    few = len(keys) <= _FEW
+    params: dict[str, object] = dict(_field_params(terms, None if few else match, False))
     if few:
         params["keys"], select = json.dumps(list(keys)), _IN_FIELD_FEW
     else:
@@ -216,8 +225,11 @@ def _ranked(
     return heapq.merge(lifted, (k for k in keys if k not in lift), key=order)
 
 
-def _newest_postgres(conn: Connection, match: str) -> list[int]:
-    """The newest `CANDIDATES` matches on PostgreSQL.
+def _newest_postgres(
+    conn: Connection, match: str, terms: Sequence[Forms] | None
+) -> tuple[list[int], Fields]:
+    """The newest `CANDIDATES` matches on PostgreSQL and, when ``terms`` are given (a
+    ranked search), which of them hold each term in which field.
 
     GIN knows which rows match but not their keys: reading the newest of 50,000 matches
     would visit 50,000 rows, and a walk of the key index backwards would read (and
@@ -225,41 +237,43 @@ def _newest_postgres(conn: Connection, match: str) -> list[int]:
     vector holds its month (`MONTH_MARK`), and the index is asked for the matches of
     the newest month, then of as many older months as the matches so far say should
     hold the rest, and so on; the bitmap plan is the only one allowed, so a row is
-    visited only when it matches, and about once."""
+    visited only when it matches, and about once. The fields are tested on the rows
+    those reads keep (`_NEWEST_TESTED`), not read again."""
+    found: Fields = [(set(), set()) for _ in terms or ()]
+    tests = _field_params(terms or (), None, True)
+    statement = _NEWEST[True]
+    if tests:
+        listed = ", ".join(_FIELD_TEST.format(n=n) for n in range(len(tests)))
+        statement = text(_NEWEST_TESTED.format(tests=listed))
+    keys: list[int] = []
+
+    def read(match: str, below: int) -> None:
+        params = {"match": match, "below": below, "window": CANDIDATES - len(keys), **tests}
+        # fetched at once: one row at a time costs more than the search
+        for key, *held in conn.execute(statement, params).all():
+            keys.append(key)
+            for n, hit in enumerate(held):
+                if hit:
+                    found[n // 2][n % 2].add(key)
+
     bottom, top, *_ = conn.execute(_ENDS_THEN_BITMAPS_ONLY).one()
     if top is None:
-        return []
+        return keys, found
     first, last = month_of(bottom), month_of(top)
     newest = last
-    keys: list[int] = []
     span, oldest = 1, newest + 1  # the months from oldest to newest are read
     while last >= first:
         if span > _MAX_SPAN:  # a rare match: all that is older, at once
-            keys.extend(
-                conn.scalars(
-                    _NEWEST[True],
-                    {
-                        "match": match,
-                        "below": _first_key(oldest),
-                        "window": CANDIDATES - len(keys),
-                    },
-                ).all()  # fetched at once: one row at a time costs more than the search
-            )
-            return keys
+            read(match, _first_key(oldest))
+            break
         oldest = max(first, last - span + 1)
-        within = f"({match}) & ({_months(oldest, last)})"
-        keys.extend(
-            conn.scalars(
-                _NEWEST[True],
-                {"match": within, "below": top + 1, "window": CANDIDATES - len(keys)},
-            ).all()
-        )
+        read(f"({match}) & ({_months(oldest, last)})", top + 1)
         if len(keys) >= CANDIDATES:
             break
         last = oldest - 1
         rate = len(keys) / (newest - oldest + 1)  # matches a month so far
         span = math.ceil((CANDIDATES - len(keys)) / rate * 1.25) if rate else 4 * span
-    return keys
+    return keys, found
 
 
 def _reach(keys: Sequence[int], terms: int, places: int, now: datetime) -> int:
@@ -312,16 +326,17 @@ class Search:
             match = compile_tsquery(parts) if postgres else compile_fts5(parts)
             if match is None:
                 return []
+            terms = [forms for part, forms in parts if not part.exclude and forms]
             keys: Sequence[int]
             if postgres:
-                keys = _newest_postgres(conn, match)
+                keys, fields = _newest_postgres(conn, match, None if newest else terms)
             else:
                 keys = conn.scalars(_NEWEST[False], {"match": match, "window": CANDIDATES}).all()
             if not newest and len(keys) > 1:
-                terms = [forms for part, forms in parts if not part.exclude and forms]
-                oldest = _reach(keys, len(terms), offset + limit, now)
-                reached = [k for k in keys if k >= oldest]
-                fields = _fields(conn, match, terms, reached, postgres)
+                if not postgres:
+                    oldest = _reach(keys, len(terms), offset + limit, now)
+                    reached = [k for k in keys if k >= oldest]
+                    fields = _fields_sqlite(conn, match, terms, reached)
                 keys = list(islice(_ranked(keys, fields, now), offset + limit))
             keys = keys[offset : offset + limit]
             if not keys:
