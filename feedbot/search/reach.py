@@ -43,24 +43,29 @@ class Found:
     since: datetime | None = None
 
 
-def effort(parts: Sequence[tuple[Part, Forms | None]], phrase_word: int = 1) -> int:
+def effort(
+    parts: Sequence[tuple[Part, Forms | None]], phrase_word: int = 1, excluded: int = 1
+) -> int:
     """The entries a query reads per article: one per word of each term it searches for
-    or excludes (a term it ignores reads none), a phrase's words counting
-    ``phrase_word`` each (an engine that checks a phrase by reading each candidate's
-    whole document weighs more)."""
+    or excludes (a term it ignores reads none). An engine's own costs weigh some more: a
+    phrase's words ``phrase_word`` each (their positions are compared, or each candidate's
+    whole document read), an excluded term ``excluded`` times (each match is checked
+    against it)."""
     total = 0
-    for _, forms in parts:
+    for part, forms in parts:
         if not forms:
             continue
         words = max(len(form) for form in forms)
-        total += words if words == 1 else words * phrase_word
+        weight = words if words == 1 else words * phrase_word
+        total += weight * excluded if part.exclude else weight
     return total
 
 
 def share(effort: int, articles: int) -> float:
     """The newest share (0 to 1) of an archive of ``articles`` that a search of ``effort``
     reads: all of it for `PLAIN_WORDS` or fewer, or when the whole read stays within
-    `WORK_FLOOR`; else what `PLAIN_WORDS` words' read of the whole archive buys."""
-    if effort <= PLAIN_WORDS or effort * articles <= WORK_FLOOR:
+    `WORK_FLOOR`; else what `PLAIN_WORDS` words' read of the whole archive buys, the
+    marks that bound the read counting as one word more."""
+    if effort <= PLAIN_WORDS or (effort + 1) * articles <= WORK_FLOOR:
         return 1.0
-    return max(PLAIN_WORDS * articles, WORK_FLOOR) / (effort * articles)
+    return max(PLAIN_WORDS * articles, WORK_FLOOR) / ((effort + 1) * articles)

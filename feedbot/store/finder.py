@@ -66,7 +66,7 @@ _NEWEST = {
     ),
     True: text(
         "SELECT docid FROM search_docs WHERE vector @@ CAST(:match AS tsquery) "
-        "AND docid < :below AND docid >= :floor ORDER BY docid DESC LIMIT :window"
+        "AND docid < :below ORDER BY docid DESC LIMIT :window"
     ),
 }
 # PostgreSQL, ranking: the same read, each candidate's fields tested on the row the read
@@ -74,7 +74,7 @@ _NEWEST = {
 # read of those rows by key.
 _NEWEST_TESTED = (
     "SELECT docid, {tests} FROM (SELECT docid, fields FROM search_docs "
-    "WHERE vector @@ CAST(:match AS tsquery) AND docid < :below AND docid >= :floor "
+    "WHERE vector @@ CAST(:match AS tsquery) AND docid < :below "
     "ORDER BY docid DESC LIMIT :window) newest ORDER BY docid DESC"
 )
 _IN_FIELD = "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} AND rowid >= :lo"
@@ -104,10 +104,13 @@ _MAX_SPAN = 48
 _ENDS = text(  # each its own subquery: SQLite reads a lone min or max off the index
     "SELECT (SELECT min(docid) FROM search_docs), (SELECT max(docid) FROM search_docs)"
 )
-#: PostgreSQL checks a phrase by reading each candidate's whole vector (GIN only knows
-#: which hold its words): a phrase's word weighs this many of a word's index entries in
-#: the effort that decides how far back a search reads (`feedbot.search.reach`).
-PHRASE_WORD_POSTGRES = 8
+#: What a phrase's word and an excluded term weigh against a word in the effort that
+#: decides how far back a search reads (`feedbot.search.reach.effort`), by engine
+#: (measured over 100,000 articles, `bench search`): FTS5 compares a phrase's positions
+#: and checks each match against the excluded terms' entries; PostgreSQL reads each
+#: candidate's whole vector for a phrase (GIN only knows which hold its words), and GIN
+#: itself rules out excluded words.
+WEIGHTS = {"sqlite": (2, 2), "postgresql": (8, 1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,10 +196,13 @@ def _newest_postgres(
     keys: list[int] = []
 
     def read(match: str, below: int) -> None:
-        params = {"match": match, "below": below, "floor": floor, "window": CANDIDATES - len(keys)}
-        params.update(tests)
-        # fetched at once: one row at a time costs more than the search
+        params = {"match": match, "below": below, "window": CANDIDATES - len(keys), **tests}
+        # fetched at once: one row at a time costs more than the search. The floor is
+        # applied here, not in SQL: a range on both sides of the key would have the
+        # planner AND GIN's bitmap with one of the key index over the whole range.
         for key, *held in conn.execute(statement, params).all():
+            if key < floor:
+                break  # newest first: the rest are older still
             keys.append(key)
             for n, hit in enumerate(held):
                 if hit:
@@ -306,7 +312,7 @@ class Search:
             if match is None:
                 return Found()
             terms = [forms for part, forms in parts if not part.exclude and forms]
-            part = share(effort(parts, PHRASE_WORD_POSTGRES if postgres else 1), indexed)
+            part = share(effort(parts, *WEIGHTS[conn.dialect.name]), indexed)
             keys: Sequence[int]
             cut: int | None = None
             if postgres:
