@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry
 
-from feedbot.articles.model import Entry
 from feedbot.cluster.catchup import CatchUp
 from feedbot.cluster.leader import Leadership
 from feedbot.config import FeedSettings, HttpSettings, Settings
@@ -37,6 +36,7 @@ from feedbot.runtime.looplag import LoopLag
 from feedbot.runtime.publishing import publishing_from
 from feedbot.runtime.reload import Reloader
 from feedbot.search.query import Query
+from feedbot.search.reach import Found
 from feedbot.store import Store, StoreSource
 from feedbot.store.dbfile import FileIdentity
 
@@ -143,9 +143,8 @@ def bind(daemon: Daemon, http: HttpSettings) -> HttpServer:
 def searches(store: Store, feed: FeedSettings) -> Searches:
     """The site's search answers, over the store's full-text index."""
 
-    def find(query: Query, offset: int, limit: int, newest: bool) -> list[Entry]:
+    def find(query: Query, offset: int, limit: int, newest: bool) -> Found:
         now = datetime.now(UTC)
-        hits = store.search.find(query, now, offset=offset, limit=limit, newest=newest)
-        return [hit.entry for hit in hits]
+        return store.search.results(query, now, offset=offset, limit=limit, newest=newest)
 
     return Searches(find, lambda: store.articles.version, feed)

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from feedbot.articles.dates import format_date, rfc3339
 from feedbot.articles.i18n import translator
-from feedbot.articles.model import Entry
+from feedbot.articles.model import DatePrecision, Entry
 from feedbot.config import FeedSettings
 from feedbot.publish.body import clean_article, clean_text
 from feedbot.publish.feeds import FeedDoc, render_atom, render_json, render_rss
@@ -32,6 +32,7 @@ from feedbot.publish.pages import PER_PAGE, render_page
 from feedbot.publish.site import CONTENT_TYPES, MISS, Resource, make_resource
 from feedbot.publish.urls import Channel, FeedFormat, article_path
 from feedbot.search.query import Query, QueryError, parse
+from feedbot.search.reach import SEARCHED_SINCE, Found
 from feedbot.search.snippet import snippet
 
 __all__ = ["MAX_PAGES", "SEARCH_FEED_ENTRIES", "SEARCH_PATHS", "Asked", "Finder", "Searches"]
@@ -51,9 +52,10 @@ ONE_OFF = 6
 
 
 class Finder(Protocol):
-    """Runs a search: the published entries ``query`` finds, best (or newest) first."""
+    """Runs a search: the published entries ``query`` finds, best (or newest) first, and
+    how far back it read (`feedbot.search.reach`)."""
 
-    def __call__(self, query: Query, offset: int, limit: int, newest: bool) -> Sequence[Entry]: ...
+    def __call__(self, query: Query, offset: int, limit: int, newest: bool) -> Found: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,23 +142,29 @@ class Searches:
         except QueryError as e:
             query, message = Query(()), e.message(translator(self._feed.language))
         if fmt is not None:
-            entries = self._find(query, 0, SEARCH_FEED_ENTRIES, True) if query.included else []
+            found = self._find(query, 0, SEARCH_FEED_ENTRIES, True) if query.included else Found()
+            entries = found.entries
             doc = FeedDoc(entries, None, 0, Channel(query=query.text or asked.text))
             body = _RENDER[fmt](doc, self._feed)
             resource = make_resource(body, CONTENT_TYPES[fmt], entries, compresslevel=ONE_OFF)
         else:
             offset = (asked.page - 1) * PER_PAGE
-            found = self._find(query, offset, PER_PAGE + 1, False) if query.included else []
-            body = self._page(asked, query, found[:PER_PAGE], len(found) > PER_PAGE, message)
-            resource = make_resource(
-                body, CONTENT_TYPES["html"], found[:PER_PAGE], compresslevel=ONE_OFF
-            )
+            found = self._find(query, offset, PER_PAGE + 1, False) if query.included else Found()
+            shown, more = found.entries[:PER_PAGE], len(found.entries) > PER_PAGE
+            body = self._page(asked, query, shown, more, message, found.since)
+            resource = make_resource(body, CONTENT_TYPES["html"], shown, compresslevel=ONE_OFF)
         # Any change of the articles may change an answer: never older than that change.
         modified = min(max(resource.last_modified, self._changed), self._clock())
         return replace(resource, last_modified=modified.replace(microsecond=0))
 
     def _page(
-        self, asked: Asked, query: Query, entries: Sequence[Entry], more: bool, message: str
+        self,
+        asked: Asked,
+        query: Query,
+        entries: Sequence[Entry],
+        more: bool,
+        message: str,
+        since: datetime | None,
     ) -> bytes:
         feed = self._feed
         _ = translator(feed.language)
@@ -166,6 +174,9 @@ class Searches:
             message = _("Type a word to search for.")
         elif not message and not entries:
             message = _("No articles found.")
+        if since is not None:
+            day = format_date(since, DatePrecision.DAY, feed.language)
+            message = " ".join(filter(None, [message, _(SEARCHED_SINCE, date=day)]))
         items = []
         for entry in entries:
             article = clean_article(entry.article)

@@ -8,7 +8,8 @@ in its headline, else `HEADING` in a section heading, else `TEXT` — divided by
 `RECENCY_DAYS` old needs twice the relevance of one from today. Ties go to the newest.
 Which candidates hold a term in a field is asked of the field's marked words
 (`feedbot.search.words.FIELD_MARKS`): on SQLite one short index walk per term and field,
-on PostgreSQL one read of the candidates' small ``fields`` vectors, by key. No engine
+on PostgreSQL a test of each candidate's small ``fields`` vector, on the row the search
+reads anyway. No engine
 score is computed (FTS5's ``bm25`` reads every match of every term to weigh it,
 ``ts_rank`` every candidate's whole vector).
 """
@@ -18,19 +19,20 @@ from __future__ import annotations
 import heapq
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, func, select, text
 
 from feedbot.articles.model import Article, Entry, article_from_dict
-from feedbot.search.query import Forms, Part, Query
-from feedbot.search.words import FIELD_MARKS
+from feedbot.search.query import Forms, Query
+from feedbot.search.reach import Found, effort, share
 from feedbot.store.engine import Database
+from feedbot.store.matching import compile_fts5, compile_tsquery, field_params
 from feedbot.store.schema import articles, search_docs
-from feedbot.store.search import MONTH_MARK, SLOT_BITS, month_of, seconds
+from feedbot.store.search import SLOT_BITS, month_of, seconds, span_marks
 
 __all__ = [
     "CANDIDATES",
@@ -40,8 +42,6 @@ __all__ = [
     "TEXT",
     "Hit",
     "Search",
-    "compile_fts5",
-    "compile_tsquery",
 ]
 
 RECENCY_DAYS = 30
@@ -58,10 +58,10 @@ HEADLINE, HEADING, TEXT = 10, 4, 1
 # The newest matches, read from the index in key order (a key's high bits are its
 # article's date), so neither engine sorts; `_IN_FIELD` then asks which of them hold each
 # term in each field: on SQLite a walk of the marked term's entries from the oldest
-# candidate, on PostgreSQL a test of each candidate's ``fields`` vector.
+# candidate; on PostgreSQL the read itself tests each candidate's ``fields`` vector.
 _NEWEST = {
     False: text(
-        "SELECT rowid FROM search_fts WHERE search_fts MATCH :match "
+        "SELECT rowid FROM search_fts WHERE search_fts MATCH :match AND rowid >= :floor "
         "ORDER BY rowid DESC LIMIT :window"
     ),
     True: text(
@@ -69,6 +69,14 @@ _NEWEST = {
         "AND docid < :below ORDER BY docid DESC LIMIT :window"
     ),
 }
+# PostgreSQL, ranking: the same read, each candidate's fields tested on the row the read
+# visits anyway (after the limit: only the rows kept are tested), rather than by a second
+# read of those rows by key.
+_NEWEST_TESTED = (
+    "SELECT docid, {tests} FROM (SELECT docid, fields FROM search_docs "
+    "WHERE vector @@ CAST(:match AS tsquery) AND docid < :below "
+    "ORDER BY docid DESC LIMIT :window) newest ORDER BY docid DESC"
+)
 _IN_FIELD = "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} AND rowid >= :lo"
 _IN_FIELD_FEW = (
     "SELECT {n}, rowid FROM search_fts WHERE search_fts MATCH :m{n} "
@@ -78,9 +86,6 @@ _IN_FIELD_FEW = (
 #: term and field) instead of walking the match again from the oldest one: few matches
 #: of common words lie far apart, and the walk would read the match's whole doclists.
 _FEW = 64
-_IN_FIELDS_POSTGRES = (
-    "SELECT docid, {tests} FROM search_docs WHERE docid = ANY(CAST(:keys AS bigint[]))"
-)
 _FIELD_TEST = "fields @@ CAST(:m{n} AS tsquery)"
 
 # The two ends of the keys (planned before the settings change: the key index gives them
@@ -95,6 +100,17 @@ _ENDS_THEN_BITMAPS_ONLY = text(
 # PostgreSQL names at most this many months (`MONTH_MARK`) in one query; past that, a
 # search reads all that is older at once (the match is rare by then).
 _MAX_SPAN = 48
+# SQLite: the ends of the keys, for a search that reads only the newest share.
+_ENDS = text(  # each its own subquery: SQLite reads a lone min or max off the index
+    "SELECT (SELECT min(docid) FROM search_docs), (SELECT max(docid) FROM search_docs)"
+)
+#: What a phrase's word and an excluded term weigh against a word in the effort that
+#: decides how far back a search reads (`feedbot.search.reach.effort`), by engine
+#: (measured over 100,000 articles, `bench search`): FTS5 compares a phrase's positions
+#: and checks each match against the excluded terms' entries; PostgreSQL reads each
+#: candidate's whole vector for a phrase (GIN only knows which hold its words), and GIN
+#: itself rules out excluded words.
+WEIGHTS = {"sqlite": (2, 2), "postgresql": (8, 1)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,80 +124,20 @@ class Hit:
         return self.entry.article
 
 
-def compile_fts5(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
-    """The FTS5 MATCH expression, or None when nothing can match."""
-    return _compile(parts, "AND", "OR", " NOT ", _fts5_phrase)
+#: For each term of a query, the candidates that hold it in their headline, and those that
+#: hold it in a section heading.
+Fields = list[tuple[set[int], set[int]]]
 
 
-def compile_tsquery(parts: Sequence[tuple[Part, Forms | None]]) -> str | None:
-    """The ``tsquery`` text, or None when nothing can match."""
-    return _compile(parts, "&", "|", " & !", _tsquery_phrase)
-
-
-def _fts5_phrase(form: tuple[str, ...]) -> str:
-    return '"' + " ".join(form) + '"'
-
-
-def _tsquery_phrase(form: tuple[str, ...]) -> str:
-    return " <-> ".join(f"'{w}'" for w in form)
-
-
-def _either(
-    forms: Iterable[tuple[str, ...]], or_: str, phrase: Callable[[tuple[str, ...]], str]
-) -> str:
-    return "(" + f" {or_} ".join(phrase(f) for f in sorted(forms)) + ")"
-
-
-def _compile(
-    parts: Sequence[tuple[Part, Forms | None]],
-    and_: str,
-    or_: str,
-    but_not: str,
-    phrase: Callable[[tuple[str, ...]], str],
-) -> str | None:
-    included = [forms for part, forms in parts if not part.exclude and forms is not None]
-    if not included or not all(included):
-        return None  # no term to look for, or one no article can hold
-    found = "(" + f" {and_} ".join(_either(f, or_, phrase) for f in included) + ")"
-    excluded = [_either(forms, or_, phrase) for part, forms in parts if part.exclude and forms]
-    if excluded:
-        found += but_not + "(" + f" {or_} ".join(excluded) + ")"
-    return found
-
-
-def _in_fields(within: str | None, forms: Forms, postgres: bool) -> tuple[str, str]:
-    """Match expressions for the articles that hold a term (``forms``) in their headline,
-    and for those that hold it in a section heading: of the marked words, on SQLite
-    within the query's match (``within``)."""
-    and_, or_, phrase = ("&", "|", _tsquery_phrase) if postgres else ("AND", "OR", _fts5_phrase)
-    headline, heading = (
-        _either([tuple(m + w for w in f) for f in forms], or_, phrase) for m in FIELD_MARKS
-    )
-    if within is None:
-        return headline, heading
-    return f"({within}) {and_} {headline}", f"({within}) {and_} {heading}"
-
-
-def _fields(
-    conn: Connection, match: str, terms: Sequence[Forms], keys: Sequence[int], postgres: bool
-) -> list[tuple[set[int], set[int]]]:
-    """For each term, the ``keys`` (candidates, newest first) — on SQLite a superset of
-    them from the oldest on — that hold it in the headline, and those that hold it in a
-    heading, in one statement."""
-    found: list[tuple[set[int], set[int]]] = [(set(), set()) for _ in terms]
-    params: dict[str, object] = {}
-    few = postgres or len(keys) <= _FEW
-    for i, forms in enumerate(terms):
-        for j, expression in enumerate(_in_fields(None if few else match, forms, postgres)):
-            params[f"m{2 * i + j}"] = expression
-    if postgres:
-        tests = ", ".join(_FIELD_TEST.format(n=n) for n in range(len(params)))
-        params["keys"] = "{" + ",".join(map(str, keys)) + "}"  # one literal, not 1,000 values
-        for key, *held in conn.execute(text(_IN_FIELDS_POSTGRES.format(tests=tests)), params).all():
-            for n, hit in enumerate(held):
-                if hit:
-                    found[n // 2][n % 2].add(key)
-        return found
+def _fields_sqlite(
+    conn: Connection, match: str, terms: Sequence[Forms], keys: Sequence[int]
+) -> Fields:
+    """For each term, the ``keys`` (candidates, newest first) — or a superset of them from
+    the oldest on — that hold it in the headline, and those that hold it in a heading, in
+    one statement."""
+    found: Fields = [(set(), set()) for _ in terms]
+    few = len(keys) <= _FEW
+    params: dict[str, object] = dict(field_params(terms, None if few else match, False))
     if few:
         params["keys"], select = json.dumps(list(keys)), _IN_FIELD_FEW
     else:
@@ -216,8 +172,12 @@ def _ranked(
     return heapq.merge(lifted, (k for k in keys if k not in lift), key=order)
 
 
-def _newest_postgres(conn: Connection, match: str) -> list[int]:
-    """The newest `CANDIDATES` matches on PostgreSQL.
+def _newest_postgres(
+    conn: Connection, match: str, terms: Sequence[Forms] | None, part: float
+) -> tuple[list[int], Fields, int | None]:
+    """The newest `CANDIDATES` matches on PostgreSQL in the newest ``part`` of the keys'
+    span; when ``terms`` are given (a ranked search), which of them hold each term in
+    which field; and the key the read stopped at when that part ended it (else None).
 
     GIN knows which rows match but not their keys: reading the newest of 50,000 matches
     would visit 50,000 rows, and a walk of the key index backwards would read (and
@@ -225,41 +185,64 @@ def _newest_postgres(conn: Connection, match: str) -> list[int]:
     vector holds its month (`MONTH_MARK`), and the index is asked for the matches of
     the newest month, then of as many older months as the matches so far say should
     hold the rest, and so on; the bitmap plan is the only one allowed, so a row is
-    visited only when it matches, and about once."""
+    visited only when it matches, and about once. The fields are tested on the rows
+    those reads keep (`_NEWEST_TESTED`), not read again."""
+    found: Fields = [(set(), set()) for _ in terms or ()]
+    tests = field_params(terms or (), None, True)
+    statement = _NEWEST[True]
+    if tests:
+        listed = ", ".join(_FIELD_TEST.format(n=n) for n in range(len(tests)))
+        statement = text(_NEWEST_TESTED.format(tests=listed))
+    keys: list[int] = []
+
+    def read(match: str, below: int) -> None:
+        params = {"match": match, "below": below, "window": CANDIDATES - len(keys), **tests}
+        # fetched at once: one row at a time costs more than the search. The floor is
+        # applied here, not in SQL: a range on both sides of the key would have the
+        # planner AND GIN's bitmap with one of the key index over the whole range.
+        for key, *held in conn.execute(statement, params).all():
+            if key < floor:
+                break  # newest first: the rest are older still
+            keys.append(key)
+            for n, hit in enumerate(held):
+                if hit:
+                    found[n // 2][n % 2].add(key)
+
     bottom, top, *_ = conn.execute(_ENDS_THEN_BITMAPS_ONLY).one()
     if top is None:
-        return []
-    first, last = month_of(bottom), month_of(top)
+        return keys, found, None
+    floor = _floor(bottom, top, part)
+    first, last = month_of(floor), month_of(top)
     newest = last
-    keys: list[int] = []
     span, oldest = 1, newest + 1  # the months from oldest to newest are read
     while last >= first:
-        if span > _MAX_SPAN:  # a rare match: all that is older, at once
-            keys.extend(
-                conn.scalars(
-                    _NEWEST[True],
-                    {
-                        "match": match,
-                        "below": _first_key(oldest),
-                        "window": CANDIDATES - len(keys),
-                    },
-                ).all()  # fetched at once: one row at a time costs more than the search
-            )
-            return keys
+        if span > _MAX_SPAN:  # a rare match: all that is older (down to the floor), at once
+            # the floor's months as marks while they are few: GIN then reads less of each
+            # term; many marks would cost more than the rows they spare
+            few = floor > bottom and oldest - first <= _MAX_SPAN
+            read(f"({match}) & ({_span(first, oldest - 1)})" if few else match, _first_key(oldest))
+            break
         oldest = max(first, last - span + 1)
-        within = f"({match}) & ({_months(oldest, last)})"
-        keys.extend(
-            conn.scalars(
-                _NEWEST[True],
-                {"match": within, "below": top + 1, "window": CANDIDATES - len(keys)},
-            ).all()
-        )
+        read(f"({match}) & ({_span(oldest, last)})", top + 1)
         if len(keys) >= CANDIDATES:
             break
         last = oldest - 1
         rate = len(keys) / (newest - oldest + 1)  # matches a month so far
-        span = math.ceil((CANDIDATES - len(keys)) / rate * 1.25) if rate else 4 * span
-    return keys
+        # none yet: look four times as far; a search bounded by a floor (a costly one,
+        # each read of which reads much of every term's entries) reads all the rest
+        grow = 4 * span if floor == bottom else _MAX_SPAN + 1
+        span = math.ceil((CANDIDATES - len(keys)) / rate * 1.25) if rate else grow
+    return keys, found, floor if floor > bottom and len(keys) < CANDIDATES else None
+
+
+def _floor(bottom: int, top: int, part: float) -> int:
+    """The oldest key of the newest ``part`` of the span from ``bottom`` to ``top``."""
+    return bottom if part >= 1 else max(bottom, top - int((top - bottom) * part))
+
+
+def _date(key: int) -> datetime:
+    """The moment a key's high bits hold (its article's date, to the second)."""
+    return datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=key >> SLOT_BITS)
 
 
 def _reach(keys: Sequence[int], terms: int, places: int, now: datetime) -> int:
@@ -277,8 +260,9 @@ def _reach(keys: Sequence[int], terms: int, places: int, now: datetime) -> int:
     return max(keys[-1], (today - math.ceil(reach * 86400)) << SLOT_BITS)
 
 
-def _months(first: int, last: int) -> str:
-    return " | ".join(f"'{MONTH_MARK}{m}'" for m in range(first, last + 1))
+def _span(first: int, last: int) -> str:
+    """Matches the articles of the months ``first`` to ``last`` (`span_marks`)."""
+    return " | ".join(f"'{mark}'" for mark in span_marks(first, last))
 
 
 def _first_key(month: int) -> int:
@@ -293,7 +277,7 @@ class Search:
     def __init__(self, db: Database, version: Callable[[], object] = object) -> None:
         self._db = db
         self._version = version  # the articles' version: a change may bring a language
-        self._known: tuple[object, list[str]] = (object(), [])
+        self._known: tuple[object, list[str], int] = (object(), [], 0)
 
     def find(
         self,
@@ -306,46 +290,79 @@ class Search:
     ) -> list[Hit]:
         """The published articles ``query`` finds: best first (see the module doc), or
         ``newest`` first (a search's feed)."""
+        found = self.results(query, now, offset=offset, limit=limit, newest=newest)
+        return [Hit(entry) for entry in found.entries]
+
+    def results(
+        self,
+        query: Query,
+        now: datetime,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        newest: bool = False,
+    ) -> Found:
+        """What `find` finds, and the date the search read back to when it read only the
+        newest part of the archive (`feedbot.search.reach`)."""
         with self._db.read() as conn:
-            parts = query.variants(self._languages(conn))
+            languages, indexed = self._archive(conn)
+            parts = query.variants(languages)
             postgres = conn.dialect.name == "postgresql"
             match = compile_tsquery(parts) if postgres else compile_fts5(parts)
             if match is None:
-                return []
+                return Found()
+            terms = [forms for part, forms in parts if not part.exclude and forms]
+            part = share(effort(parts, *WEIGHTS[conn.dialect.name]), indexed)
             keys: Sequence[int]
+            cut: int | None = None
             if postgres:
-                keys = _newest_postgres(conn, match)
+                keys, fields, cut = _newest_postgres(conn, match, None if newest else terms, part)
             else:
-                keys = conn.scalars(_NEWEST[False], {"match": match, "window": CANDIDATES}).all()
+                floor = 0
+                if part < 1:
+                    bottom, top = conn.execute(_ENDS).one()
+                    floor = 0 if top is None else _floor(bottom, top, part)
+                if floor:  # FTS5 stops at the floor only once a match is past it: the
+                    # marks of the months from it on end every term's reading there
+                    cut = floor if floor > bottom else None
+                    marks = span_marks(month_of(floor), month_of(top))
+                    match = compile_fts5(parts, marks) or match  # the same terms: never None
+                params = {"match": match, "floor": floor, "window": CANDIDATES}
+                keys = conn.scalars(_NEWEST[False], params).all()
+                cut = cut if len(keys) < CANDIDATES else None
+            since = None if cut is None else _date(cut)
             if not newest and len(keys) > 1:
-                terms = [forms for part, forms in parts if not part.exclude and forms]
-                oldest = _reach(keys, len(terms), offset + limit, now)
-                reached = [k for k in keys if k >= oldest]
-                fields = _fields(conn, match, terms, reached, postgres)
+                if not postgres:
+                    oldest = _reach(keys, len(terms), offset + limit, now)
+                    reached = [k for k in keys if k >= oldest]
+                    fields = _fields_sqlite(conn, match, terms, reached)
                 keys = list(islice(_ranked(keys, fields, now), offset + limit))
             keys = keys[offset : offset + limit]
             if not keys:
-                return []
+                return Found([], since)
             rows = conn.execute(
                 select(search_docs.c.docid, articles.c.body, articles.c.updated)
                 .join(articles, articles.c.id == search_docs.c.article_id)
                 .where(search_docs.c.docid.in_(keys))
             ).all()
         by_key = {r.docid: r for r in rows}
-        return [
-            Hit(Entry(article_from_dict(json.loads(by_key[d].body)), by_key[d].updated))
+        entries = [
+            Entry(article_from_dict(json.loads(by_key[d].body)), by_key[d].updated)
             for d in keys
             if d in by_key
         ]
+        return Found(entries, since)
 
-    def _languages(self, conn: Connection) -> list[str]:
+    def _archive(self, conn: Connection) -> tuple[list[str], int]:
         """The languages of the published articles, which choose the stemmers a query's
-        words are reduced by, and "und" (the words as they are); read again only after
-        the articles changed."""
+        words are reduced by, and "und" (the words as they are); and how many articles
+        the index holds, which bounds a costly search (`feedbot.search.reach`). Read
+        again only after the articles changed."""
         version = self._version()
-        seen, languages = self._known
+        seen, languages, indexed = self._known
         if version != seen:
             query = select(articles.c.language).distinct()  # all: the index answers
             languages = sorted({row[0] for row in conn.execute(query)} | {"und"})
-            self._known = (version, languages)
-        return languages
+            indexed = int(conn.scalar(select(func.count()).select_from(search_docs)) or 0)
+            self._known = (version, languages, indexed)
+        return languages, indexed

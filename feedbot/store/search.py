@@ -36,11 +36,13 @@ __all__ = [
     "SLOT_BITS",
     "WORDS_KEY",
     "WORDS_VERSION",
+    "YEAR_MARK",
     "backfill",
     "index",
     "merge",
     "month_of",
     "seconds",
+    "span_marks",
     "unindex",
     "write_later",
 ]
@@ -48,13 +50,16 @@ __all__ = [
 log = logging.getLogger("feedbot.search")
 
 #: Changes when the words an article is found by change: then the index is rebuilt.
-WORDS_VERSION = f"3 PyStemmer {version('PyStemmer')}"
+WORDS_VERSION = f"4 PyStemmer {version('PyStemmer')}"
 WORDS_KEY = "search_words"
 _BACKFILL_BATCH = 500
 
-#: PostgreSQL: each vector also holds its article's month (`month_of`) behind this mark,
-#: a word no query can type, so that a search can ask GIN for the newest months first.
+#: Each article is also indexed by its month (`month_of`) behind this mark and by its
+#: year behind the next: words no query can type, so that a search can ask the index for
+#: the newest months first (PostgreSQL), or for no older than a date (both engines; see
+#: `span_marks`).
 MONTH_MARK = "\ue003"
+YEAR_MARK = "\ue004"
 
 # A document's key orders the index by date: the second of the article's date, shifted
 # past `SLOT_BITS` bits that number the articles of one second (years 1-9999 fit in 63
@@ -147,10 +152,13 @@ _FTS_DELETE = text(
 
 
 def _fts_row(docid: int, article: Article, row: IndexRow | None = None) -> dict[str, Any]:
+    """The article's three columns, its month and year marks at the end of the body."""
     if row is None or len(row) != 3:  # not made beforehand, or not for FTS5
         row = document(article).columns()
     headline, headings, body = row
-    return {"docid": docid, "h": headline, "s": headings, "b": body}
+    month = month_of(docid)
+    dated = f"{body} {MONTH_MARK}{month} {YEAR_MARK}{month // 12}"
+    return {"docid": docid, "h": headline, "s": headings, "b": dated}
 
 
 # The vector and fields columns are PostgreSQL's own, outside the shared schema.
@@ -161,25 +169,44 @@ _PG_INSERT = text(
 
 
 def _pg_row(docid: int, article: Article, row: IndexRow | None = None) -> dict[str, Any]:
-    """The article's words and its month (`MONTH_MARK`) as the GIN-indexed ``vector``; the
+    """The article's words, month and year (`MONTH_MARK`, `YEAR_MARK`) as the GIN-indexed
+    ``vector``; the
     marked copies of its headline's and headings' words as ``fields``, which no index
     holds: a search asks them only of its candidates (`feedbot.store.finder`), so they
     cost the index nothing."""
     if row is None or len(row) != 2:  # not made beforehand, or not for PostgreSQL
         row = document(article).row("postgresql")
     vector, fields = row
+    month = month_of(docid)
     return {
         "docid": docid,
         "article_id": article.id,
-        "vector": f"{vector} '{MONTH_MARK}{month_of(docid)}'",
+        "vector": f"{vector} '{MONTH_MARK}{month}' '{YEAR_MARK}{month // 12}'",
         "fields": fields,
     }
 
 
 def month_of(key: int) -> int:
-    """The month of a key's date, counted from year 1."""
+    """The month of a key's date, counted from year 1 (its year is ``month // 12``)."""
     day = datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=key >> SLOT_BITS)
     return day.year * 12 + day.month - 1
+
+
+def span_marks(first: int, last: int) -> list[str]:
+    """The marks that together index every article of the months ``first`` to ``last``
+    (`month_of`) and no other: a year's mark for each whole year between them, the
+    months' own marks for the rest."""
+    marks: list[str] = []
+    month = first
+    while month <= last:
+        year = month // 12
+        if month % 12 == 0 and (year + 1) * 12 - 1 <= last:
+            marks.append(f"{YEAR_MARK}{year}")
+            month += 12
+        else:
+            marks.append(f"{MONTH_MARK}{month}")
+            month += 1
+    return marks
 
 
 def unindex(conn: Connection, article_ids: Sequence[str]) -> None:

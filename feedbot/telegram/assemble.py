@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from feedbot.articles.model import Entry
     from feedbot.cluster.leader import Leadership
     from feedbot.search.query import Query
+    from feedbot.search.reach import Found
     from feedbot.telegram.chat.handlerkit import HandlerSettings
     from feedbot.telegram.render.send_options import PostShape
     from feedbot.telegram.service import Drains, TelegramService
@@ -129,9 +130,8 @@ def build_service(
             "every replica checks the same secret"
         )
 
-    async def find(query: Query, offset: int, limit: int, /) -> list[Entry]:
-        hits = await store.call(store.search.find, query, clock(), offset=offset, limit=limit)
-        return [hit.entry for hit in hits]
+    async def find(query: Query, offset: int, limit: int, /) -> Found:
+        return await store.call(store.search.results, query, clock(), offset=offset, limit=limit)
 
     deps = BotDeps(
         store.async_chats(), handler_settings(settings), clock, find, on_share, on_inline

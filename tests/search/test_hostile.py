@@ -20,7 +20,7 @@ from feedbot.search.query import (
 )
 from feedbot.search.snippet import snippet
 from feedbot.search.words import MAX_WORD_BYTES, STEMMED
-from feedbot.store.finder import compile_fts5, compile_tsquery
+from feedbot.store.matching import compile_fts5, compile_tsquery
 from tests.searchkit import CORPUS, HOSTILE, sized
 
 #: Every language a corpus may have, and "und": the most variants a term can have.

@@ -100,9 +100,11 @@ def nothing_written(engines: Engines) -> Iterator[None]:
 
 #: The keys of the search statements' parameters: the newest matches' (``match``,
 #: ``window``, ``below``) and the fields' (``lo`` or ``keys``, one match per term and field).
-PARAMS = {"window", "match", "below", "lo", "keys"} | {f"m{n}" for n in range(2 * MAX_QUERY_TERMS)}
+PARAMS = {"window", "match", "below", "floor", "lo", "keys"}
+PARAMS |= {f"m{n}" for n in range(2 * MAX_QUERY_TERMS)}
 #: The newest matches (one per engine), and the fields of 1 to MAX_QUERY_TERMS terms: on
-#: PostgreSQL by key, on SQLite by key for few candidates, else from the oldest one.
+#: PostgreSQL in the read of the newest, on SQLite by key for few candidates, else from
+#: the oldest one.
 SHAPES = 2 + 3 * MAX_QUERY_TERMS
 STATEMENTS: set[str] = set()
 

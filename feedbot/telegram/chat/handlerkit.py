@@ -16,6 +16,7 @@ from feedbot.articles.i18n import CATALOG_LANGUAGES, N_, normalize_language
 from feedbot.articles.model import Entry
 from feedbot.config import FeedSettings
 from feedbot.search.query import Query
+from feedbot.search.reach import Found
 from feedbot.store.subscriptions import Subscription
 from feedbot.telegram.chat.inline_guard import InlineGuard
 from feedbot.telegram.render.links import ArticleLinks
@@ -66,9 +67,10 @@ class ChatStore(Protocol):
 
 
 class Finder(Protocol):
-    """Runs a search off the event loop: the published entries ``query`` finds, best first."""
+    """Runs a search off the event loop: the published entries ``query`` finds, best
+    first, and how far back it read (`feedbot.search.reach`)."""
 
-    def __call__(self, query: Query, offset: int, limit: int, /) -> Awaitable[Sequence[Entry]]: ...
+    def __call__(self, query: Query, offset: int, limit: int, /) -> Awaitable[Found]: ...
 
 
 def _utc_now() -> datetime:

@@ -134,7 +134,7 @@ async def _search(
 ) -> tuple[tuple[InlineQueryResult, ...], str]:
     """One page of results for ``query`` from ``offset``, and the next page's offset."""
     if query.parts and deps.find is not None:
-        entries = list(await deps.find(query, offset, INLINE_PAGE))
+        entries = (await deps.find(query, offset, INLINE_PAGE)).entries
     elif query.parts:
         entries = []
     else:  # nothing typed: the newest

@@ -114,16 +114,17 @@ async def _answer(
             await say(update, deps, N_("Send the words to look for: /search riforma pensioni")),
         )
         return
-    found = list(await deps.find(query, offset, PER_MESSAGE + 1))
+    found = await deps.find(query, offset, PER_MESSAGE + 1)
     shown = render_search_results(
-        found[:PER_MESSAGE],
+        found.entries[:PER_MESSAGE],
         query=query,
         typed=text,
         url_for=deps.settings.links,
         language=language,
         start=offset,
+        since=found.since,
     )
-    more = len(found) > PER_MESSAGE and offset + PER_MESSAGE < MAX_RESULTS
+    more = len(found.entries) > PER_MESSAGE and offset + PER_MESSAGE < MAX_RESULTS
     markup = None
     if more:
         label = translator(language)("More results")

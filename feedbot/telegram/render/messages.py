@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from feedbot.articles.dates import format_date
 from feedbot.articles.i18n import N_, translator
 from feedbot.articles.model import Article, DatePrecision, Entry
 from feedbot.search.query import Query
+from feedbot.search.reach import SEARCHED_SINCE
 from feedbot.search.snippet import snippet
 
 __all__ = [
@@ -295,11 +297,18 @@ def render_search_results(
     url_for: Callable[[str], str],
     language: str,
     start: int = 0,
+    since: datetime | None = None,
 ) -> str:
     """The /search reply: numbered headlines with links and dates, each with a one-line
-    snippet whose matched words are bold; ``start`` results came before these."""
+    snippet whose matched words are bold; ``start`` results came before these; ``since``:
+    the date the search read back to, when it did not read the whole archive."""
+    searched = []
+    if since is not None:
+        day = format_date(since, DatePrecision.DAY, language)
+        searched.append(f"<i>{render_text(language, SEARCHED_SINCE, date=day)}</i>")
     if not entries:
-        return render_text(language, N_("No articles found for “{query}”."), query=typed)
+        found = render_text(language, N_("No articles found for “{query}”."), query=typed)
+        return "\n".join([found, *searched])
     lines = [f"<b>{render_text(language, N_('Results for “{query}”:'), query=typed)}</b>"]
     for number, entry in enumerate(entries, start + 1):
         article = entry.article
@@ -308,7 +317,7 @@ def render_search_results(
         passage = snippet(article, query, chars=SNIPPET_LINE)
         if passage.segments:
             lines.append(passage.html(tag="b"))
-    return "\n".join(lines)
+    return "\n".join([*lines, *searched])
 
 
 def command_descriptions(language: str, *, admin: bool = False) -> list[tuple[str, str]]:
