@@ -145,6 +145,6 @@ def searches(store: Store, feed: FeedSettings) -> Searches:
 
     def find(query: Query, offset: int, limit: int, newest: bool) -> Found:
         now = datetime.now(UTC)
-        return store.search.results(query, now, offset=offset, limit=limit, newest=newest)
+        return store.search.find(query, now, offset=offset, limit=limit, newest=newest)
 
     return Searches(find, lambda: store.articles.version, feed)

@@ -20,7 +20,7 @@ from feedbot.store.chats import AsyncChats, Chats
 from feedbot.store.digests import Digests
 from feedbot.store.edits import Edits, Publishing
 from feedbot.store.engine import SCHEMA_VERSION, Database
-from feedbot.store.finder import Hit, Search
+from feedbot.store.finder import Search
 from feedbot.store.inbox import Inbox
 from feedbot.store.lease import LEADER, Fence, Lease
 from feedbot.store.outbox import Delivery, Outbox
@@ -45,7 +45,6 @@ __all__ = [
     "Edits",
     "Fence",
     "FileRecord",
-    "Hit",
     "Inbox",
     "Known",
     "Lease",

@@ -20,13 +20,12 @@ import heapq
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 from sqlalchemy import Connection, func, select, text
 
-from feedbot.articles.model import Article, Entry, article_from_dict
+from feedbot.articles.model import Entry, article_from_dict
 from feedbot.search.query import Forms, Query
 from feedbot.search.reach import Found, effort, share
 from feedbot.store.engine import Database
@@ -40,7 +39,6 @@ __all__ = [
     "HEADLINE",
     "RECENCY_DAYS",
     "TEXT",
-    "Hit",
     "Search",
 ]
 
@@ -111,17 +109,6 @@ _ENDS = text(  # each its own subquery: SQLite reads a lone min or max off the i
 #: candidate's whole vector for a phrase (GIN only knows which hold its words), and GIN
 #: itself rules out excluded words.
 WEIGHTS = {"sqlite": (2, 2), "postgresql": (8, 1)}
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """One article found, in rank order."""
-
-    entry: Entry
-
-    @property
-    def article(self) -> Article:
-        return self.entry.article
 
 
 #: For each term of a query, the candidates that hold it in their headline, and those that
@@ -287,23 +274,10 @@ class Search:
         offset: int = 0,
         limit: int = 20,
         newest: bool = False,
-    ) -> list[Hit]:
-        """The published articles ``query`` finds: best first (see the module doc), or
-        ``newest`` first (a search's feed)."""
-        found = self.results(query, now, offset=offset, limit=limit, newest=newest)
-        return [Hit(entry) for entry in found.entries]
-
-    def results(
-        self,
-        query: Query,
-        now: datetime,
-        *,
-        offset: int = 0,
-        limit: int = 20,
-        newest: bool = False,
     ) -> Found:
-        """What `find` finds, and the date the search read back to when it read only the
-        newest part of the archive (`feedbot.search.reach`)."""
+        """The published articles ``query`` finds: best first (see the module doc), or
+        ``newest`` first (a search's feed); and the date the search read back to when it read
+        only the newest part of the archive (`feedbot.search.reach`)."""
         with self._db.read() as conn:
             languages, indexed = self._archive(conn)
             parts = query.variants(languages)

@@ -131,7 +131,7 @@ def build_service(
         )
 
     async def find(query: Query, offset: int, limit: int, /) -> Found:
-        return await store.call(store.search.results, query, clock(), offset=offset, limit=limit)
+        return await store.call(store.search.find, query, clock(), offset=offset, limit=limit)
 
     deps = BotDeps(
         store.async_chats(), handler_settings(settings), clock, find, on_share, on_inline

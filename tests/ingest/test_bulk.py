@@ -108,7 +108,7 @@ def findable(store: Store, files: list[tuple[str, bytes]]) -> None:
     the generated ones, all the odd ones)."""
     for name, data in files[::4] + files[-len(odd_articles()) :]:
         article = parse(name, data)
-        hits = store.search.find(query(f'"{article.headline}"'), NOW, limit=50)
+        hits = store.search.find(query(f'"{article.headline}"'), NOW, limit=50).entries
         assert article.id in [h.article.id for h in hits], article.headline
 
 
@@ -211,7 +211,7 @@ def test_a_bulk_scan_finds_what_a_small_scan_finds(
         for typed in sorted(words)[:80]:
             # the same articles; order may differ within equal scores (keys of one second)
             hits = [
-                {h.article.id for h in s.search.find(query(typed), NOW, limit=FILES)}
+                {h.article.id for h in s.search.find(query(typed), NOW, limit=FILES).entries}
                 for s in stores
             ]
             assert hits[0] == hits[1], typed

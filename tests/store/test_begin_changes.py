@@ -20,7 +20,7 @@ OTHER = parse("002_b.txt", b"date 2026-03-02 Il raccolto\n\nUna stagione di piog
 
 
 def found(store: Store, typed: str) -> list[str]:
-    return [h.article.id for h in store.search.find(query(typed), NOW)]
+    return [h.article.id for h in store.search.find(query(typed), NOW).entries]
 
 
 def test_the_batch_is_seen_and_found_once_the_second_step_commits(store: Store) -> None:

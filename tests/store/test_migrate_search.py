@@ -59,7 +59,7 @@ def test_0008_rebuilds_the_sqlite_index_without_a_copy_of_the_words(
         assert indexed == 0  # indexed again by the first scan (0008 on SQLite, 0009 on PostgreSQL)
         assert store.articles.complete_search()
         now = datetime(2026, 12, 1, tzinfo=UTC)
-        assert [h.article.id for h in store.search.find(query("riforma"), now)] == ["001_a"]
+        assert [h.article.id for h in store.search.find(query("riforma"), now).entries] == ["001_a"]
     finally:
         store.close()
 
@@ -107,7 +107,7 @@ def test_0009_moves_postgresqls_marked_words_out_of_the_indexed_vector(
         assert all("\ue001" not in vector for vector, _ in rows)
         assert any("\ue001riform" in fields for _, fields in rows)
         now = datetime(2026, 12, 1, tzinfo=UTC)
-        found = [h.article.id for h in store.search.find(query("riforma"), now)]
+        found = [h.article.id for h in store.search.find(query("riforma"), now).entries]
         assert found == [ARTICLE.id, text_only.id]  # the headline first, though older
     finally:
         store.close()

@@ -27,7 +27,7 @@ def test_0008_remakes_the_fts5_table_with_the_ascii_tokenizer(
     try:
         add(store, ODD, NOW)
         backfill(store.db, store.db.write)
-        assert [h.article.id for h in store.search.find(query("ᦵᦶ"), NOW)] == [ODD.id]
+        assert [h.article.id for h in store.search.find(query("ᦵᦶ"), NOW).entries] == [ODD.id]
         if store.db.dialect == "sqlite":
             with store.db.read() as conn:
                 made = conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'search_fts'"))

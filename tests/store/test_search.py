@@ -31,7 +31,7 @@ def make(n: int, headline: str, *paragraphs: str, day: str = "2026-03-01") -> Ar
 
 
 def found(store: Store, typed: str, now: datetime = NOW) -> list[str]:
-    return [hit.article.id for hit in store.search.find(query(typed), now)]
+    return [hit.article.id for hit in store.search.find(query(typed), now).entries]
 
 
 CORPUS = [
@@ -221,16 +221,16 @@ def test_sqlite_ranks_alike_whether_it_asks_the_fields_by_key_or_by_walk(
 
 def test_newest_first_for_a_searchs_feed(store: Store) -> None:
     fill(store)
-    hits = store.search.find(query("roma"), NOW, newest=True)
+    hits = store.search.find(query("roma"), NOW, newest=True).entries
     assert [h.article.id for h in hits] == [CORPUS[3].id, CORPUS[1].id, CORPUS[0].id]
-    assert len(store.search.find(query("roma"), NOW, newest=True, limit=2, offset=1)) == 2
+    assert len(store.search.find(query("roma"), NOW, newest=True, limit=2, offset=1).entries) == 2
 
 
 def test_an_edit_that_moves_the_date_and_a_removal_keep_the_index_exact(store: Store) -> None:
     fill(store)
     moved = make(1, "La riforma delle pensioni", "Il governo approva la riforma.", day="2026-03-09")
     add(store, moved, NOW, content_hash="moved")
-    hits = store.search.find(query("riforma"), NOW, newest=True)
+    hits = store.search.find(query("riforma"), NOW, newest=True).entries
     assert hits[0].article.id == moved.id  # now the newest, by its new date
     remove(store, moved.id, NOW)
     assert moved.id not in found(store, "riforma")
@@ -327,9 +327,9 @@ def test_the_newest_matches_are_found_however_far_apart_their_months(
     everyone = [make(n, "x").id for n in range(1, len(days) + 1)]
     for window in (1, 2, 3, 5, 6, 50):  # the newest `window` of the matches, from the months
         monkeypatch.setattr("feedbot.store.finder.CANDIDATES", window)
-        hits = store.search.find(query("borsa"), NOW, newest=True, limit=50)
+        hits = store.search.find(query("borsa"), NOW, newest=True, limit=50).entries
         assert [h.article.id for h in hits] == everyone[:window], window
-        assert {h.article.id for h in store.search.find(query("borsa"), NOW)} == set(
+        assert {h.article.id for h in store.search.find(query("borsa"), NOW).entries} == set(
             everyone[:window]
         )
 
@@ -399,7 +399,7 @@ def test_an_old_headline_outranks_recent_mentions_on_every_page(store: Store) ->
 
     expected = [a.id for a, _ in sorted(articles, key=score, reverse=True)]
     pages = [
-        [h.article.id for h in store.search.find(query("borsa"), NOW, offset=o, limit=20)]
+        [h.article.id for h in store.search.find(query("borsa"), NOW, offset=o, limit=20).entries]
         for o in (0, 20, 40)
     ]
     assert pages == [expected[:20], expected[20:40], expected[40:60]]

@@ -60,7 +60,9 @@ def engines(tmp_path_factory: pytest.TempPathFactory, pg_server: Server) -> Iter
 
 
 def found(store: Store, query: Query, newest: bool = False) -> set[str]:
-    return {hit.article.id for hit in store.search.find(query, NOW, limit=100, newest=newest)}
+    return {
+        hit.article.id for hit in store.search.find(query, NOW, limit=100, newest=newest).entries
+    }
 
 
 def _postgres_state(store: Store) -> list[tuple[str, int, int]]:

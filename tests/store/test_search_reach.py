@@ -51,7 +51,7 @@ def archive(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[Article]:
 def test_a_costly_search_reads_the_newest_share_and_says_since_when(
     store: Store, archive: list[Article]
 ) -> None:
-    found = store.search.results(query(FOUR), NOW, limit=50, newest=True)
+    found = store.search.find(query(FOUR), NOW, limit=50, newest=True)
     newest, oldest = archive[-1].date.value, archive[0].date.value
     expected = newest - (newest - oldest) * 0.6
     assert found.since is not None
@@ -59,10 +59,10 @@ def test_a_costly_search_reads_the_newest_share_and_says_since_when(
     want = [a.id for a in reversed(archive) if a.date.value >= found.since]
     assert [e.article.id for e in found.entries] == want  # every match from the floor on
     assert 20 <= len(want) <= 28
-    ranked = store.search.results(query(FOUR), NOW, limit=50)  # ranked: the same floor
+    ranked = store.search.find(query(FOUR), NOW, limit=50)  # ranked: the same floor
     assert ranked.since == found.since
     assert {e.article.id for e in ranked.entries} == set(want)
-    excluding = store.search.results(query("riforma pensioni governo -calcio"), NOW, limit=50)
+    excluding = store.search.find(query("riforma pensioni governo -calcio"), NOW, limit=50)
     assert excluding.since is not None  # an excluded word is read as well
     assert {e.article.id for e in excluding.entries} == {
         a.id for a in archive if a.date.value >= excluding.since
@@ -72,10 +72,10 @@ def test_a_costly_search_reads_the_newest_share_and_says_since_when(
 def test_plain_searches_and_enough_matches_read_as_before(
     store: Store, archive: list[Article], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plain = store.search.results(query("riforma pensioni governo"), NOW, limit=50)
+    plain = store.search.find(query("riforma pensioni governo"), NOW, limit=50)
     assert plain.since is None and len(plain.entries) == len(archive)
     monkeypatch.setattr("feedbot.store.finder.CANDIDATES", 5)  # found enough before the floor
-    enough = store.search.results(query(FOUR), NOW, limit=50, newest=True)
+    enough = store.search.find(query(FOUR), NOW, limit=50, newest=True)
     assert enough.since is None
     assert [e.article.id for e in enough.entries] == [a.id for a in reversed(archive[-5:])]
 
@@ -83,7 +83,7 @@ def test_plain_searches_and_enough_matches_read_as_before(
 def test_a_small_archive_is_read_whole(store: Store) -> None:
     for article in monthly():
         add(store, article, NOW)  # 40 articles: far below the floor of work
-    found = store.search.results(query(FOUR + " -calcio -tennis"), NOW, limit=50)
+    found = store.search.find(query(FOUR + " -calcio -tennis"), NOW, limit=50)
     assert found.since is None and len(found.entries) == 40
 
 
@@ -113,7 +113,7 @@ class Meta(HTMLParser):
 def test_the_page_and_the_bot_say_how_far_back(
     store: Store, archive: list[Article], language: str
 ) -> None:
-    since = store.search.results(query(FOUR), NOW).since
+    since = store.search.find(query(FOUR), NOW).since
     assert since is not None
     feed = Settings().feed.model_copy(update={"language": language})
     site = searches(store, feed)
@@ -133,7 +133,7 @@ def test_the_page_and_the_bot_say_how_far_back(
         "Searched" in t or "Cercato" in t for t in Meta(site.get(plain).body.decode()).texts
     )
 
-    found = store.search.results(query(FOUR), NOW, limit=5)
+    found = store.search.find(query(FOUR), NOW, limit=5)
     reply = render_search_results(
         found.entries,
         query=query(FOUR),
