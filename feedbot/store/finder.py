@@ -20,7 +20,7 @@ import heapq
 import json
 import math
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import islice
 
 from sqlalchemy import Connection, func, select, text
@@ -31,7 +31,7 @@ from feedbot.search.reach import Found, effort, share
 from feedbot.store.engine import Database
 from feedbot.store.matching import compile_fts5, compile_tsquery, field_params
 from feedbot.store.schema import articles, search_docs
-from feedbot.store.search import SLOT_BITS, month_of, seconds, span_marks
+from feedbot.store.search import SLOT_BITS, date_of, month_of, seconds, span_marks
 
 __all__ = [
     "CANDIDATES",
@@ -227,11 +227,6 @@ def _floor(bottom: int, top: int, part: float) -> int:
     return bottom if part >= 1 else max(bottom, top - int((top - bottom) * part))
 
 
-def _date(key: int) -> datetime:
-    """The moment a key's high bits hold (its article's date, to the second)."""
-    return datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=key >> SLOT_BITS)
-
-
 def _reach(keys: Sequence[int], terms: int, places: int, now: datetime) -> int:
     """The oldest of ``keys`` (newest first) that could still rank among the first
     ``places``: the first ``places`` keys score at least what the last of them does with
@@ -304,7 +299,7 @@ class Search:
                 params = {"match": match, "floor": floor, "window": CANDIDATES}
                 keys = conn.scalars(_NEWEST[False], params).all()
                 cut = cut if len(keys) < CANDIDATES else None
-            since = None if cut is None else _date(cut)
+            since = None if cut is None else date_of(cut)
             if not newest and len(keys) > 1:
                 if not postgres:
                     oldest = _reach(keys, len(terms), offset + limit, now)

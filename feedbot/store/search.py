@@ -38,6 +38,7 @@ __all__ = [
     "WORDS_VERSION",
     "YEAR_MARK",
     "backfill",
+    "date_of",
     "index",
     "merge",
     "month_of",
@@ -186,9 +187,14 @@ def _pg_row(docid: int, article: Article, row: IndexRow | None = None) -> dict[s
     }
 
 
+def date_of(key: int) -> datetime:
+    """The moment a key's high bits hold (its article's date, to the second)."""
+    return datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=key >> SLOT_BITS)
+
+
 def month_of(key: int) -> int:
     """The month of a key's date, counted from year 1 (its year is ``month // 12``)."""
-    day = datetime(1, 1, 1, tzinfo=UTC) + timedelta(seconds=key >> SLOT_BITS)
+    day = date_of(key)
     return day.year * 12 + day.month - 1
 
 
