@@ -144,3 +144,21 @@ def test_the_page_and_the_bot_say_how_far_back(
     )
     last = reply.splitlines()[-1]
     assert last == f"<i>{said[language]}</i>"
+
+
+def test_the_marks_cannot_be_typed(store: Store, archive: list[Article]) -> None:
+    """The month and year marks are private-use characters, no part of a word: typed (as
+    they are stored, or beside the digits), a search finds what it finds without them,
+    never the articles of that month or year."""
+    from feedbot.store.search import MONTH_MARK, YEAR_MARK, month_of, seconds
+
+    def ids(typed: str) -> list[str]:
+        return [e.article.id for e in store.search.find(query(typed), NOW, limit=50).entries]
+
+    month = month_of(seconds(archive[-1].date.value) << 24)
+    for mark, number in ((YEAR_MARK, month // 12), (MONTH_MARK, month)):
+        for typed in (f"{mark}{number}", f"{mark} {number}", mark):
+            assert ids(typed) == ids(typed.replace(mark, " ")) == []
+            bare = f"{typed} riforma".replace(mark, " ")
+            assert ids(f"{typed} riforma") == ids(bare)
+    assert len(ids(f"{MONTH_MARK} riforma")) == len(archive)  # the mark alone: no word
